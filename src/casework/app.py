@@ -1,0 +1,100 @@
+"""Builds the ASGI application: the AWS gateway plus Casework's own ``/_casework/`` routes."""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from starlette.applications import Starlette
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from . import __version__
+from .config import Settings
+from .handlers import Context, Registered, Registry
+from .store import Store
+from .store.engine import now_ms
+from .store.tables import access_keys
+from .support import registry as support_registry
+from .tokens import TokenSigner
+from .wire.errors import ServiceError
+from .wire.gateway import Gateway
+from .wire.model import Operation, Service, load_service
+from .wire.sigv4 import Principal
+
+SERVICE_NAMES = ("support", "connectcases")
+REGISTRIES: tuple[Registry, ...] = (support_registry,)
+
+
+def load_services() -> list[Service]:
+    """Both botocore models, loaded once per process."""
+    return [load_service(name) for name in SERVICE_NAMES]
+
+
+def handler_table() -> dict[tuple[str, str], Registered]:
+    """Every registered handler, keyed by (botocore service name, operation name)."""
+    return {
+        (registry.service, name): registered
+        for registry in REGISTRIES
+        for name, registered in registry.handlers.items()
+    }
+
+
+class Casework:
+    """The running service: store, models and gateway wired together."""
+
+    def __init__(self, settings: Settings, store: Store):
+        self.settings = settings
+        self.store = store
+        self.tokens = TokenSigner(store.secret("pagination-tokens"))
+        self.handlers = handler_table()
+        self.gateway = Gateway(
+            load_services(),
+            implemented=set(self.handlers),
+            lookup=self.lookup_secret,
+            invoke=self.invoke,
+            max_body_bytes=settings.max_body_bytes,
+            threads=settings.threads,
+        )
+        self.console = Starlette(routes=[Route("/_casework/health", self.health)])
+
+    async def __call__(self, scope, receive, send) -> None:
+        if scope["type"] == "http" and not scope["path"].startswith("/_casework/"):
+            await self.gateway(scope, receive, send)
+        else:
+            await self.console(scope, receive, send)
+
+    async def health(self, request) -> JSONResponse:
+        return JSONResponse({"status": "ok", "version": __version__})
+
+    def lookup_secret(self, access_key_id: str) -> tuple[str, str] | None:
+        with self.store.transaction(write=False) as conn:
+            row = conn.execute(
+                select(access_keys.c.secret_access_key, access_keys.c.account_id)
+                .where(access_keys.c.access_key_id == access_key_id)
+            ).first()
+        return (row.secret_access_key, row.account_id) if row else None
+
+    def invoke(self, op: Operation, params: dict, principal: Principal) -> dict:
+        registered = self.handlers[(op.service.name, op.name)]
+        dry_run = params.pop("dryRun", False) if "dryRun" in op.input_shape.members else False
+        if dry_run:
+            # Run the whole operation, checks included, then throw its changes away.
+            with self.store.rollback_only() as conn:
+                registered.handler(self._context(conn, principal), params)
+            raise ServiceError("DryRunOperationException",
+                               "The request would have succeeded, but the DryRun flag is set.")
+        with self.store.transaction(write=registered.writes) as conn:
+            return registered.handler(self._context(conn, principal), params)
+
+    def _context(self, conn, principal: Principal) -> Context:
+        return Context(conn=conn, account_id=principal.account_id,
+                       access_key_id=principal.access_key_id, settings=self.settings,
+                       tokens=self.tokens, now=now_ms())
+
+
+def create_app(settings: Settings) -> Casework:
+    """Open (creating or migrating) the database and build the application."""
+    if not settings.database_url:
+        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    store = Store(settings.url, pool_size=settings.threads)
+    store.migrate()
+    return Casework(settings, store)

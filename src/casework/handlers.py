@@ -1,0 +1,67 @@
+"""What every operation handler gets and how handlers are registered.
+
+A handler is a plain synchronous function ``handler(ctx, params) -> dict``: ``params`` are the
+validated input members, the returned dict is shaped like the output shape. It runs inside one
+database transaction (``ctx.conn``) and raises :class:`~casework.wire.errors.ServiceError` for
+AWS errors.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from functools import cached_property
+from typing import Any
+
+from sqlalchemy import Connection, select
+
+from .config import Settings
+from .store.tables import accounts
+from .tokens import TokenSigner
+
+
+@dataclass
+class Context:
+    """One request's view of the world: the caller, the transaction and the settings."""
+
+    conn: Connection
+    account_id: str
+    access_key_id: str
+    settings: Settings
+    tokens: TokenSigner
+    now: int  # epoch milliseconds, fixed for the whole request
+    _extra: dict[str, Any] = field(default_factory=dict)
+
+    @cached_property
+    def account_email(self) -> str:
+        return self.conn.scalar(
+            select(accounts.c.email).where(accounts.c.account_id == self.account_id)
+        )
+
+
+Handler = Callable[[Context, dict], dict]
+
+
+@dataclass(frozen=True)
+class Registered:
+    handler: Handler
+    writes: bool
+
+
+class Registry:
+    """The handlers of one service, keyed by operation name."""
+
+    def __init__(self, service: str):
+        self.service = service
+        self.handlers: dict[str, Registered] = {}
+
+    def operation(self, name: str, *, writes: bool) -> Callable[[Handler], Handler]:
+        """Register ``name``'s handler; ``writes`` says whether it changes anything."""
+
+        def register(func: Handler) -> Handler:
+            if name in self.handlers:
+                raise ValueError(f"{self.service} {name} registered twice")
+            self.handlers[name] = Registered(func, writes)
+            return func
+
+        return register

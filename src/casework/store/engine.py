@@ -1,0 +1,105 @@
+"""The database engine, one transaction per request, and schema migrations."""
+
+from __future__ import annotations
+
+import secrets
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from alembic import command
+from alembic.config import Config
+from sqlalchemy import Connection, create_engine, event, insert, select
+from sqlalchemy.engine import make_url
+
+from .tables import server_secrets
+
+MIGRATIONS = Path(__file__).parent / "migrations"
+
+
+def now_ms() -> int:
+    """Wall-clock time in epoch milliseconds, the unit every table stores."""
+    return time.time_ns() // 1_000_000
+
+
+class Store:
+    """Owns the engine. Nothing outside ``store/`` needs to know which database it is."""
+
+    def __init__(self, url: str, pool_size: int = 32):
+        self.url = make_url(url)
+        self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            self.engine = create_engine(
+                self.url,
+                pool_size=pool_size,
+                max_overflow=0,
+                connect_args={"check_same_thread": False, "timeout": 30},
+            )
+            event.listen(self.engine, "connect", _sqlite_connect)
+            event.listen(self.engine, "begin", _sqlite_begin)
+        else:
+            self.engine = create_engine(self.url, pool_size=pool_size, max_overflow=0,
+                                        pool_pre_ping=True)
+
+    @contextmanager
+    def transaction(self, write: bool = True) -> Iterator[Connection]:
+        """One transaction: committed when the block ends, rolled back if it raises.
+
+        ``write`` takes SQLite's write lock up front, so that concurrent writers queue
+        instead of failing when a read transaction tries to upgrade.
+        """
+        with self.engine.connect() as conn:
+            conn.execution_options(casework_write=write)
+            with conn.begin():
+                yield conn
+
+    @contextmanager
+    def rollback_only(self) -> Iterator[Connection]:
+        """A write transaction that is always rolled back (dry runs)."""
+        with self.engine.connect() as conn:
+            conn.execution_options(casework_write=True)
+            trans = conn.begin()
+            try:
+                yield conn
+            finally:
+                trans.rollback()
+
+    def migrate(self) -> None:
+        """Create or upgrade the schema to the newest migration."""
+        config = Config()
+        config.set_main_option("script_location", str(MIGRATIONS))
+        with self.engine.connect() as conn:
+            config.attributes["connection"] = conn
+            # Each service owns a branch of migrations; "heads" upgrades them all.
+            command.upgrade(config, "heads")
+            conn.commit()
+
+    def secret(self, name: str) -> str:
+        """A random server secret, created on first use and kept in the database."""
+        with self.transaction() as conn:
+            value = conn.scalar(select(server_secrets.c.value).where(server_secrets.c.name == name))
+            if value is None:
+                value = secrets.token_hex(32)
+                conn.execute(insert(server_secrets).values(name=name, value=value))
+            return value
+
+    def dispose(self) -> None:
+        self.engine.dispose()
+
+
+def _sqlite_connect(dbapi_connection, _record) -> None:
+    # Let SQLAlchemy's "begin" event issue BEGIN itself (pysqlite's own handling is lazy).
+    dbapi_connection.isolation_level = None
+    cursor = dbapi_connection.cursor()
+    cursor.execute("PRAGMA journal_mode=WAL")
+    # FULL: a commit is on disk before the request is acknowledged, even across power loss.
+    cursor.execute("PRAGMA synchronous=FULL")
+    cursor.execute("PRAGMA foreign_keys=ON")
+    cursor.execute("PRAGMA busy_timeout=30000")
+    cursor.close()
+
+
+def _sqlite_begin(conn: Connection) -> None:
+    write = conn.get_execution_options().get("casework_write", True)
+    conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

@@ -1,0 +1,88 @@
+"""Attachment sets: AddAttachmentsToSet, DescribeAttachment, and their use by communications."""
+
+from __future__ import annotations
+
+import secrets
+
+from ..handlers import Context
+from ..wire.errors import ServiceError
+from . import queries, registry
+from .times import expiry
+
+MAX_ATTACHMENTS_PER_SET = 3
+MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
+STALE_AFTER_MS = 24 * 3600 * 1000  # expired, unused sets are forgotten a day after expiry
+
+
+def _new_set_id() -> str:
+    # Shaped like AWS's ids (``as-<hex>-mu-<url-safe tail>``) and as unguessable.
+    return f"as-{secrets.token_hex(9)[:17]}-mu-{secrets.token_urlsafe(36)}"
+
+
+def _new_attachment_id() -> str:
+    return f"attachment-{secrets.token_urlsafe(96)}"
+
+
+def open_attachment_set(ctx: Context, set_id: str):
+    """The caller's unused, unexpired attachment set, or the AWS error saying why not."""
+    found = queries.find_attachment_set(ctx.conn, ctx.account_id, set_id)
+    if found is None or found.communication_seq is not None:
+        raise ServiceError("AttachmentSetIdNotFound",
+                           f"An attachment set with the id {set_id} was not found.")
+    if found.expires_at <= ctx.now:
+        raise ServiceError("AttachmentSetExpired",
+                           f"The attachment set {set_id} expired at {expiry(found.expires_at)}.")
+    return found
+
+
+@registry.operation("AddAttachmentsToSet", writes=True)
+def add_attachments_to_set(ctx: Context, params: dict) -> dict:
+    new = params["attachments"]
+    for item in new:
+        if item.get("fileName") is None:
+            raise ServiceError(
+                "ValidationException",
+                "1 validation error detected: Value null at 'attachments.member.fileName' "
+                "failed to satisfy constraint: Member must not be null", 400)
+        if len(item.get("data", b"")) > MAX_ATTACHMENT_BYTES:
+            raise ServiceError(
+                "AttachmentSetSizeLimitExceeded",
+                f"The attachment {item['fileName']} is larger than the 5 MB an attachment may be.")
+    set_id = params.get("attachmentSetId")
+    if set_id is not None:
+        found = open_attachment_set(ctx, set_id)
+        expires_at = found.expires_at
+        present = queries.count_attachments(ctx.conn, set_id)
+    else:
+        queries.delete_stale_attachment_sets(ctx.conn, ctx.now - STALE_AFTER_MS)
+        set_id = _new_set_id()
+        expires_at = ctx.now + ctx.settings.attachment_set_ttl * 1000
+        queries.insert_attachment_set(ctx.conn, ctx.account_id, set_id, ctx.now, expires_at)
+        present = 0
+    if present + len(new) > MAX_ATTACHMENTS_PER_SET:
+        raise ServiceError(
+            "AttachmentSetSizeLimitExceeded",
+            f"An attachment set holds at most {MAX_ATTACHMENTS_PER_SET} attachments; "
+            f"this one would hold {present + len(new)}.")
+    for position, item in enumerate(new, present):
+        data = item.get("data", b"")
+        queries.insert_attachment(ctx.conn, {
+            "attachment_id": _new_attachment_id(),
+            "attachment_set_id": set_id,
+            "account_id": ctx.account_id,
+            "position": position,
+            "file_name": item["fileName"],
+            "size": len(data),
+            "data": data,
+        })
+    return {"attachmentSetId": set_id, "expiryTime": expiry(expires_at)}
+
+
+@registry.operation("DescribeAttachment", writes=False)
+def describe_attachment(ctx: Context, params: dict) -> dict:
+    attachment_id = params["attachmentId"]
+    found = queries.find_attachment(ctx.conn, ctx.account_id, attachment_id)
+    if found is None:
+        raise ServiceError("AttachmentIdNotFound",
+                           f"An attachment with the id {attachment_id} was not found.")
+    return {"attachment": {"fileName": found.file_name, "data": found.data}}

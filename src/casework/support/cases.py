@@ -1,0 +1,213 @@
+"""Cases and communications: CreateCase, DescribeCases, ResolveCase, AddCommunicationToCase,
+DescribeCommunications.
+
+Choices where AWS is silent (see the fact sheet): a new case starts ``opened``; omitted codes
+default to ``general-info`` / ``using-aws`` / ``low`` / ``en`` / ``technical``; a reply to a
+resolved case reopens it (``reopened``) and a reply to a case pending customer action moves it
+to ``customer-action-completed``; ``afterTime``/``beforeTime`` bounds are inclusive; pages
+default to the model's maximum of 100.
+"""
+
+from __future__ import annotations
+
+import secrets
+from datetime import UTC, datetime
+
+import orjson
+
+from ..handlers import Context
+from ..wire.errors import ServiceError
+from . import queries, registry
+from .attachments import open_attachment_set
+from .times import iso_ms, parse_time
+
+DEFAULT_PAGE = 100
+DISPLAY_ID_BASE = 1_000_000_000  # display ids are 10-digit numbers, as in AWS examples
+REPLY_TRANSITIONS = {"resolved": "reopened", "pending-customer-action": "customer-action-completed"}
+
+
+def _case_not_found(case_id: str) -> ServiceError:
+    return ServiceError("CaseIdNotFound", f"Case ID {case_id} was not found.")
+
+
+def _required_case_id(params: dict) -> str:
+    # The model leaves caseId optional on some operations; a case is still needed to act on.
+    case_id = params.get("caseId")
+    if case_id is None:
+        raise ServiceError(
+            "ValidationException",
+            "1 validation error detected: Value null at 'caseId' failed to satisfy constraint: "
+            "Member must not be null", 400)
+    return case_id
+
+
+def _load_case(ctx: Context, case_id: str):
+    found = queries.find_case(ctx.conn, ctx.account_id, case_id)
+    if found is None:
+        raise _case_not_found(case_id)
+    return found
+
+
+def _reject_upload_ids(params: dict) -> None:
+    # Large-file uploads do not exist yet, so no upload id can be valid.
+    for upload_id in params.get("uploadIds") or ():
+        raise ServiceError("UploadIdNotFound", f"Upload ID {upload_id} was not found.")
+
+
+def _attach(ctx: Context, set_id: str | None, communication_seq: int) -> None:
+    if set_id is not None:
+        queries.consume_attachment_set(ctx.conn, set_id, communication_seq)
+
+
+def _communication(row, case_id: str, attachments: dict) -> dict:
+    return {
+        "caseId": case_id,
+        "body": row.body,
+        "submittedBy": row.submitted_by,
+        "timeCreated": iso_ms(row.created_at),
+        "attachmentSet": attachments.get(row.seq, []),
+    }
+
+
+@registry.operation("CreateCase", writes=True)
+def create_case(ctx: Context, params: dict) -> dict:
+    set_id = params.get("attachmentSetId")
+    if set_id is not None:
+        open_attachment_set(ctx, set_id)
+    _reject_upload_ids(params)
+    year = datetime.fromtimestamp(ctx.now / 1000, UTC).year
+    case_id = f"case-{ctx.account_id}-muen-{year}-{secrets.token_hex(8)}"
+    display_id = str(DISPLAY_ID_BASE + queries.next_counter(ctx.conn, ctx.account_id, "display_id"))
+    cc = params.get("ccEmailAddresses") or []
+    case_seq = queries.insert_case(ctx.conn, {
+        "case_id": case_id,
+        "account_id": ctx.account_id,
+        "display_id": display_id,
+        "subject": params["subject"],
+        "status": "opened",
+        "service_code": params.get("serviceCode") or "general-info",
+        "category_code": params.get("categoryCode") or "using-aws",
+        "severity_code": params.get("severityCode") or "low",
+        "language": params.get("language") or "en",
+        "issue_type": params.get("issueType") or "technical",
+        "submitted_by": ctx.account_email,
+        "cc_email_addresses": cc,
+        "created_at": ctx.now,
+    })
+    communication_seq = queries.insert_communication(
+        ctx.conn, case_seq, params["communicationBody"], ctx.account_email, cc, ctx.now)
+    _attach(ctx, set_id, communication_seq)
+    return {"caseId": case_id}
+
+
+@registry.operation("AddCommunicationToCase", writes=True)
+def add_communication_to_case(ctx: Context, params: dict) -> dict:
+    case = _load_case(ctx, _required_case_id(params))
+    set_id = params.get("attachmentSetId")
+    if set_id is not None:
+        open_attachment_set(ctx, set_id)
+    _reject_upload_ids(params)
+    communication_seq = queries.insert_communication(
+        ctx.conn, case.seq, params["communicationBody"], ctx.account_email,
+        params.get("ccEmailAddresses") or [], ctx.now)
+    _attach(ctx, set_id, communication_seq)
+    new_status = REPLY_TRANSITIONS.get(case.status)
+    if new_status is not None:
+        queries.set_case_status(ctx.conn, case.seq, new_status, None)
+    return {"result": True}
+
+
+@registry.operation("ResolveCase", writes=True)
+def resolve_case(ctx: Context, params: dict) -> dict:
+    case = _load_case(ctx, _required_case_id(params))
+    if case.status != "resolved":
+        queries.set_case_status(ctx.conn, case.seq, "resolved", ctx.now)
+    return {"initialCaseStatus": case.status, "finalCaseStatus": "resolved"}
+
+
+def _time_bounds(params: dict) -> tuple[int | None, int | None]:
+    after, before = params.get("afterTime"), params.get("beforeTime")
+    return (
+        parse_time(after, "afterTime") if after else None,
+        parse_time(before, "beforeTime") if before else None,
+    )
+
+
+@registry.operation("DescribeCases", writes=False)
+def describe_cases(ctx: Context, params: dict) -> dict:
+    case_ids = params.get("caseIdList") or None
+    if case_ids:
+        known = queries.find_cases(ctx.conn, ctx.account_id, case_ids)
+        for case_id in case_ids:
+            if case_id not in known:
+                raise _case_not_found(case_id)
+    after, before = _time_bounds(params)
+    token = params.get("nextToken")
+    below = ctx.tokens.decode("support-cases", ctx.account_id, token) if token else None
+    limit = params.get("maxResults") or DEFAULT_PAGE
+    rows = queries.list_cases(
+        ctx.conn, ctx.account_id, case_ids=case_ids, display_id=params.get("displayId"),
+        after=after, before=before,
+        include_resolved=params.get("includeResolvedCases", False),
+        language=params.get("language"), below_seq=below, limit=limit + 1)
+    result: dict = {}
+    if len(rows) > limit:
+        rows = rows[:limit]
+        result["nextToken"] = ctx.tokens.encode("support-cases", ctx.account_id, rows[-1].seq)
+    recent: dict = {}
+    attachments: dict = {}
+    if params.get("includeCommunications", True):
+        recent = queries.recent_communications(ctx.conn, [row.seq for row in rows])
+        attachments = queries.attachments_of(
+            ctx.conn, [c.seq for comms in recent.values() for c in comms])
+    cases = []
+    for row in rows:
+        case = {
+            "caseId": row.case_id,
+            "displayId": row.display_id,
+            "subject": row.subject,
+            "status": row.status,
+            "serviceCode": row.service_code,
+            "categoryCode": row.category_code,
+            "severityCode": row.severity_code,
+            "submittedBy": row.submitted_by,
+            "timeCreated": iso_ms(row.created_at),
+            "ccEmailAddresses": orjson.loads(row.cc_email_addresses),
+            "language": row.language,
+        }
+        if params.get("includeCommunications", True):
+            comms = recent.get(row.seq, [])
+            shown = comms[: queries.RECENT_COMMUNICATIONS]
+            case["recentCommunications"] = {
+                "communications": [_communication(c, row.case_id, attachments) for c in shown]
+            }
+            if len(comms) > len(shown):
+                case["recentCommunications"]["nextToken"] = ctx.tokens.encode(
+                    "support-communications", ctx.account_id, [row.seq, shown[-1].seq])
+        cases.append(case)
+    result["cases"] = cases
+    return result
+
+
+@registry.operation("DescribeCommunications", writes=False)
+def describe_communications(ctx: Context, params: dict) -> dict:
+    case = _load_case(ctx, params["caseId"])
+    after, before = _time_bounds(params)
+    below = None
+    token = params.get("nextToken")
+    if token:
+        case_seq, below = ctx.tokens.decode("support-communications", ctx.account_id, token)
+        if case_seq != case.seq:
+            raise ServiceError("ValidationException", "Invalid nextToken: it belongs to another "
+                               "case.", 400)
+    limit = params.get("maxResults") or DEFAULT_PAGE
+    rows = queries.list_communications(ctx.conn, case.seq, after=after, before=before,
+                                       below_seq=below, limit=limit + 1)
+    result: dict = {}
+    if len(rows) > limit:
+        rows = rows[:limit]
+        result["nextToken"] = ctx.tokens.encode(
+            "support-communications", ctx.account_id, [case.seq, rows[-1].seq])
+    attachments = queries.attachments_of(ctx.conn, [row.seq for row in rows])
+    result["communications"] = [_communication(r, case.case_id, attachments) for r in rows]
+    return result

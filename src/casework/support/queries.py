@@ -1,0 +1,183 @@
+"""The SQL of AWS Support: every read and write the handlers need, named for what it does."""
+
+from __future__ import annotations
+
+import orjson
+from sqlalchemy import Connection, and_, delete, func, insert, select, update
+
+from ..store.tables import counters
+from .tables import attachment_sets, attachments, cases, communications
+
+RECENT_COMMUNICATIONS = 5  # CaseDetails.recentCommunications holds the five newest
+
+
+def next_counter(conn: Connection, account_id: str, name: str) -> int:
+    """Bump and return a per-account counter (1, 2, 3, ...)."""
+    bumped = conn.execute(
+        update(counters)
+        .where(counters.c.account_id == account_id, counters.c.name == name)
+        .values(value=counters.c.value + 1)
+        .returning(counters.c.value)
+    ).scalar()
+    if bumped is None:
+        conn.execute(insert(counters).values(account_id=account_id, name=name, value=1))
+        bumped = 1
+    return bumped
+
+
+def insert_case(conn: Connection, row: dict) -> int:
+    """Store a new case; returns its sequence number."""
+    row = {**row, "cc_email_addresses": orjson.dumps(row["cc_email_addresses"]).decode()}
+    return conn.execute(insert(cases).values(**row).returning(cases.c.seq)).scalar_one()
+
+
+def insert_communication(conn: Connection, case_seq: int, body: str, submitted_by: str,
+                         cc: list[str], created_at: int) -> int:
+    return conn.execute(
+        insert(communications)
+        .values(case_seq=case_seq, body=body, submitted_by=submitted_by,
+                cc_email_addresses=orjson.dumps(cc).decode(), created_at=created_at)
+        .returning(communications.c.seq)
+    ).scalar_one()
+
+
+def find_case(conn: Connection, account_id: str, case_id: str):
+    """The case row, or None when the account has no such case."""
+    return conn.execute(
+        select(cases).where(cases.c.case_id == case_id, cases.c.account_id == account_id)
+    ).first()
+
+
+def find_cases(conn: Connection, account_id: str, case_ids: list[str]) -> dict:
+    rows = conn.execute(
+        select(cases.c.case_id).where(cases.c.account_id == account_id,
+                                      cases.c.case_id.in_(case_ids))
+    )
+    return {row.case_id for row in rows}
+
+
+def set_case_status(conn: Connection, case_seq: int, status: str, resolved_at: int | None) -> None:
+    conn.execute(update(cases).where(cases.c.seq == case_seq)
+                 .values(status=status, resolved_at=resolved_at))
+
+
+def list_cases(conn: Connection, account_id: str, *, case_ids: list[str] | None,
+               display_id: str | None, after: int | None, before: int | None,
+               include_resolved: bool, language: str | None, below_seq: int | None,
+               limit: int) -> list:
+    """A page of the account's cases, newest first, that pass every given filter."""
+    conditions = [cases.c.account_id == account_id]
+    if case_ids:
+        conditions.append(cases.c.case_id.in_(case_ids))
+    if display_id is not None:
+        conditions.append(cases.c.display_id == display_id)
+    if after is not None:
+        conditions.append(cases.c.created_at >= after)
+    if before is not None:
+        conditions.append(cases.c.created_at <= before)
+    if not include_resolved:
+        conditions.append(cases.c.status != "resolved")
+    if language is not None:
+        conditions.append(cases.c.language == language)
+    if below_seq is not None:
+        conditions.append(cases.c.seq < below_seq)
+    query = select(cases).where(and_(*conditions)).order_by(cases.c.seq.desc()).limit(limit)
+    return conn.execute(query).fetchall()
+
+
+def recent_communications(conn: Connection, case_seqs: list[int]) -> dict[int, list]:
+    """Up to six newest communications per case (five to show, one to know there are more)."""
+    if not case_seqs:
+        return {}
+    rank = func.row_number().over(
+        partition_by=communications.c.case_seq, order_by=communications.c.seq.desc()
+    ).label("rank")
+    ranked = select(communications, rank).where(communications.c.case_seq.in_(case_seqs)).subquery()
+    rows = conn.execute(
+        select(ranked).where(ranked.c.rank <= RECENT_COMMUNICATIONS + 1)
+        .order_by(ranked.c.case_seq, ranked.c.seq.desc())
+    )
+    found: dict[int, list] = {}
+    for row in rows:
+        found.setdefault(row.case_seq, []).append(row)
+    return found
+
+
+def list_communications(conn: Connection, case_seq: int, *, after: int | None,
+                        before: int | None, below_seq: int | None, limit: int) -> list:
+    conditions = [communications.c.case_seq == case_seq]
+    if after is not None:
+        conditions.append(communications.c.created_at >= after)
+    if before is not None:
+        conditions.append(communications.c.created_at <= before)
+    if below_seq is not None:
+        conditions.append(communications.c.seq < below_seq)
+    query = (select(communications).where(and_(*conditions))
+             .order_by(communications.c.seq.desc()).limit(limit))
+    return conn.execute(query).fetchall()
+
+
+def attachments_of(conn: Connection, communication_seqs: list[int]) -> dict[int, list]:
+    """``{communication seq: [(attachment id, file name), ...]}`` in upload order."""
+    if not communication_seqs:
+        return {}
+    rows = conn.execute(
+        select(attachment_sets.c.communication_seq, attachments.c.attachment_id,
+               attachments.c.file_name)
+        .join(attachments, attachments.c.attachment_set_id == attachment_sets.c.attachment_set_id)
+        .where(attachment_sets.c.communication_seq.in_(communication_seqs))
+        .order_by(attachments.c.position)
+    )
+    found: dict[int, list] = {}
+    for row in rows:
+        found.setdefault(row.communication_seq, []).append(
+            {"attachmentId": row.attachment_id, "fileName": row.file_name})
+    return found
+
+
+def find_attachment_set(conn: Connection, account_id: str, set_id: str):
+    return conn.execute(
+        select(attachment_sets).where(attachment_sets.c.attachment_set_id == set_id,
+                                      attachment_sets.c.account_id == account_id)
+    ).first()
+
+
+def insert_attachment_set(conn: Connection, account_id: str, set_id: str, created_at: int,
+                          expires_at: int) -> None:
+    conn.execute(insert(attachment_sets).values(
+        attachment_set_id=set_id, account_id=account_id, created_at=created_at,
+        expires_at=expires_at))
+
+
+def count_attachments(conn: Connection, set_id: str) -> int:
+    return conn.scalar(
+        select(func.count()).select_from(attachments)
+        .where(attachments.c.attachment_set_id == set_id)
+    )
+
+
+def insert_attachment(conn: Connection, row: dict) -> None:
+    conn.execute(insert(attachments).values(**row))
+
+
+def consume_attachment_set(conn: Connection, set_id: str, communication_seq: int) -> None:
+    conn.execute(update(attachment_sets)
+                 .where(attachment_sets.c.attachment_set_id == set_id)
+                 .values(communication_seq=communication_seq))
+
+
+def delete_stale_attachment_sets(conn: Connection, older_than: int) -> None:
+    """Forget unused sets that expired before ``older_than`` (their attachments go with them)."""
+    stale = select(attachment_sets.c.attachment_set_id).where(
+        attachment_sets.c.communication_seq.is_(None), attachment_sets.c.expires_at < older_than)
+    conn.execute(delete(attachments).where(attachments.c.attachment_set_id.in_(stale)))
+    conn.execute(delete(attachment_sets).where(
+        attachment_sets.c.communication_seq.is_(None), attachment_sets.c.expires_at < older_than))
+
+
+def find_attachment(conn: Connection, account_id: str, attachment_id: str):
+    return conn.execute(
+        select(attachments.c.file_name, attachments.c.data)
+        .where(attachments.c.attachment_id == attachment_id,
+               attachments.c.account_id == account_id)
+    ).first()

@@ -1,0 +1,1 @@
+"""AWS wire protocols, driven by the botocore service models; knows no service."""

@@ -1,0 +1,158 @@
+"""The AWS gateway: an ASGI app that serves every operation of the models it is given.
+
+Per request: read the body, pick the protocol (``X-Amz-Target`` means JSON 1.1, anything else
+REST-JSON), then in one worker thread authenticate, find the operation, parse, validate, run
+the handler and serialize. Client mistakes become AWS-shaped 4xx errors; only our own bugs
+become a 500, logged with their traceback.
+"""
+
+from __future__ import annotations
+
+import logging
+import uuid
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs
+
+from anyio import CapacityLimiter, to_thread
+
+from .errors import ServiceError, not_implemented, unknown_operation, validation_error
+from .model import Operation, Service
+from .protocol import Json11, RestJson, WireRequest, WireResponse
+from .sigv4 import Principal, SecretLookup, authenticate
+
+log = logging.getLogger("casework.gateway")
+
+# invoke(operation, params, principal) -> output dict; the app supplies transactions etc.
+Invoker = Callable[[Operation, dict, Principal], dict]
+
+
+class Gateway:
+    """Serves the given services; ``implemented`` names the operations that have handlers."""
+
+    def __init__(
+        self,
+        services: list[Service],
+        implemented: set[tuple[str, str]],
+        lookup: SecretLookup,
+        invoke: Invoker,
+        max_body_bytes: int,
+        threads: int = 32,
+    ):
+        self.json = Json11()
+        self.rest = RestJson()
+        self.targets: dict[str, Operation] = {}
+        self.json_services: dict[str, Service] = {}
+        self.rest_services: dict[str, Service] = {}
+        for service in services:
+            if service.protocol == "json":
+                self.json_services[service.target_prefix] = service
+                for op in service.operations.values():
+                    self.targets[f"{service.target_prefix}.{op.name}"] = op
+            else:
+                self.rest_services[service.signing_name] = service
+        self.implemented = implemented
+        self.lookup = lookup
+        self.invoke = invoke
+        self.max_body_bytes = max_body_bytes
+        self.limiter = CapacityLimiter(threads)
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        request_id = str(uuid.uuid4())
+        headers: dict[str, str] = {}
+        raw_headers: list[tuple[str, str]] = []
+        for name, value in scope["headers"]:
+            key, text = name.decode("latin-1").lower(), value.decode("latin-1")
+            raw_headers.append((key, text))
+            headers[key] = f"{headers[key]},{text}" if key in headers else text
+        body, too_large = await self._read_body(receive, headers)
+        query_string = scope.get("query_string", b"").decode("latin-1")
+        request = WireRequest(
+            method=scope["method"],
+            raw_path=scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?")[0],
+            query_string=query_string,
+            query=parse_qs(query_string, keep_blank_values=True),
+            headers=headers,
+            body=body,
+            raw_headers=raw_headers,
+        )
+        if too_large:
+            protocol = self.json if "x-amz-target" in headers else self.rest
+            response = protocol.serialize_error(None, ServiceError(
+                "RequestEntityTooLargeException",
+                f"Request body must be at most {self.max_body_bytes} bytes.", 413))
+        else:
+            response = await to_thread.run_sync(self.handle, request, limiter=self.limiter)
+        out = [(b"x-amzn-requestid", request_id.encode()),
+               (b"content-length", str(len(response.body)).encode())]
+        out.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers)
+        await send({"type": "http.response.start", "status": response.status, "headers": out})
+        await send({"type": "http.response.body", "body": response.body})
+
+    async def _read_body(self, receive: Callable, headers: dict[str, str]) -> tuple[bytes, bool]:
+        declared = headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            return b"", True
+        chunks, size = [], 0
+        while True:
+            message = await receive()
+            chunk = message.get("body", b"")
+            size += len(chunk)
+            if size > self.max_body_bytes:
+                return b"", True
+            chunks.append(chunk)
+            if not message.get("more_body"):
+                return b"".join(chunks), False
+
+    def handle(self, request: WireRequest) -> WireResponse:
+        """Answer one request; runs in a worker thread."""
+        target = request.headers.get("x-amz-target")
+        protocol: Any = self.json if target is not None else self.rest
+        op: Operation | None = None
+        try:
+            if target is not None:
+                op = self.targets.get(target)
+                service = op.service if op else self.json_services.get(target.split(".")[0])
+                if service is None:
+                    raise unknown_operation(f"Unknown operation {target}")
+                principal = authenticate(request, service.signing_name, self.lookup, rest=False)
+                if op is None:
+                    raise unknown_operation(f"Unknown operation {target}")
+                params = protocol.parse(op, request)
+            else:
+                service = self._rest_service(request)
+                if service is None:
+                    raise unknown_operation("No service is served at this endpoint.", 404)
+                principal = authenticate(request, service.signing_name, self.lookup, rest=True)
+                found = service.match(request.method, request.raw_path, request.query)
+                if found is None:
+                    raise unknown_operation(
+                        f"No operation matches {request.method} {request.raw_path}", 404)
+                op, labels = found
+                params = protocol.parse(op, request, labels)
+            if (op.service.name, op.name) not in self.implemented:
+                raise not_implemented(op.service.name, op.name)
+            if op.validate is not None:
+                problems: list[str] = []
+                op.validate(params, "", problems)
+                if problems:
+                    raise validation_error(problems)
+            result = self.invoke(op, params, principal)
+            return protocol.serialize(op, result or {})
+        except ServiceError as error:
+            return protocol.serialize_error(op, error)
+        except Exception:
+            log.exception("internal error in %s", op.name if op else request.raw_path)
+            code = "InternalServerError" if protocol is self.json else "InternalServerException"
+            return protocol.serialize_error(
+                op, ServiceError(code, "An internal error occurred.", 500))
+
+    def _rest_service(self, request: WireRequest) -> Service | None:
+        if len(self.rest_services) == 1:
+            return next(iter(self.rest_services.values()))
+        # Several REST services: the credential scope names the one being called.
+        auth = request.headers.get("authorization", "")
+        for signing_name, service in self.rest_services.items():
+            if f"/{signing_name}/aws4_request" in auth:
+                return service
+        return None

@@ -1,0 +1,107 @@
+"""Shared fixtures: a real ``casework serve`` process and boto3 clients pointed at it."""
+
+from __future__ import annotations
+
+import os
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import boto3
+import httpx
+import pytest
+from botocore.config import Config
+
+REGION = "us-east-1"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    """A running ``casework serve`` process on a free loopback port with its own data dir."""
+
+    process: subprocess.Popen
+    endpoint: str
+    data_dir: Path
+    env: dict
+
+    def client(self, service: str, key: str = "test", secret: str = "test", **config) -> object:
+        """A boto3 client for ``service`` signed with the given key."""
+        return boto3.client(
+            service,
+            endpoint_url=self.endpoint,
+            region_name=REGION,
+            aws_access_key_id=key,
+            aws_secret_access_key=secret,
+            config=Config(retries={"max_attempts": 1}, **config),
+        )
+
+    def casework(self, *args: str) -> subprocess.CompletedProcess:
+        """Run a ``casework`` sub-command against this server's database."""
+        return subprocess.run(
+            [sys.executable, "-m", "casework", *args, "--data-dir", str(self.data_dir)],
+            capture_output=True, text=True, env=self.env, check=True,
+        )
+
+    def new_account(self, account_id: str) -> tuple[str, str]:
+        """Create an access key for a new account; returns (key id, secret)."""
+        out = self.casework("keys", "create", "--account", account_id).stdout
+        values = dict(line.split("=", 1) for line in out.splitlines() if "=" in line)
+        return values["AWS_ACCESS_KEY_ID"], values["AWS_SECRET_ACCESS_KEY"]
+
+    def stop(self) -> int:
+        self.process.terminate()
+        return self.process.wait(timeout=30)
+
+
+def start_server(tmp_path: Path, *args: str, env: dict | None = None) -> Server:
+    """Start ``casework serve`` and wait until its health check answers."""
+    port = free_port()
+    data_dir = tmp_path / "data"
+    full_env = {**os.environ, **(env or {})}
+    log = open(tmp_path / "server.log", "wb")  # noqa: SIM115  (closed with the process)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "casework", "serve", "--port", str(port),
+         "--data-dir", str(data_dir), *args],
+        stdout=log, stderr=subprocess.STDOUT, env=full_env,
+    )
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError((tmp_path / "server.log").read_text())
+        try:
+            if httpx.get(f"{endpoint}/_casework/health", timeout=1).status_code == 200:
+                return Server(process, endpoint, data_dir, full_env)
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    process.kill()
+    raise RuntimeError("casework serve did not become healthy in 30 s")
+
+
+@pytest.fixture(scope="session")
+def server(tmp_path_factory) -> Iterator[Server]:
+    """One server for the session; tests keep apart by creating their own data."""
+    running = start_server(tmp_path_factory.mktemp("server"))
+    yield running
+    running.stop()
+
+
+@pytest.fixture(scope="session")
+def support(server):
+    return server.client("support")
+
+
+@pytest.fixture(scope="session")
+def connectcases(server):
+    return server.client("connectcases")
