@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import secrets
+import signal
 import string
 from pathlib import Path
 
@@ -68,8 +69,28 @@ def serve(host, port, data_dir, database_url, attachment_set_ttl, threads, log_l
                "(account 000000000000)")
     config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
                             lifespan="on", timeout_graceful_shutdown=30)
+    # uvicorn re-raises the signal that stopped it once it has drained; with these handlers in
+    # place that re-raise is a no-op, so a graceful stop exits 0.
+    for stop_signal in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(stop_signal, lambda *_: None)
     uvicorn.Server(config).run()
     app.store.dispose()
+
+
+@main.command()
+@click.option("--update", "readme", type=click.Path(dir_okay=False, path_type=Path),
+              help="Rewrite the table inside this markdown file instead of printing it.")
+def operations(readme: Path | None) -> None:
+    """Print the table of modeled operations and which ones Casework implements."""
+    from .coverage import TABLE_END, TABLE_START, operations_table
+
+    table = operations_table()
+    if readme is None:
+        click.echo(table)
+        return
+    text = readme.read_text()
+    start, end = text.index(TABLE_START), text.index(TABLE_END) + len(TABLE_END)
+    readme.write_text(text[:start] + table + text[end:])
 
 
 @main.group()

@@ -1,0 +1,100 @@
+"""The server process itself: start-up, health, shutdown, durability, the AWS CLI."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+
+import httpx
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from conftest import REGION, start_server
+
+
+def test_health_reports_status_and_version(server):
+    import casework
+
+    answer = httpx.get(f"{server.endpoint}/_casework/health")
+    assert answer.status_code == 200
+    assert answer.json() == {"status": "ok", "version": casework.__version__}
+
+
+def test_start_up_prints_endpoint_and_default_credentials(tmp_path):
+    running = start_server(tmp_path)
+    running.stop()
+    log = (tmp_path / "server.log").read_text()
+    assert running.endpoint in log
+    assert "AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test" in log
+
+
+def test_sigterm_finishes_the_request_in_flight_and_exits_zero(tmp_path):
+    running = start_server(tmp_path)
+    body = json.dumps({"subject": "in flight", "communicationBody": "x" * 4000}).encode()
+    # Sign the request with botocore, then send it in two halves around the SIGTERM.
+    signed = AWSRequest(method="POST", url=f"{running.endpoint}/", data=body, headers={
+        "X-Amz-Target": "AWSSupport_20130415.CreateCase",
+        "Content-Type": "application/x-amz-json-1.1"})
+    SigV4Auth(Credentials("test", "test"), "support", REGION).add_auth(signed)
+    host, port = running.endpoint.removeprefix("http://").split(":")
+    head = ["POST / HTTP/1.1", f"Host: {host}:{port}", f"Content-Length: {len(body)}"]
+    head += [f"{k}: {v}" for k, v in signed.headers.items() if k.lower() != "host"]
+    with socket.create_connection((host, int(port))) as sock:
+        sock.sendall(("\r\n".join(head) + "\r\n\r\n").encode() + body[:100])
+        running.process.send_signal(signal.SIGTERM)
+        sock.sendall(body[100:])
+        reply = b""
+        while b'"}' not in reply and (chunk := sock.recv(65536)):
+            reply += chunk
+    reply = reply.decode()
+    assert reply.startswith("HTTP/1.1 200"), reply
+    assert '"caseId":"case-000000000000-muen-' in reply
+    assert running.process.wait(timeout=30) == 0
+
+
+def test_acknowledged_writes_survive_a_crash(tmp_path):
+    running = start_server(tmp_path)
+    case_id = running.client("support").create_case(
+        subject="durable", communicationBody="written before the crash")["caseId"]
+    running.process.send_signal(signal.SIGKILL)
+    running.process.wait()
+    again = start_server(tmp_path)
+    try:
+        cases = again.client("support").describe_cases(caseIdList=[case_id])["cases"]
+        assert [c["subject"] for c in cases] == ["durable"]
+    finally:
+        again.stop()
+
+
+def aws(server, *args: str) -> dict:
+    env = {**os.environ, "AWS_ENDPOINT_URL": server.endpoint, "AWS_ACCESS_KEY_ID": "test",
+           "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": REGION,
+           "AWS_CONFIG_FILE": os.devnull, "AWS_SHARED_CREDENTIALS_FILE": os.devnull}
+    done = subprocess.run([sys.executable, "-m", "awscli", *args, "--output", "json"],
+                          capture_output=True, text=True, env=env, check=True)
+    return json.loads(done.stdout) if done.stdout.strip() else {}
+
+
+def test_aws_cli_adds_a_communication_with_cc_and_attachments(server, tmp_path):
+    case_id = aws(server, "support", "create-case", "--subject", "Instance unreachable",
+                  "--communication-body", "Since 10:00 UTC")["caseId"]
+    # AWS CLI v1 sends a blob given inside JSON as the text itself (it does the base64).
+    attachments = tmp_path / "attachments.json"
+    attachments.write_text(json.dumps([{"fileName": "app.log", "data": "line 1\nline 2\n"}]))
+    set_id = aws(server, "support", "add-attachments-to-set", "--attachments",
+                 f"file://{attachments}")["attachmentSetId"]
+    answer = aws(server, "support", "add-communication-to-case", "--case-id", case_id,
+                 "--communication-body", "Logs attached", "--cc-email-addresses",
+                 "ops@example.com", "--attachment-set-id", set_id)
+    assert answer == {"result": True}
+    comms = aws(server, "support", "describe-communications", "--case-id", case_id)
+    newest = comms["communications"][0]
+    assert newest["body"] == "Logs attached"
+    assert [a["fileName"] for a in newest["attachmentSet"]] == ["app.log"]
+    got = server.client("support").describe_attachment(
+        attachmentId=newest["attachmentSet"][0]["attachmentId"])
+    assert got["attachment"]["data"] == b"line 1\nline 2\n"
