@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import secrets
+import threading
 import time
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import contextmanager, nullcontext
 from pathlib import Path
 
 from alembic import command
@@ -29,6 +30,7 @@ class Store:
     def __init__(self, url: str, pool_size: int = 32):
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
+        self._write_lock = threading.Lock()
         if self.is_sqlite:
             self.engine = create_engine(
                 self.url,
@@ -49,7 +51,7 @@ class Store:
         ``write`` takes SQLite's write lock up front, so that concurrent writers queue
         instead of failing when a read transaction tries to upgrade.
         """
-        with self.engine.connect() as conn:
+        with self._writer(write), self.engine.connect() as conn:
             conn.execution_options(casework_write=write)
             with conn.begin():
                 yield conn
@@ -57,13 +59,20 @@ class Store:
     @contextmanager
     def rollback_only(self) -> Iterator[Connection]:
         """A write transaction that is always rolled back (dry runs)."""
-        with self.engine.connect() as conn:
+        with self._writer(True), self.engine.connect() as conn:
             conn.execution_options(casework_write=True)
             trans = conn.begin()
             try:
                 yield conn
             finally:
                 trans.rollback()
+
+    def _writer(self, write: bool):
+        """SQLite admits one writer: queue this process's writers on a lock rather than on
+        SQLite's busy handler, which sleeps in growing steps and makes latency spiky."""
+        if write and self.is_sqlite:
+            return self._write_lock
+        return nullcontext()
 
     def migrate(self) -> None:
         """Create or upgrade the schema to the newest migration."""
