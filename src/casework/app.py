@@ -8,6 +8,7 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from . import __version__
+from .cases import registry as cases_registry
 from .config import Settings
 from .handlers import Context, Registered, Registry
 from .store import Store
@@ -21,7 +22,7 @@ from .wire.model import Operation, Service, load_service
 from .wire.sigv4 import Principal
 
 SERVICE_NAMES = ("support", "connectcases")
-REGISTRIES: tuple[Registry, ...] = (support_registry,)
+REGISTRIES: tuple[Registry, ...] = (support_registry, cases_registry)
 
 
 def load_services() -> list[Service]:

@@ -1,0 +1,42 @@
+"""ARNs of Connect Cases resources, as the Service Authorization Reference lists them."""
+
+from __future__ import annotations
+
+import re
+
+# The handler context does not know the region the caller signed for, so every ARN names one
+# fixed region. Clients never derive a region from these ARNs, and TagResource accepts only
+# ARNs this server made.
+REGION = "us-east-1"
+PARTITION = "aws"
+
+_ARN = re.compile(
+    r"arn:(?P<partition>[^:]+):cases:(?P<region>[^:]*):(?P<account>\d{12}):domain/(?P<domain>[^/]+)"
+    r"(?:/(?P<kind>field|layout|template|case-rule|case)/(?P<item>[^/]+)"
+    r"(?:/related-item/(?P<related>[^/]+))?)?"
+)
+
+
+def domain_arn(account_id: str, domain_id: str) -> str:
+    """``arn:aws:cases:<region>:<account>:domain/<domain id>``."""
+    return f"arn:{PARTITION}:cases:{REGION}:{account_id}:domain/{domain_id}"
+
+
+def item_arn(account_id: str, domain_id: str, kind: str, item_id: str) -> str:
+    """The ARN of a field, layout, template, case-rule or case inside a domain."""
+    return f"{domain_arn(account_id, domain_id)}/{kind}/{item_id}"
+
+
+def related_item_arn(account_id: str, domain_id: str, case_id: str, related_item_id: str) -> str:
+    """``.../domain/<d>/case/<c>/related-item/<r>``."""
+    return f"{item_arn(account_id, domain_id, 'case', case_id)}/related-item/{related_item_id}"
+
+
+def parse(arn: str) -> dict | None:
+    """The parts of a Connect Cases resource ARN, or None if it is not one."""
+    match = _ARN.fullmatch(arn)
+    if match is None or match["partition"] != PARTITION or match["region"] != REGION:
+        return None
+    if match["related"] is not None and match["kind"] != "case":
+        return None
+    return match.groupdict()

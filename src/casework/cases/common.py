@@ -1,0 +1,51 @@
+"""What every Connect Cases handler module shares: the domain check, times, pages, tags."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from ..handlers import Context
+from . import arns
+from .errors import DOMAIN, not_found
+from .queries import domains
+
+
+def at(ms: int | None) -> datetime | None:
+    """Epoch milliseconds as the aware datetime the protocol layer formats."""
+    return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
+
+
+def iso(ms: int) -> str:
+    """Epoch milliseconds as the ISO 8601 string DateTime field values hold."""
+    moment = datetime.fromtimestamp(ms / 1000, UTC)
+    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+
+
+def load_domain(ctx: Context, domain_id: str):
+    """The caller's domain, or 404: every domain-scoped operation starts here."""
+    found = domains.find(ctx.conn, ctx.account_id, domain_id)
+    if found is None:
+        raise not_found(DOMAIN, domain_id, f"Domain {domain_id} not found")
+    return found
+
+
+def arn_of(ctx: Context, domain_id: str, kind: str, item_id: str) -> str:
+    return arns.item_arn(ctx.account_id, domain_id, kind, item_id)
+
+
+def cursor(ctx: Context, params: dict, kind: str, default=0):
+    """The keyset cursor inside ``nextToken``, or ``default`` on the first page."""
+    token = params.get("nextToken")
+    if not token:
+        return default
+    return ctx.tokens.decode(kind, ctx.account_id, token)
+
+
+def next_token(ctx: Context, kind: str, rows: list, limit: int, last_cursor) -> str | None:
+    """A token for the page after ``rows`` when the page is full (None on the last page).
+
+    Callers fetch ``limit + 1`` rows, so a full page only gets a token when more exist.
+    """
+    if len(rows) <= limit:
+        return None
+    return ctx.tokens.encode(kind, ctx.account_id, last_cursor)

@@ -1,0 +1,99 @@
+"""Related items of cases, and the contact links that ListCasesForContact reads."""
+
+from __future__ import annotations
+
+import orjson
+from sqlalchemy import Connection, delete, func, insert, select, update
+
+from ..tables import cases, contact_links, contacts, related_items
+
+
+def _row(row) -> dict:
+    return {"seq": row.seq, "id": row.related_item_id, "type": row.type,
+            "content": orjson.loads(row.content),
+            "created_by": orjson.loads(row.created_by) if row.created_by else None,
+            "last_updated_user": (orjson.loads(row.last_updated_user)
+                                  if row.last_updated_user else None),
+            "association_time": row.association_time}
+
+
+def for_case(conn: Connection, case_seq: int) -> list[dict]:
+    """Every related item of a case, newest first (a case holds at most a few hundred)."""
+    rows = conn.execute(select(related_items).where(related_items.c.case_seq == case_seq)
+                        .order_by(related_items.c.seq.desc()))
+    return [_row(row) for row in rows]
+
+
+def find(conn: Connection, case_seq: int, related_item_id: str) -> dict | None:
+    row = conn.execute(select(related_items).where(
+        related_items.c.case_seq == case_seq,
+        related_items.c.related_item_id == related_item_id)).first()
+    return _row(row) if row else None
+
+
+def counts_by_type(conn: Connection, case_seq: int) -> dict[str, int]:
+    rows = conn.execute(select(related_items.c.type, func.count()).where(
+        related_items.c.case_seq == case_seq).group_by(related_items.c.type))
+    return {kind: number for kind, number in rows}
+
+
+def insert_item(conn: Connection, row: dict) -> int:
+    row = {**row, "content": orjson.dumps(row["content"]).decode(),
+           "created_by": orjson.dumps(row["created_by"]).decode() if row["created_by"] else None}
+    return conn.execute(insert(related_items).values(**row)
+                        .returning(related_items.c.seq)).scalar_one()
+
+
+def save_content(conn: Connection, seq: int, content: dict, user: dict | None) -> None:
+    conn.execute(update(related_items).where(related_items.c.seq == seq).values(
+        content=orjson.dumps(content).decode(),
+        last_updated_user=orjson.dumps(user).decode() if user else None))
+
+
+def delete_item(conn: Connection, seq: int) -> None:
+    conn.execute(delete(related_items).where(related_items.c.seq == seq))
+
+
+def contact(conn: Connection, contact_arn: str):
+    """The registry's record of a contact (channel, connected_at), or None."""
+    return conn.execute(select(contacts).where(contacts.c.contact_arn == contact_arn)).first()
+
+
+def put_contact(conn: Connection, contact_arn: str, channel: str, connected_at: int) -> None:
+    """Insert or replace a contact in the registry."""
+    conn.execute(delete(contacts).where(contacts.c.contact_arn == contact_arn))
+    conn.execute(insert(contacts).values(contact_arn=contact_arn, channel=channel,
+                                         connected_at=connected_at))
+
+
+def link_contact(conn: Connection, domain_id: str, contact_arn: str, case_seq: int,
+                 link_seq: int) -> None:
+    """Record that ``case_seq`` is (newest) linked to the contact by related item ``link_seq``."""
+    conn.execute(delete(contact_links).where(
+        contact_links.c.domain_id == domain_id, contact_links.c.contact_arn == contact_arn,
+        contact_links.c.case_seq == case_seq))
+    conn.execute(insert(contact_links).values(domain_id=domain_id, contact_arn=contact_arn,
+                                              case_seq=case_seq, link_seq=link_seq))
+
+
+def unlink_contact(conn: Connection, domain_id: str, contact_arn: str, case_seq: int,
+                   remaining_seq: int | None) -> None:
+    """After a Contact item is deleted: point the link at the newest remaining one, or drop it."""
+    if remaining_seq is None:
+        conn.execute(delete(contact_links).where(
+            contact_links.c.domain_id == domain_id, contact_links.c.contact_arn == contact_arn,
+            contact_links.c.case_seq == case_seq))
+    else:
+        link_contact(conn, domain_id, contact_arn, case_seq, remaining_seq)
+
+
+def cases_for_contact(conn: Connection, domain_id: str, contact_arn: str,
+                      before_link: int | None, limit: int) -> list:
+    """Cases linked to the contact, most recent link first: one index range scan."""
+    query = (select(contact_links.c.link_seq, cases.c.case_id, cases.c.template_id)
+             .join(cases, cases.c.seq == contact_links.c.case_seq)
+             .where(contact_links.c.domain_id == domain_id,
+                    contact_links.c.contact_arn == contact_arn))
+    if before_link is not None:
+        query = query.where(contact_links.c.link_seq < before_link)
+    return conn.execute(query.order_by(contact_links.c.link_seq.desc()).limit(limit)).all()

@@ -1,0 +1,26 @@
+"""Tags of every taggable resource, keyed by the resource's ARN."""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, delete, insert, select
+
+from ..tables import tags
+
+
+def of(conn: Connection, arn: str) -> dict[str, str]:
+    rows = conn.execute(select(tags.c.key, tags.c.value).where(tags.c.resource_arn == arn))
+    return {key: value for key, value in rows}
+
+
+def put(conn: Connection, domain_id: str, arn: str, new: dict[str, str]) -> None:
+    """Add or overwrite the given tags."""
+    if not new:
+        return
+    conn.execute(delete(tags).where(tags.c.resource_arn == arn, tags.c.key.in_(list(new))))
+    conn.execute(insert(tags), [{"resource_arn": arn, "key": k, "value": v,
+                                 "domain_id": domain_id} for k, v in new.items()])
+
+
+def remove(conn: Connection, arn: str, keys: list[str]) -> None:
+    if keys:
+        conn.execute(delete(tags).where(tags.c.resource_arn == arn, tags.c.key.in_(keys)))

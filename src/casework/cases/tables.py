@@ -1,0 +1,149 @@
+"""Amazon Connect Cases tables.
+
+Everything below a domain carries the domain's id, so that account isolation is one check (the
+domain belongs to the caller) and DeleteDomain is one ``DELETE ... WHERE domain_id = ?`` per
+table. Times are epoch milliseconds; documents the API only reads and writes whole (layout
+content, template configuration, rule details, related-item content) are JSON text.
+"""
+
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Index,
+    Integer,
+    String,
+    Table,
+    Text,
+)
+
+from ..store.tables import metadata
+
+ID = 36  # uuid4 text; system field ids are shorter snake_case names
+
+domains = Table(
+    "cases_domains",
+    metadata,
+    # Insertion order is the listing order and the keyset cursor.
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("domain_id", String(ID), nullable=False, unique=True),
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_cases_domains_account_seq", "account_id", "seq"),
+    Index("ix_cases_domains_account_name", "account_id", "name", unique=True),
+)
+
+# Fields, layouts, templates and case rules share one life cycle: named per domain, created,
+# updated, soft-deleted (still readable by id, gone from listings), JSON-bodied. One table with
+# a ``kind`` keeps their listing, naming and deletion rules in one place.
+definitions = Table(
+    "cases_definitions",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("domain_id", String(ID), nullable=False),
+    Column("kind", String(16), nullable=False),  # field | layout | template | case-rule
+    Column("item_id", String(64), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("body", Text, nullable=False),  # JSON: the kind's own members
+    Column("deleted", Boolean, nullable=False, default=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("modified_at", BigInteger, nullable=False),
+    Index("ix_cases_definitions_item", "domain_id", "kind", "item_id", unique=True),
+    Index("ix_cases_definitions_listing", "domain_id", "kind", "deleted", "seq"),
+    Index("ix_cases_definitions_name", "domain_id", "kind", "name"),
+)
+
+field_options = Table(
+    "cases_field_options",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("domain_id", String(ID), nullable=False),
+    Column("field_id", String(64), nullable=False),
+    Column("value", String(100), nullable=False),
+    Column("name", String(100), nullable=False),
+    Column("active", Boolean, nullable=False),
+    Index("ix_cases_field_options_value", "domain_id", "field_id", "value", unique=True),
+    Index("ix_cases_field_options_listing", "domain_id", "field_id", "seq"),
+)
+
+cases = Table(
+    "cases_cases",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("domain_id", String(ID), nullable=False),
+    Column("case_id", String(ID), nullable=False),
+    Column("template_id", String(ID), nullable=False),
+    Column("client_token", String(64)),
+    Column("request_hash", String(64)),  # of the CreateCase body, for idempotent retries
+    Column("created_at", BigInteger, nullable=False),
+    Index("ix_cases_cases_case", "domain_id", "case_id", unique=True),
+    Index("ix_cases_cases_token", "domain_id", "client_token"),
+)
+
+# One row per field value of a case. Typed columns (rather than JSON) so that a case search
+# can compare and index values.
+case_values = Table(
+    "cases_case_values",
+    metadata,
+    Column("case_seq", Integer, ForeignKey("cases_cases.seq", ondelete="CASCADE"),
+           primary_key=True),
+    Column("field_id", String(64), primary_key=True),
+    Column("kind", String(16), nullable=False),  # the FieldValueUnion member
+    Column("string_value", Text),
+    Column("double_value", Float),
+    Column("boolean_value", Boolean),
+)
+
+related_items = Table(
+    "cases_related_items",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("domain_id", String(ID), nullable=False),
+    Column("case_seq", Integer, ForeignKey("cases_cases.seq", ondelete="CASCADE"),
+           nullable=False),
+    Column("related_item_id", String(ID), nullable=False),
+    Column("type", String(16), nullable=False),
+    Column("content", Text, nullable=False),  # JSON RelatedItemContent member
+    Column("created_by", Text),  # JSON UserUnion
+    Column("last_updated_user", Text),  # JSON UserUnion
+    Column("association_time", BigInteger, nullable=False),
+    Index("ix_cases_related_items_item", "case_seq", "related_item_id", unique=True),
+    Index("ix_cases_related_items_case", "case_seq", "seq"),
+)
+
+# The case <-> contact links behind ListCasesForContact: one row per (contact, case), carrying
+# the newest Contact related item that links them, so listing is one index range scan.
+contact_links = Table(
+    "cases_contact_links",
+    metadata,
+    Column("domain_id", String(ID), primary_key=True),
+    Column("contact_arn", String(500), primary_key=True),
+    Column("case_seq", Integer, ForeignKey("cases_cases.seq", ondelete="CASCADE"),
+           primary_key=True),
+    Column("link_seq", Integer, nullable=False),  # related_items.seq of the newest link
+    Index("ix_cases_contact_links_listing", "domain_id", "contact_arn", "link_seq"),
+    Index("ix_cases_contact_links_case", "case_seq"),
+)
+
+# The contact registry: what Amazon Connect would answer for DescribeContact, filled by
+# operators (`casework contacts put`) so that Contact related items carry real values.
+contacts = Table(
+    "cases_contacts",
+    metadata,
+    Column("contact_arn", String(500), primary_key=True),
+    Column("channel", String(100), nullable=False),
+    Column("connected_at", BigInteger, nullable=False),
+)
+
+tags = Table(
+    "cases_tags",
+    metadata,
+    Column("resource_arn", String(700), primary_key=True),
+    Column("key", String(128), primary_key=True),
+    Column("value", String(256), nullable=False),
+    Column("domain_id", String(ID), nullable=False),
+    Index("ix_cases_tags_domain", "domain_id"),
+)

@@ -1,0 +1,42 @@
+"""Helpers shared by the Connect Cases end-to-end tests."""
+
+from __future__ import annotations
+
+import uuid
+
+import botocore.exceptions
+
+
+def error_of(call, **params) -> dict:
+    """The parsed error response of a call that must fail."""
+    try:
+        call(**params)
+    except botocore.exceptions.ClientError as error:
+        return error.response
+    raise AssertionError(f"{call.__name__} succeeded but should have failed")
+
+
+def code_of(call, **params) -> tuple[str, int]:
+    """(error code, HTTP status) of a call that must fail."""
+    response = error_of(call, **params)
+    return response["Error"]["Code"], response["ResponseMetadata"]["HTTPStatusCode"]
+
+
+def new_domain(client, name: str | None = None) -> str:
+    """A fresh domain's id."""
+    return client.create_domain(name=name or f"d-{uuid.uuid4().hex[:12]}")["domainId"]
+
+
+def new_template(client, domain_id: str, **extra) -> str:
+    return client.create_template(domainId=domain_id, name=f"t-{uuid.uuid4().hex[:8]}",
+                                  **extra)["templateId"]
+
+
+def text(value: str) -> dict:
+    return {"stringValue": value}
+
+
+def new_case(client, domain_id: str, template_id: str, title: str = "Refund", **extra) -> str:
+    fields = [{"id": "title", "value": text(title)}] + extra.pop("fields", [])
+    return client.create_case(domainId=domain_id, templateId=template_id, fields=fields,
+                              **extra)["caseId"]

@@ -1,0 +1,109 @@
+"""Connect Cases domains: create, get, list, delete, quotas, isolation between accounts."""
+
+from __future__ import annotations
+
+import re
+import uuid
+
+import pytest
+
+from cases_helpers import code_of, error_of, new_domain
+
+UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
+
+
+@pytest.fixture(scope="module")
+def account(server):
+    """A client of an account of its own: domain quotas are per account."""
+    key, secret = server.new_account("333333333301")
+    return server.client("connectcases", key=key, secret=secret)
+
+
+def test_create_get_list_delete(account):
+    created = account.create_domain(name="support")
+    domain_id = created["domainId"]
+    assert UUID.fullmatch(domain_id)
+    assert created["domainArn"] == f"arn:aws:cases:us-east-1:333333333301:domain/{domain_id}"
+    assert created["domainStatus"] == "Active"
+    got = account.get_domain(domainId=domain_id)
+    assert (got["name"], got["domainArn"], got["domainStatus"]) == (
+        "support", created["domainArn"], "Active")
+    assert got["createdTime"].tzinfo is not None and got["tags"] == {}
+    listed = account.list_domains()["domains"]
+    assert {"domainId": domain_id, "domainArn": created["domainArn"], "name": "support"} \
+        in listed
+    account.delete_domain(domainId=domain_id)
+    assert code_of(account.get_domain, domainId=domain_id) == ("ResourceNotFoundException", 404)
+    error = error_of(account.delete_domain, domainId=domain_id)
+    assert error["resourceId"] == domain_id and error["resourceType"] == "Domain"
+
+
+def test_new_domain_holds_the_system_fields(connectcases):
+    domain_id = new_domain(connectcases)
+    fields = {f["fieldId"]: f for f in connectcases.list_fields(domainId=domain_id)["fields"]}
+    for field_id, kind in [("title", "Text"), ("customer_id", "Text"),
+                           ("status", "SingleSelect"), ("case_reason", "SingleSelect"),
+                           ("created_datetime", "DateTime"), ("last_updated_user", "User"),
+                           ("reference_number", "Text"), ("last_closed_datetime", "DateTime")]:
+        assert fields[field_id]["type"] == kind
+        assert fields[field_id]["namespace"] == "System"
+        assert fields[field_id]["fieldArn"].endswith(f"domain/{domain_id}/field/{field_id}")
+    options = connectcases.list_field_options(domainId=domain_id, fieldId="status")["options"]
+    assert options == [{"name": "Open", "value": "open", "active": True},
+                       {"name": "Closed", "value": "closed", "active": True}]
+
+
+def test_names_are_unique_and_five_domains_is_the_quota(account):
+    for domain in account.list_domains()["domains"]:
+        account.delete_domain(domainId=domain["domainId"])
+    made = [new_domain(account, f"quota-{i}") for i in range(5)]
+    assert code_of(account.create_domain, name="quota-0") == ("ConflictException", 409)
+    error = error_of(account.create_domain, name="sixth")
+    assert error["Error"]["Code"] == "ServiceQuotaExceededException"
+    assert error["ResponseMetadata"]["HTTPStatusCode"] == 402
+    first = account.list_domains(maxResults=2)
+    assert [d["domainId"] for d in first["domains"]] == made[:2]
+    second = account.list_domains(maxResults=2, nextToken=first["nextToken"])
+    third = account.list_domains(maxResults=2, nextToken=second["nextToken"])
+    assert [d["domainId"] for d in second["domains"] + third["domains"]] == made[2:]
+    assert "nextToken" not in third
+    account.delete_domain(domainId=made[0])
+    new_domain(account, "quota-0")  # the name and the slot are free again
+    for domain in account.list_domains()["domains"]:
+        account.delete_domain(domainId=domain["domainId"])
+
+
+def test_names_must_end_with_a_non_space_and_fit(connectcases):
+    assert code_of(connectcases.create_domain, name="x" * 101) == ("ValidationException", 400)
+    assert code_of(connectcases.list_domains, maxResults=11) == ("ValidationException", 400)
+
+
+def test_forged_token_is_a_validation_error(connectcases):
+    assert code_of(connectcases.list_domains, nextToken="forged") == ("ValidationException", 400)
+
+
+def test_delete_domain_removes_everything_in_it(connectcases):
+    domain_id = new_domain(connectcases)
+    field_id = connectcases.create_field(domainId=domain_id, name="Order", type="Text")["fieldId"]
+    template_id = connectcases.create_template(domainId=domain_id, name="T")["templateId"]
+    case_id = connectcases.create_case(
+        domainId=domain_id, templateId=template_id,
+        fields=[{"id": "title", "value": {"stringValue": "x"}},
+                {"id": field_id, "value": {"stringValue": "o-1"}}])["caseId"]
+    connectcases.delete_domain(domainId=domain_id)
+    for call, params in [
+        (connectcases.list_fields, {}),
+        (connectcases.get_template, {"templateId": template_id}),
+        (connectcases.get_case, {"caseId": case_id, "fields": [{"id": "title"}]}),
+    ]:
+        assert code_of(call, domainId=domain_id, **params) == ("ResourceNotFoundException", 404)
+
+
+def test_accounts_never_see_each_others_domains(connectcases, account):
+    domain_id = new_domain(connectcases)
+    assert domain_id not in [d["domainId"] for d in account.list_domains()["domains"]]
+    for call in (account.get_domain, account.delete_domain, account.list_fields,
+                 account.list_templates):
+        assert code_of(call, domainId=domain_id) == ("ResourceNotFoundException", 404)
+    assert connectcases.get_domain(domainId=domain_id)["domainId"] == domain_id
+    assert uuid.UUID(domain_id)
