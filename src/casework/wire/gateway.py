@@ -12,7 +12,6 @@ import logging
 import uuid
 from collections.abc import Callable
 from typing import Any
-from urllib.parse import parse_qs
 
 from anyio import CapacityLimiter, to_thread
 
@@ -59,23 +58,16 @@ class Gateway:
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         request_id = str(uuid.uuid4())
-        headers: dict[str, str] = {}
-        raw_headers: list[tuple[str, str]] = []
-        for name, value in scope["headers"]:
-            key, text = name.decode("latin-1").lower(), value.decode("latin-1")
-            raw_headers.append((key, text))
-            headers[key] = f"{headers[key]},{text}" if key in headers else text
-        body, too_large = await self._read_body(receive, headers)
-        query_string = scope.get("query_string", b"").decode("latin-1")
-        request = WireRequest(
+        header_pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
+        request = WireRequest.build(
             method=scope["method"],
             raw_path=scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?")[0],
-            query_string=query_string,
-            query=parse_qs(query_string, keep_blank_values=True),
-            headers=headers,
-            body=body,
-            raw_headers=raw_headers,
+            query_string=scope.get("query_string", b"").decode("latin-1"),
+            header_pairs=header_pairs,
+            body=b"",
         )
+        request.body, too_large = await self._read_body(receive, request.headers)
+        headers = request.headers
         if too_large:
             protocol = self.json if "x-amz-target" in headers else self.rest
             response = protocol.serialize_error(None, ServiceError(

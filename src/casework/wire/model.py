@@ -53,7 +53,8 @@ class Operation:
         error = shape.metadata.get("error", {})
         if "httpStatusCode" in error:
             return int(error["httpStatusCode"])
-        return 500 if shape.metadata.get("fault") else 400
+        # botocore keeps "fault" out of Shape.metadata, so read it from the raw shape model.
+        return 500 if getattr(shape, "_shape_model", {}).get("fault") else 400
 
 
 @dataclass

@@ -10,15 +10,25 @@ from __future__ import annotations
 
 import base64
 import binascii
+import math
+import re
 from dataclasses import dataclass, field
 from typing import Any
+from urllib.parse import parse_qs
 
 import orjson
 from botocore.model import Shape
 
 from .errors import ServiceError, serialization_error
 from .model import Operation
-from .shapes import decoder, encoder, format_timestamp, parse_timestamp, timestamp_format
+from .shapes import (
+    decoder,
+    encoder,
+    format_timestamp,
+    is_document,
+    parse_timestamp,
+    timestamp_format,
+)
 
 
 @dataclass
@@ -32,6 +42,30 @@ class WireRequest:
     headers: dict[str, str]  # lower-case names; repeated headers joined with ","
     body: bytes
     raw_headers: list[tuple[str, str]] = field(default_factory=list)  # as sent, in order
+
+    @classmethod
+    def build(cls, method: str, raw_path: str, query_string: str,
+              header_pairs: list[tuple[str, str]], body: bytes) -> WireRequest:
+        """Assemble a request from its HTTP parts (path still percent-encoded, no query).
+
+        Header names are lower-cased and repeated headers joined with ``,`` as HTTP allows;
+        the pairs are also kept in order for SigV4, which signs them as sent.
+        """
+        headers: dict[str, str] = {}
+        raw_headers: list[tuple[str, str]] = []
+        for name, text in header_pairs:
+            key = name.lower()
+            raw_headers.append((key, text))
+            headers[key] = f"{headers[key]},{text}" if key in headers else text
+        return cls(
+            method=method,
+            raw_path=raw_path,
+            query_string=query_string,
+            query=parse_qs(query_string, keep_blank_values=True),
+            headers=headers,
+            body=body,
+            raw_headers=raw_headers,
+        )
 
 
 @dataclass
@@ -48,11 +82,16 @@ def _load_json(body: bytes) -> Any:
         raise serialization_error("The request body is not valid JSON.") from None
 
 
+def _error_shape(op: Operation | None, error: ServiceError) -> Shape | None:
+    """The modeled shape of an error code: the operation's, else any of the service's."""
+    if op is None:
+        return None
+    return op.error_shapes.get(error.code) or op.service.error_shapes.get(error.code)
+
+
 def _error_body(op: Operation | None, error: ServiceError) -> dict:
     """The error's JSON members: the message under the shape's own member name, then fields."""
-    shape = None
-    if op is not None:
-        shape = op.error_shapes.get(error.code) or op.service.error_shapes.get(error.code)
+    shape = _error_shape(op, error)
     message_key = "message"
     if shape is not None and "Message" in shape.members and "message" not in shape.members:
         message_key = "Message"
@@ -98,13 +137,25 @@ class Json11:
         )
 
 
+_INTEGER_TEXT = re.compile(r"-?[0-9]+")
+_FLOAT_TEXT = re.compile(r"-?(?:[0-9]+\.?[0-9]*|\.[0-9]+)(?:[eE][-+]?[0-9]+)?")
+_FLOAT_SPECIALS = {"NaN": math.nan, "Infinity": math.inf, "-Infinity": -math.inf}
+
+
 def _scalar_from_text(shape: Shape, text: str, where: str, default_ts: str) -> Any:
     """A scalar sent as text in a URI label, query parameter or header."""
     kind = shape.type_name
     try:
         if kind in ("integer", "long"):
+            # int() would also take " 1", "1_000" and non-ASCII digits; the wire allows none.
+            if not _INTEGER_TEXT.fullmatch(text):
+                raise ValueError
             return int(text)
         if kind in ("float", "double"):
+            if text in _FLOAT_SPECIALS:
+                return _FLOAT_SPECIALS[text]
+            if not _FLOAT_TEXT.fullmatch(text):
+                raise ValueError
             return float(text)
     except ValueError:
         raise serialization_error(f"Expected a number at '{where}'") from None
@@ -114,7 +165,7 @@ def _scalar_from_text(shape: Shape, text: str, where: str, default_ts: str) -> A
         return text == "true"
     if kind == "timestamp":
         fmt = timestamp_format(shape, default_ts)
-        return parse_timestamp(float(text) if fmt == "unixTimestamp" else text, fmt, where)
+        return parse_timestamp(text, fmt, where)
     if kind == "blob":
         try:
             return base64.b64decode(text, validate=True)
@@ -122,7 +173,7 @@ def _scalar_from_text(shape: Shape, text: str, where: str, default_ts: str) -> A
             raise serialization_error(f"Expected base64 at '{where}'") from None
     if shape.serialization.get("jsonvalue"):
         try:
-            return orjson.loads(base64.b64decode(text))
+            return orjson.loads(base64.b64decode(text, validate=True))
         except (binascii.Error, ValueError):
             raise serialization_error(f"Expected base64-encoded JSON at '{where}'") from None
     return text
@@ -138,9 +189,31 @@ def _scalar_to_text(shape: Shape, value: Any, default_ts: str) -> str:
         return base64.b64encode(value).decode("ascii")
     if shape.serialization.get("jsonvalue"):
         return base64.b64encode(orjson.dumps(value)).decode("ascii")
-    if kind in ("float", "double") and value == int(value):
-        return str(int(value)) if abs(value) < 1e16 else repr(value)
+    if kind in ("float", "double"):
+        value = float(value)
+        if math.isnan(value):
+            return "NaN"
+        if math.isinf(value):
+            return "Infinity" if value > 0 else "-Infinity"
+        if value == int(value):
+            return str(int(value)) if abs(value) < 1e16 else repr(value)
+        return repr(value)
     return str(value)
+
+
+def _header_list_to_text(shape: Shape, values: list, default_ts: str) -> str:
+    """A list header: items joined with ``,``; strings holding ``,`` or ``"`` are quoted.
+
+    HTTP dates are never quoted although they contain a comma: readers split them by
+    their fixed form (see :func:`_split_header_list`).
+    """
+    items = []
+    for value in values:
+        text = _scalar_to_text(shape, value, default_ts)
+        if shape.type_name == "string" and ("," in text or '"' in text):
+            text = '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+        items.append(text)
+    return ", ".join(items)
 
 
 class RestJson:
@@ -154,8 +227,6 @@ class RestJson:
             return {}
         params: dict[str, Any] = {}
         payload = shape.serialization.get("payload")
-        bound_query: set[str] = set()
-        query_map: tuple[str, Shape] | None = None
         for name, member in shape.members.items():
             where = member.serialization.get("location")
             wire_name = member.serialization.get("name", name)
@@ -163,27 +234,20 @@ class RestJson:
                 if wire_name in labels:
                     params[name] = _scalar_from_text(member, labels[wire_name], name, "iso8601")
             elif where == "querystring":
-                if member.type_name == "map":
-                    query_map = (name, member)
-                    continue
-                bound_query.add(wire_name)
-                values = request.query.get(wire_name)
-                if values is None:
-                    continue
-                if member.type_name == "list":
-                    params[name] = [
-                        _scalar_from_text(member.member, v, name, "iso8601") for v in values
-                    ]
-                else:
-                    params[name] = _scalar_from_text(member, values[0], name, "iso8601")
+                value = _query_value(member, wire_name, request.query, name)
+                if value is not None:
+                    params[name] = value
             elif where == "header":
                 text = request.headers.get(wire_name.lower())
                 if text is None:
                     continue
                 if member.type_name == "list":
+                    item = member.member
+                    rfc822 = (item.type_name == "timestamp"
+                              and timestamp_format(item, "rfc822") == "rfc822")
                     params[name] = [
-                        _scalar_from_text(member.member, v.strip(), name, "rfc822")
-                        for v in _split_header_list(text)
+                        _scalar_from_text(item, v, name, "rfc822")
+                        for v in _split_header_list(text, rfc822)
                     ]
                 else:
                     params[name] = _scalar_from_text(member, text, name, "rfc822")
@@ -194,14 +258,6 @@ class RestJson:
                 }
                 if found:
                     params[name] = found
-        if query_map is not None:
-            name, member = query_map
-            rest = {k: v for k, v in request.query.items() if k not in bound_query}
-            if rest:
-                if member.value.type_name == "list":
-                    params[name] = rest
-                else:
-                    params[name] = {k: v[0] for k, v in rest.items()}
         if payload:
             member = shape.members[payload]
             if member.type_name == "blob":
@@ -209,9 +265,16 @@ class RestJson:
                     params[payload] = request.body
             elif member.type_name == "string":
                 if request.body:
-                    params[payload] = request.body.decode("utf-8", "replace")
+                    try:
+                        params[payload] = request.body.decode("utf-8")
+                    except UnicodeDecodeError:
+                        raise serialization_error("The request body is not valid UTF-8.") from None
             elif request.body.strip():
-                params[payload] = decoder(member)(_load_json(request.body), payload)
+                data = _load_json(request.body)
+                # Clients send "{}" when the payload member is not set, so an empty object
+                # means "absent" (an empty structure carries nothing a handler could use).
+                if data != {} or is_document(member):
+                    params[payload] = decoder(member)(data, payload)
         elif request.body.strip():
             data = _load_json(request.body)
             if not isinstance(data, dict):
@@ -222,38 +285,30 @@ class RestJson:
     def serialize(self, op: Operation, result: dict) -> WireResponse:
         status = int(op.model.http.get("responseCode") or 200)
         shape = op.output_shape
-        headers: list[tuple[str, str]] = []
         if shape is None:
             return WireResponse(status, b"{}", [("content-type", self.content_type)])
-        for name, member in shape.members.items():
-            where = member.serialization.get("location")
-            value = result.get(name)
-            if value is None or where is None:
-                continue
-            wire_name = member.serialization.get("name", name)
-            if where == "statusCode":
-                status = int(value)
-            elif where == "header":
-                if member.type_name == "list":
-                    text = ",".join(_scalar_to_text(member.member, v, "rfc822") for v in value)
-                else:
-                    text = _scalar_to_text(member, value, "rfc822")
-                headers.append((wire_name.lower(), text))
-            elif where == "headers":
-                headers.extend((f"{wire_name}{k}".lower(), str(v)) for k, v in value.items())
+        headers, code = _located_members(shape, result)
+        status = code or status
         payload = shape.serialization.get("payload")
         if payload:
             member = shape.members[payload]
             value = result.get(payload)
-            if member.type_name == "blob":
-                body = value or b""
+            if value is None:
+                body = b""  # an unset payload is an empty body, whatever its type
+            elif member.type_name == "blob":
+                body = value
                 headers.append(("content-type", "application/octet-stream"))
             elif member.type_name == "string":
-                body = (value or "").encode()
+                body = value.encode()
                 headers.append(("content-type", "text/plain"))
             else:
-                body = orjson.dumps(encoder(member)(value) if value is not None else {})
+                body = orjson.dumps(encoder(member)(value))
                 headers.append(("content-type", self.content_type))
+        elif shape.members and all(m.serialization.get("location")
+                                   for m in shape.members.values()):
+            # Every member travels in the status line or headers: nothing goes in the body.
+            # (An output with no members at all still answers "{}", as AWS services do.)
+            body = b""
         else:
             body = orjson.dumps(encoder(shape)(result))
             headers.append(("content-type", self.content_type))
@@ -261,21 +316,89 @@ class RestJson:
 
     def serialize_error(self, op: Operation | None, error: ServiceError) -> WireResponse:
         headers = [("content-type", self.content_type), ("x-amzn-errortype", error.code)]
+        shape = _error_shape(op, error)
+        if shape is not None:
+            # Error members bound to headers (e.g. Retry-After) travel there, not in the body.
+            located, _ = _located_members(shape, error.fields)
+            headers.extend(located)
         return WireResponse(
             _error_status(op, error), orjson.dumps(_error_body(op, error)), headers
         )
 
 
-def _split_header_list(text: str) -> list[str]:
-    """Split a list header on commas, honouring double-quoted items."""
-    items, current, quoted = [], [], False
+def _query_value(member: Shape, wire_name: str, query: dict[str, list[str]], name: str) -> Any:
+    """One query-bound member from the parsed query string, or None when absent."""
+    if member.type_name == "map":
+        # A query map (httpQueryParams) receives every parameter of the request, the ones
+        # also bound to named members included, as servers of the protocol do.
+        if not query:
+            return None
+        if member.value.type_name == "list":
+            return {
+                k: [_scalar_from_text(member.value.member, v, name, "iso8601") for v in values]
+                for k, values in query.items()
+            }
+        return {k: _scalar_from_text(member.value, values[0], name, "iso8601")
+                for k, values in query.items()}
+    values = query.get(wire_name)
+    if values is None:
+        return None
+    if member.type_name == "list":
+        return [_scalar_from_text(member.member, v, name, "iso8601") for v in values]
+    return _scalar_from_text(member, values[0], name, "iso8601")
+
+
+def _located_members(shape: Shape, values: dict) -> tuple[list[tuple[str, str]], int | None]:
+    """Headers for the members bound to headers, and the status code if one is bound."""
+    headers: list[tuple[str, str]] = []
+    status = None
+    for name, member in shape.members.items():
+        where = member.serialization.get("location")
+        value = values.get(name)
+        if value is None or where is None:
+            continue
+        wire_name = member.serialization.get("name", name)
+        if where == "statusCode":
+            status = int(value)
+        elif where == "header":
+            if member.type_name == "list":
+                text = _header_list_to_text(member.member, value, "rfc822")
+            else:
+                text = _scalar_to_text(member, value, "rfc822")
+            headers.append((wire_name.lower(), text))
+        elif where == "headers":
+            headers.extend((f"{wire_name}{k}".lower(), str(v)) for k, v in value.items())
+    return headers, status
+
+
+_HTTP_DATE = re.compile(r"[A-Za-z]{3},[^,]*")
+
+
+def _split_header_list(text: str, http_dates: bool = False) -> list[str]:
+    """Split a list header on commas, honouring double-quoted items and their escapes.
+
+    An empty header is an empty list. HTTP dates hold a comma of their own
+    (``Mon, 16 Dec 2019 23:48:18 GMT``), so a list of them is split by their form instead.
+    """
+    if not text.strip():
+        return []
+    if http_dates:
+        return [m.strip() for m in _HTTP_DATE.findall(text)]
+    items: list[str] = []
+    current: list[str] = []
+    quoted = escaped = False
     for ch in text:
-        if ch == '"':
+        if escaped:
+            current.append(ch)
+            escaped = False
+        elif quoted and ch == "\\":
+            escaped = True
+        elif ch == '"':
             quoted = not quoted
         elif ch == "," and not quoted:
             items.append("".join(current).strip())
             current = []
-            continue
-        current.append(ch)
+        else:
+            current.append(ch)
     items.append("".join(current).strip())
-    return [i[1:-1] if len(i) >= 2 and i[0] == i[-1] == '"' else i for i in items]
+    return items

@@ -80,6 +80,11 @@ def timestamp_format(shape: Shape, default: str) -> str:
 # --------------------------------------------------------------------------- caching
 
 
+def is_document(shape: Shape) -> bool:
+    """botocore models a document as a member-less ``structure`` flagged ``document``."""
+    return bool(shape.metadata.get("document"))
+
+
 def _cached(builder: Callable[[Shape, Any], Callable]) -> Callable[[Shape, Any], Callable]:
     """Memoise a builder per (shape, traits) and tie the knot for recursive shapes."""
     cache: dict[tuple, Callable] = {}
@@ -118,6 +123,10 @@ def decoder(shape: Shape, default_ts: str | None = None) -> Decoder:
     """Compile a JSON-body decoder; ``default_ts`` is the protocol's body timestamp format."""
     default_ts = default_ts or "unixTimestamp"
     kind = shape.type_name
+
+    if is_document(shape):
+        # A document is any JSON value, taken as it came.
+        return lambda value, path: value
 
     if kind == "structure":
         # Members bound to the URI, query string or headers never come from a JSON body.
@@ -232,6 +241,9 @@ def encoder(shape: Shape, default_ts: str | None = None) -> Encoder:
     """Compile an encoder from handler output to a JSON-ready value for this shape."""
     default_ts = default_ts or "unixTimestamp"
     kind = shape.type_name
+
+    if is_document(shape):
+        return lambda value: value
 
     if kind == "structure":
         members = [
@@ -359,6 +371,8 @@ def validator(shape: Shape, _option: Any = None) -> Validator:
     """Compile a validator that appends AWS-worded problems for every violated constraint."""
     kind = shape.type_name
     sensitive = bool(shape.metadata.get("sensitive"))
+    if is_document(shape):
+        return lambda value, path, problems: None  # documents declare no constraints
     own = _scalar_constraints(shape)
 
     def check_own(value: Any, path: str, problems: list) -> bool:
