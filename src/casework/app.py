@@ -15,6 +15,7 @@ from .store import Store
 from .store.engine import now_ms
 from .store.tables import access_keys
 from .support import registry as support_registry
+from .support.agent import AgentApi
 from .tokens import TokenSigner
 from .wire.errors import ServiceError
 from .wire.gateway import Gateway
@@ -55,7 +56,8 @@ class Casework:
             max_body_bytes=settings.max_body_bytes,
             threads=settings.threads,
         )
-        self.console = Starlette(routes=[Route("/_casework/health", self.health)])
+        self.console = Starlette(routes=[Route("/_casework/health", self.health),
+                                         *AgentApi(store).routes()])
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http" and not scope["path"].startswith("/_casework/"):
@@ -80,11 +82,11 @@ class Casework:
         if dry_run:
             # Run the whole operation, checks included, then throw its changes away.
             with self.store.rollback_only() as conn:
-                registered.handler(self._context(conn, principal), params)
+                registered.run(self._context(conn, principal), params)
             raise ServiceError("DryRunOperationException",
                                "The request would have succeeded, but the DryRun flag is set.")
         with self.store.transaction(write=registered.writes) as conn:
-            return registered.handler(self._context(conn, principal), params)
+            return registered.run(self._context(conn, principal), params)
 
     def _context(self, conn, principal: Principal) -> Context:
         return Context(conn=conn, account_id=principal.account_id,

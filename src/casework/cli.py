@@ -16,6 +16,7 @@ from .config import Settings
 from .store import Store
 from .store.engine import now_ms
 from .store.tables import access_keys, accounts
+from .support.plans import PLAN_NAMES
 
 
 def _store_options(func):
@@ -24,6 +25,42 @@ def _store_options(func):
     func = click.option("--data-dir", envvar="CASEWORK_DATA_DIR", default="casework-data",
                         show_default=True, type=click.Path(file_okay=False, path_type=Path),
                         help="Where the SQLite database lives.")(func)
+    return func
+
+
+def _support_options(func):
+    """``serve`` options of AWS Support: catalog, plans, limits, Trusted Advisor, reopening."""
+    options = [
+        ("--catalog", "CASEWORK_CATALOG", None,
+         click.Path(exists=True, dir_okay=False, path_type=Path),
+         "JSON catalog merged over the packaged one (services, severities, languages, ...)."),
+        ("--default-plan", "CASEWORK_DEFAULT_PLAN", "business", click.Choice(PLAN_NAMES),
+         "Support plan of accounts without one (see `casework accounts set-plan`)."),
+        ("--max-open-cases", "CASEWORK_MAX_OPEN_CASES", 0, click.IntRange(min=0),
+         "Open cases per account before CaseCreationLimitExceeded; 0: no limit."),
+        ("--attachment-set-limit", "CASEWORK_ATTACHMENT_SET_LIMIT", 0, click.IntRange(min=0),
+         "New attachment sets per account per --limit-window (AttachmentLimitExceeded); 0: off."),
+        ("--attachment-download-limit", "CASEWORK_ATTACHMENT_DOWNLOAD_LIMIT", 0,
+         click.IntRange(min=0), "DescribeAttachment calls per account per --limit-window "
+         "(DescribeAttachmentLimitExceeded); 0: off."),
+        ("--limit-window", "CASEWORK_LIMIT_WINDOW", 60.0, click.FloatRange(min=0.001),
+         "Seconds: the short period of the two limits above."),
+        ("--throttle-rate", "CASEWORK_THROTTLE_RATE", 0.0, click.FloatRange(min=0),
+         "Requests per second per account and operation on operations that declare "
+         "ThrottlingException; 0: off."),
+        ("--throttle-burst", "CASEWORK_THROTTLE_BURST", 10, click.IntRange(min=1),
+         "Token bucket size for --throttle-rate."),
+        ("--advisor-refresh-cooldown", "CASEWORK_ADVISOR_REFRESH_COOLDOWN", 3600.0,
+         click.FloatRange(min=0), "Seconds before a Trusted Advisor check can be refreshed again."),
+        ("--advisor-refresh-duration", "CASEWORK_ADVISOR_REFRESH_DURATION", 10.0,
+         click.FloatRange(min=0), "Seconds a Trusted Advisor refresh spends enqueued and "
+         "processing before it succeeds."),
+        ("--reopen-window", "CASEWORK_REOPEN_WINDOW", 14 * 86400.0, click.FloatRange(min=0),
+         "Seconds after resolution during which a customer reply reopens a case."),
+    ]
+    for flag, envvar, default, kind, text in reversed(options):
+        func = click.option(flag, envvar=envvar, default=default, show_default=True, type=kind,
+                            help=text)(func)
     return func
 
 
@@ -53,13 +90,20 @@ def main() -> None:
               type=click.IntRange(min=1), help="Worker threads (and database connections).")
 @click.option("--log-level", envvar="CASEWORK_LOG_LEVEL", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
-def serve(host, port, data_dir, database_url, attachment_set_ttl, threads, log_level) -> None:
+@_support_options
+def serve(host, port, data_dir, database_url, attachment_set_ttl, threads, log_level,
+          **support) -> None:
     """Serve the AWS APIs until SIGTERM or SIGINT (in-flight requests finish first)."""
     from .app import create_app
+    from .support.catalog import CatalogError, load_catalog
 
     settings = Settings(host=host, port=port, data_dir=data_dir, database_url=database_url,
                         attachment_set_ttl=attachment_set_ttl, threads=threads,
-                        log_level=log_level)
+                        log_level=log_level, **support)
+    try:
+        load_catalog(settings.catalog)  # a broken operator catalog stops the start, not a request
+    except CatalogError as error:
+        raise click.ClickException(str(error)) from None
     app = create_app(settings)
     endpoint = f"http://{host}:{port}"
     click.echo(f"Casework {__version__} serving AWS Support and Amazon Connect Cases")
@@ -152,3 +196,102 @@ def keys_delete(data_dir, database_url, access_key_id):
     if not gone:
         raise click.ClickException(f"no access key {access_key_id}")
     click.echo(f"deleted {access_key_id}")
+
+
+@main.group("accounts")
+def accounts_group() -> None:
+    """Accounts and their AWS Support plans."""
+
+
+@accounts_group.command("set-plan")
+@_store_options
+@click.argument("account_id")
+@click.argument("plan", type=click.Choice(PLAN_NAMES))
+def accounts_set_plan(data_dir, database_url, account_id, plan):
+    """Give ACCOUNT the support PLAN (basic and developer have no API access, as on AWS)."""
+    from .support import queries as support_queries
+
+    store = _open_store(data_dir, database_url)
+    with store.transaction() as conn:
+        if not support_queries.account_exists(conn, account_id):
+            raise click.ClickException(f"no account {account_id} (`casework keys create` "
+                                       "creates one)")
+        support_queries.set_account_plan(conn, account_id, plan, now_ms())
+    click.echo(f"{account_id}\t{plan}")
+
+
+@accounts_group.command("list")
+@_store_options
+@click.option("--default-plan", envvar="CASEWORK_DEFAULT_PLAN", default="business",
+              show_default=True, type=click.Choice(PLAN_NAMES),
+              help="The plan accounts without one of their own have.")
+def accounts_list(data_dir, database_url, default_plan):
+    """List accounts with their e-mail and support plan."""
+    from .support import queries as support_queries
+
+    store = _open_store(data_dir, database_url)
+    with store.transaction(write=False) as conn:
+        for row in support_queries.list_account_plans(conn):
+            plan = row.plan or f"{default_plan} (default)"
+            click.echo(f"{row.account_id}\t{row.email}\t{plan}")
+
+
+@main.group()
+def advisor() -> None:
+    """Trusted Advisor: the check catalog and the results accounts see."""
+
+
+@advisor.command("checks")
+def advisor_checks():
+    """List the Trusted Advisor checks: id, category, name."""
+    from .support.advisor import checks
+
+    for check in checks().values():
+        click.echo(f"{check.id}\t{check.category}\t{check.names['en']}")
+
+
+@advisor.command("load")
+@_store_options
+@click.argument("file", type=click.File("rb"))
+@click.option("--account", "account_id", default="000000000000", show_default=True,
+              help="The account whose results these are.")
+@click.option("--replace", is_flag=True, help="Forget the account's other results first.")
+def advisor_load(data_dir, database_url, file, account_id, replace):
+    """Load Trusted Advisor results for an account from FILE (JSON; - for stdin).
+
+    FILE holds a list of results shaped like DescribeTrustedAdvisorCheckResult's "result"
+    (checkId, status, timestamp, resourcesSummary, categorySpecificSummary,
+    flaggedResources), or {"results": [...]}, or a saved {"result": {...}} response.
+    """
+    import json
+
+    from .support import queries as support_queries
+    from .support.advisor import ResultsError, load_results, parse_results
+
+    try:
+        rows = parse_results(json.load(file), now_ms())
+    except ValueError as error:  # ResultsError and malformed JSON alike
+        kind = "" if isinstance(error, ResultsError) else "not JSON: "
+        raise click.ClickException(f"{file.name}: {kind}{error}") from None
+    store = _open_store(data_dir, database_url)
+    with store.transaction() as conn:
+        if not support_queries.account_exists(conn, account_id):
+            raise click.ClickException(f"no account {account_id}")
+        load_results(conn, account_id, rows, replace)
+    click.echo(f"loaded {len(rows)} Trusted Advisor result(s) for account {account_id}")
+
+
+@main.group()
+def agent() -> None:
+    """The support side: the internal API under /_casework/support/ (agent console, tests)."""
+
+
+@agent.command("token")
+@_store_options
+@click.option("--rotate", is_flag=True, help="Replace the token; the old one stops working.")
+def agent_token(data_dir, database_url, rotate):
+    """Print the operator token for the agent API (Authorization: Bearer <token>)."""
+    from .support.agent import operator_token, rotate_operator_token
+
+    store = _open_store(data_dir, database_url)
+    click.echo(rotate_operator_token(store) if rotate else operator_token(store))

@@ -16,6 +16,18 @@ class Settings:
     max_body_bytes: int = 32 * 1024 * 1024  # 3 attachments of 5 MB, base64, with room to spare
     threads: int = 32  # worker threads, and database connections
     log_level: str = "info"
+    # AWS Support: catalog, plans, limits, Trusted Advisor, the support side of cases.
+    catalog: Path | None = None  # operator's catalog file, merged over the packaged one
+    default_plan: str = "business"  # plan of accounts without one of their own
+    max_open_cases: int = 0  # open cases per account before CaseCreationLimitExceeded; 0: off
+    attachment_set_limit: int = 0  # new attachment sets per account per limit_window; 0: off
+    attachment_download_limit: int = 0  # DescribeAttachment calls per limit_window; 0: off
+    limit_window: float = 60.0  # seconds: the "short period" of the two limits above
+    throttle_rate: float = 0.0  # requests/s per account and operation (ThrottlingException); 0: off
+    throttle_burst: int = 10  # token bucket size for throttle_rate
+    advisor_refresh_cooldown: float = 3600.0  # seconds between refreshes of a TA check (AWS: 1 h)
+    advisor_refresh_duration: float = 10.0  # seconds a TA refresh takes (enqueued, processing)
+    reopen_window: float = 14 * 86400.0  # seconds a resolved case can be reopened (AWS: 14 days)
 
     @property
     def url(self) -> str:

@@ -40,12 +40,23 @@ class Context:
 
 
 Handler = Callable[[Context, dict], dict]
+# guard(ctx, operation name): runs before every handler of its service and may raise
+# ServiceError (e.g. a plan check); one place instead of a line in each handler.
+Guard = Callable[[Context, str], None]
 
 
 @dataclass(frozen=True)
 class Registered:
     handler: Handler
     writes: bool
+    name: str = ""
+    guards: list[Guard] = field(default_factory=list)
+
+    def run(self, ctx: Context, params: dict) -> dict:
+        """Run the service's guards, then the handler."""
+        for guard in self.guards:
+            guard(ctx, self.name)
+        return self.handler(ctx, params)
 
 
 class Registry:
@@ -54,6 +65,12 @@ class Registry:
     def __init__(self, service: str):
         self.service = service
         self.handlers: dict[str, Registered] = {}
+        self.guards: list[Guard] = []
+
+    def guard(self, func: Guard) -> Guard:
+        """Register ``func(ctx, operation_name)`` to run before every handler of the service."""
+        self.guards.append(func)
+        return func
 
     def operation(self, name: str, *, writes: bool) -> Callable[[Handler], Handler]:
         """Register ``name``'s handler; ``writes`` says whether it changes anything."""
@@ -61,7 +78,8 @@ class Registry:
         def register(func: Handler) -> Handler:
             if name in self.handlers:
                 raise ValueError(f"{self.service} {name} registered twice")
-            self.handlers[name] = Registered(func, writes)
+            # The guard list is shared, so guards registered later still apply.
+            self.handlers[name] = Registered(func, writes, name, self.guards)
             return func
 
         return register

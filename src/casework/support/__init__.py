@@ -4,6 +4,8 @@ from ..handlers import Registry
 
 registry = Registry("support")
 
-from . import attachments, cases  # noqa: E402  (registers the handlers)
+# plans first: its subscription guard runs before the throttle guard of limits.
+from . import plans  # noqa: E402, I001  (registers the guards and handlers)
+from . import advisor, attachments, cases, catalog, limits  # noqa: E402
 
-__all__ = ["attachments", "cases", "registry"]
+__all__ = ["advisor", "attachments", "cases", "catalog", "limits", "plans", "registry"]

@@ -7,6 +7,7 @@ import secrets
 from ..handlers import Context
 from ..wire.errors import ServiceError
 from . import queries, registry
+from .limits import check_attachment_download, check_attachment_set_creation
 from .times import expiry
 
 MAX_ATTACHMENTS_PER_SET = 3
@@ -54,6 +55,7 @@ def add_attachments_to_set(ctx: Context, params: dict) -> dict:
         expires_at = found.expires_at
         present = queries.count_attachments(ctx.conn, set_id)
     else:
+        check_attachment_set_creation(ctx)
         queries.delete_stale_attachment_sets(ctx.conn, ctx.now - STALE_AFTER_MS)
         set_id = _new_set_id()
         expires_at = ctx.now + ctx.settings.attachment_set_ttl * 1000
@@ -81,6 +83,7 @@ def add_attachments_to_set(ctx: Context, params: dict) -> dict:
 @registry.operation("DescribeAttachment", writes=False)
 def describe_attachment(ctx: Context, params: dict) -> dict:
     attachment_id = params["attachmentId"]
+    check_attachment_download(ctx)
     found = queries.find_attachment(ctx.conn, ctx.account_id, attachment_id)
     if found is None:
         raise ServiceError("AttachmentIdNotFound",

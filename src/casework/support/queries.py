@@ -5,8 +5,9 @@ from __future__ import annotations
 import orjson
 from sqlalchemy import Connection, and_, delete, func, insert, select, update
 
+from ..store.tables import accounts as store_accounts
 from ..store.tables import counters
-from .tables import attachment_sets, attachments, cases, communications
+from .tables import account_plans, attachment_sets, attachments, cases, communications
 
 RECENT_COMMUNICATIONS = 5  # CaseDetails.recentCommunications holds the five newest
 
@@ -181,3 +182,58 @@ def find_attachment(conn: Connection, account_id: str, attachment_id: str):
         .where(attachments.c.attachment_id == attachment_id,
                attachments.c.account_id == account_id)
     ).first()
+
+
+# --- support plans -------------------------------------------------------------------------
+
+def account_plan(conn: Connection, account_id: str) -> str | None:
+    """The plan stored for the account, or None when it has the default."""
+    return conn.scalar(select(account_plans.c.plan).where(account_plans.c.account_id == account_id))
+
+
+def account_exists(conn: Connection, account_id: str) -> bool:
+    return conn.scalar(
+        select(store_accounts.c.account_id).where(store_accounts.c.account_id == account_id)
+    ) is not None
+
+
+def account_created_at(conn: Connection, account_id: str) -> int:
+    return conn.scalar(
+        select(store_accounts.c.created_at).where(store_accounts.c.account_id == account_id))
+
+
+def set_account_plan(conn: Connection, account_id: str, plan: str, now: int) -> None:
+    """Store the account's plan, replacing any earlier one."""
+    updated = conn.execute(update(account_plans).where(account_plans.c.account_id == account_id)
+                           .values(plan=plan, updated_at=now)).rowcount
+    if not updated:
+        conn.execute(insert(account_plans).values(account_id=account_id, plan=plan,
+                                                  updated_at=now))
+
+
+def list_account_plans(conn: Connection) -> list:
+    """Every account with its stored plan (None: the default)."""
+    return conn.execute(
+        select(store_accounts.c.account_id, store_accounts.c.email, account_plans.c.plan)
+        .outerjoin(account_plans, account_plans.c.account_id == store_accounts.c.account_id)
+        .order_by(store_accounts.c.account_id)
+    ).fetchall()
+
+
+# --- limits ----------------------------------------------------------------------------------
+
+def count_open_cases(conn: Connection, account_id: str) -> int:
+    return conn.scalar(select(func.count()).select_from(cases).where(
+        cases.c.account_id == account_id, cases.c.status != "resolved"))
+
+
+def count_attachment_sets_since(conn: Connection, account_id: str, since: int) -> int:
+    return conn.scalar(select(func.count()).select_from(attachment_sets).where(
+        attachment_sets.c.account_id == account_id, attachment_sets.c.created_at >= since))
+
+
+# --- the support side (agent API) ------------------------------------------------------------
+
+def find_case_any_account(conn: Connection, case_id: str):
+    """The case row whatever its account (the support side sees every account's cases)."""
+    return conn.execute(select(cases).where(cases.c.case_id == case_id)).first()

@@ -1,8 +1,9 @@
-"""AWS Support tables: cases, communications, attachment sets and attachments."""
+"""AWS Support tables: cases, communications, attachments, plans and Trusted Advisor."""
 
 from sqlalchemy import (
     BigInteger,
     Column,
+    Float,
     ForeignKey,
     Index,
     Integer,
@@ -74,4 +75,39 @@ attachments = Table(
     Column("size", Integer, nullable=False),
     Column("data", LargeBinary, nullable=False),
     Index("ix_support_attachments_set", "attachment_set_id", "position"),
+)
+
+# An account's support plan; accounts without a row have the configured default plan.
+account_plans = Table(
+    "support_account_plans",
+    metadata,
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), primary_key=True),
+    Column("plan", String(32), nullable=False),
+    Column("updated_at", BigInteger, nullable=False),
+)
+
+# Trusted Advisor results as an operator loaded them (Casework cannot inspect real accounts).
+advisor_results = Table(
+    "support_advisor_results",
+    metadata,
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), primary_key=True),
+    Column("check_id", String(32), primary_key=True),
+    Column("status", String(16), nullable=False),
+    Column("checked_at", BigInteger, nullable=False),  # the result's own timestamp
+    Column("resources_processed", BigInteger, nullable=False),
+    Column("resources_flagged", BigInteger, nullable=False),
+    Column("resources_ignored", BigInteger, nullable=False),
+    Column("resources_suppressed", BigInteger, nullable=False),
+    Column("estimated_monthly_savings", Float, nullable=False),
+    Column("estimated_percent_monthly_savings", Float, nullable=False),
+    Column("flagged_resources", Text, nullable=False),  # JSON list, API-shaped
+)
+
+# The latest refresh request per account and check; its state follows from the clock.
+advisor_refreshes = Table(
+    "support_advisor_refreshes",
+    metadata,
+    Column("account_id", String(12), ForeignKey("accounts.account_id"), primary_key=True),
+    Column("check_id", String(32), primary_key=True),
+    Column("requested_at", BigInteger, nullable=False),
 )

@@ -1,0 +1,57 @@
+"""Support plans per account: who may call the API at all, and which severities they get.
+
+AWS gates the whole Support API on the plan: Basic and Developer accounts get
+``SubscriptionRequiredException`` from every operation, Trusted Advisor ones included.
+Business offers severities up to ``urgent``; Enterprise On-Ramp and Enterprise add ``critical``
+(AWS's plan pages give On-Ramp a 30-minute business-critical response target).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from ..handlers import Context
+from ..wire.errors import ServiceError
+from . import queries, registry
+
+
+@dataclass(frozen=True)
+class Plan:
+    name: str
+    api_access: bool
+    severities: tuple[str, ...]
+    communication_types: tuple[str, ...]  # how AWS offers to be reached: web, chat, call
+
+
+_ALL = ("low", "normal", "high", "urgent", "critical")
+PLANS = {
+    plan.name: plan
+    for plan in (
+        Plan("basic", False, (), ()),
+        Plan("developer", False, _ALL[:2], ("web",)),
+        Plan("business", True, _ALL[:4], ("web", "chat", "call")),
+        Plan("enterprise-on-ramp", True, _ALL, ("web", "chat", "call")),
+        Plan("enterprise", True, _ALL, ("web", "chat", "call")),
+    )
+}
+PLAN_NAMES = tuple(PLANS)
+
+# The newer of the two messages seen from the real service (fact sheet 4.3).
+SUBSCRIPTION_REQUIRED = ("Amazon Web Services Premium Support Subscription is required to use "
+                         "this service.")
+
+
+def plan_of(ctx: Context) -> Plan:
+    """The caller's plan: its own, or the configured default; looked up once per request."""
+    plan = ctx._extra.get("plan")
+    if plan is None:
+        name = queries.account_plan(ctx.conn, ctx.account_id) or ctx.settings.default_plan
+        plan = ctx._extra["plan"] = PLANS[name]
+    return plan
+
+
+@registry.guard
+def require_subscription(ctx: Context, operation: str) -> None:
+    """Every Support operation passes here first: no qualifying plan, no API."""
+    if not plan_of(ctx).api_access:
+        raise ServiceError("SubscriptionRequiredException", SUBSCRIPTION_REQUIRED, 400)
