@@ -16,6 +16,7 @@ from .store.engine import now_ms
 from .store.tables import access_keys
 from .support import registry as support_registry
 from .support.agent import AgentApi
+from .support.transfer import Transfers, remember_origin
 from .tokens import TokenSigner
 from .wire.errors import ServiceError
 from .wire.gateway import Gateway
@@ -56,11 +57,15 @@ class Casework:
             max_body_bytes=settings.max_body_bytes,
             threads=settings.threads,
         )
+        # Presigned attachment URLs (AWS Support large files) are served here, not by S3.
+        self.transfers = Transfers(settings, store)
         self.console = Starlette(routes=[Route("/_casework/health", self.health),
+                                         *self.transfers.routes(),
                                          *AgentApi(store).routes()])
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http" and not scope["path"].startswith("/_casework/"):
+            remember_origin(scope)  # presigned URLs name the host the client used
             await self.gateway(scope, receive, send)
         else:
             await self.console(scope, receive, send)

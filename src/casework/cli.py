@@ -90,6 +90,15 @@ def main() -> None:
               type=click.IntRange(min=1), help="Worker threads (and database connections).")
 @click.option("--log-level", envvar="CASEWORK_LOG_LEVEL", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+@click.option("--upload-ttl", envvar="CASEWORK_UPLOAD_TTL", default=86400, show_default=True,
+              type=click.IntRange(min=1),
+              help="Seconds a large-file upload lives until it is attached to a case.")
+@click.option("--upload-part-size", envvar="CASEWORK_UPLOAD_PART_SIZE", default=10 * 1024 * 1024,
+              show_default=True, type=click.IntRange(min=1, max=104857600),
+              help="partSizeBytes of new large-file uploads (AWS maximum: 100 MB).")
+@click.option("--attachment-link-ttl", envvar="CASEWORK_ATTACHMENT_LINK_TTL", default=3600,
+              show_default=True, type=click.IntRange(min=1),
+              help="Seconds presigned attachment upload and download URLs stay valid.")
 @_support_options
 def serve(host, port, data_dir, database_url, attachment_set_ttl, threads, log_level,
           **support) -> None:

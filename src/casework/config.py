@@ -28,6 +28,10 @@ class Settings:
     advisor_refresh_cooldown: float = 3600.0  # seconds between refreshes of a TA check (AWS: 1 h)
     advisor_refresh_duration: float = 10.0  # seconds a TA refresh takes (enqueued, processing)
     reopen_window: float = 14 * 86400.0  # seconds a resolved case can be reopened (AWS: 14 days)
+    # AWS Support large-file uploads (AWS publishes none of these numbers; see support/uploads).
+    upload_ttl: int = 86400  # seconds an unattached upload lives (then UploadIdNotFound)
+    upload_part_size: int = 10 * 1024 * 1024  # partSizeBytes of new uploads (model max 100 MB)
+    attachment_link_ttl: int = 3600  # seconds presigned upload/download URLs stay valid
 
     @property
     def url(self) -> str:

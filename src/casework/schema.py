@@ -3,5 +3,6 @@
 from .cases import tables as _cases_tables  # noqa: F401
 from .store.tables import metadata
 from .support import tables as _support_tables  # noqa: F401  (registers the tables)
+from .support import upload_tables as _upload_tables  # noqa: F401
 
 __all__ = ["metadata"]

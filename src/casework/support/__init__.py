@@ -6,6 +6,6 @@ registry = Registry("support")
 
 # plans first: its subscription guard runs before the throttle guard of limits.
 from . import plans  # noqa: E402, I001  (registers the guards and handlers)
-from . import advisor, attachments, cases, catalog, limits  # noqa: E402
+from . import advisor, attachments, cases, catalog, limits, uploads  # noqa: E402
 
-__all__ = ["advisor", "attachments", "cases", "catalog", "limits", "plans", "registry"]
+__all__ = ["advisor", "attachments", "cases", "catalog", "limits", "plans", "registry", "uploads"]

@@ -359,10 +359,13 @@ def _scalar_constraints(shape: Shape) -> list[Callable[[Any], str | None]]:
             checks.append(lambda v: None if v in allowed else text)
         pattern = meta.get("pattern")
         if pattern:
-            # Smithy patterns are not implicitly anchored: a match anywhere satisfies them.
-            search = re.compile(pattern).search
+            # The whole value must match, as AWS's service-side validators (Java
+            # ``Matcher.matches``) do; the models' patterns are written for that: e.g.
+            # ``(?!aws:)[a-zA-Z+-=._:/]+`` would accept "aws:x" and "#!" if a match anywhere
+            # were enough, and ``[A-Za-z0-9\-._/:#=+-]*`` would accept anything.
+            fullmatch = re.compile(pattern).fullmatch
             text = f"Member must satisfy regular expression pattern: {pattern}"
-            checks.append(lambda v: None if search(v) else text)
+            checks.append(lambda v: None if fullmatch(v) else text)
     return checks
 
 
