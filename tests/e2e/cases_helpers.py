@@ -40,3 +40,10 @@ def new_case(client, domain_id: str, template_id: str, title: str = "Refund", **
     fields = [{"id": "title", "value": text(title)}] + extra.pop("fields", [])
     return client.create_case(domainId=domain_id, templateId=template_id, fields=fields,
                               **extra)["caseId"]
+
+
+def account_client(server, account_id: str):
+    """A connectcases client of a fresh account: domain quotas (5) are per account, so each
+    test module works in an account of its own."""
+    key, secret = server.new_account(account_id)
+    return server.client("connectcases", key=key, secret=secret)

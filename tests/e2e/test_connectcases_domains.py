@@ -7,16 +7,19 @@ import uuid
 
 import pytest
 
-from cases_helpers import code_of, error_of, new_domain
+from cases_helpers import account_client, code_of, error_of, new_domain
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 
 @pytest.fixture(scope="module")
 def account(server):
-    """A client of an account of its own: domain quotas are per account."""
-    key, secret = server.new_account("333333333301")
-    return server.client("connectcases", key=key, secret=secret)
+    return account_client(server, "333333333301")
+
+
+@pytest.fixture(scope="module")
+def other(server):
+    return account_client(server, "333333333300")
 
 
 def test_create_get_list_delete(account):
@@ -38,7 +41,8 @@ def test_create_get_list_delete(account):
     assert error["resourceId"] == domain_id and error["resourceType"] == "Domain"
 
 
-def test_new_domain_holds_the_system_fields(connectcases):
+def test_new_domain_holds_the_system_fields(other):
+    connectcases = other
     domain_id = new_domain(connectcases)
     fields = {f["fieldId"]: f for f in connectcases.list_fields(domainId=domain_id)["fields"]}
     for field_id, kind in [("title", "Text"), ("customer_id", "Text"),
@@ -82,7 +86,8 @@ def test_forged_token_is_a_validation_error(connectcases):
     assert code_of(connectcases.list_domains, nextToken="forged") == ("ValidationException", 400)
 
 
-def test_delete_domain_removes_everything_in_it(connectcases):
+def test_delete_domain_removes_everything_in_it(other):
+    connectcases = other
     domain_id = new_domain(connectcases)
     field_id = connectcases.create_field(domainId=domain_id, name="Order", type="Text")["fieldId"]
     template_id = connectcases.create_template(domainId=domain_id, name="T")["templateId"]
@@ -99,7 +104,8 @@ def test_delete_domain_removes_everything_in_it(connectcases):
         assert code_of(call, domainId=domain_id, **params) == ("ResourceNotFoundException", 404)
 
 
-def test_accounts_never_see_each_others_domains(connectcases, account):
+def test_accounts_never_see_each_others_domains(other, account):
+    connectcases = other
     domain_id = new_domain(connectcases)
     assert domain_id not in [d["domainId"] for d in account.list_domains()["domains"]]
     for call in (account.get_domain, account.delete_domain, account.list_fields,

@@ -191,3 +191,13 @@ def list_field_options(ctx: Context, params: dict) -> dict:
         "options": [{"name": r.name, "value": r.value, "active": r.active} for r in page],
         "nextToken": next_token(ctx, "options", rows, limit, page[-1].seq if page else 0),
     }
+
+
+def require_live_fields(ctx: Context, domain_id: str, field_ids, where: str) -> dict[str, dict]:
+    """The fields of ``field_ids``, or a ValidationException naming those missing or deleted."""
+    found = definitions.find_many(ctx.conn, domain_id, "field", field_ids)
+    bad = sorted({f for f in field_ids if f not in found or found[f]["deleted"]})
+    if bad:
+        raise invalid(f"{where} refers to fields that do not exist or are deleted: "
+                      f"{', '.join(bad)}")
+    return found
