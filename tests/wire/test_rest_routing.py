@@ -6,7 +6,6 @@ exactly as the SDKs encode them.
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
 from urllib.parse import urlsplit
 
 import orjson
@@ -157,7 +156,6 @@ def _signed(method: str, path: str, service: str, body: bytes = b"",
     aws = AWSRequest(method=method, url=f"http://localhost{path}", data=body,
                      headers=headers or {})
     signer = SigV4Auth(Credentials(KEY, SECRET), service, "us-east-1")
-    signer._timestamp = lambda: datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
     signer.add_auth(aws)
     raw_path, _, query = path.partition("?")
     pairs = [("host", "localhost"), *aws.headers.items()]
