@@ -37,7 +37,7 @@ def text(value: str) -> dict:
 
 
 def new_case(client, domain_id: str, template_id: str, title: str = "Refund", **extra) -> str:
-    fields = [{"id": "title", "value": text(title)}] + extra.pop("fields", [])
+    fields = [{"id": "title", "value": text(title)}, *extra.pop("fields", [])]
     return client.create_case(domainId=domain_id, templateId=template_id, fields=fields,
                               **extra)["caseId"]
 

@@ -6,7 +6,6 @@ import re
 import uuid
 
 import pytest
-
 from cases_helpers import account_client, code_of, error_of, new_domain
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")

@@ -3,7 +3,15 @@
 from __future__ import annotations
 
 import pytest
-from cases_helpers import account_client, code_of, error_of, new_case, new_domain, new_template, text
+from cases_helpers import (
+    account_client,
+    code_of,
+    error_of,
+    new_case,
+    new_domain,
+    new_template,
+    text,
+)
 
 TYPES = ["Text", "Number", "Boolean", "DateTime", "SingleSelect", "Url", "User"]
 

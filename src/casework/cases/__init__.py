@@ -4,6 +4,17 @@ from ..handlers import Registry
 
 registry = Registry("connectcases")
 
-from . import domains, fields  # noqa: E402  (registers the handlers)
+from . import (  # noqa: E402  (registers the handlers)
+    case_records,
+    contacts,
+    domains,
+    fields,
+    layouts,
+    related_items,
+    rules,
+    tags,
+    templates,
+)
 
-__all__ = ["domains", "fields", "registry"]
+__all__ = ["case_records", "contacts", "domains", "fields", "layouts", "registry",
+           "related_items", "rules", "tags", "templates"]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from ..tables import cases, contact_links, contacts, related_items
+from ..tables import cases, contact_links, related_items
 
 
 def _row(row) -> dict:
@@ -52,18 +52,6 @@ def save_content(conn: Connection, seq: int, content: dict, user: dict | None) -
 
 def delete_item(conn: Connection, seq: int) -> None:
     conn.execute(delete(related_items).where(related_items.c.seq == seq))
-
-
-def contact(conn: Connection, contact_arn: str):
-    """The registry's record of a contact (channel, connected_at), or None."""
-    return conn.execute(select(contacts).where(contacts.c.contact_arn == contact_arn)).first()
-
-
-def put_contact(conn: Connection, contact_arn: str, channel: str, connected_at: int) -> None:
-    """Insert or replace a contact in the registry."""
-    conn.execute(delete(contacts).where(contacts.c.contact_arn == contact_arn))
-    conn.execute(insert(contacts).values(contact_arn=contact_arn, channel=channel,
-                                         connected_at=connected_at))
 
 
 def link_contact(conn: Connection, domain_id: str, contact_arn: str, case_seq: int,

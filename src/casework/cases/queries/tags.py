@@ -24,3 +24,7 @@ def put(conn: Connection, domain_id: str, arn: str, new: dict[str, str]) -> None
 def remove(conn: Connection, arn: str, keys: list[str]) -> None:
     if keys:
         conn.execute(delete(tags).where(tags.c.resource_arn == arn, tags.c.key.in_(keys)))
+
+
+def remove_all(conn: Connection, arn: str) -> None:
+    conn.execute(delete(tags).where(tags.c.resource_arn == arn))

@@ -1,0 +1,150 @@
+"""Cases: CreateCase, GetCase, UpdateCase, DeleteCase.
+
+Choices where AWS is silent: ``title`` is always required and ``customer_id`` only when the
+template requires it (as the model's CreateCase documentation says); ``status`` starts ``open``;
+``reference_number`` is a random 8-digit number (AWS documents it as not unique);
+``last_updated_user`` follows ``performedBy.userArn`` and is cleared when a change is made by a
+custom entity or without ``performedBy`` (it holds Connect user ARNs only); a ``clientToken``
+is remembered for as long as its case exists, and reusing it with a different body is a
+ConflictException; template tags propagate first, so a request tag with the same key wins.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import secrets
+import uuid
+
+import orjson
+
+from ..handlers import Context
+from . import arns, registry, rules, slas, values
+from .common import arn_of, iso, load_domain
+from .errors import CASE, conflict, invalid, not_found
+from .queries import case_records, related_items, tags
+from .templates import live_view, load_template
+
+MAX_TAGS = 50
+ALWAYS_REQUIRED = ("title",)
+
+
+def load_case(ctx: Context, domain_id: str, case_id: str):
+    """The case row, or 404."""
+    found = case_records.find(ctx.conn, domain_id, case_id)
+    if found is None:
+        raise not_found(CASE, case_id, f"Case {case_id} not found")
+    return found
+
+
+def _request_hash(params: dict) -> str:
+    body = {key: params.get(key) for key in ("templateId", "fields", "performedBy", "tags")}
+    return hashlib.sha256(orjson.dumps(body, option=orjson.OPT_SORT_KEYS)).hexdigest()
+
+
+def _user_value(params: dict) -> dict:
+    user_arn = (params.get("performedBy") or {}).get("userArn")
+    return {"userArnValue": user_arn} if user_arn else {"emptyValue": {}}
+
+
+def _required(template: dict) -> list[str]:
+    return list(ALWAYS_REQUIRED) + [r["fieldId"] for r in template["requiredFields"]]
+
+
+@registry.operation("CreateCase", writes=True)
+def create_case(ctx: Context, params: dict) -> dict:
+    domain_id = load_domain(ctx, params["domainId"]).domain_id
+    template = load_template(ctx, domain_id, params["templateId"])
+    if template["deleted"]:
+        raise invalid(f"Template {template['id']} is deleted")
+    if template["status"] != "Active":
+        raise invalid(f"Template {template['id']} is Inactive and cannot create cases")
+    token = params.get("clientToken") or None
+    request_hash = _request_hash(params)
+    if token is not None:
+        earlier = case_records.find_by_token(ctx.conn, domain_id, token)
+        if earlier is not None:
+            if earlier.request_hash != request_hash:
+                raise conflict(f"clientToken {token} was already used with a different request")
+            return {"caseId": earlier.case_id,
+                    "caseArn": arn_of(ctx, domain_id, "case", earlier.case_id)}
+    given = values.check(ctx, domain_id, params["fields"])
+    template = live_view(ctx, domain_id, template)
+    stored = {k: v for k, v in given.items() if "emptyValue" not in v}
+    missing = [f for f in _required(template) if f not in stored]
+    if missing:
+        raise invalid(f"Required fields are missing: {', '.join(missing)}")
+    stored.setdefault("status", {"stringValue": "open"})
+    rules.enforce(ctx, domain_id, template, stored, None)
+
+    case_id = str(uuid.uuid4())
+    case_seq = case_records.insert_case(ctx.conn, {
+        "domain_id": domain_id, "case_id": case_id, "template_id": template["id"],
+        "client_token": token, "request_hash": request_hash, "created_at": ctx.now})
+    now = {"stringValue": iso(ctx.now)}
+    service = {"case_id": {"stringValue": case_id},
+               "reference_number": {"stringValue": f"{secrets.randbelow(10**8):08d}"},
+               "created_datetime": now, "last_updated_datetime": now,
+               "last_updated_user": _user_value(params)}
+    if stored["status"] == {"stringValue": "closed"}:
+        service["last_closed_datetime"] = now
+    case_records.write_values(ctx.conn, case_seq, {**stored, **service})
+
+    case_tags = {}
+    for propagation in template["tagPropagationConfigurations"] or []:
+        case_tags.update(propagation["tagMap"])
+    case_tags.update(params.get("tags") or {})
+    if len(case_tags) > MAX_TAGS:
+        raise invalid(f"A case can have at most {MAX_TAGS} tags, template tags included")
+    case_arn = arn_of(ctx, domain_id, "case", case_id)
+    tags.put(ctx.conn, domain_id, case_arn, case_tags)
+    return {"caseId": case_id, "caseArn": case_arn}
+
+
+@registry.operation("GetCase", writes=False)
+def get_case(ctx: Context, params: dict) -> dict:
+    domain_id = load_domain(ctx, params["domainId"]).domain_id
+    case = load_case(ctx, domain_id, params["caseId"])
+    if params.get("nextToken"):
+        # Every value fits one page, so no token is ever issued: any token is foreign.
+        ctx.tokens.decode("case-fields", ctx.account_id, params["nextToken"])
+    stored = case_records.values(ctx.conn, case.seq)
+    wanted = dict.fromkeys(item["id"] for item in params["fields"])
+    return {"templateId": case.template_id,
+            "fields": [{"id": f, "value": stored[f]} for f in wanted if f in stored],
+            "tags": tags.of(ctx.conn, arn_of(ctx, domain_id, "case", case.case_id))}
+
+
+@registry.operation("UpdateCase", writes=True)
+def update_case(ctx: Context, params: dict) -> dict:
+    domain_id = load_domain(ctx, params["domainId"]).domain_id
+    case = load_case(ctx, domain_id, params["caseId"])
+    current = case_records.values(ctx.conn, case.seq)
+    changes = values.check(ctx, domain_id, params["fields"], existing=set(current))
+    template = live_view(ctx, domain_id, load_template(ctx, domain_id, case.template_id))
+    cleared = sorted(f for f in _required(template)
+                     if "emptyValue" in changes.get(f, {}))
+    if cleared:
+        raise invalid(f"Fields required by the template cannot be emptied: {', '.join(cleared)}")
+    merged = {**current, **changes}
+    merged = {k: v for k, v in merged.items() if "emptyValue" not in v}
+    rules.enforce(ctx, domain_id, template, merged, set(changes))
+
+    now = {"stringValue": iso(ctx.now)}
+    service = {"last_updated_datetime": now, "last_updated_user": _user_value(params)}
+    if merged.get("status") == {"stringValue": "closed"} and \
+            current.get("status") != {"stringValue": "closed"}:
+        service["last_closed_datetime"] = now
+    case_records.write_values(ctx.conn, case.seq, {**changes, **service})
+    slas.record_progress(ctx, case.seq, changes)
+    return {}
+
+
+@registry.operation("DeleteCase", writes=True)
+def delete_case(ctx: Context, params: dict) -> dict:
+    domain_id = load_domain(ctx, params["domainId"]).domain_id
+    case = load_case(ctx, domain_id, params["caseId"])
+    doomed = [arn_of(ctx, domain_id, "case", case.case_id)] + [
+        arns.related_item_arn(ctx.account_id, domain_id, case.case_id, item["id"])
+        for item in related_items.for_case(ctx.conn, case.seq)]
+    case_records.delete_case(ctx.conn, case.seq, doomed)
+    return {}

@@ -1,0 +1,48 @@
+"""Field filters (``equalTo``, ``contains``, ``greaterThan``, ...; ``not``/``andAll``/``orAll``)
+evaluated against a set of field values.
+
+``contains`` is a case-insensitive substring match on string values (AWS search is
+keyword-based and case-insensitive); comparisons need the stored value and the operand to be
+of the same member kind, and compare numbers numerically and strings (DateTime values are
+normalized ISO strings) lexicographically; a field without a value satisfies no positive
+filter.
+"""
+
+from __future__ import annotations
+
+import operator
+
+_ORDER = {"greaterThan": operator.gt, "greaterThanOrEqualTo": operator.ge,
+          "lessThan": operator.lt, "lessThanOrEqualTo": operator.le}
+
+
+def _field(test: str, operand: dict, values: dict[str, dict]) -> bool:
+    stored = values.get(operand["id"])
+    kind, expected = next(iter(operand["value"].items()))
+    if kind == "emptyValue":
+        return stored is None if test == "equalTo" else False
+    if stored is None or kind not in stored:
+        return False
+    actual = stored[kind]
+    if test == "equalTo":
+        return actual == expected
+    if test == "contains":
+        return isinstance(actual, str) and expected.lower() in actual.lower()
+    if isinstance(actual, bool):
+        return False
+    return _ORDER[test](actual, expected)
+
+
+def matches(filter_: dict, values: dict[str, dict]) -> bool:
+    """Whether ``values`` (``{field id: union}``) satisfy a field filter tree."""
+    kind, body = next(iter(filter_.items()))
+    if kind == "field":
+        test, operand = next(iter(body.items()))
+        return _field(test, operand, values)
+    if kind == "not":
+        return not matches(body, values)
+    if kind == "andAll":
+        return all(matches(inner, values) for inner in body)
+    if kind == "orAll":
+        return any(matches(inner, values) for inner in body)
+    raise ValueError(f"unknown filter member {kind}")

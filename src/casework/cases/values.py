@@ -1,0 +1,90 @@
+"""Field values: which union member fits which field type, and checking a request's values.
+
+Choices where AWS is silent: an unknown field id is a ValidationException naming it (the
+request's resource is the case, not the field); DateTime values are ISO 8601 strings, stored
+normalized to UTC milliseconds (``2026-01-02T03:04:05.678Z``) so they sort and compare as
+times; single-select values must be active options; fields the service maintains cannot be
+written by callers.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+
+from ..handlers import Context
+from .common import iso
+from .errors import invalid
+from .queries import definitions, options
+
+MEMBER = {"Text": "stringValue", "Url": "stringValue", "SingleSelect": "stringValue",
+          "DateTime": "stringValue", "Number": "doubleValue", "Boolean": "booleanValue",
+          "User": "userArnValue"}
+SERVICE_MAINTAINED = frozenset({"case_id", "reference_number", "created_datetime",
+                                "last_updated_datetime", "last_closed_datetime",
+                                "last_updated_user"})
+SUMMARY_MAX = 3000  # the model documents 3000 characters for summary, 4100 for the rest
+
+
+def _datetime(text: str, field_id: str) -> str:
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise invalid(f"Value of field {field_id} must be an ISO 8601 date-time") from None
+    if moment.tzinfo is None:
+        moment = moment.replace(tzinfo=UTC)
+    return iso(int(moment.timestamp() * 1000))
+
+
+def check(ctx: Context, domain_id: str, items: list[dict], *, existing: set[str] = frozenset(),
+          custom_only: bool = False) -> dict[str, dict]:
+    """The request's values as ``{field id: union}``, after every type and option check.
+
+    ``existing`` names the fields the case already holds values for: only those may be
+    written once their field is deleted (UpdateCase).
+    """
+    ids = [item["id"] for item in items]
+    if len(set(ids)) != len(ids):
+        raise invalid("fields lists a field more than once")
+    found = definitions.find_many(ctx.conn, domain_id, "field", ids)
+    unknown = sorted(f for f in ids if f not in found)
+    if unknown:
+        raise invalid(f"Fields do not exist: {', '.join(unknown)}")
+    deleted = sorted(f for f in ids if found[f]["deleted"] and f not in existing)
+    if deleted:
+        raise invalid(f"Fields are deleted: {', '.join(deleted)}")
+    fixed = sorted(f for f in ids if f in SERVICE_MAINTAINED)
+    if fixed:
+        raise invalid(f"Fields are maintained by the service and cannot be set: "
+                      f"{', '.join(fixed)}")
+    if custom_only:
+        system = sorted(f for f in ids if found[f]["namespace"] == "System")
+        if system:
+            raise invalid(f"System fields cannot be used here: {', '.join(system)}")
+    result, selects = {}, {}
+    for item in items:
+        field_id, union = item["id"], item["value"]
+        kind, value = next(iter(union.items()))
+        field_type = found[field_id]["type"]
+        if kind != "emptyValue" and kind != MEMBER[field_type]:
+            raise invalid(f"Field {field_id} is of type {field_type} and takes "
+                          f"{MEMBER[field_type]}, not {kind}")
+        if kind == "stringValue":
+            if field_id == "summary" and len(value) > SUMMARY_MAX:
+                raise invalid(f"Value of field summary must be at most {SUMMARY_MAX} characters")
+            if field_type == "DateTime":
+                union = {kind: _datetime(value, field_id)}
+            elif field_type == "SingleSelect":
+                selects[field_id] = value
+        result[field_id] = union
+    for field_id, value in selects.items():
+        option = options.find(ctx.conn, domain_id, field_id, [value]).get(value)
+        if option is None or not option.active:
+            raise invalid(f"{value} is not an active option of field {field_id}")
+    return result
+
+
+def matches(stored: dict | None, target: dict) -> bool:
+    """Whether a stored value equals a target union value (SLA targets, rule operands)."""
+    if stored is None:
+        return "emptyValue" in target
+    return stored == target
