@@ -6,7 +6,8 @@ import secrets
 
 from ..handlers import Context
 from ..wire.errors import ServiceError
-from . import queries, registry
+from . import queries, registry, upload_queries
+from .blobs import blob_store
 from .limits import check_attachment_download, check_attachment_set_creation
 from .times import expiry
 
@@ -88,4 +89,17 @@ def describe_attachment(ctx: Context, params: dict) -> dict:
     if found is None:
         raise ServiceError("AttachmentIdNotFound",
                            f"An attachment with the id {attachment_id} was not found.")
-    return {"attachment": {"fileName": found.file_name, "data": found.data}}
+    data = found.data
+    large = upload_queries.find_attachment_meta(ctx.conn, ctx.account_id, attachment_id)
+    if large.upload_id is not None:
+        # Uploaded with GetAttachmentUploadLinks: the bytes are in part files on disk, and, as
+        # the model documents, DescribeAttachment refuses files over 5 MB
+        # (GetAttachmentDownloadLink serves any size).
+        if large.size > MAX_ATTACHMENT_BYTES:
+            raise ServiceError(
+                "InvalidParameterValueException",
+                f"The attachment {attachment_id} is larger than 5 MB. Use "
+                "GetAttachmentDownloadLink to download it.", 400)
+        data = blob_store(ctx.settings.data_dir).read_all(
+            large.storage_key, upload_queries.part_files(ctx.conn, large.upload_id))
+    return {"attachment": {"fileName": found.file_name, "data": data}}

@@ -24,6 +24,7 @@ from .attachments import open_attachment_set
 from .catalog import check_case_options
 from .limits import check_case_creation
 from .times import iso_ms, parse_time
+from .uploads import attach_uploads, ready_uploads
 
 DEFAULT_PAGE = 100
 DISPLAY_ID_BASE = 1_000_000_000  # display ids are 10-digit numbers, as in AWS examples
@@ -72,10 +73,10 @@ def _duration(ms: int) -> str:
     return f"{ms // 1000} second{'s' if ms // 1000 != 1 else ''}"
 
 
-def _reject_upload_ids(params: dict) -> None:
-    # Large-file uploads do not exist yet, so no upload id can be valid.
-    for upload_id in params.get("uploadIds") or ():
-        raise ServiceError("UploadIdNotFound", f"Upload ID {upload_id} was not found.")
+def _ready_uploads(ctx: Context, params: dict) -> list:
+    # Completed large-file uploads named in uploadIds (uploads.py), checked before anything
+    # is written; attach_uploads adds them to the new communication's attachmentSet.
+    return ready_uploads(ctx, params.get("uploadIds") or [])
 
 
 def _attach(ctx: Context, set_id: str | None, communication_seq: int) -> None:
@@ -100,7 +101,7 @@ def create_case(ctx: Context, params: dict) -> dict:
     set_id = params.get("attachmentSetId")
     if set_id is not None:
         open_attachment_set(ctx, set_id)
-    _reject_upload_ids(params)
+    ready = _ready_uploads(ctx, params)
     year = datetime.fromtimestamp(ctx.now / 1000, UTC).year
     case_id = f"case-{ctx.account_id}-muen-{year}-{secrets.token_hex(8)}"
     display_id = str(DISPLAY_ID_BASE + queries.next_counter(ctx.conn, ctx.account_id, "display_id"))
@@ -119,6 +120,7 @@ def create_case(ctx: Context, params: dict) -> dict:
     communication_seq = queries.insert_communication(
         ctx.conn, case_seq, params["communicationBody"], ctx.account_email, cc, ctx.now)
     _attach(ctx, set_id, communication_seq)
+    attach_uploads(ctx, ready, communication_seq)
     return {"caseId": case_id}
 
 
@@ -129,11 +131,12 @@ def add_communication_to_case(ctx: Context, params: dict) -> dict:
     set_id = params.get("attachmentSetId")
     if set_id is not None:
         open_attachment_set(ctx, set_id)
-    _reject_upload_ids(params)
+    ready = _ready_uploads(ctx, params)
     communication_seq = queries.insert_communication(
         ctx.conn, case.seq, params["communicationBody"], ctx.account_email,
         params.get("ccEmailAddresses") or [], ctx.now)
     _attach(ctx, set_id, communication_seq)
+    attach_uploads(ctx, ready, communication_seq)
     new_status = REPLY_TRANSITIONS.get(case.status)
     if new_status is not None:
         queries.set_case_status(ctx.conn, case.seq, new_status, None)

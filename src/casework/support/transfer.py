@@ -168,7 +168,7 @@ class Transfers:
                      etag: str) -> bool:
         """Point the part at its new file, if the upload still takes parts."""
         with self.store.transaction() as conn:
-            row = upload_queries.find_upload_any_account(conn, upload_id)
+            row = upload_queries.find_upload_any_account(conn, upload_id, lock=True)
             now = now_ms()
             if (row is None or row.status != NOT_READY or row.attachment_id is not None
                     or row.expires_at <= now):

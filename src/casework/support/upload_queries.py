@@ -23,16 +23,23 @@ def insert_upload(conn: Connection, row: dict) -> None:
     ])
 
 
-def find_upload(conn: Connection, account_id: str, upload_id: str):
-    """The account's upload row, or None."""
-    return conn.execute(
-        select(uploads).where(uploads.c.upload_id == upload_id, uploads.c.account_id == account_id)
-    ).first()
+def _locked(query, lock: bool):
+    # Row locks serialize a part's PUT with the completion check on PostgreSQL; SQLite
+    # ignores FOR UPDATE because its write transactions are serialized already.
+    return query.with_for_update() if lock else query
 
 
-def find_upload_any_account(conn: Connection, upload_id: str):
+def find_upload(conn: Connection, account_id: str, upload_id: str, *, lock: bool = False):
+    """The account's upload row, or None; ``lock`` holds it until the transaction ends."""
+    return conn.execute(_locked(
+        select(uploads).where(uploads.c.upload_id == upload_id, uploads.c.account_id == account_id),
+        lock)).first()
+
+
+def find_upload_any_account(conn: Connection, upload_id: str, *, lock: bool = False):
     """The upload row whoever owns it (presigned URLs carry their own authorization)."""
-    return conn.execute(select(uploads).where(uploads.c.upload_id == upload_id)).first()
+    return conn.execute(_locked(select(uploads).where(uploads.c.upload_id == upload_id),
+                                lock)).first()
 
 
 def find_uploads(conn: Connection, account_id: str, upload_ids: list[str]) -> dict:
@@ -104,9 +111,13 @@ def next_attachment_position(conn: Connection, set_id: str) -> int:
         .where(attachments.c.attachment_set_id == set_id))
 
 
-def mark_attached(conn: Connection, upload_id: str, attachment_id: str) -> None:
-    conn.execute(update(uploads).where(uploads.c.upload_id == upload_id)
-                 .values(attachment_id=attachment_id))
+def mark_attached(conn: Connection, upload_id: str, attachment_id: str) -> bool:
+    """Tie the upload to its attachment; False if another request attached it first."""
+    return conn.execute(
+        update(uploads)
+        .where(uploads.c.upload_id == upload_id, uploads.c.attachment_id.is_(None))
+        .values(attachment_id=attachment_id)
+    ).rowcount == 1
 
 
 def find_attachment_meta(conn: Connection, account_id: str | None, attachment_id: str):

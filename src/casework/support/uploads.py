@@ -70,9 +70,10 @@ def _upload_not_found(upload_id: str, why: str = "was not found") -> ServiceErro
     return ServiceError("UploadIdNotFound", f"Upload ID {upload_id} {why}.", 400)
 
 
-def _load_upload(ctx: Context, upload_id: str, *, attached_ok: bool = False):
+def _load_upload(ctx: Context, upload_id: str, *, attached_ok: bool = False,
+                 lock: bool = False):
     """The caller's upload if it is still known; ``UploadIdNotFound`` otherwise."""
-    row = upload_queries.find_upload(ctx.conn, ctx.account_id, upload_id)
+    row = upload_queries.find_upload(ctx.conn, ctx.account_id, upload_id, lock=lock)
     if row is None or (row.attachment_id is None and row.expires_at <= ctx.now):
         raise _upload_not_found(upload_id)
     if row.attachment_id is not None and not attached_ok:
@@ -175,7 +176,7 @@ def _plain_etag(etag: str) -> str:
 @registry.operation("CompleteAttachmentUpload", writes=True)
 def complete_attachment_upload(ctx: Context, params: dict) -> dict:
     """Record reported parts; once all are in, check them and settle the upload's status."""
-    row = _load_upload(ctx, params["uploadId"])
+    row = _load_upload(ctx, params["uploadId"], lock=True)
     reported: dict[int, str] = {}
     for position, item in enumerate(params["completedUploads"], 1):
         index = item["partIndex"]
@@ -279,4 +280,6 @@ def attach_uploads(ctx: Context, rows: list, communication_seq: int) -> None:
             "size": row.size,
             "data": b"",  # the bytes stay in the upload's part files
         })
-        upload_queries.mark_attached(ctx.conn, row.upload_id, attachment_id)
+        if not upload_queries.mark_attached(ctx.conn, row.upload_id, attachment_id):
+            # A concurrent request attached it first (PostgreSQL; SQLite serializes writers).
+            raise _upload_not_found(row.upload_id, "was already attached to a case communication")
