@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import orjson
-from sqlalchemy import Connection, delete, func, insert, select, update
+from sqlalchemy import Connection, Select, delete, func, insert, select, update
 
 from ..tables import cases, contact_links, related_items
 
@@ -75,13 +75,20 @@ def unlink_contact(conn: Connection, domain_id: str, contact_arn: str, case_seq:
         link_contact(conn, domain_id, contact_arn, case_seq, remaining_seq)
 
 
-def cases_for_contact(conn: Connection, domain_id: str, contact_arn: str,
-                      before_link: int | None, limit: int) -> list:
-    """Cases linked to the contact, most recent link first: one index range scan."""
+def cases_for_contact_query(domain_id: str, contact_arn: str, before_link: int | None,
+                            limit: int) -> Select:
+    """The listing statement (kept apart so that a test can check its query plan)."""
     query = (select(contact_links.c.link_seq, cases.c.case_id, cases.c.template_id)
              .join(cases, cases.c.seq == contact_links.c.case_seq)
              .where(contact_links.c.domain_id == domain_id,
                     contact_links.c.contact_arn == contact_arn))
     if before_link is not None:
         query = query.where(contact_links.c.link_seq < before_link)
-    return conn.execute(query.order_by(contact_links.c.link_seq.desc()).limit(limit)).all()
+    return query.order_by(contact_links.c.link_seq.desc()).limit(limit)
+
+
+def cases_for_contact(conn: Connection, domain_id: str, contact_arn: str,
+                      before_link: int | None, limit: int) -> list:
+    """Cases linked to the contact, most recent link first: one index range scan."""
+    return conn.execute(cases_for_contact_query(domain_id, contact_arn, before_link,
+                                                limit)).all()
