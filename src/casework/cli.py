@@ -304,3 +304,44 @@ def agent_token(data_dir, database_url, rotate):
 
     store = _open_store(data_dir, database_url)
     click.echo(rotate_operator_token(store) if rotate else operator_token(store))
+
+
+@main.group()
+def contacts() -> None:
+    """The contact registry: the channel and connection time of Amazon Connect contacts.
+
+    Connect Cases reports them on Contact related items; contacts not registered here are
+    recorded as VOICE contacts connected when they were linked.
+    """
+
+
+@contacts.command("put")
+@_store_options
+@click.argument("contact_arn")
+@click.option("--channel", required=True, help="The contact's channel: VOICE, CHAT, TASK, ...")
+@click.option("--connected-at", default=None,
+              help="ISO 8601 time the contact connected (naive times are UTC); default: now.")
+def contacts_put(data_dir, database_url, contact_arn, channel, connected_at):
+    """Register (or replace) the contact CONTACT_ARN."""
+    from datetime import UTC, datetime
+
+    from .cases.queries import contacts as contact_rows
+    from .cases.related_items import CONTACT_ARN
+
+    if not CONTACT_ARN.fullmatch(contact_arn):
+        raise click.BadParameter("must be arn:aws:connect:<region>:<account>:instance/<id>/"
+                                 "contact/<id>", param_hint="CONTACT_ARN")
+    if not 1 <= len(channel) <= 100:
+        raise click.BadParameter("must be 1 to 100 characters", param_hint="--channel")
+    at_ms = now_ms()
+    if connected_at is not None:
+        try:
+            moment = datetime.fromisoformat(connected_at)
+        except ValueError:
+            raise click.BadParameter("must be an ISO 8601 date-time",
+                                     param_hint="--connected-at") from None
+        at_ms = int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp() * 1000)
+    store = _open_store(data_dir, database_url)
+    with store.transaction() as conn:
+        contact_rows.put(conn, contact_arn, channel, at_ms)
+    click.echo(f"{contact_arn}\t{channel}\t{datetime.fromtimestamp(at_ms / 1000, UTC).isoformat()}")
