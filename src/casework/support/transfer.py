@@ -271,6 +271,10 @@ class Transfers:
         """Delete expired, unattached uploads and their files; returns how many went."""
         gone = 0
         while True:
+            # Look first without the write lock: most sweeps find nothing to do.
+            with self.store.transaction(write=False) as conn:
+                if not upload_queries.expired_uploads(conn, now_ms(), 1):
+                    return gone
             with self.store.transaction() as conn:
                 rows = upload_queries.expired_uploads(conn, now_ms(), SWEEP_BATCH)
                 upload_queries.delete_uploads(conn, [row.upload_id for row in rows])
