@@ -277,6 +277,12 @@ def test_rest_json_modeled_error_members(server, connectcases):
                  b'{"name": ["a"]}', "Expected a string at 'name'", id="rest-json-wrong-type"),
     pytest.param(("cases", "POST", "/domains-list?maxResults=many", {}, b""), b"",
                  "Expected a number at 'maxResults'", id="rest-json-query-type"),
+    # A recursive shape (CaseFilter.not) nested 500 deep once overflowed the stack: a 500.
+    pytest.param(("cases", "POST", "/domains/d/cases-search", {}, b""),
+                 b'{"filter":' + b'{"not":' * 500 + b"{}" + b"}" * 501,
+                 "The request body is nested more than 100 levels deep.", id="rest-json-deep"),
+    pytest.param(SUPPORT_CALL, b"[" * 300 + b"]" * 300,
+                 "The request body is nested more than 100 levels deep.", id="json1.1-deep"),
 ])
 def test_unreadable_bodies_are_serialization_errors(server, call, body, message):
     # Sign the body that is actually sent: these are well-signed requests with bad content.

@@ -75,11 +75,34 @@ class WireResponse:
     headers: list[tuple[str, str]] = field(default_factory=list)
 
 
+# Deepest JSON nesting a request body may have. The shape codecs recurse once or twice per
+# level, so without a bound a body like {"not":{"not":...}} 500 levels deep (a recursive
+# shape in Connect Cases' CaseFilter) would exhaust Python's stack and become a 500. Real
+# requests stay far below: ten nested case filters are about 30 levels.
+MAX_JSON_DEPTH = 100
+
+
 def _load_json(body: bytes) -> Any:
     try:
-        return orjson.loads(body)
+        data = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise serialization_error("The request body is not valid JSON.") from None
+    if not _depth_within(data, MAX_JSON_DEPTH):
+        raise serialization_error(
+            f"The request body is nested more than {MAX_JSON_DEPTH} levels deep.")
+    return data
+
+
+def _depth_within(data: Any, limit: int) -> bool:
+    """Whether no JSON object or array in ``data`` sits deeper than ``limit`` (iteratively)."""
+    stack = [(data, 1)] if isinstance(data, dict | list) else []
+    while stack:
+        value, depth = stack.pop()
+        if depth > limit:
+            return False
+        children = value.values() if isinstance(value, dict) else value
+        stack.extend((c, depth + 1) for c in children if isinstance(c, dict | list))
+    return True
 
 
 def _error_shape(op: Operation | None, error: ServiceError) -> Shape | None:
