@@ -20,6 +20,7 @@ import base64
 import binascii
 import math
 import re
+import weakref
 from collections.abc import Callable
 from datetime import UTC, datetime
 from email.utils import format_datetime, parsedate_to_datetime
@@ -86,13 +87,15 @@ def is_document(shape: Shape) -> bool:
 
 
 def _cached(builder: Callable[[Shape, Any], Callable]) -> Callable[[Shape, Any], Callable]:
-    """Memoise a builder per (shape, traits) and tie the knot for recursive shapes."""
-    cache: dict[tuple, Callable] = {}
+    """Memoise a builder per (model, shape, traits) and tie the knot for recursive shapes."""
+    # Shape names repeat across models, so each model (its shape resolver) has its own table.
+    # Weak keys: a model that goes away takes its compiled functions with it, and a new model
+    # can never be handed a dead one's entries (as keying on id() could after reuse).
+    caches: weakref.WeakKeyDictionary[Any, dict[tuple, Callable]] = weakref.WeakKeyDictionary()
 
     def build(shape: Shape, option: Any = None) -> Callable:
-        # Shape names repeat across models, so the model's resolver is part of the key.
-        key = (id(shape._shape_resolver), shape.name,
-               repr(sorted(shape.serialization.items())), option)
+        cache = caches.setdefault(shape._shape_resolver, {})
+        key = (shape.name, repr(sorted(shape.serialization.items())), option)
         found = cache.get(key)
         if found is not None:
             return found
