@@ -80,7 +80,8 @@ cases = Table(
     Column("request_hash", String(64)),  # of the CreateCase body, for idempotent retries
     Column("created_at", BigInteger, nullable=False),
     Index("ix_cases_cases_case", "domain_id", "case_id", unique=True),
-    Index("ix_cases_cases_token", "domain_id", "client_token"),
+    # Unique, so that two concurrent retries cannot both create a case (NULLs never clash).
+    Index("ix_cases_cases_token", "domain_id", "client_token", unique=True),
 )
 
 # One row per field value of a case. Typed columns (rather than JSON) so that a case search
