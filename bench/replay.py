@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
+import re
 import shutil
 import subprocess
 import sys
@@ -50,6 +52,9 @@ def main() -> int:
     parser.add_argument("--duration", type=int, default=30, help="seconds (at most 900)")
     parser.add_argument("--connections", type=int, default=32)
     parser.add_argument("--threads", type=int, default=2)
+    parser.add_argument("--server-pid", type=int,
+                        help="also report the server's CPU time per request (robust to a busy "
+                             "machine, unlike requests per second)")
     args = parser.parse_args()
     if shutil.which("wrk") is None:
         print("wrk is not installed (Debian: apt-get install wrk)", file=sys.stderr)
@@ -67,7 +72,21 @@ def main() -> int:
                    f"-d{min(args.duration, 900)}s", "--latency", "-s", str(script),
                    args.endpoint + "/"]
         print("$ " + " ".join(command), flush=True)
-        return subprocess.call(command)
+        cpu_before = cpu_seconds(args.server_pid) if args.server_pid else 0.0
+        done = subprocess.run(command, capture_output=True, text=True)
+        print(done.stdout, done.stderr, sep="", end="")
+        if args.server_pid and done.returncode == 0:
+            total = int(re.search(r"(\d+) requests in", done.stdout)[1])
+            used = cpu_seconds(args.server_pid) - cpu_before
+            print(f"server CPU: {used:.2f} s for {total} requests = "
+                  f"{used / total * 1e6:.0f} us per request")
+        return done.returncode
+
+
+def cpu_seconds(pid: int) -> float:
+    """User + system CPU seconds a process has used so far."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 if __name__ == "__main__":

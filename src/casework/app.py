@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import select
+import time
+
+from sqlalchemy import bindparam, select
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
@@ -24,6 +26,9 @@ from .wire.model import Operation, Service, load_service
 from .wire.sigv4 import Principal
 
 SERVICE_NAMES = ("support", "connectcases")
+KEY_CACHE_SECONDS = 2.0
+_FIND_KEY = (select(access_keys.c.secret_access_key, access_keys.c.account_id)
+             .where(access_keys.c.access_key_id == bindparam("key_id")))
 REGISTRIES: tuple[Registry, ...] = (support_registry, cases_registry)
 
 
@@ -49,6 +54,7 @@ class Casework:
         self.store = store
         self.tokens = TokenSigner(store.secret("pagination-tokens"))
         self.handlers = handler_table()
+        self._keys: dict[str, tuple[float, tuple[str, str]]] = {}
         self.gateway = Gateway(
             load_services(),
             implemented=set(self.handlers),
@@ -74,12 +80,24 @@ class Casework:
         return JSONResponse({"status": "ok", "version": __version__})
 
     def lookup_secret(self, access_key_id: str) -> tuple[str, str] | None:
+        """The key's (secret, account), remembered for KEY_CACHE_SECONDS.
+
+        Looking a key up costs a transaction, as much as a small operation itself; a deleted
+        key therefore keeps working for at most that long. Unknown keys are not remembered, so
+        a key created with ``casework keys create`` works at once.
+        """
+        now = time.monotonic()
+        cached = self._keys.get(access_key_id)
+        if cached is not None and cached[0] > now:
+            return cached[1]
         with self.store.transaction(write=False) as conn:
-            row = conn.execute(
-                select(access_keys.c.secret_access_key, access_keys.c.account_id)
-                .where(access_keys.c.access_key_id == access_key_id)
-            ).first()
-        return (row.secret_access_key, row.account_id) if row else None
+            row = conn.execute(_FIND_KEY, {"key_id": access_key_id}).first()
+        if row is None:
+            self._keys.pop(access_key_id, None)
+            return None
+        found = (row.secret_access_key, row.account_id)
+        self._keys[access_key_id] = (now + KEY_CACHE_SECONDS, found)
+        return found
 
     def invoke(self, op: Operation, params: dict, principal: Principal) -> dict:
         registered = self.handlers[(op.service.name, op.name)]

@@ -197,7 +197,7 @@ def keys_list(data_dir, database_url):
 @_store_options
 @click.argument("access_key_id")
 def keys_delete(data_dir, database_url, access_key_id):
-    """Delete an access key; requests signed with it are refused from then on."""
+    """Delete an access key; a running server refuses it within two seconds."""
     store = _open_store(data_dir, database_url)
     with store.transaction() as conn:
         gone = conn.execute(delete(access_keys)

@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from typing import Any
 
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection, bindparam, select
 
 from .config import Settings
 from .store.tables import accounts
@@ -30,15 +30,14 @@ class Context:
     settings: Settings
     tokens: TokenSigner
     now: int  # epoch milliseconds, fixed for the whole request
-    _extra: dict[str, Any] = field(default_factory=dict)
+    memo: dict[str, Any] = field(default_factory=dict)  # lookups made at most once a request
 
     @cached_property
     def account_email(self) -> str:
-        return self.conn.scalar(
-            select(accounts.c.email).where(accounts.c.account_id == self.account_id)
-        )
+        return self.conn.scalar(_ACCOUNT_EMAIL, {"account_id": self.account_id})
 
 
+_ACCOUNT_EMAIL = select(accounts.c.email).where(accounts.c.account_id == bindparam("account_id"))
 Handler = Callable[[Context, dict], dict]
 # guard(ctx, operation name): runs before every handler of its service and may raise
 # ServiceError (e.g. a plan check); one place instead of a line in each handler.

@@ -43,10 +43,10 @@ SUBSCRIPTION_REQUIRED = ("Amazon Web Services Premium Support Subscription is re
 
 def plan_of(ctx: Context) -> Plan:
     """The caller's plan: its own, or the configured default; looked up once per request."""
-    plan = ctx._extra.get("plan")
+    plan = ctx.memo.get("plan")
     if plan is None:
         name = queries.account_plan(ctx.conn, ctx.account_id) or ctx.settings.default_plan
-        plan = ctx._extra["plan"] = PLANS[name]
+        plan = ctx.memo["plan"] = PLANS[name]
     return plan
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import orjson
-from sqlalchemy import Connection, and_, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 
 from ..store.tables import accounts as store_accounts
 from ..store.tables import counters
@@ -32,21 +32,29 @@ def insert_case(conn: Connection, row: dict) -> int:
     return conn.execute(insert(cases).values(**row).returning(cases.c.seq)).scalar_one()
 
 
+# The statements of the hottest paths are built once: constructing a statement costs more than
+# running it on SQLite.
+_INSERT_COMMUNICATION = insert(communications).returning(communications.c.seq)
+_FIND_CASE = select(cases).where(cases.c.case_id == bindparam("case_id"),
+                                 cases.c.account_id == bindparam("account_id"))
+_SET_CASE_STATUS = (update(cases).where(cases.c.seq == bindparam("case_seq"))
+                    .values(status=bindparam("new_status"),
+                            resolved_at=bindparam("new_resolved_at")))
+_ACCOUNT_PLAN = select(account_plans.c.plan).where(account_plans.c.account_id
+                                                   == bindparam("account_id"))
+
+
 def insert_communication(conn: Connection, case_seq: int, body: str, submitted_by: str,
                          cc: list[str], created_at: int) -> int:
-    return conn.execute(
-        insert(communications)
-        .values(case_seq=case_seq, body=body, submitted_by=submitted_by,
-                cc_email_addresses=orjson.dumps(cc).decode(), created_at=created_at)
-        .returning(communications.c.seq)
-    ).scalar_one()
+    return conn.execute(_INSERT_COMMUNICATION, {
+        "case_seq": case_seq, "body": body, "submitted_by": submitted_by,
+        "cc_email_addresses": orjson.dumps(cc).decode(), "created_at": created_at,
+    }).scalar_one()
 
 
 def find_case(conn: Connection, account_id: str, case_id: str):
     """The case row, or None when the account has no such case."""
-    return conn.execute(
-        select(cases).where(cases.c.case_id == case_id, cases.c.account_id == account_id)
-    ).first()
+    return conn.execute(_FIND_CASE, {"case_id": case_id, "account_id": account_id}).first()
 
 
 def find_cases(conn: Connection, account_id: str, case_ids: list[str]) -> dict:
@@ -58,8 +66,8 @@ def find_cases(conn: Connection, account_id: str, case_ids: list[str]) -> dict:
 
 
 def set_case_status(conn: Connection, case_seq: int, status: str, resolved_at: int | None) -> None:
-    conn.execute(update(cases).where(cases.c.seq == case_seq)
-                 .values(status=status, resolved_at=resolved_at))
+    conn.execute(_SET_CASE_STATUS,
+                 {"case_seq": case_seq, "new_status": status, "new_resolved_at": resolved_at})
 
 
 def list_cases(conn: Connection, account_id: str, *, case_ids: list[str] | None,
@@ -188,7 +196,7 @@ def find_attachment(conn: Connection, account_id: str, attachment_id: str):
 
 def account_plan(conn: Connection, account_id: str) -> str | None:
     """The plan stored for the account, or None when it has the default."""
-    return conn.scalar(select(account_plans.c.plan).where(account_plans.c.account_id == account_id))
+    return conn.scalar(_ACCOUNT_PLAN, {"account_id": account_id})
 
 
 def account_exists(conn: Connection, account_id: str) -> bool:
