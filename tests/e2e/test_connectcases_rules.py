@@ -179,3 +179,16 @@ def test_field_options_rule_is_enforced(cc, domain, selects):
     cc.update_case(domainId=domain, caseId=case_id, fields=[
         {"id": selects["category"], "value": text("software")},
         {"id": selects["sub"], "value": text("app")}])
+
+
+def test_rule_retyped_after_binding_without_field_governs_nothing(cc, domain, selects):
+    rule = cc.create_case_rule(domainId=domain, name="Retyped", rule={"fieldOptions": {
+        "parentFieldId": selects["category"], "childFieldId": selects["sub"],
+        "parentChildFieldOptionsMappings": [
+            {"parentFieldOptionValue": "software", "childFieldOptionValues": ["os"]}]}})[
+        "caseRuleId"]
+    template = cc.create_template(domainId=domain, name="Bound without field",
+                                  rules=[{"caseRuleId": rule}])["templateId"]
+    cc.update_case_rule(domainId=domain, caseRuleId=rule, rule=required_when(default=True))
+    cc.create_case(domainId=domain, templateId=template,
+                   fields=[{"id": "title", "value": text("t")}])

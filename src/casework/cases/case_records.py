@@ -52,6 +52,7 @@ def _required(template: dict) -> list[str]:
 
 @registry.operation("CreateCase", writes=True)
 def create_case(ctx: Context, params: dict) -> dict:
+    """A case from an Active template, with typed, rule-checked values (idempotent by token)."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     template = load_template(ctx, domain_id, params["templateId"])
     if template["deleted"]:
@@ -102,6 +103,7 @@ def create_case(ctx: Context, params: dict) -> dict:
 
 @registry.operation("GetCase", writes=False)
 def get_case(ctx: Context, params: dict) -> dict:
+    """The requested fields that hold a value, in the order asked, plus template and tags."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     case = load_case(ctx, domain_id, params["caseId"])
     if params.get("nextToken"):
@@ -116,6 +118,7 @@ def get_case(ctx: Context, params: dict) -> dict:
 
 @registry.operation("UpdateCase", writes=True)
 def update_case(ctx: Context, params: dict) -> dict:
+    """Patch the listed values (``emptyValue`` clears) and the service-maintained ones."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     case = load_case(ctx, domain_id, params["caseId"])
     current = case_records.values(ctx.conn, case.seq)
@@ -141,6 +144,7 @@ def update_case(ctx: Context, params: dict) -> dict:
 
 @registry.operation("DeleteCase", writes=True)
 def delete_case(ctx: Context, params: dict) -> dict:
+    """Remove the case, its values, related items, contact links and tags for good."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     case = load_case(ctx, domain_id, params["caseId"])
     doomed = [arn_of(ctx, domain_id, "case", case.case_id)] + [

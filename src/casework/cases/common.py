@@ -30,6 +30,7 @@ def load_domain(ctx: Context, domain_id: str):
 
 
 def arn_of(ctx: Context, domain_id: str, kind: str, item_id: str) -> str:
+    """The ARN of a field, layout, template, case rule or case of the caller's domain."""
     return arns.item_arn(ctx.account_id, domain_id, kind, item_id)
 
 

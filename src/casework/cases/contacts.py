@@ -17,6 +17,7 @@ PAGE = 10
 
 @registry.operation("ListCasesForContact", writes=False)
 def list_cases_for_contact(ctx: Context, params: dict) -> dict:
+    """The cases linked to ``contactArn``, most recent link first."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     limit = params.get("maxResults") or PAGE
     rows = related_items.cases_for_contact(

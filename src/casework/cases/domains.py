@@ -41,6 +41,7 @@ STATUS_OPTIONS = (("open", "Open"), ("closed", "Closed"))
 
 @registry.operation("CreateDomain", writes=True)
 def create_domain(ctx: Context, params: dict) -> dict:
+    """A new, Active domain holding the system fields and status options."""
     name = params["name"]
     if domains.name_taken(ctx.conn, ctx.account_id, name):
         raise conflict(f"A domain named {name} already exists")
@@ -61,6 +62,7 @@ def create_domain(ctx: Context, params: dict) -> dict:
 
 @registry.operation("GetDomain", writes=False)
 def get_domain(ctx: Context, params: dict) -> dict:
+    """The domain's id, ARN, name, creation time, status and tags."""
     domain = load_domain(ctx, params["domainId"])
     arn = arns.domain_arn(ctx.account_id, domain.domain_id)
     return {"domainId": domain.domain_id, "domainArn": arn, "name": domain.name,
@@ -70,6 +72,7 @@ def get_domain(ctx: Context, params: dict) -> dict:
 
 @registry.operation("ListDomains", writes=False)
 def list_domains(ctx: Context, params: dict) -> dict:
+    """The account's domains, oldest first."""
     limit = params.get("maxResults") or LIST_PAGE
     rows = domains.page(ctx.conn, ctx.account_id, cursor(ctx, params, "domains"), limit + 1)
     page = rows[:limit]
@@ -82,6 +85,7 @@ def list_domains(ctx: Context, params: dict) -> dict:
 
 @registry.operation("DeleteDomain", writes=True)
 def delete_domain(ctx: Context, params: dict) -> dict:
+    """Remove the domain and everything in it."""
     domain = load_domain(ctx, params["domainId"])
     domains.delete_domain(ctx.conn, domain.domain_id)
     return {}

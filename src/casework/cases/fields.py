@@ -48,11 +48,13 @@ def _check_name(ctx: Context, domain_id: str, name: str, field_id: str | None = 
 
 
 def field_arn(ctx: Context, domain_id: str, field_id: str) -> str:
+    """The ARN of a field."""
     return arn_of(ctx, domain_id, "field", field_id)
 
 
 @registry.operation("CreateField", writes=True)
 def create_field(ctx: Context, params: dict) -> dict:
+    """A custom field of any of the seven types."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     _check_attributes(params["type"], params.get("attributes"))
     _check_name(ctx, domain_id, params["name"])
@@ -80,6 +82,7 @@ def _field_response(ctx: Context, domain_id: str, field: dict) -> dict:
 
 @registry.operation("BatchGetField", writes=False)
 def batch_get_field(ctx: Context, params: dict) -> dict:
+    """The requested fields (deleted ones included) and an error per unknown id."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     wanted = [item["id"] for item in params["fields"]]
     found = definitions.find_many(ctx.conn, domain_id, "field", wanted)
@@ -98,6 +101,7 @@ def batch_get_field(ctx: Context, params: dict) -> dict:
 
 @registry.operation("ListFields", writes=False)
 def list_fields(ctx: Context, params: dict) -> dict:
+    """The live fields, system fields first, then custom ones by creation."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     limit = params.get("maxResults") or LIST_PAGE
     rows = definitions.page(ctx.conn, domain_id, "field", cursor(ctx, params, "fields"),
@@ -113,6 +117,7 @@ def list_fields(ctx: Context, params: dict) -> dict:
 
 @registry.operation("UpdateField", writes=True)
 def update_field(ctx: Context, params: dict) -> dict:
+    """Change a live custom field's name, description or attributes."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     field = load_field(ctx, domain_id, params["fieldId"])
     if field["deleted"]:
@@ -131,6 +136,7 @@ def update_field(ctx: Context, params: dict) -> dict:
 
 @registry.operation("DeleteField", writes=True)
 def delete_field(ctx: Context, params: dict) -> dict:
+    """Soft-delete a custom field."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     field = load_field(ctx, domain_id, params["fieldId"])
     if field["namespace"] == "System":
@@ -145,6 +151,7 @@ def delete_field(ctx: Context, params: dict) -> dict:
 
 @registry.operation("BatchPutFieldOptions", writes=True)
 def batch_put_field_options(ctx: Context, params: dict) -> dict:
+    """Upsert options by value; per-option problems come back as errors."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     field = load_field(ctx, domain_id, params["fieldId"])
     if field["deleted"]:
@@ -180,6 +187,7 @@ def batch_put_field_options(ctx: Context, params: dict) -> dict:
 
 @registry.operation("ListFieldOptions", writes=False)
 def list_field_options(ctx: Context, params: dict) -> dict:
+    """A field's options in the order they were added, or the one with ``values``."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     field = load_field(ctx, domain_id, params["fieldId"])
     limit = params.get("maxResults") or LIST_PAGE

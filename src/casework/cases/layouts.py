@@ -46,6 +46,7 @@ def _check_content(ctx: Context, domain_id: str, content: dict) -> None:
 
 
 def load_layout(ctx: Context, domain_id: str, layout_id: str) -> dict:
+    """The layout (deleted or not), or 404."""
     found = definitions.find(ctx.conn, domain_id, "layout", layout_id)
     if found is None:
         raise not_found(LAYOUT, layout_id, f"Layout {layout_id} not found")
@@ -60,6 +61,7 @@ def _check_name(ctx: Context, domain_id: str, name: str, layout_id: str | None =
 
 @registry.operation("CreateLayout", writes=True)
 def create_layout(ctx: Context, params: dict) -> dict:
+    """A layout whose fields all exist and are configurable."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     _check_name(ctx, domain_id, params["name"])
     _check_content(ctx, domain_id, params["content"])
@@ -82,6 +84,7 @@ def _without_deleted_fields(ctx: Context, domain_id: str, content: dict) -> dict
 
 @registry.operation("GetLayout", writes=False)
 def get_layout(ctx: Context, params: dict) -> dict:
+    """The layout, without the fields deleted since."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     layout = load_layout(ctx, domain_id, params["layoutId"])
     arn = arn_of(ctx, domain_id, "layout", layout["id"])
@@ -94,6 +97,7 @@ def get_layout(ctx: Context, params: dict) -> dict:
 
 @registry.operation("UpdateLayout", writes=True)
 def update_layout(ctx: Context, params: dict) -> dict:
+    """Change a live layout's name or content."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     layout = load_layout(ctx, domain_id, params["layoutId"])
     if layout["deleted"]:
@@ -109,6 +113,7 @@ def update_layout(ctx: Context, params: dict) -> dict:
 
 @registry.operation("DeleteLayout", writes=True)
 def delete_layout(ctx: Context, params: dict) -> dict:
+    """Soft-delete a layout no live template uses by default."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     layout = load_layout(ctx, domain_id, params["layoutId"])
     if layout["deleted"]:
@@ -127,6 +132,7 @@ def delete_layout(ctx: Context, params: dict) -> dict:
 
 @registry.operation("ListLayouts", writes=False)
 def list_layouts(ctx: Context, params: dict) -> dict:
+    """The live layouts by creation."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     limit = params.get("maxResults") or LIST_PAGE
     rows = definitions.page(ctx.conn, domain_id, "layout", cursor(ctx, params, "layouts"),

@@ -83,6 +83,7 @@ def _arn(ctx: Context, domain_id: str, case_id: str, item_id: str) -> str:
 
 @registry.operation("CreateRelatedItem", writes=True)
 def create_related_item(ctx: Context, params: dict) -> dict:
+    """Relate a contact, comment, file, SLA, case or custom record to a case."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     case = load_case(ctx, domain_id, params["caseId"])
     kind, body = next(iter(params["content"].items()))
@@ -115,6 +116,7 @@ def _load_item(ctx: Context, case, item_id: str) -> dict:
 
 @registry.operation("UpdateRelatedItem", writes=True)
 def update_related_item(ctx: Context, params: dict) -> dict:
+    """Replace a comment's or custom item's content; returns the whole item."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     case = load_case(ctx, domain_id, params["caseId"])
     item = _load_item(ctx, case, params["relatedItemId"])
@@ -137,6 +139,7 @@ def update_related_item(ctx: Context, params: dict) -> dict:
 
 @registry.operation("DeleteRelatedItem", writes=True)
 def delete_related_item(ctx: Context, params: dict) -> dict:
+    """Remove a related item (not a file) and, for contacts, its link."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     case = load_case(ctx, domain_id, params["caseId"])
     item = _load_item(ctx, case, params["relatedItemId"])
@@ -179,6 +182,7 @@ def _matches(item: dict, filter_: dict, now: int) -> bool:
 
 @registry.operation("SearchRelatedItems", writes=False)
 def search_related_items(ctx: Context, params: dict) -> dict:
+    """A case's related items matching any of the filters, newest first."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     case = load_case(ctx, domain_id, params["caseId"])
     limit = params.get("maxResults") or SEARCH_PAGE

@@ -32,6 +32,7 @@ RULE_TYPES = {"required": "Required", "hidden": "Hidden", "fieldOptions": "Field
 
 
 def load_rule(ctx: Context, domain_id: str, rule_id: str) -> dict:
+    """The case rule (deleted or not), or 404."""
     found = definitions.find(ctx.conn, domain_id, "case-rule", rule_id)
     if found is None:
         raise not_found(CASE_RULE, rule_id, f"Case rule {rule_id} not found")
@@ -60,6 +61,7 @@ def _check_rule(ctx: Context, domain_id: str, rule: dict) -> None:
 
 @registry.operation("CreateCaseRule", writes=True)
 def create_case_rule(ctx: Context, params: dict) -> dict:
+    """A required, hidden or fieldOptions rule over live fields."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     _check_name(ctx, domain_id, params["name"])
     _check_rule(ctx, domain_id, params["rule"])
@@ -73,6 +75,7 @@ def create_case_rule(ctx: Context, params: dict) -> dict:
 
 @registry.operation("BatchGetCaseRule", writes=False)
 def batch_get_case_rule(ctx: Context, params: dict) -> dict:
+    """The requested rules (deleted ones included) and an error per unknown id."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     wanted = list(dict.fromkeys(item["id"] for item in params["caseRules"]))
     found = definitions.find_many(ctx.conn, domain_id, "case-rule", wanted)
@@ -94,6 +97,7 @@ def batch_get_case_rule(ctx: Context, params: dict) -> dict:
 
 @registry.operation("ListCaseRules", writes=False)
 def list_case_rules(ctx: Context, params: dict) -> dict:
+    """The live rules by creation, with their types."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     limit = params.get("maxResults") or LIST_PAGE
     rows = definitions.page(ctx.conn, domain_id, "case-rule", cursor(ctx, params, "rules"),
@@ -110,6 +114,7 @@ def list_case_rules(ctx: Context, params: dict) -> dict:
 
 @registry.operation("UpdateCaseRule", writes=True)
 def update_case_rule(ctx: Context, params: dict) -> dict:
+    """Change a live rule's name, description or details."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     rule = load_rule(ctx, domain_id, params["caseRuleId"])
     if rule["deleted"]:
@@ -126,6 +131,7 @@ def update_case_rule(ctx: Context, params: dict) -> dict:
 
 @registry.operation("DeleteCaseRule", writes=True)
 def delete_case_rule(ctx: Context, params: dict) -> dict:
+    """Soft-delete a rule no live template uses."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     rule = load_rule(ctx, domain_id, params["caseRuleId"])
     if rule["deleted"]:
@@ -157,6 +163,10 @@ def enforce(ctx: Context, domain_id: str, template: dict, values: dict[str, dict
         kind, body = next(iter(rule["rule"].items()))
         if kind == "fieldOptions":
             _check_options(body, values, touched)
+        elif not binding.get("fieldId"):
+            # The rule became required/hidden after it was bound without a field
+            # (UpdateCaseRule): it governs nothing until the template names one.
+            continue
         elif kind == "hidden" and evaluate(body, values):
             hidden.add(binding["fieldId"])
         elif kind == "required":

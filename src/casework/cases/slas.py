@@ -37,6 +37,7 @@ def new_content(ctx: Context, domain_id: str, config: dict, case_values: dict) -
 
 
 def status(content: dict, now: int) -> str:
+    """Active, Overdue, Met or NotMet at ``now`` (epoch milliseconds)."""
     completed = content.get("completionTime")
     if completed is not None:
         return "Met" if completed <= content["targetTime"] else "NotMet"

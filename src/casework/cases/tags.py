@@ -48,6 +48,7 @@ def _resource(ctx: Context, arn: str) -> str:
 
 @registry.operation("TagResource", writes=True)
 def tag_resource(ctx: Context, params: dict) -> dict:
+    """Add or overwrite tags."""
     domain_id = _resource(ctx, params["arn"])
     new = params["tags"]
     for key, value in new.items():
@@ -66,6 +67,7 @@ def tag_resource(ctx: Context, params: dict) -> dict:
 
 @registry.operation("UntagResource", writes=True)
 def untag_resource(ctx: Context, params: dict) -> dict:
+    """Remove tag keys."""
     _resource(ctx, params["arn"])
     tag_rows.remove(ctx.conn, params["arn"], params["tagKeys"])
     return {}
@@ -73,5 +75,6 @@ def untag_resource(ctx: Context, params: dict) -> dict:
 
 @registry.operation("ListTagsForResource", writes=False)
 def list_tags_for_resource(ctx: Context, params: dict) -> dict:
+    """The resource's tags."""
     _resource(ctx, params["arn"])
     return {"tags": tag_rows.of(ctx.conn, params["arn"])}

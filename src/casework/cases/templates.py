@@ -66,6 +66,7 @@ def _check_body(ctx: Context, domain_id: str, body: dict) -> None:
 
 @registry.operation("CreateTemplate", writes=True)
 def create_template(ctx: Context, params: dict) -> dict:
+    """A template whose references are all live; Active unless told otherwise."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     _check_name(ctx, domain_id, params["name"])
     body = {key: params.get(key) for key in CONFIG}
@@ -97,6 +98,7 @@ def live_view(ctx: Context, domain_id: str, template: dict) -> dict:
 
 @registry.operation("GetTemplate", writes=False)
 def get_template(ctx: Context, params: dict) -> dict:
+    """The template, without references to fields deleted since."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     template = live_view(ctx, domain_id, load_template(ctx, domain_id, params["templateId"]))
     arn = arn_of(ctx, domain_id, "template", template["id"])
@@ -109,6 +111,7 @@ def get_template(ctx: Context, params: dict) -> dict:
 
 @registry.operation("UpdateTemplate", writes=True)
 def update_template(ctx: Context, params: dict) -> dict:
+    """Change the given members of a live template."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     template = load_template(ctx, domain_id, params["templateId"])
     if template["deleted"]:
@@ -123,6 +126,7 @@ def update_template(ctx: Context, params: dict) -> dict:
 
 @registry.operation("DeleteTemplate", writes=True)
 def delete_template(ctx: Context, params: dict) -> dict:
+    """Soft-delete a template; it can no longer create cases."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     template = load_template(ctx, domain_id, params["templateId"])
     if template["deleted"]:
@@ -135,6 +139,7 @@ def delete_template(ctx: Context, params: dict) -> dict:
 
 @registry.operation("ListTemplates", writes=False)
 def list_templates(ctx: Context, params: dict) -> dict:
+    """The live templates by creation, optionally only those of some statuses."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     limit = params.get("maxResults") or LIST_PAGE
     statuses = set(params.get("status") or ("Active", "Inactive"))

@@ -11,11 +11,13 @@ _COLUMN = {"stringValue": "string_value", "userArnValue": "string_value",
 
 
 def find(conn: Connection, domain_id: str, case_id: str):
+    """The case row, or None."""
     return conn.execute(select(cases).where(
         cases.c.domain_id == domain_id, cases.c.case_id == case_id)).first()
 
 
 def find_by_token(conn: Connection, domain_id: str, client_token: str):
+    """The case created with ``client_token``, or None."""
     return conn.execute(select(cases).where(
         cases.c.domain_id == domain_id, cases.c.client_token == client_token)).first()
 

@@ -35,6 +35,7 @@ def find_many(conn: Connection, domain_id: str, kind: str, item_ids) -> dict[str
 
 
 def all_live(conn: Connection, domain_id: str, kind: str) -> list[dict]:
+    """Every live definition of ``kind``, in creation order."""
     rows = conn.execute(select(definitions).where(
         definitions.c.domain_id == domain_id, definitions.c.kind == kind,
         definitions.c.deleted.is_(False)).order_by(definitions.c.seq))
@@ -50,14 +51,11 @@ def page(conn: Connection, domain_id: str, kind: str, after_seq: int, limit: int
     return [_row(row) for row in rows]
 
 
-def count(conn: Connection, domain_id: str, kind: str, *, deleted: bool,
-          where=None) -> int:
-    query = select(func.count()).select_from(definitions).where(
+def count(conn: Connection, domain_id: str, kind: str, *, deleted: bool) -> int:
+    """How many live (or deleted) definitions of ``kind`` the domain holds."""
+    return conn.scalar(select(func.count()).select_from(definitions).where(
         definitions.c.domain_id == domain_id, definitions.c.kind == kind,
-        definitions.c.deleted.is_(deleted))
-    if where is not None:
-        query = query.where(where)
-    return conn.scalar(query)
+        definitions.c.deleted.is_(deleted)))
 
 
 def live_name_owner(conn: Connection, domain_id: str, kind: str, name: str) -> str | None:
@@ -69,12 +67,14 @@ def live_name_owner(conn: Connection, domain_id: str, kind: str, name: str) -> s
 
 def insert_definition(conn: Connection, domain_id: str, kind: str, item_id: str, name: str,
                       body: dict, now: int) -> None:
+    """Store a new definition."""
     conn.execute(insert(definitions).values(
         domain_id=domain_id, kind=kind, item_id=item_id, name=name,
         body=orjson.dumps(body).decode(), deleted=False, created_at=now, modified_at=now))
 
 
 def insert_many(conn: Connection, rows: list[dict]) -> None:
+    """Store several new definitions (rows carry their own domain, kind and times)."""
     conn.execute(insert(definitions), [
         {**row, "body": orjson.dumps(row["body"]).decode(), "deleted": False} for row in rows])
 
@@ -86,6 +86,7 @@ def save(conn: Connection, seq: int, name: str, body: dict, now: int) -> None:
 
 
 def mark_deleted(conn: Connection, seq: int, now: int) -> None:
+    """Soft-delete a definition."""
     conn.execute(update(definitions).where(definitions.c.seq == seq)
                  .values(deleted=True, modified_at=now))
 

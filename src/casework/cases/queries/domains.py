@@ -23,16 +23,19 @@ def find(conn: Connection, account_id: str, domain_id: str):
 
 
 def count(conn: Connection, account_id: str) -> int:
+    """How many domains the account has."""
     return conn.scalar(select(func.count()).select_from(domains)
                        .where(domains.c.account_id == account_id))
 
 
 def name_taken(conn: Connection, account_id: str, name: str) -> bool:
+    """Whether the account already has a domain called ``name``."""
     return conn.scalar(select(domains.c.seq).where(
         domains.c.account_id == account_id, domains.c.name == name)) is not None
 
 
 def insert_domain(conn: Connection, account_id: str, domain_id: str, name: str, now: int) -> None:
+    """Store a new domain."""
     conn.execute(insert(domains).values(domain_id=domain_id, account_id=account_id, name=name,
                                         created_at=now))
 

@@ -19,17 +19,20 @@ def find(conn: Connection, domain_id: str, field_id: str, values) -> dict:
 
 
 def count(conn: Connection, domain_id: str, field_id: str) -> int:
+    """How many options a field has."""
     return conn.scalar(select(func.count()).select_from(field_options).where(
         field_options.c.domain_id == domain_id, field_options.c.field_id == field_id))
 
 
 def add(conn: Connection, domain_id: str, field_id: str, value: str, name: str,
         active: bool) -> None:
+    """Store a new option."""
     conn.execute(insert(field_options).values(
         domain_id=domain_id, field_id=field_id, value=value, name=name, active=active))
 
 
 def change(conn: Connection, seq: int, name: str, active: bool) -> None:
+    """Rename or (de)activate an option."""
     conn.execute(update(field_options).where(field_options.c.seq == seq)
                  .values(name=name, active=active))
 

@@ -25,6 +25,7 @@ def for_case(conn: Connection, case_seq: int) -> list[dict]:
 
 
 def find(conn: Connection, case_seq: int, related_item_id: str) -> dict | None:
+    """One related item of a case, or None."""
     row = conn.execute(select(related_items).where(
         related_items.c.case_seq == case_seq,
         related_items.c.related_item_id == related_item_id)).first()
@@ -32,12 +33,14 @@ def find(conn: Connection, case_seq: int, related_item_id: str) -> dict | None:
 
 
 def counts_by_type(conn: Connection, case_seq: int) -> dict[str, int]:
+    """How many related items of each type a case has."""
     rows = conn.execute(select(related_items.c.type, func.count()).where(
         related_items.c.case_seq == case_seq).group_by(related_items.c.type))
     return {kind: number for kind, number in rows}
 
 
 def insert_item(conn: Connection, row: dict) -> int:
+    """Store a new related item; returns its sequence number."""
     row = {**row, "content": orjson.dumps(row["content"]).decode(),
            "created_by": orjson.dumps(row["created_by"]).decode() if row["created_by"] else None}
     return conn.execute(insert(related_items).values(**row)
@@ -45,12 +48,14 @@ def insert_item(conn: Connection, row: dict) -> int:
 
 
 def save_content(conn: Connection, seq: int, content: dict, user: dict | None) -> None:
+    """Replace an item's content and its last updater."""
     conn.execute(update(related_items).where(related_items.c.seq == seq).values(
         content=orjson.dumps(content).decode(),
         last_updated_user=orjson.dumps(user).decode() if user else None))
 
 
 def delete_item(conn: Connection, seq: int) -> None:
+    """Remove a related item."""
     conn.execute(delete(related_items).where(related_items.c.seq == seq))
 
 

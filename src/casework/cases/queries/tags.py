@@ -8,6 +8,7 @@ from ..tables import tags
 
 
 def of(conn: Connection, arn: str) -> dict[str, str]:
+    """The tags of a resource."""
     rows = conn.execute(select(tags.c.key, tags.c.value).where(tags.c.resource_arn == arn))
     return {key: value for key, value in rows}
 
@@ -22,9 +23,11 @@ def put(conn: Connection, domain_id: str, arn: str, new: dict[str, str]) -> None
 
 
 def remove(conn: Connection, arn: str, keys: list[str]) -> None:
+    """Remove the given tag keys (missing ones are ignored)."""
     if keys:
         conn.execute(delete(tags).where(tags.c.resource_arn == arn, tags.c.key.in_(keys)))
 
 
 def remove_all(conn: Connection, arn: str) -> None:
+    """Remove every tag of a resource."""
     conn.execute(delete(tags).where(tags.c.resource_arn == arn))
