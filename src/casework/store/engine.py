@@ -36,6 +36,9 @@ class Store:
                 self.url,
                 pool_size=pool_size,
                 max_overflow=0,
+                # Every transaction ends in an explicit commit or rollback, so the pool's own
+                # rollback on check-in would only repeat work on every request.
+                pool_reset_on_return=None,
                 connect_args={"check_same_thread": False, "timeout": 30},
             )
             event.listen(self.engine, "connect", _sqlite_connect)

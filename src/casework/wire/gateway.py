@@ -77,7 +77,9 @@ class Gateway:
             response = await to_thread.run_sync(self.handle, request, limiter=self.limiter)
         out = [(b"x-amzn-requestid", request_id.encode()),
                (b"content-length", str(len(response.body)).encode())]
-        out.extend((k.encode("latin-1"), v.encode("latin-1")) for k, v in response.headers)
+        # UTF-8, not latin-1: a modeled string header may hold any character and must not crash
+        # the response after the handler succeeded.
+        out.extend((k.encode("latin-1"), v.encode("utf-8")) for k, v in response.headers)
         await send({"type": "http.response.start", "status": response.status, "headers": out})
         await send({"type": "http.response.body", "body": response.body})
 
