@@ -109,11 +109,21 @@ def test_aws_cli(server, keys, cc, domain, template):
 
 def test_listing_reads_one_index_range(server):
     """The query plan of the listing: an index search, never a scan of links or cases."""
-    engine = create_engine(f"sqlite:///{server.data_dir / 'casework.db'}")
+    url = server.env.get("CASEWORK_DATABASE_URL") or \
+        f"sqlite:///{server.data_dir / 'casework.db'}"
+    engine = create_engine(url)
     statement = cases_for_contact_query("d", CONTACT, 5, 11)
     with engine.connect() as conn:
         sql = str(statement.compile(conn, compile_kwargs={"literal_binds": True}))
-        plan = [row[-1] for row in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}"))]
+        if engine.dialect.name == "sqlite":
+            plan = [row[-1] for row in conn.execute(text(f"EXPLAIN QUERY PLAN {sql}"))]
+            scans = [step for step in plan if step.startswith("SCAN")]
+        else:
+            # Tiny test tables make a sequential scan cheapest; forbid it to see the index
+            # the planner would use at scale.
+            conn.execute(text("SET enable_seqscan = off"))
+            plan = [row[0] for row in conn.execute(text(f"EXPLAIN {sql}"))]
+            scans = [step for step in plan if "Seq Scan" in step]
     engine.dispose()
-    assert any("INDEX ix_cases_contact_links_listing" in step for step in plan), plan
-    assert not any(step.startswith("SCAN") for step in plan), plan
+    assert any("ix_cases_contact_links_listing" in step for step in plan), plan
+    assert not scans, plan
