@@ -12,9 +12,10 @@ from . import (  # noqa: E402  (registers the handlers)
     layouts,
     related_items,
     rules,
+    search,
     tags,
     templates,
 )
 
 __all__ = ["case_records", "contacts", "domains", "fields", "layouts", "registry",
-           "related_items", "rules", "tags", "templates"]
+           "related_items", "rules", "search", "tags", "templates"]
