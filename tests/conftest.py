@@ -1,4 +1,9 @@
-"""Shared fixtures: a real ``casework serve`` process and boto3 clients pointed at it."""
+"""Shared fixtures: a real ``casework serve`` process and boto3 clients pointed at it.
+
+Every server gets a database of its own: SQLite in its data directory, or, when
+``CASEWORK_TEST_POSTGRES_URL`` names a PostgreSQL server (``scripts/test`` sets it for its
+second run), a fresh database created on that server.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +12,7 @@ import socket
 import subprocess
 import sys
 import time
+import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -15,8 +21,28 @@ import boto3
 import httpx
 import pytest
 from botocore.config import Config
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
 
 REGION = "us-east-1"
+POSTGRES_URL = os.environ.get("CASEWORK_TEST_POSTGRES_URL")
+
+
+def fresh_database_url(data_dir: Path) -> str:
+    """A database no other server uses: SQLite in ``data_dir`` or a new PostgreSQL database."""
+    if not POSTGRES_URL:
+        return f"sqlite:///{data_dir / 'casework.db'}"
+    remembered = data_dir / "database-url"  # a restarted server finds its data again
+    if remembered.exists():
+        return remembered.read_text()
+    name = f"casework_test_{uuid.uuid4().hex[:12]}"
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    admin.dispose()
+    url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
+    remembered.write_text(url)
+    return url
 
 
 def free_port() -> int:
@@ -33,6 +59,7 @@ class Server:
     endpoint: str
     data_dir: Path
     env: dict
+    database_url: str
 
     def client(self, service: str, key: str = "test", secret: str = "test", **config) -> object:
         """A boto3 client for ``service`` signed with the given key."""
@@ -48,7 +75,8 @@ class Server:
     def casework(self, *args: str) -> subprocess.CompletedProcess:
         """Run a ``casework`` sub-command against this server's database."""
         return subprocess.run(
-            [sys.executable, "-m", "casework", *args, "--data-dir", str(self.data_dir)],
+            [sys.executable, "-m", "casework", *args, "--data-dir", str(self.data_dir),
+             "--database-url", self.database_url],
             capture_output=True, text=True, env=self.env, check=True,
         )
 
@@ -67,11 +95,13 @@ def start_server(tmp_path: Path, *args: str, env: dict | None = None) -> Server:
     """Start ``casework serve`` and wait until its health check answers."""
     port = free_port()
     data_dir = tmp_path / "data"
+    data_dir.mkdir(exist_ok=True)
     full_env = {**os.environ, **(env or {})}
+    database_url = full_env.get("CASEWORK_DATABASE_URL") or fresh_database_url(data_dir)
     log = open(tmp_path / "server.log", "wb")  # noqa: SIM115  (closed with the process)
     process = subprocess.Popen(
         [sys.executable, "-m", "casework", "serve", "--port", str(port),
-         "--data-dir", str(data_dir), *args],
+         "--data-dir", str(data_dir), "--database-url", database_url, *args],
         stdout=log, stderr=subprocess.STDOUT, env=full_env,
     )
     endpoint = f"http://127.0.0.1:{port}"
@@ -81,7 +111,7 @@ def start_server(tmp_path: Path, *args: str, env: dict | None = None) -> Server:
             raise RuntimeError((tmp_path / "server.log").read_text())
         try:
             if httpx.get(f"{endpoint}/_casework/health", timeout=1).status_code == 200:
-                return Server(process, endpoint, data_dir, full_env)
+                return Server(process, endpoint, data_dir, full_env, database_url)
         except httpx.HTTPError:
             pass
         time.sleep(0.05)

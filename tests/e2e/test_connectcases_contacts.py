@@ -109,9 +109,7 @@ def test_aws_cli(server, keys, cc, domain, template):
 
 def test_listing_reads_one_index_range(server):
     """The query plan of the listing: an index search, never a scan of links or cases."""
-    url = server.env.get("CASEWORK_DATABASE_URL") or \
-        f"sqlite:///{server.data_dir / 'casework.db'}"
-    engine = create_engine(url)
+    engine = create_engine(server.database_url)
     statement = cases_for_contact_query("d", CONTACT, 5, 11)
     with engine.connect() as conn:
         sql = str(statement.compile(conn, compile_kwargs={"literal_binds": True}))

@@ -8,13 +8,13 @@ the data directory); a bad request gets its own error, the same one it gets with
 
 from __future__ import annotations
 
-import sqlite3
 from collections.abc import Callable
 
 import botocore.session
 import httpx
 import pytest
 from botocore.exceptions import ClientError
+from sqlalchemy import create_engine, text
 
 COVERED: set[str] = set()
 
@@ -89,8 +89,11 @@ def ready_upload(client, data: bytes = b"ready") -> str:
 
 
 def upload_rows(server) -> int:
-    with sqlite3.connect(server.data_dir / "casework.db") as db:
-        return db.execute("SELECT count(*) FROM support_uploads").fetchone()[0]
+    engine = create_engine(server.database_url)
+    with engine.connect() as db:
+        count = db.execute(text("SELECT count(*) FROM support_uploads")).scalar_one()
+    engine.dispose()
+    return count
 
 
 def upload_dirs(server) -> int:

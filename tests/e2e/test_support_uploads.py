@@ -8,7 +8,6 @@ import base64
 import hashlib
 import random
 import re
-import sqlite3
 import threading
 import time
 from concurrent.futures import ThreadPoolExecutor
@@ -21,6 +20,7 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from conftest import start_server
+from sqlalchemy import create_engine, text
 
 MIB = 1024 * 1024
 EXPIRY = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$")
@@ -214,9 +214,11 @@ def test_a_part_uploaded_again_replaces_the_first_copy(small_parts):
     assert download(support, attachment["attachmentId"]).content == b"again"
     # The replaced copy's file is gone: one file per part on disk.
     storage = small_parts.data_dir / "attachments"
-    with sqlite3.connect(small_parts.data_dir / "casework.db") as db:
-        key = db.execute("SELECT storage_key FROM support_uploads WHERE upload_id = ?",
-                         (started["uploadId"],)).fetchone()[0]
+    engine = create_engine(small_parts.database_url)
+    with engine.connect() as db:
+        key = db.execute(text("SELECT storage_key FROM support_uploads WHERE upload_id = :u"),
+                         {"u": started["uploadId"]}).scalar_one()
+    engine.dispose()
     assert len(list((storage / key).iterdir())) == 1
 
 
