@@ -389,6 +389,22 @@ def test_pages_hold_every_case_exactly_once(cc, many, sorts, page_size):
     assert sorted(c["caseId"] for c in whole["cases"]) == sorted(many["cases"])
 
 
+@pytest.mark.parametrize("sorts", [
+    [("vip", True), ("score", False)], [("due", False)], [("tier", False), ("vip", False)],
+    [("owner", False), ("due", True)],
+])
+def test_pages_over_every_value_type_and_missing_values(cc, world, sorts):
+    params = {"domainId": world["domain"], "sorts": [
+        {"fieldId": world["ids"][name], "sortOrder": "Desc" if d else "Asc"}
+        for name, d in sorts]}
+    got = pages(cc, "search_cases", "cases", 3, **params)
+    assert len(got) == 3
+    seen = [c["caseId"] for p in got for c in p["cases"]]
+    if all(name != "owner" for name, _ in sorts):
+        assert seen == expected_order(world, *sorts)
+    assert sorted(seen) == sorted(world["cases"])
+
+
 def test_paged_filter_and_term(cc, many):
     params = {"domainId": many["domain"], "searchTerm": "case",
               "filter": {"not": {"field": {"equalTo": {"id": many["score"],

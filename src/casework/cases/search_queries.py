@@ -93,6 +93,9 @@ def _after(keys: Sequence[SortKey], last: Sequence[Any]) -> ColumnElement:
         if value is None:
             equal.append(key.expr.is_(None))
             continue
+        # A bound parameter of the column's type: SQLAlchemy refuses < and > against a bare
+        # Python True/False, and Boolean sort fields hold them.
+        value = literal(value, key.expr.type)
         beyond = key.expr < value if key.descending else key.expr > value
         if key.nullable:
             beyond = or_(beyond, key.expr.is_(None))
