@@ -28,6 +28,22 @@ REGION = "us-east-1"
 POSTGRES_URL = os.environ.get("CASEWORK_TEST_POSTGRES_URL")
 
 
+CREATED_DATABASES: list[str] = []
+
+
+def _postgres_admin(statement: str) -> None:
+    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(statement))
+    admin.dispose()
+
+
+def pytest_sessionfinish(session, exitstatus) -> None:
+    """Drop the PostgreSQL databases this run created (servers may still hold connections)."""
+    for name in CREATED_DATABASES:
+        _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
 def fresh_database_url(data_dir: Path) -> str:
     """A database no other server uses: SQLite in ``data_dir`` or a new PostgreSQL database."""
     if not POSTGRES_URL:
@@ -36,10 +52,8 @@ def fresh_database_url(data_dir: Path) -> str:
     if remembered.exists():
         return remembered.read_text()
     name = f"casework_test_{uuid.uuid4().hex[:12]}"
-    admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
-    with admin.connect() as conn:
-        conn.execute(text(f'CREATE DATABASE "{name}"'))
-    admin.dispose()
+    _postgres_admin(f'CREATE DATABASE "{name}"')
+    CREATED_DATABASES.append(name)
     url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     remembered.write_text(url)
     return url
