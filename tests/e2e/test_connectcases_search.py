@@ -12,6 +12,8 @@ from datetime import UTC, datetime
 
 import pytest
 from cases_helpers import account_client, code_of, error_of, new_domain, text
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 ACCOUNT, STRANGER = "444444444401", "444444444402"
 INSTANCE = f"arn:aws:connect:us-east-1:{ACCOUNT}:instance/i-search"
@@ -223,6 +225,70 @@ def test_the_oracle_is_not_trivial(world):
               if 0 < sum(holds(tree, i, world) for i in range(len(ROWS))) < len(ROWS)]
     assert len(splits) >= len(FILTERS) - 6
 
+
+
+# Random filter trees: operands are drawn from the stored values, pieces of them and near
+# misses, so that trees split the cases in many ways; every tree must answer what the oracle
+# answers.
+TEXTS = sorted({v for row in ROWS for k, v in row.items()
+                if k not in ("tags", "score", "vip", "due")} | {"open", "closed"})
+PIECES = st.sampled_from(TEXTS).flatmap(lambda v: st.tuples(
+    st.integers(0, len(v)), st.integers(0, len(v))).map(lambda ij: v[min(ij):max(ij)]))
+OPERANDS = {
+    "Text": st.one_of(st.sampled_from(TEXTS), PIECES, st.text("abcXYZ _%-", max_size=4)),
+    "Number": st.one_of(st.sampled_from([-3.0, 0.0, 1.5, 7.25, 10.0, 42.0]),
+                        st.floats(-50, 50, allow_nan=False)),
+    "Boolean": st.booleans(),
+    "DateTime": st.sampled_from(["2026-03-01T10:00:00Z", "2026-03-01T10:00:00.001Z",
+                                 "2026-01-15T07:30:00Z", "2025-12-31T23:59:59.999Z",
+                                 "2026-01-15T08:30:00+01:00", "2026-02-01T00:00:00"]),
+}
+FIELD_NAMES = ["title", "product", "score", "vip", "due", "tier", "link", "owner", "status"]
+
+
+@st.composite
+def field_trees(draw):
+    name = draw(st.sampled_from(FIELD_NAMES))
+    kind = {"owner": "Text"}.get(name, TYPES.get(name, "Text"))
+    kind = {"SingleSelect": "Text", "Url": "Text"}.get(kind, kind)
+    if draw(st.integers(0, 9)) == 0:
+        return F("equalTo", name, None)
+    tests = ["equalTo", "greaterThan", "greaterThanOrEqualTo", "lessThan", "lessThanOrEqualTo"]
+    if kind == "Text":
+        tests.append("contains")
+    if kind == "Boolean":
+        tests = ["equalTo"]
+    test = draw(st.sampled_from(tests))
+    operand = draw(OPERANDS[kind])
+    if name == "owner":
+        operand = draw(st.sampled_from([USER1, USER2, "u-1", "user/U"]))
+        test = draw(st.sampled_from(["equalTo", "contains"]))
+    return F(test, name, operand)
+
+
+TAG_TREES = st.builds(T, st.sampled_from([None, "team", "prio", "nope"]),
+                      st.sampled_from([None, "billing", "high", "low", "logistics"])).filter(
+    lambda t: t[1] is not None or t[2] is not None)
+TREES = st.recursive(
+    st.one_of(field_trees(), TAG_TREES),
+    lambda inner: st.one_of(st.builds(lambda t: ("not", t), inner),
+                            st.lists(inner, max_size=4).map(lambda ts: ("and", ts)),
+                            st.lists(inner, max_size=4).map(lambda ts: ("or", ts))),
+    max_leaves=8)
+
+
+@settings(max_examples=150, deadline=None, database=None,
+          suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow])
+@given(tree=TREES, term=st.sampled_from(["", "lamp", "shop", "o"]))
+def test_random_filters_agree_with_the_oracle(cc, world, tree, term):
+    found = cc.search_cases(domainId=world["domain"], filter=wire(tree, world),
+                            searchTerm=term, maxResults=100)
+    in_term = {i for i in range(len(ROWS)) if all(
+        w.lower() in " ".join(str(v) for k, v in world["stored"][i].items()
+                              if isinstance(v, str)).lower() for w in term.split())}
+    expected = {world["cases"][i] for i in in_term if holds(tree, i, world)}
+    assert {c["caseId"] for c in found["cases"]} == expected
+    assert found["totalCount"] == len(expected)
 
 # -- search term ----------------------------------------------------------------------------------
 

@@ -41,14 +41,13 @@ paging is keyset as above.
 from __future__ import annotations
 
 import hashlib
-from datetime import UTC, datetime
 from typing import Any
 
 import orjson
 
 from ..handlers import Context
 from . import arns, filters, registry, search_queries, slas, values
-from .common import at, iso, load_domain
+from .common import at, load_domain
 from .errors import invalid
 from .queries import definitions
 from .related_items import MEMBER as ITEM_MEMBER
@@ -86,6 +85,10 @@ def _cursor(ctx: Context, params: dict, kind: str, search: str, width: int) -> l
     token = params.get("nextToken")
     if not token:
         return None
+    if not token.isascii():
+        # Tokens we issue are base64url text; TokenSigner.decode raises TypeError (a 500)
+        # on non-ASCII input, so refuse it here the way decode refuses any foreign token.
+        raise invalid(f"Invalid nextToken: {token[:64]}")
     found = ctx.tokens.decode(kind, ctx.account_id, token)
     if (not isinstance(found, dict) or found.get("search") != search
             or not isinstance(found.get("after"), list) or len(found["after"]) != width):
@@ -115,16 +118,10 @@ def _filter_field_ids(filter_: dict | None, found: list[str]) -> list[str]:
 
 
 def _instant(text: str, field_id: str) -> str:
-    """A DateTime operand in the form DateTime values are stored in (UTC, milliseconds), so
-    that comparing the strings compares the instants."""
-    try:
-        moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise invalid(f"Value for field {field_id} must be an ISO 8601 date-time, "
-                      f"not {text[:64]}") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
-    return iso(int(moment.timestamp() * 1000))
+    """A DateTime operand in the form DateTime values are stored in, so that comparing the
+    strings compares the instants. It must be exactly the conversion CreateCase and UpdateCase
+    store values with (``values._datetime``), or equal instants could differ by a rounding."""
+    return values._datetime(text, field_id)
 
 
 def _field_node(test: str, operand: dict, fields: dict[str, dict]) -> tuple:
