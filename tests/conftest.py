@@ -21,6 +21,7 @@ import boto3
 import httpx
 import pytest
 from botocore.config import Config
+from botocore.exceptions import ClientError
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
@@ -63,6 +64,15 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+def error_of(call, **params) -> dict:
+    """The parsed error response of a call that must fail."""
+    try:
+        call(**params)
+    except ClientError as error:
+        return error.response
+    raise AssertionError(f"{call.__name__} succeeded but should have failed")
 
 
 @dataclass

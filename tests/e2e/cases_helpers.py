@@ -4,16 +4,7 @@ from __future__ import annotations
 
 import uuid
 
-import botocore.exceptions
-
-
-def error_of(call, **params) -> dict:
-    """The parsed error response of a call that must fail."""
-    try:
-        call(**params)
-    except botocore.exceptions.ClientError as error:
-        return error.response
-    raise AssertionError(f"{call.__name__} succeeded but should have failed")
+from conftest import error_of
 
 
 def code_of(call, **params) -> tuple[str, int]:

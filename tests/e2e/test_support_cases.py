@@ -6,17 +6,10 @@ import re
 import time
 from datetime import UTC, datetime, timedelta
 
-import pytest
-from botocore.exceptions import ClientError
+from conftest import error_of, start_server
 
 CASE_ID = re.compile(r"^case-000000000000-muen-\d{4}-[0-9a-f]{16}$")
 TIME = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}Z$")
-
-
-def error_of(call, **params) -> dict:
-    with pytest.raises(ClientError) as caught:
-        call(**params)
-    return caught.value.response
 
 
 def new_case(support, **params) -> str:
@@ -299,8 +292,6 @@ def test_accounts_never_see_each_other(server, support):
 
 
 def test_attachment_sets_expire(tmp_path):
-    from conftest import start_server
-
     server = start_server(tmp_path, "--attachment-set-ttl", "1")
     try:
         support = server.client("support")

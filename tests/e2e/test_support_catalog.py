@@ -6,15 +6,7 @@ import json
 import subprocess
 import sys
 
-import pytest
-from botocore.exceptions import ClientError
-from conftest import start_server
-
-
-def error_of(call, **params) -> dict:
-    with pytest.raises(ClientError) as caught:
-        call(**params)
-    return caught.value.response
+from conftest import error_of, start_server
 
 
 def invalid(call, **params) -> str:

@@ -13,7 +13,7 @@ from collections.abc import Callable
 import botocore.session
 import httpx
 import pytest
-from botocore.exceptions import ClientError
+from conftest import error_of
 from sqlalchemy import create_engine, text
 
 COVERED: set[str] = set()
@@ -25,12 +25,6 @@ def covers(operation: str) -> Callable:
         COVERED.add(operation)
         return func
     return mark
-
-
-def error_of(call, **params) -> dict:
-    with pytest.raises(ClientError) as caught:
-        call(**params)
-    return caught.value.response
 
 
 def refused_as_dry_run(call, **params) -> None:

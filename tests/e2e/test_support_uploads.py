@@ -19,18 +19,12 @@ import httpx
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
-from conftest import start_server
+from conftest import error_of, start_server
 from sqlalchemy import create_engine, text
 
 MIB = 1024 * 1024
 EXPIRY = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{3}\+0000$")
 UPLOAD_ID = re.compile(r"^upload-[A-Za-z0-9_-]{64}$")
-
-
-def error_of(call, **params) -> dict:
-    with pytest.raises(ClientError) as caught:
-        call(**params)
-    return caught.value.response
 
 
 def code_of(call, **params) -> str:

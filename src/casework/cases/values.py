@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from ..clock import epoch_ms
 from ..handlers import Context
 from .common import iso
 from .errors import invalid
@@ -32,7 +33,7 @@ def _datetime(text: str, field_id: str) -> str:
         raise invalid(f"Value of field {field_id} must be an ISO 8601 date-time") from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return iso(int(moment.timestamp() * 1000))
+    return iso(epoch_ms(moment))
 
 
 def check(ctx: Context, domain_id: str, items: list[dict], *, existing: set[str] = frozenset(),

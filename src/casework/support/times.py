@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
+from ..clock import epoch_ms
 from ..wire.errors import ServiceError
 
 
@@ -32,4 +33,4 @@ def parse_time(text: str, member: str) -> int:
         ) from None
     if moment.tzinfo is None:
         moment = moment.replace(tzinfo=UTC)
-    return int(moment.timestamp() * 1000)
+    return epoch_ms(moment)

@@ -61,7 +61,7 @@ _HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{
 def remember_origin(scope: dict) -> None:
     """Note ``scheme://host`` of the request being served, for the URLs its handler signs.
 
-    Each ASGI request runs in its own task, and AnyIO copies the context into the worker
+    Each ASGI request runs in its own task, and the gateway copies the context into the worker
     thread that runs the handler, so the value is seen by exactly this request's handler.
     """
     host = next((value.decode("latin-1") for name, value in scope.get("headers", ())

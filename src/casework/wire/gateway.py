@@ -9,6 +9,7 @@ become a 500, logged with their traceback.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import logging
 import uuid
 from collections.abc import Callable
@@ -75,8 +76,10 @@ class Gateway:
                 "RequestEntityTooLargeException",
                 f"Request body must be at most {self.max_body_bytes} bytes.", 413))
         else:
+            # The handler sees this request's context variables, as in the request's own task.
+            context = contextvars.copy_context()
             response = await asyncio.get_running_loop().run_in_executor(
-                self.executor, self.handle, request)
+                self.executor, context.run, self.handle, request)
         out = [(b"x-amzn-requestid", request_id.encode()),
                (b"content-length", str(len(response.body)).encode())]
         # UTF-8, not latin-1: a modeled string header may hold any character and must not crash
