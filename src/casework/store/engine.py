@@ -11,7 +11,7 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, create_engine, event, insert, select
+from sqlalchemy import Connection, create_engine, event, insert, select, update
 from sqlalchemy.engine import make_url
 
 from .tables import server_secrets
@@ -95,6 +95,15 @@ class Store:
                 value = secrets.token_hex(32)
                 conn.execute(insert(server_secrets).values(name=name, value=value))
             return value
+
+    def rotate_secret(self, name: str) -> str:
+        """Replace a server secret with a new random value and return it."""
+        self.secret(name)
+        value = secrets.token_hex(32)
+        with self.transaction() as conn:
+            conn.execute(update(server_secrets).where(server_secrets.c.name == name)
+                         .values(value=value))
+        return value
 
     def dispose(self) -> None:
         self.engine.dispose()

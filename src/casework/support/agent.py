@@ -19,9 +19,7 @@ SDKs, and because it keeps support-side power apart from customer access keys.
 from __future__ import annotations
 
 import hmac
-import secrets
 
-from sqlalchemy import update
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -29,7 +27,6 @@ from starlette.routing import Route
 
 from ..store import Store
 from ..store.engine import now_ms
-from ..store.tables import server_secrets
 from . import queries
 from .times import iso_ms
 
@@ -46,12 +43,7 @@ def operator_token(store: Store) -> str:
 
 def rotate_operator_token(store: Store) -> str:
     """Replace the operator token; the old one stops working at once."""
-    operator_token(store)
-    token = secrets.token_hex(32)
-    with store.transaction() as conn:
-        conn.execute(update(server_secrets).where(server_secrets.c.name == TOKEN_SECRET)
-                     .values(value=token))
-    return token
+    return store.rotate_secret(TOKEN_SECRET)
 
 
 def _error(status: int, code: str, message: str) -> JSONResponse:
