@@ -5,9 +5,11 @@ from ..handlers import Registry
 registry = Registry("connectcases")
 
 from . import (  # noqa: E402  (registers the handlers)
+    audit,
     case_records,
     contacts,
     domains,
+    event_configuration,
     fields,
     layouts,
     related_items,
@@ -17,5 +19,5 @@ from . import (  # noqa: E402  (registers the handlers)
     templates,
 )
 
-__all__ = ["case_records", "contacts", "domains", "fields", "layouts", "registry",
-           "related_items", "rules", "search", "tags", "templates"]
+__all__ = ["audit", "case_records", "contacts", "domains", "event_configuration", "fields",
+           "layouts", "registry", "related_items", "rules", "search", "tags", "templates"]

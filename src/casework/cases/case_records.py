@@ -18,7 +18,7 @@ import uuid
 import orjson
 
 from ..handlers import Context
-from . import arns, registry, rules, slas, values
+from . import arns, audit, registry, rules, slas, values
 from .common import arn_of, iso, load_domain
 from .errors import CASE, conflict, invalid, not_found
 from .queries import case_records, related_items, tags
@@ -88,7 +88,10 @@ def create_case(ctx: Context, params: dict) -> dict:
                "last_updated_user": _user_value(params)}
     if stored["status"] == {"stringValue": "closed"}:
         service["last_closed_datetime"] = now
-    case_records.write_values(ctx.conn, case_seq, {**stored, **service})
+    initial = {**stored, **service}
+    case_records.write_values(ctx.conn, case_seq, initial)
+    audit.record(ctx, domain_id, case_seq, "Case.Created", audit.case_changes({}, initial),
+                 user=params.get("performedBy"))
 
     case_tags = {}
     for propagation in template["tagPropagationConfigurations"] or []:
@@ -137,18 +140,22 @@ def update_case(ctx: Context, params: dict) -> dict:
     if merged.get("status") == {"stringValue": "closed"} and \
             current.get("status") != {"stringValue": "closed"}:
         service["last_closed_datetime"] = now
-    case_records.write_values(ctx.conn, case.seq, {**changes, **service})
+    writes = {**changes, **service}
+    case_records.write_values(ctx.conn, case.seq, writes)
+    audit.record(ctx, domain_id, case.seq, "Case.Updated", audit.case_changes(current, writes),
+                 user=params.get("performedBy"))
     slas.record_progress(ctx, case.seq, changes)
     return {}
 
 
 @registry.operation("DeleteCase", writes=True)
 def delete_case(ctx: Context, params: dict) -> dict:
-    """Remove the case, its values, related items, contact links and tags for good."""
+    """Remove the case, its values, related items, contact links, tags and history for good."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     case = load_case(ctx, domain_id, params["caseId"])
     doomed = [arn_of(ctx, domain_id, "case", case.case_id)] + [
         arns.related_item_arn(ctx.account_id, domain_id, case.case_id, item["id"])
         for item in related_items.for_case(ctx.conn, case.seq)]
+    audit.forget_case(ctx, case.seq)
     case_records.delete_case(ctx.conn, case.seq, doomed)
     return {}

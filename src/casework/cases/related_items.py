@@ -16,7 +16,7 @@ import re
 import uuid
 
 from ..handlers import Context
-from . import arns, filters, registry, slas, values
+from . import arns, audit, filters, registry, slas, values
 from .case_records import load_case
 from .common import at, cursor, load_domain, next_token
 from .errors import RELATED_ITEM, invalid, not_found, quota
@@ -103,6 +103,9 @@ def create_related_item(ctx: Context, params: dict) -> dict:
         "association_time": ctx.now})
     if kind == "contact":
         related_items.link_contact(ctx.conn, domain_id, content["contactArn"], case.seq, seq)
+    audit.record(ctx, domain_id, case.seq, "RelatedItem.Created",
+                 audit.related_item_changes(item_id, params["type"], None, content),
+                 user=params.get("performedBy"), related_item_type=params["type"])
     return {"relatedItemId": item_id, "relatedItemArn": _arn(ctx, domain_id, case.case_id,
                                                              item_id)}
 
@@ -128,6 +131,9 @@ def update_related_item(ctx: Context, params: dict) -> dict:
                else {"fields": _custom_fields(ctx, domain_id, body["fields"])})
     user = params.get("performedBy")
     related_items.save_content(ctx.conn, item["seq"], content, user)
+    audit.record(ctx, domain_id, case.seq, "RelatedItem.Updated",
+                 audit.related_item_changes(item["id"], item["type"], item["content"], content),
+                 user=user, related_item_type=item["type"])
     item = {**item, "content": content, "last_updated_user": user}
     arn = _arn(ctx, domain_id, case.case_id, item["id"])
     return {"relatedItemId": item["id"], "relatedItemArn": arn, "type": item["type"],
@@ -147,6 +153,9 @@ def delete_related_item(ctx: Context, params: dict) -> dict:
         raise invalid("File related items cannot be deleted; delete the attached file in "
                       "Amazon Connect instead")
     related_items.delete_item(ctx.conn, item["seq"])
+    audit.record(ctx, domain_id, case.seq, "RelatedItem.Deleted",
+                 audit.related_item_changes(item["id"], item["type"], item["content"], None),
+                 related_item_type=item["type"])
     tags.remove_all(ctx.conn, _arn(ctx, domain_id, case.case_id, item["id"]))
     if item["type"] == "Contact":
         contact_arn = item["content"]["contactArn"]
