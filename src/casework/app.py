@@ -65,6 +65,10 @@ class Casework:
         )
         # Presigned attachment URLs (AWS Support large files) are served here, not by S3.
         self.transfers = Transfers(settings, store)
+        # Background workers the service packages register (Registry.worker), e.g. the one
+        # that applies Connect Cases merges; daemon threads whose state lives in the database.
+        self.workers = [start(store, settings) for registry in REGISTRIES
+                        for start in registry.workers]
         self.console = Starlette(routes=[Route("/_casework/health", self.health),
                                          *self.transfers.routes(),
                                          *AgentApi(store).routes()])
@@ -109,7 +113,11 @@ class Casework:
             raise ServiceError("DryRunOperationException",
                                "The request would have succeeded, but the DryRun flag is set.")
         with self.store.transaction(write=registered.writes) as conn:
-            return registered.run(self._context(conn, principal), params)
+            ctx = self._context(conn, principal)
+            result = registered.run(ctx, params)
+        for callback in ctx.after_commit:
+            callback()
+        return result
 
     def _context(self, conn, principal: Principal) -> Context:
         return Context(conn=conn, account_id=principal.account_id,

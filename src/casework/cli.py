@@ -99,6 +99,9 @@ def main() -> None:
 @click.option("--attachment-link-ttl", envvar="CASEWORK_ATTACHMENT_LINK_TTL", default=3600,
               show_default=True, type=click.IntRange(min=1),
               help="Seconds presigned attachment upload and download URLs stay valid.")
+@click.option("--merge-duration", envvar="CASEWORK_MERGE_DURATION", default=1.0,
+              show_default=True, type=click.FloatRange(min=0),
+              help="Seconds a Connect Cases merge stays IN_PROGRESS before it is applied.")
 @_support_options
 def serve(host, port, data_dir, database_url, attachment_set_ttl, threads, log_level,
           **support) -> None:

@@ -32,6 +32,8 @@ class Settings:
     upload_ttl: int = 86400  # seconds an unattached upload lives (then UploadIdNotFound)
     upload_part_size: int = 10 * 1024 * 1024  # partSizeBytes of new uploads (model max 100 MB)
     attachment_link_ttl: int = 3600  # seconds presigned upload/download URLs stay valid
+    # Amazon Connect Cases: seconds a StartMergeCases stays IN_PROGRESS before it is applied.
+    merge_duration: float = 1.0
 
     @property
     def url(self) -> str:

@@ -31,6 +31,9 @@ class Context:
     tokens: TokenSigner
     now: int  # epoch milliseconds, fixed for the whole request
     memo: dict[str, Any] = field(default_factory=dict)  # lookups made at most once a request
+    # Run once the transaction has committed (not after a rollback or dry run): e.g. waking a
+    # background worker, which must not look for the request's rows before they are visible.
+    after_commit: list[Callable[[], None]] = field(default_factory=list)
 
     @cached_property
     def account_email(self) -> str:
@@ -42,6 +45,8 @@ Handler = Callable[[Context, dict], dict]
 # guard(ctx, operation name): runs before every handler of its service and may raise
 # ServiceError (e.g. a plan check); one place instead of a line in each handler.
 Guard = Callable[[Context, str], None]
+# start(store, settings) -> a running worker with close(); see Registry.worker.
+WorkerStart = Callable[[Any, Settings], Any]
 
 
 @dataclass(frozen=True)
@@ -65,11 +70,18 @@ class Registry:
         self.service = service
         self.handlers: dict[str, Registered] = {}
         self.guards: list[Guard] = []
+        self.workers: list[WorkerStart] = []
 
     def guard(self, func: Guard) -> Guard:
         """Register ``func(ctx, operation_name)`` to run before every handler of the service."""
         self.guards.append(func)
         return func
+
+    def worker(self, start: WorkerStart) -> WorkerStart:
+        """Register ``start(store, settings)``, called once when the app is built, to start a
+        background worker of the service; it returns an object with ``close()``."""
+        self.workers.append(start)
+        return start
 
     def operation(self, name: str, *, writes: bool) -> Callable[[Handler], Handler]:
         """Register ``name``'s handler; ``writes`` says whether it changes anything."""

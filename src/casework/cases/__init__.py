@@ -6,12 +6,14 @@ registry = Registry("connectcases")
 
 from . import (  # noqa: E402  (registers the handlers)
     audit,
+    batch,
     case_records,
     contacts,
     domains,
     event_configuration,
     fields,
     layouts,
+    merges,
     related_items,
     rules,
     search,
@@ -19,5 +21,5 @@ from . import (  # noqa: E402  (registers the handlers)
     templates,
 )
 
-__all__ = ["audit", "case_records", "contacts", "domains", "event_configuration", "fields",
-           "layouts", "registry", "related_items", "rules", "search", "tags", "templates"]
+__all__ = ["audit", "batch", "case_records", "contacts", "domains", "event_configuration", "fields",
+           "layouts", "merges", "registry", "related_items", "rules", "search", "tags", "templates"]
