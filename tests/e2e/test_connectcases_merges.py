@@ -147,10 +147,9 @@ def test_merge_runs_then_moves_values_and_items_and_links_the_cases(cc, domain, 
         "body": "late", "contentType": "Text/Plain"}},
         cases=[{"caseIdentifier": {"caseId": secondary}}])
     assert [f["errorCode"] for f in noted["failedItems"]] == ["CONFLICT"]
-    # Values are read when the merge runs: this change to the secondary is merged.
-    cc.update_case(domainId=domain, caseId=secondary,
-                   fields=[{"id": "case_reason", "value": {"emptyValue": {}}},
-                           {"id": "summary", "value": text("secondary summary")}])
+    # Nor one case at a time (see the test of what a running merge freezes).
+    assert code_of(cc.update_case, domainId=domain, caseId=secondary, fields=[
+        {"id": "summary", "value": text("secondary summary")}]) == ("ConflictException", 409)
 
     assert wait_completed(cc, domain, secondary) == {**running, "status": "COMPLETED"}
     error = error_of(cc.get_merge_cases_status, domainId=domain, caseId=primary)
@@ -219,18 +218,18 @@ def test_merge_runs_then_moves_values_and_items_and_links_the_cases(cc, domain, 
     assert status(cc, domain, secondary)["status"] == "COMPLETED"
 
 
-def test_a_selected_field_the_secondary_emptied_is_cleared(cc, domain, template, custom):
+def test_without_related_items_configuration_only_the_links_are_added(cc, domain, template,
+                                                                       custom):
     picked = custom["picked"]
     primary = new_case(cc, domain, template, fields=[{"id": picked, "value": text("p")}])
     secondary = new_case(cc, domain, template, fields=[{"id": picked, "value": text("s")}])
+    comment(cc, domain, secondary, "stays")
     merge(cc, domain, primary, secondary,
           fieldsConfiguration=[{"sourceCaseId": secondary, "fieldIds": [{"id": picked}]}])
-    cc.update_case(domainId=domain, caseId=secondary,
-                   fields=[{"id": picked, "value": {"emptyValue": {}}}])
     wait_completed(cc, domain, secondary)
-    assert picked not in values(cc, domain, primary, picked)
-    # Without relatedItemsConfiguration nothing moves; only the links are added.
+    assert values(cc, domain, primary, picked) == {picked: text("s")}
     assert [i["type"] for i in items(cc, domain, primary)] == ["ConnectCase"]
+    assert sorted(i["type"] for i in items(cc, domain, secondary)) == ["Comment", "ConnectCase"]
 
 
 def test_start_merge_validation(cc, domain, template, custom):
@@ -322,23 +321,33 @@ def test_related_item_quota_refuses_the_merge(cc, domain, template):
                                        maxResults=25)["relatedItems"]) == 25
 
 
-def test_a_merge_whose_case_is_deleted_before_it_runs_fails_cleanly(cc, domain, template,
-                                                                   custom):
-    primary = new_case(cc, domain, template, fields=[{"id": custom["kept"], "value": text("k")}])
-    secondary = new_case(cc, domain, template, fields=[
-        {"id": custom["filled"], "value": text("f")}])
-    comment(cc, domain, secondary, "doomed")
+def test_while_a_merge_runs_its_secondary_is_frozen_and_its_primary_kept(cc, domain, template,
+                                                                          custom):
+    primary = new_case(cc, domain, template)
+    secondary = new_case(cc, domain, template)
+    note = comment(cc, domain, secondary, "before")
     merge(cc, domain, primary, secondary, relatedItemsConfiguration={"comment": True})
-    cc.delete_case(domainId=domain, caseId=secondary)
-    time.sleep(MERGE_SECONDS + 1.5)
-    # Nothing was applied, and the primary is free to take part in another merge.
-    assert code_of(cc.get_merge_cases_status, domainId=domain, caseId=primary) == (
-        "ResourceNotFoundException", 404)
-    assert custom["filled"] not in values(cc, domain, primary, custom["filled"])
-    assert items(cc, domain, primary) == []
-    another = new_case(cc, domain, template)
-    merge(cc, domain, primary, another)
-    wait_completed(cc, domain, another)
+    frozen = [
+        (cc.update_case, {"caseId": secondary,
+                          "fields": [{"id": custom["kept"], "value": text("x")}]}),
+        (cc.delete_case, {"caseId": secondary}),
+        (cc.create_related_item, {"caseId": secondary, "type": "Comment", "content": {
+            "comment": {"body": "late", "contentType": "Text/Plain"}}}),
+        (cc.update_related_item, {"caseId": secondary, "relatedItemId": note, "content": {
+            "comment": {"body": "edited", "contentType": "Text/Plain"}}}),
+        (cc.delete_related_item, {"caseId": secondary, "relatedItemId": note}),
+        (cc.delete_case, {"caseId": primary}),
+    ]
+    for call, params in frozen:
+        error = error_of(call, domainId=domain, **params)
+        assert error["Error"]["Code"] == "ConflictException", (call, error)
+        assert error["ResponseMetadata"]["HTTPStatusCode"] == 409
+    # The primary itself may still change while it waits for the merge.
+    cc.update_case(domainId=domain, caseId=primary,
+                   fields=[{"id": custom["kept"], "value": text("still mine")}])
+    wait_completed(cc, domain, secondary)
+    assert values(cc, domain, primary, custom["kept"])[custom["kept"]] == text("still mine")
+    cc.delete_case(domainId=domain, caseId=primary)  # free again once the merge is done
 
 
 def test_a_merge_interrupted_by_a_crash_completes_after_restart(tmp_path):

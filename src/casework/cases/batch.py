@@ -30,7 +30,6 @@ from . import case_records, registry, related_items
 from .common import load_domain
 from .errors import CASE, DOMAIN, conflict, invalid, not_found
 from .queries import batches, definitions
-from .queries import merges as merge_queries
 
 log = logging.getLogger(__name__)
 
@@ -80,14 +79,10 @@ def _failure(error: ServiceError) -> tuple[str, str]:
 def _per_case(ctx: Context, domain_id: str, case_ids: list[str],
               work: Callable[[str], dict]) -> tuple[list[dict], list[dict]]:
     """Run ``work(case_id)`` for each case in a savepoint: (successes, failures)."""
-    merging = merge_queries.running_as_secondary(ctx.conn, domain_id, case_ids)
     done, failed = [], []
     for case_id in case_ids:
         identifier = {"caseId": case_id}
         try:
-            if case_id in merging:
-                raise conflict(f"Case {case_id} is being merged into case {merging[case_id]} "
-                               f"and cannot be changed until the merge finishes")
             with ctx.conn.begin_nested():
                 done.append({"caseIdentifier": identifier, **work(case_id)})
         except ServiceError as error:

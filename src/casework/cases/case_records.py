@@ -22,6 +22,7 @@ from . import arns, audit, registry, rules, slas, values
 from .common import arn_of, iso, load_domain
 from .errors import CASE, conflict, invalid, not_found
 from .queries import case_records, related_items, tags
+from .queries import merges as merge_queries
 from .templates import live_view, load_template
 
 MAX_TAGS = 50
@@ -119,11 +120,26 @@ def get_case(ctx: Context, params: dict) -> dict:
             "tags": tags.of(ctx.conn, arn_of(ctx, domain_id, "case", case.case_id))}
 
 
+def refuse_while_merging(ctx: Context, domain_id: str, case_id: str, *,
+                         deleting: bool = False) -> None:
+    """AWS freezes a merge's secondary case, and keeps its primary, until the merge is done."""
+    merge = merge_queries.running_merge_of(ctx.conn, domain_id, case_id)
+    if merge is None:
+        return
+    if merge["secondary"] == case_id:
+        raise conflict(f"Case {case_id} is being merged into case {merge['primary']} and "
+                       "cannot be changed until the merge finishes")
+    if deleting:
+        raise conflict(f"Case {case_id} is the primary case of a running merge and cannot be "
+                       "deleted until the merge finishes")
+
+
 @registry.operation("UpdateCase", writes=True)
 def update_case(ctx: Context, params: dict) -> dict:
     """Patch the listed values (``emptyValue`` clears) and the service-maintained ones."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     case = load_case(ctx, domain_id, params["caseId"])
+    refuse_while_merging(ctx, domain_id, case.case_id)
     current = case_records.values(ctx.conn, case.seq)
     changes = values.check(ctx, domain_id, params["fields"], existing=set(current))
     template = live_view(ctx, domain_id, load_template(ctx, domain_id, case.template_id))
@@ -153,6 +169,7 @@ def delete_case(ctx: Context, params: dict) -> dict:
     """Remove the case, its values, related items, contact links, tags and history for good."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     case = load_case(ctx, domain_id, params["caseId"])
+    refuse_while_merging(ctx, domain_id, case.case_id, deleting=True)
     doomed = [arn_of(ctx, domain_id, "case", case.case_id)] + [
         arns.related_item_arn(ctx.account_id, domain_id, case.case_id, item["id"])
         for item in related_items.for_case(ctx.conn, case.seq)]

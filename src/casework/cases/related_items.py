@@ -17,7 +17,7 @@ import uuid
 
 from ..handlers import Context
 from . import arns, audit, filters, registry, slas, values
-from .case_records import load_case
+from .case_records import load_case, refuse_while_merging
 from .common import at, cursor, load_domain, next_token
 from .errors import RELATED_ITEM, invalid, not_found, quota
 from .queries import case_records, contacts, related_items, tags
@@ -86,6 +86,7 @@ def create_related_item(ctx: Context, params: dict) -> dict:
     """Relate a contact, comment, file, SLA, case or custom record to a case."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     case = load_case(ctx, domain_id, params["caseId"])
+    refuse_while_merging(ctx, domain_id, case.case_id)
     kind, body = next(iter(params["content"].items()))
     if MEMBER[params["type"]] != kind:
         raise invalid(f"type {params['type']} does not match content member {kind}")
@@ -122,6 +123,7 @@ def update_related_item(ctx: Context, params: dict) -> dict:
     """Replace a comment's or custom item's content; returns the whole item."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     case = load_case(ctx, domain_id, params["caseId"])
+    refuse_while_merging(ctx, domain_id, case.case_id)
     item = _load_item(ctx, case, params["relatedItemId"])
     kind, body = next(iter(params["content"].items()))
     if MEMBER[item["type"]] != kind:
@@ -148,6 +150,7 @@ def delete_related_item(ctx: Context, params: dict) -> dict:
     """Remove a related item (not a file) and, for contacts, its link."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     case = load_case(ctx, domain_id, params["caseId"])
+    refuse_while_merging(ctx, domain_id, case.case_id)
     item = _load_item(ctx, case, params["relatedItemId"])
     if item["type"] == "File":
         raise invalid("File related items cannot be deleted; delete the attached file in "

@@ -41,14 +41,13 @@ def involving(conn: Connection, domain_id: str, case_ids: list[str]) -> list[dic
             if row.status == IN_PROGRESS or row.secondary_case_id in case_ids]
 
 
-def running_as_secondary(conn: Connection, domain_id: str, case_ids: list[str]) -> dict:
-    """``{secondary case id: primary case id}`` of the running merges among these cases."""
-    if not case_ids:
-        return {}
-    rows = conn.execute(select(merges.c.secondary_case_id, merges.c.primary_case_id).where(
+def running_merge_of(conn: Connection, domain_id: str, case_id: str) -> dict | None:
+    """The running merge the case takes part in, as primary or secondary, if any."""
+    row = conn.execute(select(merges).where(
         merges.c.domain_id == domain_id, merges.c.status == IN_PROGRESS,
-        merges.c.secondary_case_id.in_(case_ids)))
-    return {secondary: primary for secondary, primary in rows}
+        or_(merges.c.primary_case_id == case_id, merges.c.secondary_case_id == case_id))
+    ).first()
+    return _row(row)
 
 
 def insert_merge(conn: Connection, row: dict) -> None:
