@@ -159,3 +159,24 @@ def support(server):
 @pytest.fixture(scope="session")
 def connectcases(server):
     return server.client("connectcases")
+
+
+# Connect Cases: each test module works in an account of its own (its ``ACCOUNT``), since the
+# 5-domain quota is per account and the session server is shared. A module may override these.
+@pytest.fixture(scope="module")
+def cc(server, request):
+    """A connectcases client of the test module's own account."""
+    key, secret = server.new_account(request.module.ACCOUNT)
+    return server.client("connectcases", key=key, secret=secret)
+
+
+@pytest.fixture(scope="module")
+def domain(cc) -> str:
+    """A fresh domain of the module's account."""
+    return cc.create_domain(name=f"d-{uuid.uuid4().hex[:12]}")["domainId"]
+
+
+@pytest.fixture(scope="module")
+def template(cc, domain) -> str:
+    """A plain Active template with no required fields."""
+    return cc.create_template(domainId=domain, name="Plain")["templateId"]

@@ -25,21 +25,6 @@ COMMENT = {"comment": {"body": "Called the customer", "contentType": "Text/Plain
 
 
 @pytest.fixture(scope="module")
-def cc(server):
-    return account_client(server, ACCOUNT)
-
-
-@pytest.fixture(scope="module")
-def domain(cc):
-    return new_domain(cc)
-
-
-@pytest.fixture(scope="module")
-def template(cc, domain):
-    return cc.create_template(domainId=domain, name="Plain")["templateId"]
-
-
-@pytest.fixture(scope="module")
 def amount(cc, domain):
     return cc.create_field(domainId=domain, name="Amount", type="Number")["fieldId"]
 

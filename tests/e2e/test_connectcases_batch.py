@@ -5,7 +5,7 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from cases_helpers import account_client, code_of, error_of, new_case, new_domain, text
+from cases_helpers import account_client, code_of, error_of, new_case, text
 
 ACCOUNT = "333333333340"
 INSTANCE = f"arn:aws:connect:us-east-1:{ACCOUNT}:instance/i-1"
@@ -25,19 +25,9 @@ def cc(server, keys):
 
 
 @pytest.fixture(scope="module")
-def domain(cc):
-    return new_domain(cc)
-
-
-@pytest.fixture(scope="module")
 def priority(cc, domain):
     """A custom Text field called Priority."""
     return cc.create_field(domainId=domain, name="Priority", type="Text")["fieldId"]
-
-
-@pytest.fixture(scope="module")
-def template(cc, domain):
-    return cc.create_template(domainId=domain, name="Plain")["templateId"]
 
 
 def by_id(case_id: str) -> dict:

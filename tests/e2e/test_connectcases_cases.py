@@ -7,22 +7,14 @@ import uuid
 from datetime import datetime
 
 import pytest
-from cases_helpers import account_client, code_of, error_of, new_case, new_domain, text
+from cases_helpers import account_client, code_of, error_of, new_case, text
+
+ACCOUNT = "333333333304"
 
 USER = "arn:aws:connect:us-east-1:333333333304:instance/i-1/user/u-1"
 PROFILE = "arn:aws:profile:us-east-1:333333333304:domains/d/profiles/p-1"
 SERVICE_FIELDS = ["case_id", "reference_number", "created_datetime", "last_updated_datetime",
                   "last_closed_datetime", "last_updated_user", "status"]
-
-
-@pytest.fixture(scope="module")
-def cc(server):
-    return account_client(server, "333333333304")
-
-
-@pytest.fixture(scope="module")
-def domain(cc):
-    return new_domain(cc)
 
 
 @pytest.fixture(scope="module")
@@ -34,11 +26,6 @@ def typed(cc, domain):
         {"name": "Gold", "value": "gold", "active": True},
         {"name": "Old", "value": "old", "active": False}])
     return made
-
-
-@pytest.fixture(scope="module")
-def template(cc, domain):
-    return cc.create_template(domainId=domain, name="Plain")["templateId"]
 
 
 def values(cc, domain, case_id, *field_ids):

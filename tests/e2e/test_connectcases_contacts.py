@@ -9,7 +9,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from cases_helpers import account_client, code_of, error_of, new_case, new_domain
+from cases_helpers import account_client, code_of, error_of, new_case
 from sqlalchemy import create_engine, text
 
 from casework.cases.queries.related_items import cases_for_contact_query
@@ -27,16 +27,6 @@ def keys(server):
 @pytest.fixture(scope="module")
 def cc(server, keys):
     return server.client("connectcases", key=keys[0], secret=keys[1])
-
-
-@pytest.fixture(scope="module")
-def domain(cc):
-    return new_domain(cc)
-
-
-@pytest.fixture(scope="module")
-def template(cc, domain):
-    return cc.create_template(domainId=domain, name="Plain")["templateId"]
 
 
 def link(cc, domain, case_id, contact=CONTACT) -> str:

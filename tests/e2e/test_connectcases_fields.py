@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import pytest
 from cases_helpers import (
-    account_client,
     code_of,
     error_of,
     new_case,
@@ -13,17 +11,9 @@ from cases_helpers import (
     text,
 )
 
+ACCOUNT = "333333333302"
+
 TYPES = ["Text", "Number", "Boolean", "DateTime", "SingleSelect", "Url", "User"]
-
-
-@pytest.fixture(scope="module")
-def cc(server):
-    return account_client(server, "333333333302")
-
-
-@pytest.fixture(scope="module")
-def domain(cc):
-    return new_domain(cc)
 
 
 def test_create_every_type_and_read_it_back(cc, domain):

@@ -2,18 +2,9 @@
 
 from __future__ import annotations
 
-import pytest
-from cases_helpers import account_client, code_of, error_of, new_domain
+from cases_helpers import code_of, error_of, new_domain
 
-
-@pytest.fixture(scope="module")
-def cc(server):
-    return account_client(server, "333333333303")
-
-
-@pytest.fixture(scope="module")
-def domain(cc):
-    return new_domain(cc)
+ACCOUNT = "333333333303"
 
 
 def content(*field_ids, more=()):

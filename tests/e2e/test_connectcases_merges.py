@@ -36,20 +36,10 @@ def cc(slow):
 
 
 @pytest.fixture(scope="module")
-def domain(cc):
-    return new_domain(cc)
-
-
-@pytest.fixture(scope="module")
 def custom(cc, domain):
     """Three custom Text fields: picked, kept, filled."""
     return {name: cc.create_field(domainId=domain, name=name, type="Text")["fieldId"]
             for name in ("picked", "kept", "filled")}
-
-
-@pytest.fixture(scope="module")
-def template(cc, domain):
-    return cc.create_template(domainId=domain, name="Plain")["templateId"]
 
 
 def status(cc, domain, case_id) -> dict:

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 import pytest
-from cases_helpers import account_client, code_of, error_of, new_case, new_domain, text
+from cases_helpers import code_of, error_of, new_case, text
 
 from casework.cases import slas
 
@@ -13,21 +13,6 @@ ACCOUNT = "333333333305"
 INSTANCE = f"arn:aws:connect:us-east-1:{ACCOUNT}:instance/i-1"
 COMMENT = {"comment": {"body": "Called the customer", "contentType": "Text/Plain"}}
 FILE = f"{INSTANCE}/attached-file/f-1"
-
-
-@pytest.fixture(scope="module")
-def cc(server):
-    return account_client(server, ACCOUNT)
-
-
-@pytest.fixture(scope="module")
-def domain(cc):
-    return new_domain(cc)
-
-
-@pytest.fixture(scope="module")
-def template(cc, domain):
-    return cc.create_template(domainId=domain, name="Plain")["templateId"]
 
 
 @pytest.fixture

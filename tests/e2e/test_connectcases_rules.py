@@ -3,17 +3,9 @@
 from __future__ import annotations
 
 import pytest
-from cases_helpers import account_client, code_of, error_of, new_domain, text
+from cases_helpers import code_of, error_of, text
 
-
-@pytest.fixture(scope="module")
-def cc(server):
-    return account_client(server, "333333333308")
-
-
-@pytest.fixture(scope="module")
-def domain(cc):
-    return new_domain(cc)
+ACCOUNT = "333333333308"
 
 
 def equal(field_id, value, result=True, op="equalTo"):

@@ -61,11 +61,6 @@ def union(field: str, value) -> dict:
 
 
 @pytest.fixture(scope="module")
-def cc(server):
-    return account_client(server, ACCOUNT)
-
-
-@pytest.fixture(scope="module")
 def stranger(server):
     return account_client(server, STRANGER)
 

@@ -9,11 +9,6 @@ ACCOUNT = "333333333307"
 
 
 @pytest.fixture(scope="module")
-def cc(server):
-    return account_client(server, ACCOUNT)
-
-
-@pytest.fixture(scope="module")
 def arns(cc):
     """One ARN of each taggable kind."""
     domain = cc.create_domain(name="tagged")
