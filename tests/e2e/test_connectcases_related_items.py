@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import time
 from datetime import UTC, datetime
 
 import pytest
@@ -167,6 +168,30 @@ def test_sla_is_met_when_the_case_reaches_the_target(cc, domain, case):
         assert code_of(cc.create_related_item, domainId=domain, caseId=case, type="Sla",
                        content={"sla": {"slaInputConfiguration": bad}}) == (
             "ValidationException", 400)
+
+
+def test_sla_goes_overdue_then_not_met_as_real_time_passes(cc, domain, template):
+    """The shortest SLA AWS allows is a minute, so this test waits one out."""
+    config = {"name": "Close in a minute", "type": "CaseField", "fieldId": "status",
+              "targetFieldValues": [text("closed")], "targetSlaMinutes": 1}
+    late, never = new_case(cc, domain, template), new_case(cc, domain, template)
+    for case_id in (late, never):
+        add(cc, domain, case_id, "Sla", {"sla": {"slaInputConfiguration": config}})
+
+    def sla_of(case_id):
+        return search(cc, domain, case_id, {"sla": {}})[0]["content"]["sla"]["slaConfiguration"]
+
+    target = sla_of(late)["targetTime"]
+    assert sla_of(late)["status"] == "Active"
+    time.sleep(max(0.0, (target - datetime.now(UTC)).total_seconds()) + 1)
+    assert sla_of(late)["status"] == sla_of(never)["status"] == "Overdue"
+    assert [i["content"]["sla"]["slaConfiguration"]["name"] for i in search(
+        cc, domain, late, {"sla": {"status": "Overdue"}})] == ["Close in a minute"]
+    cc.update_case(domainId=domain, caseId=late,
+                   fields=[{"id": "status", "value": text("closed")}])
+    closed = sla_of(late)
+    assert closed["status"] == "NotMet" and closed["completionTime"] > closed["targetTime"]
+    assert sla_of(never)["status"] == "Overdue"
 
 
 def test_sla_status_follows_the_clock():
