@@ -121,7 +121,8 @@ class Casework:
 
     def _context(self, conn, principal: Principal) -> Context:
         return Context(conn=conn, account_id=principal.account_id,
-                       access_key_id=principal.access_key_id, settings=self.settings,
+                       access_key_id=principal.access_key_id, region=principal.region,
+                       settings=self.settings,
                        tokens=self.tokens, now=now_ms())
 
 

@@ -27,6 +27,7 @@ class Context:
     conn: Connection
     account_id: str
     access_key_id: str
+    region: str  # the region the request was signed for
     settings: Settings
     tokens: TokenSigner
     now: int  # epoch milliseconds, fixed for the whole request

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 import uuid
 
+import boto3
 import pytest
 from cases_helpers import account_client, code_of, error_of, new_domain
 
@@ -112,3 +113,27 @@ def test_accounts_never_see_each_others_domains(other, account):
         assert code_of(call, domainId=domain_id) == ("ResourceNotFoundException", 404)
     assert connectcases.get_domain(domainId=domain_id)["domainId"] == domain_id
     assert uuid.UUID(domain_id)
+
+
+def test_arns_name_the_region_the_domain_was_created_through(server):
+    key, secret = server.new_account("333333333309")
+    london, virginia = (
+        boto3.client("connectcases", endpoint_url=server.endpoint, region_name=region,
+                     aws_access_key_id=key, aws_secret_access_key=secret)
+        for region in ("eu-west-2", "us-east-1"))
+    created = london.create_domain(name="london")
+    domain_id = created["domainId"]
+    assert created["domainArn"] == f"arn:aws:cases:eu-west-2:333333333309:domain/{domain_id}"
+    template = london.create_template(domainId=domain_id, name="Plain")
+    assert template["templateArn"].startswith("arn:aws:cases:eu-west-2:")
+    case = london.create_case(domainId=domain_id, templateId=template["templateId"],
+                              fields=[{"id": "title", "value": {"stringValue": "Hello"}}])
+    assert case["caseArn"].startswith(f"arn:aws:cases:eu-west-2:333333333309:domain/{domain_id}/")
+    # One store serves every region; the domain keeps the region it was made in.
+    listed = virginia.list_domains()["domains"]
+    assert [d["domainArn"] for d in listed] == [created["domainArn"]]
+    virginia.tag_resource(arn=case["caseArn"], tags={"team": "uk"})
+    assert london.list_tags_for_resource(arn=case["caseArn"])["tags"] == {"team": "uk"}
+    elsewhere = case["caseArn"].replace(":eu-west-2:", ":us-east-1:")
+    assert code_of(virginia.list_tags_for_resource, arn=elsewhere) == (
+        "ResourceNotFoundException", 404)

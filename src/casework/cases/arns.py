@@ -4,10 +4,8 @@ from __future__ import annotations
 
 import re
 
-# The handler context does not know the region the caller signed for, so every ARN names one
-# fixed region. Clients never derive a region from these ARNs, and TagResource accepts only
-# ARNs this server made.
-REGION = "us-east-1"
+# A domain lives in the region it was created through (one store serves every region), and
+# every ARN inside it names that region.
 PARTITION = "aws"
 
 _ARN = re.compile(
@@ -17,25 +15,27 @@ _ARN = re.compile(
 )
 
 
-def domain_arn(account_id: str, domain_id: str) -> str:
+def domain_arn(region: str, account_id: str, domain_id: str) -> str:
     """``arn:aws:cases:<region>:<account>:domain/<domain id>``."""
-    return f"arn:{PARTITION}:cases:{REGION}:{account_id}:domain/{domain_id}"
+    return f"arn:{PARTITION}:cases:{region}:{account_id}:domain/{domain_id}"
 
 
-def item_arn(account_id: str, domain_id: str, kind: str, item_id: str) -> str:
+def item_arn(region: str, account_id: str, domain_id: str, kind: str, item_id: str) -> str:
     """The ARN of a field, layout, template, case-rule or case inside a domain."""
-    return f"{domain_arn(account_id, domain_id)}/{kind}/{item_id}"
+    return f"{domain_arn(region, account_id, domain_id)}/{kind}/{item_id}"
 
 
-def related_item_arn(account_id: str, domain_id: str, case_id: str, related_item_id: str) -> str:
+def related_item_arn(region: str, account_id: str, domain_id: str, case_id: str,
+                     related_item_id: str) -> str:
     """``.../domain/<d>/case/<c>/related-item/<r>``."""
-    return f"{item_arn(account_id, domain_id, 'case', case_id)}/related-item/{related_item_id}"
+    case = item_arn(region, account_id, domain_id, "case", case_id)
+    return f"{case}/related-item/{related_item_id}"
 
 
 def parse(arn: str) -> dict | None:
     """The parts of a Connect Cases resource ARN, or None if it is not one."""
     match = _ARN.fullmatch(arn)
-    if match is None or match["partition"] != PARTITION or match["region"] != REGION:
+    if match is None or match["partition"] != PARTITION:
         return None
     if match["related"] is not None and match["kind"] != "case":
         return None

@@ -18,8 +18,8 @@ import uuid
 import orjson
 
 from ..handlers import Context
-from . import arns, audit, registry, rules, slas, values
-from .common import arn_of, iso, load_domain
+from . import audit, registry, rules, slas, values
+from .common import arn_of, iso, load_domain, related_item_arn
 from .errors import CASE, conflict, invalid, not_found
 from .queries import case_records, related_items, tags
 from .queries import merges as merge_queries
@@ -171,7 +171,7 @@ def delete_case(ctx: Context, params: dict) -> dict:
     case = load_case(ctx, domain_id, params["caseId"])
     refuse_while_merging(ctx, domain_id, case.case_id, deleting=True)
     doomed = [arn_of(ctx, domain_id, "case", case.case_id)] + [
-        arns.related_item_arn(ctx.account_id, domain_id, case.case_id, item["id"])
+        related_item_arn(ctx, domain_id, case.case_id, item["id"])
         for item in related_items.for_case(ctx.conn, case.seq)]
     audit.forget_case(ctx, case.seq)
     case_records.delete_case(ctx.conn, case.seq, doomed)

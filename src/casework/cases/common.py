@@ -26,12 +26,25 @@ def load_domain(ctx: Context, domain_id: str):
     found = domains.find(ctx.conn, ctx.account_id, domain_id)
     if found is None:
         raise not_found(DOMAIN, domain_id, f"Domain {domain_id} not found")
+    ctx.memo[f"domain-region:{domain_id}"] = found.region
     return found
+
+
+def region_of(ctx: Context, domain_id: str) -> str:
+    """The region of one of the caller's domains (known once ``load_domain`` has run)."""
+    region = ctx.memo.get(f"domain-region:{domain_id}")
+    return region if region is not None else load_domain(ctx, domain_id).region
 
 
 def arn_of(ctx: Context, domain_id: str, kind: str, item_id: str) -> str:
     """The ARN of a field, layout, template, case rule or case of the caller's domain."""
-    return arns.item_arn(ctx.account_id, domain_id, kind, item_id)
+    return arns.item_arn(region_of(ctx, domain_id), ctx.account_id, domain_id, kind, item_id)
+
+
+def related_item_arn(ctx: Context, domain_id: str, case_id: str, item_id: str) -> str:
+    """The ARN of a related item of a case in the caller's domain."""
+    return arns.related_item_arn(region_of(ctx, domain_id), ctx.account_id, domain_id, case_id,
+                                 item_id)
 
 
 def cursor(ctx: Context, params: dict, kind: str, default=0):

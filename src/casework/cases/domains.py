@@ -48,7 +48,7 @@ def create_domain(ctx: Context, params: dict) -> dict:
     if domains.count(ctx.conn, ctx.account_id) >= MAX_DOMAINS:
         raise quota(f"The account already has {MAX_DOMAINS} domains, the most allowed")
     domain_id = str(uuid.uuid4())
-    domains.insert_domain(ctx.conn, ctx.account_id, domain_id, name, ctx.now)
+    domains.insert_domain(ctx.conn, ctx.account_id, domain_id, name, ctx.region, ctx.now)
     body = {"namespace": "System", "description": None, "attributes": None}
     definitions.insert_many(ctx.conn, [
         {"domain_id": domain_id, "kind": "field", "item_id": field_id, "name": label,
@@ -56,7 +56,8 @@ def create_domain(ctx: Context, params: dict) -> dict:
         for field_id, label, kind in SYSTEM_FIELDS])
     for value, label in STATUS_OPTIONS:
         options.add(ctx.conn, domain_id, "status", value, label, True)
-    return {"domainId": domain_id, "domainArn": arns.domain_arn(ctx.account_id, domain_id),
+    return {"domainId": domain_id,
+            "domainArn": arns.domain_arn(ctx.region, ctx.account_id, domain_id),
             "domainStatus": "Active"}
 
 
@@ -64,7 +65,7 @@ def create_domain(ctx: Context, params: dict) -> dict:
 def get_domain(ctx: Context, params: dict) -> dict:
     """The domain's id, ARN, name, creation time, status and tags."""
     domain = load_domain(ctx, params["domainId"])
-    arn = arns.domain_arn(ctx.account_id, domain.domain_id)
+    arn = arns.domain_arn(domain.region, ctx.account_id, domain.domain_id)
     return {"domainId": domain.domain_id, "domainArn": arn, "name": domain.name,
             "createdTime": at(domain.created_at), "domainStatus": "Active",
             "tags": tags.of(ctx.conn, arn)}
@@ -78,7 +79,8 @@ def list_domains(ctx: Context, params: dict) -> dict:
     page = rows[:limit]
     return {
         "domains": [{"domainId": r.domain_id, "name": r.name,
-                     "domainArn": arns.domain_arn(ctx.account_id, r.domain_id)} for r in page],
+                     "domainArn": arns.domain_arn(r.region, ctx.account_id, r.domain_id)}
+                    for r in page],
         "nextToken": next_token(ctx, "domains", rows, limit, page[-1].seq if page else 0),
     }
 

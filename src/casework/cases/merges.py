@@ -35,9 +35,9 @@ from ..handlers import Context
 from ..store import Store
 from ..store.engine import now_ms
 from ..wire.errors import ServiceError
-from . import arns, audit, registry, slas
+from . import audit, registry, slas
 from .case_records import load_case
-from .common import iso, load_domain
+from .common import iso, load_domain, related_item_arn
 from .errors import CASE, conflict, invalid, not_found, quota
 from .queries import case_records, definitions, domains, related_items, tags
 from .queries import merges as merge_queries
@@ -261,7 +261,7 @@ def apply_merge(ctx: Context, merge: dict) -> None:
         raise MergeImpossible(error.message) from None
 
     def arn(case_id: str, item: dict) -> str:
-        return arns.related_item_arn(merge["account_id"], domain_id, case_id, item["id"])
+        return related_item_arn(ctx, domain_id, case_id, item["id"])
 
     performed_by = request.get("performedBy")
     metadata = {"mergeEventId": merge["merge_id"], "primaryCaseId": primary_id,
@@ -368,8 +368,9 @@ class MergeWorker:
                 merge = merge_queries.take(conn, merge_id)
                 if merge is None:
                     return  # done meanwhile, or another process is applying it
+                # No request here: ARNs inside the domain name the domain's own region anyway.
                 ctx = Context(conn=conn, account_id=merge["account_id"], access_key_id="",
-                              settings=self.settings, tokens=None, now=now_ms())
+                              region="", settings=self.settings, tokens=None, now=now_ms())
                 try:
                     with conn.begin_nested():
                         apply_merge(ctx, merge)

@@ -16,9 +16,9 @@ import re
 import uuid
 
 from ..handlers import Context
-from . import arns, audit, filters, registry, slas, values
+from . import audit, filters, registry, slas, values
 from .case_records import load_case, refuse_while_merging
-from .common import at, cursor, load_domain, next_token
+from .common import at, cursor, load_domain, next_token, related_item_arn
 from .errors import RELATED_ITEM, invalid, not_found, quota
 from .queries import case_records, contacts, related_items, tags
 
@@ -78,7 +78,7 @@ def _api_content(item: dict, now: int) -> dict:
 
 
 def _arn(ctx: Context, domain_id: str, case_id: str, item_id: str) -> str:
-    return arns.related_item_arn(ctx.account_id, domain_id, case_id, item_id)
+    return related_item_arn(ctx, domain_id, case_id, item_id)
 
 
 @registry.operation("CreateRelatedItem", writes=True)

@@ -52,8 +52,8 @@ from typing import Any
 import orjson
 
 from ..handlers import Context
-from . import arns, filters, registry, search_queries, slas, values
-from .common import at, load_domain
+from . import filters, registry, search_queries, slas, values
+from .common import arn_of, at, load_domain, related_item_arn
 from .errors import invalid
 from .queries import definitions
 from .related_items import MEMBER as ITEM_MEMBER
@@ -202,7 +202,7 @@ def search_cases(ctx: Context, params: dict) -> dict:
 
     search = _search_hash(domain_id, params.get("searchTerm") or "", filter_, sorts)
     after = _cursor(ctx, params, CASES_TOKEN, search, len(order) + 1)
-    case_arn_prefix = arns.item_arn(ctx.account_id, domain_id, "case", "")
+    case_arn_prefix = arn_of(ctx, domain_id, "case", "")
     where = search_queries.condition(tree, case_arn_prefix)
     rows = search_queries.search_cases(ctx.conn, domain_id, where, order, after, limit + 1)
     page = rows[:limit]
@@ -303,8 +303,8 @@ def search_all_related_items(ctx: Context, params: dict) -> dict:
             break
     page = found[:limit]
 
-    item_arns = [arns.related_item_arn(ctx.account_id, domain_id, row.case_id,
-                                       row.related_item_id) for row, _ in page]
+    item_arns = [related_item_arn(ctx, domain_id, row.case_id, row.related_item_id)
+                 for row, _ in page]
     item_tags = search_queries.tags_of(ctx.conn, item_arns)
     items = [{
         "relatedItemId": row.related_item_id,

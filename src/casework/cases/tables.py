@@ -32,6 +32,8 @@ domains = Table(
     Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
     Column("name", String(100), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    # The region the domain was created through; every ARN inside the domain names it.
+    Column("region", String(32), nullable=False, server_default="us-east-1"),
     Index("ix_cases_domains_account_seq", "account_id", "seq"),
     Index("ix_cases_domains_account_name", "account_id", "name", unique=True),
 )

@@ -34,6 +34,7 @@ class Principal:
 
     access_key_id: str
     account_id: str
+    region: str  # from the credential scope: the region the client believes it calls
 
 
 SecretLookup = Callable[[str], "tuple[str, str] | None"]  # key id -> (secret, account id)
@@ -167,7 +168,7 @@ def authenticate(
             "documentation for details.",
             status,
         )
-    return Principal(key_id, account_id)
+    return Principal(key_id, account_id, region)
 
 
 def _headers(raw: list[tuple[str, str]], signed: list[str]) -> HTTPHeaders:

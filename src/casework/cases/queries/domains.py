@@ -34,10 +34,11 @@ def name_taken(conn: Connection, account_id: str, name: str) -> bool:
         domains.c.account_id == account_id, domains.c.name == name)) is not None
 
 
-def insert_domain(conn: Connection, account_id: str, domain_id: str, name: str, now: int) -> None:
+def insert_domain(conn: Connection, account_id: str, domain_id: str, name: str, region: str,
+                  now: int) -> None:
     """Store a new domain."""
     conn.execute(insert(domains).values(domain_id=domain_id, account_id=account_id, name=name,
-                                        created_at=now))
+                                        region=region, created_at=now))
 
 
 def page(conn: Connection, account_id: str, after_seq: int, limit: int) -> list:
