@@ -10,7 +10,7 @@ from botocore.config import Config
 from botocore.exceptions import ClientError
 from conftest import start_server
 
-WINDOW = 1.0  # seconds: --limit-window of the limited server
+WINDOW = 3.0  # seconds: --limit-window of the limited server
 RATE, BURST = 1, 3  # --throttle-rate and --throttle-burst of the limited server
 
 
