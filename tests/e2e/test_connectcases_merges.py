@@ -17,7 +17,7 @@ ACCOUNT = "333333333341"
 INSTANCE = f"arn:aws:connect:us-east-1:{ACCOUNT}:instance/i-1"
 AGENT = f"{INSTANCE}/user/merger"
 CUSTOMER = f"arn:aws:profile:us-east-1:{ACCOUNT}:domains/d/profiles/p-1"
-MERGE_SECONDS = 1.5
+MERGE_SECONDS = 4.0  # long enough for a slow machine to look at the running state
 
 
 @pytest.fixture(scope="module")
