@@ -444,7 +444,7 @@ def test_urls_name_the_host_the_client_used(server):
 
 
 def test_unattached_uploads_expire_and_their_files_go(tmp_path):
-    running = start_server(tmp_path, "--upload-ttl", "1")
+    running = start_server(tmp_path, "--upload-ttl", "3")  # room to attach one in time
     try:
         support = running.client("support")
         kept = upload(support, "kept.txt", b"keep me")
@@ -453,7 +453,7 @@ def test_unattached_uploads_expire_and_their_files_go(tmp_path):
         gone = upload(support, "gone.txt", b"forget me")
         storage = running.data_dir / "attachments"
         assert len(list(storage.iterdir())) == 2
-        time.sleep(1.1)
+        time.sleep(3.1)
         for call, params in [
             (support.describe_attachment_upload_status, {"uploadId": gone}),
             (support.create_case, {"subject": "s", "communicationBody": "b",
