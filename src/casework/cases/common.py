@@ -6,8 +6,11 @@ from datetime import UTC, datetime
 
 from ..handlers import Context
 from . import arns
-from .errors import DOMAIN, not_found
-from .queries import domains
+from .errors import DOMAIN, not_found, quota
+from .queries import definitions, domains
+
+# AWS documents that up to 100 layouts or templates can be deleted per domain; fields too here.
+MAX_DELETED = 100
 
 
 def at(ms: int | None) -> datetime | None:
@@ -63,3 +66,10 @@ def next_token(ctx: Context, kind: str, rows: list, limit: int, last_cursor) -> 
     if len(rows) <= limit:
         return None
     return ctx.tokens.encode(kind, ctx.account_id, last_cursor)
+
+
+def soft_delete(ctx: Context, domain_id: str, kind: str, item: dict) -> None:
+    """Mark a field, layout or template deleted, within the per-domain deletion quota."""
+    if definitions.count(ctx.conn, domain_id, kind, deleted=True) >= MAX_DELETED:
+        raise quota(f"At most {MAX_DELETED} {kind}s can be deleted per domain")
+    definitions.mark_deleted(ctx.conn, item["seq"], ctx.now)

@@ -15,13 +15,12 @@ import uuid
 
 from ..handlers import Context
 from . import registry
-from .common import arn_of, at, cursor, load_domain, next_token
+from .common import arn_of, at, cursor, load_domain, next_token, soft_delete
 from .domains import SYSTEM_FIELDS
 from .errors import FIELD, conflict, invalid, not_found, quota
 from .queries import definitions, options, tags
 
 MAX_FIELDS = 500
-MAX_DELETED = 100
 MAX_OPTIONS = 500
 LIST_PAGE = 100
 # The built-in status options cannot be renamed or deactivated.
@@ -143,9 +142,7 @@ def delete_field(ctx: Context, params: dict) -> dict:
         raise invalid(f"System field {field['id']} cannot be deleted")
     if field["deleted"]:
         return {}
-    if definitions.count(ctx.conn, domain_id, "field", deleted=True) >= MAX_DELETED:
-        raise quota(f"At most {MAX_DELETED} fields can be deleted per domain")
-    definitions.mark_deleted(ctx.conn, field["seq"], ctx.now)
+    soft_delete(ctx, domain_id, "field", field)
     return {}
 
 

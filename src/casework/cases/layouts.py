@@ -13,13 +13,12 @@ import uuid
 
 from ..handlers import Context
 from . import registry
-from .common import arn_of, at, cursor, load_domain, next_token
+from .common import arn_of, at, cursor, load_domain, next_token, soft_delete
 from .errors import LAYOUT, conflict, invalid, not_found, quota
 from .fields import require_live_fields
 from .queries import definitions, tags
 
 MAX_LAYOUTS = 100
-MAX_DELETED = 100
 MAX_SLOTS = 100
 LIST_PAGE = 100
 NOT_CONFIGURABLE = ("title", "status")
@@ -124,9 +123,7 @@ def delete_layout(ctx: Context, params: dict) -> dict:
     if users:
         raise conflict(f"Layout {layout['id']} is the default layout of templates "
                        f"{', '.join(users)}")
-    if definitions.count(ctx.conn, domain_id, "layout", deleted=True) >= MAX_DELETED:
-        raise quota(f"At most {MAX_DELETED} layouts can be deleted per domain")
-    definitions.mark_deleted(ctx.conn, layout["seq"], ctx.now)
+    soft_delete(ctx, domain_id, "layout", layout)
     return {}
 
 

@@ -111,20 +111,22 @@ def create_related_item(ctx: Context, params: dict) -> dict:
                                                              item_id)}
 
 
-def _load_item(ctx: Context, case, item_id: str) -> dict:
-    found = related_items.find(ctx.conn, case.seq, item_id)
-    if found is None:
+def _item_to_change(ctx: Context, params: dict) -> tuple[str, object, dict]:
+    """(domain id, case, item) named by an update or delete, once the case may change."""
+    domain_id = load_domain(ctx, params["domainId"]).domain_id
+    case = load_case(ctx, domain_id, params["caseId"])
+    refuse_while_merging(ctx, domain_id, case.case_id)
+    item_id = params["relatedItemId"]
+    item = related_items.find(ctx.conn, case.seq, item_id)
+    if item is None:
         raise not_found(RELATED_ITEM, item_id, f"Related item {item_id} not found")
-    return found
+    return domain_id, case, item
 
 
 @registry.operation("UpdateRelatedItem", writes=True)
 def update_related_item(ctx: Context, params: dict) -> dict:
     """Replace a comment's or custom item's content; returns the whole item."""
-    domain_id = load_domain(ctx, params["domainId"]).domain_id
-    case = load_case(ctx, domain_id, params["caseId"])
-    refuse_while_merging(ctx, domain_id, case.case_id)
-    item = _load_item(ctx, case, params["relatedItemId"])
+    domain_id, case, item = _item_to_change(ctx, params)
     kind, body = next(iter(params["content"].items()))
     if MEMBER[item["type"]] != kind:
         raise invalid(f"Related item {item['id']} is of type {item['type']}; only Comment and "
@@ -148,10 +150,7 @@ def update_related_item(ctx: Context, params: dict) -> dict:
 @registry.operation("DeleteRelatedItem", writes=True)
 def delete_related_item(ctx: Context, params: dict) -> dict:
     """Remove a related item (not a file) and, for contacts, its link."""
-    domain_id = load_domain(ctx, params["domainId"]).domain_id
-    case = load_case(ctx, domain_id, params["caseId"])
-    refuse_while_merging(ctx, domain_id, case.case_id)
-    item = _load_item(ctx, case, params["relatedItemId"])
+    domain_id, case, item = _item_to_change(ctx, params)
     if item["type"] == "File":
         raise invalid("File related items cannot be deleted; delete the attached file in "
                       "Amazon Connect instead")

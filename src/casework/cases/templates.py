@@ -13,13 +13,12 @@ import uuid
 
 from ..handlers import Context
 from . import registry
-from .common import arn_of, at, cursor, load_domain, next_token
+from .common import arn_of, at, cursor, load_domain, next_token, soft_delete
 from .errors import TEMPLATE, conflict, invalid, not_found, quota
 from .fields import require_live_fields
 from .queries import definitions, tags
 
 MAX_TEMPLATES = 100
-MAX_DELETED = 100
 LIST_PAGE = 100
 CONFIG = ("description", "layoutConfiguration", "requiredFields", "status", "rules",
           "tagPropagationConfigurations")
@@ -131,9 +130,7 @@ def delete_template(ctx: Context, params: dict) -> dict:
     template = load_template(ctx, domain_id, params["templateId"])
     if template["deleted"]:
         return {}
-    if definitions.count(ctx.conn, domain_id, "template", deleted=True) >= MAX_DELETED:
-        raise quota(f"At most {MAX_DELETED} templates can be deleted per domain")
-    definitions.mark_deleted(ctx.conn, template["seq"], ctx.now)
+    soft_delete(ctx, domain_id, "template", template)
     return {}
 
 
