@@ -164,10 +164,15 @@ def connectcases(server):
 # Connect Cases: each test module works in an account of its own (its ``ACCOUNT``), since the
 # 5-domain quota is per account and the session server is shared. A module may override these.
 @pytest.fixture(scope="module")
-def cc(server, request):
+def keys(server, request) -> tuple[str, str]:
+    """(key id, secret) of the test module's own account."""
+    return server.new_account(request.module.ACCOUNT)
+
+
+@pytest.fixture(scope="module")
+def cc(server, keys):
     """A connectcases client of the test module's own account."""
-    key, secret = server.new_account(request.module.ACCOUNT)
-    return server.client("connectcases", key=key, secret=secret)
+    return server.client("connectcases", key=keys[0], secret=keys[1])
 
 
 @pytest.fixture(scope="module")

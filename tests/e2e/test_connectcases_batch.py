@@ -15,16 +15,6 @@ COMMENT = {"comment": {"body": "Outage acknowledged", "contentType": "Text/Plain
 
 
 @pytest.fixture(scope="module")
-def keys(server):
-    return server.new_account(ACCOUNT)
-
-
-@pytest.fixture(scope="module")
-def cc(server, keys):
-    return server.client("connectcases", key=keys[0], secret=keys[1])
-
-
-@pytest.fixture(scope="module")
 def priority(cc, domain):
     """A custom Text field called Priority."""
     return cc.create_field(domainId=domain, name="Priority", type="Text")["fieldId"]

@@ -8,7 +8,6 @@ import subprocess
 import sys
 from pathlib import Path
 
-import pytest
 from cases_helpers import account_client, code_of, error_of, new_case
 from sqlalchemy import create_engine, text
 
@@ -17,16 +16,6 @@ from casework.cases.queries.related_items import cases_for_contact_query
 ACCOUNT = "333333333306"
 CONTACT = f"arn:aws:connect:us-east-1:{ACCOUNT}:instance/i-1/contact/c-1"
 AWS = Path(sys.executable).with_name("aws")
-
-
-@pytest.fixture(scope="module")
-def keys(server):
-    return server.new_account(ACCOUNT)
-
-
-@pytest.fixture(scope="module")
-def cc(server, keys):
-    return server.client("connectcases", key=keys[0], secret=keys[1])
 
 
 def link(cc, domain, case_id, contact=CONTACT) -> str:

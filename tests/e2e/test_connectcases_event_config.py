@@ -17,16 +17,6 @@ ACCOUNT = "333333333323"
 AWS = Path(sys.executable).with_name("aws")
 
 
-@pytest.fixture(scope="module")
-def keys(server):
-    return server.new_account(ACCOUNT)
-
-
-@pytest.fixture(scope="module")
-def cc(server, keys):
-    return server.client("connectcases", key=keys[0], secret=keys[1])
-
-
 @pytest.fixture
 def domain(cc):
     """A fresh domain per test (five per account is the quota, so each test deletes its own)."""
