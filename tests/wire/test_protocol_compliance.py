@@ -1,6 +1,6 @@
 """AWS protocol compliance cases, run backwards against our server-side wire layer.
 
-The cases in ``../shared/protocol-tests`` (botocore's own, see its README) describe clients:
+The cases (botocore's own, ``tests/unit/protocols/`` of its sdist) describe clients:
 ``params`` -> HTTP request, and HTTP response -> parsed ``result``. A server has to do the
 reverse, so:
 
@@ -9,9 +9,10 @@ reverse, so:
 * output cases: from ``result`` (or the modeled error) our serializer must produce a response
   that botocore's own parser reads back as that ``result`` / error.
 
-The data is read where it lives (``<repo>/../shared/protocol-tests``, or the directory named by
-``CASEWORK_PROTOCOL_TESTS``); nothing is copied into the repository. Cases about client-only
-behaviour are listed once in ``CLIENT_ONLY`` and left out of the parametrisation.
+The cases come from the source distribution of the installed botocore on PyPI
+(``protocol_suite.py`` downloads and caches them); nothing is copied into the repository.
+Cases about client-only behaviour are listed once in ``CLIENT_ONLY`` and left out of the
+parametrisation.
 """
 
 from __future__ import annotations
@@ -19,9 +20,7 @@ from __future__ import annotations
 import copy
 import json
 import math
-import os
 from datetime import UTC, datetime
-from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,17 +29,13 @@ import pytest
 from botocore.compat import HTTPHeaders
 from botocore.model import ServiceModel, Shape
 from botocore.parsers import create_parser
+from protocol_suite import FILES, suite_dir
 
 from casework.wire.errors import ServiceError
 from casework.wire.gateway import Gateway
 from casework.wire.model import Service
 from casework.wire.protocol import Json11, RestJson, WireRequest
 
-SUITE_DIR = Path(
-    os.environ.get("CASEWORK_PROTOCOL_TESTS")
-    or Path(__file__).resolve().parents[2].parent / "shared" / "protocol-tests"
-)
-FILES = ("input/json.json", "input/rest-json.json", "output/json.json", "output/rest-json.json")
 TOTAL_CASES = 316  # what the README promises; a changed data set should be looked at, not run
 
 # The one list of cases left out, each with its reason: they test what only a client does.
@@ -96,16 +91,12 @@ BOTOCORE_CANNOT_PARSE: dict[str, str] = {
 
 def _load() -> dict[str, list[tuple[dict, dict]]]:
     """Every (suite, case) per file, with the suite given a name our ``Service`` needs."""
-    if not SUITE_DIR.is_dir():
-        raise RuntimeError(
-            f"protocol compliance data not found at {SUITE_DIR}; "
-            "set CASEWORK_PROTOCOL_TESTS to the protocol-tests directory"
-        )
+    directory = suite_dir()
     out: dict[str, list[tuple[dict, dict]]] = {}
     for name in FILES:
         out[name] = [
             (suite, case)
-            for suite in json.loads((SUITE_DIR / name).read_text())
+            for suite in json.loads((directory / name).read_text())
             for case in suite["cases"]
         ]
     return out
