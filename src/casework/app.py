@@ -15,6 +15,7 @@ from .config import Settings
 from .handlers import Context, Registered, Registry
 from .store import Store
 from .store.engine import now_ms
+from .store.runner import Runner
 from .store.tables import access_keys
 from .support import registry as support_registry
 from .support.agent import AgentApi
@@ -61,8 +62,8 @@ class Casework:
             lookup=self.lookup_secret,
             invoke=self.invoke,
             max_body_bytes=settings.max_body_bytes,
-            threads=settings.threads,
         )
+        self.runner = Runner(store, settings.threads)
         # Presigned attachment URLs (AWS Support large files) are served here, not by S3.
         self.transfers = Transfers(settings, store)
         # Background workers the service packages register (Registry.worker), e.g. the one
@@ -103,19 +104,24 @@ class Casework:
         self._keys[access_key_id] = (now + KEY_CACHE_SECONDS, found)
         return found
 
-    def invoke(self, op: Operation, params: dict, principal: Principal) -> dict:
+    async def invoke(self, op: Operation, params: dict, principal: Principal) -> dict:
         registered = self.handlers[(op.service.name, op.name)]
         dry_run = params.pop("dryRun", False) if "dryRun" in op.input_shape.members else False
+
+        def job(conn):
+            ctx = self._context(conn, principal)
+            return registered.run(ctx, params), ctx.after_commit
+
         if dry_run:
             # Run the whole operation, checks included, then throw its changes away.
-            with self.store.rollback_only() as conn:
-                registered.run(self._context(conn, principal), params)
+            await self.runner.write(job, rollback=True)
             raise ServiceError("DryRunOperationException",
                                "The request would have succeeded, but the DryRun flag is set.")
-        with self.store.transaction(write=registered.writes) as conn:
-            ctx = self._context(conn, principal)
-            result = registered.run(ctx, params)
-        for callback in ctx.after_commit:
+        if registered.writes:
+            result, after_commit = await self.runner.write(job)
+        else:
+            result, after_commit = await self.runner.read(job)
+        for callback in after_commit:
             callback()
         return result
 

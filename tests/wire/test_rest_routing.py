@@ -6,6 +6,7 @@ exactly as the SDKs encode them.
 
 from __future__ import annotations
 
+import asyncio
 from urllib.parse import urlsplit
 
 import orjson
@@ -151,6 +152,10 @@ def _gateway() -> Gateway:
                    invoke=lambda op, params, principal: {}, max_body_bytes=1 << 20)
 
 
+def _handle(request: WireRequest):
+    return asyncio.run(_gateway().handle(request))
+
+
 def _signed(method: str, path: str, service: str, body: bytes = b"",
             headers: dict | None = None) -> WireRequest:
     aws = AWSRequest(method=method, url=f"http://localhost{path}", data=body,
@@ -170,7 +175,7 @@ def _error(response) -> tuple[int, str, str]:
 
 
 def test_unknown_rest_route_is_unknown_operation():
-    response = _gateway().handle(_signed("POST", "/domains/d/unknown", "cases"))
+    response = _handle(_signed("POST", "/domains/d/unknown", "cases"))
     assert _error(response) == (
         404, "UnknownOperationException", "No operation matches POST /domains/d/unknown")
 
@@ -179,7 +184,7 @@ def test_unknown_json_target_is_unknown_operation():
     request = _signed("POST", "/", "support", b"{}", {
         "X-Amz-Target": "AWSSupport_20130415.DescribeEverything",
         "Content-Type": "application/x-amz-json-1.1"})
-    assert _error(_gateway().handle(request)) == (
+    assert _error(_handle(request)) == (
         400, "UnknownOperationException",
         "Unknown operation AWSSupport_20130415.DescribeEverything")
 
@@ -188,13 +193,13 @@ def test_unknown_json_service_prefix_is_unknown_operation():
     request = _signed("POST", "/", "support", b"{}", {
         "X-Amz-Target": "DynamoDB_20120810.ListTables",
         "Content-Type": "application/x-amz-json-1.1"})
-    assert _error(_gateway().handle(request)) == (
+    assert _error(_handle(request)) == (
         400, "UnknownOperationException", "Unknown operation DynamoDB_20120810.ListTables")
 
 
 def test_known_route_without_handler_is_not_implemented():
     path = "/tags/" + ARN.replace(":", "%3A").replace("/", "%2F")
-    assert _error(_gateway().handle(_signed("GET", path, "cases"))) == (
+    assert _error(_handle(_signed("GET", path, "cases"))) == (
         501, "NotImplementedException",
         "Casework does not implement connectcases ListTagsForResource yet.")
 

@@ -30,7 +30,7 @@ class Store:
     def __init__(self, url: str, pool_size: int = 32):
         self.url = make_url(url)
         self.is_sqlite = self.url.get_backend_name() == "sqlite"
-        self._write_lock = threading.Lock()
+        self.write_lock = threading.Lock()
         if self.is_sqlite:
             self.engine = create_engine(
                 self.url,
@@ -59,22 +59,11 @@ class Store:
             with conn.begin():
                 yield conn
 
-    @contextmanager
-    def rollback_only(self) -> Iterator[Connection]:
-        """A write transaction that is always rolled back (dry runs)."""
-        with self._writer(True), self.engine.connect() as conn:
-            conn.execution_options(casework_write=True)
-            trans = conn.begin()
-            try:
-                yield conn
-            finally:
-                trans.rollback()
-
     def _writer(self, write: bool):
         """SQLite admits one writer: queue this process's writers on a lock rather than on
         SQLite's busy handler, which sleeps in growing steps and makes latency spiky."""
         if write and self.is_sqlite:
-            return self._write_lock
+            return self.write_lock
         return nullcontext()
 
     def migrate(self) -> None:

@@ -1,19 +1,17 @@
 """The AWS gateway: an ASGI app that serves every operation of the models it is given.
 
 Per request: read the body, pick the protocol (``X-Amz-Target`` means JSON 1.1, anything else
-REST-JSON), then in one worker thread authenticate, find the operation, parse, validate, run
-the handler and serialize. Client mistakes become AWS-shaped 4xx errors; only our own bugs
-become a 500, logged with their traceback.
+REST-JSON), authenticate, find the operation, parse and validate on the event loop (pure CPU
+work that a thread hand-off would only add to), then await the handler, which the invoker runs
+where the database wants it (see ``store/runner.py``), and serialize. Client mistakes become
+AWS-shaped 4xx errors; only our own bugs become a 500, logged with their traceback.
 """
 
 from __future__ import annotations
 
-import asyncio
-import contextvars
 import logging
 import uuid
-from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from .errors import ServiceError, not_implemented, unknown_operation, validation_error
@@ -23,8 +21,8 @@ from .sigv4 import Principal, SecretLookup, authenticate
 
 log = logging.getLogger("casework.gateway")
 
-# invoke(operation, params, principal) -> output dict; the app supplies transactions etc.
-Invoker = Callable[[Operation, dict, Principal], dict]
+# await invoke(operation, params, principal) -> output dict; the app supplies transactions.
+Invoker = Callable[[Operation, dict, Principal], Awaitable[dict]]
 
 
 class Gateway:
@@ -37,7 +35,6 @@ class Gateway:
         lookup: SecretLookup,
         invoke: Invoker,
         max_body_bytes: int,
-        threads: int = 32,
     ):
         self.json = Json11()
         self.rest = RestJson()
@@ -55,8 +52,6 @@ class Gateway:
         self.lookup = lookup
         self.invoke = invoke
         self.max_body_bytes = max_body_bytes
-        # A plain executor: anyio's to_thread costs more per call than the work it hands over.
-        self.executor = ThreadPoolExecutor(threads, thread_name_prefix="casework")
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
         request_id = str(uuid.uuid4())
@@ -76,10 +71,7 @@ class Gateway:
                 "RequestEntityTooLargeException",
                 f"Request body must be at most {self.max_body_bytes} bytes.", 413))
         else:
-            # The handler sees this request's context variables, as in the request's own task.
-            context = contextvars.copy_context()
-            response = await asyncio.get_running_loop().run_in_executor(
-                self.executor, context.run, self.handle, request)
+            response = await self.handle(request)
         out = [(b"x-amzn-requestid", request_id.encode()),
                (b"content-length", str(len(response.body)).encode())]
         # UTF-8, not latin-1: a modeled string header may hold any character and must not crash
@@ -103,8 +95,8 @@ class Gateway:
             if not message.get("more_body"):
                 return b"".join(chunks), False
 
-    def handle(self, request: WireRequest) -> WireResponse:
-        """Answer one request; runs in a worker thread."""
+    async def handle(self, request: WireRequest) -> WireResponse:
+        """Answer one request."""
         target = request.headers.get("x-amz-target")
         protocol: Any = self.json if target is not None else self.rest
         op: Operation | None = None
@@ -136,7 +128,7 @@ class Gateway:
                 op.validate(params, "", problems)
                 if problems:
                     raise validation_error(problems)
-            result = self.invoke(op, params, principal)
+            result = await self.invoke(op, params, principal)
             return protocol.serialize(op, result or {})
         except ServiceError as error:
             return protocol.serialize_error(op, error)

@@ -1,0 +1,448 @@
+"""The benchmark: Casework beside its peers and references, in one run, as one table of ratios.
+
+    python bench/run.py [--duration 8] [--only ROW,...] [--postgres URL] [--markdown FILE]
+
+It starts every system itself on loopback, signs each request once with botocore (SigV4
+allows a replay for 15 minutes, so each row is signed just before it runs), replays it with
+wrk (one thread; 32 connections unless the row says otherwise) and reads the server's CPU time
+and resident memory from /proc. See bench/README.md for the rows and the targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import boto3
+import httpx
+from botocore.config import Config
+
+HERE = Path(__file__).resolve().parent
+REGION = "us-east-1"
+INSTANCE = "arn:aws:connect:us-east-1:000000000000:instance/bench"
+
+
+# ----------------------------------------------------------------------------- servers
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+@dataclass
+class Server:
+    name: str
+    process: subprocess.Popen
+    endpoint: str
+
+    def stop(self) -> None:
+        self.process.terminate()
+        try:
+            self.process.wait(timeout=20)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+
+    def pids(self) -> list[int]:
+        """The server process and all its descendants (``--workers`` children)."""
+        found, frontier = [], [self.process.pid]
+        while frontier:
+            pid = frontier.pop()
+            found.append(pid)
+            for task in Path(f"/proc/{pid}/task").glob("*"):
+                with contextlib.suppress(OSError):
+                    frontier += [int(c) for c in (task / "children").read_text().split()]
+        return found
+
+
+def start(name: str, command: list[str], health: str, env: dict | None = None,
+          log: Path | None = None) -> Server:
+    port = free_port()
+    command = [part.replace("{port}", str(port)) for part in command]
+    out = open(log, "wb") if log else subprocess.DEVNULL  # noqa: SIM115
+    process = subprocess.Popen(command, stdout=out, stderr=subprocess.STDOUT,
+                               env={**os.environ, **(env or {})})
+    endpoint = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 60
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            raise RuntimeError(f"{name} exited: {command}")
+        with contextlib.suppress(httpx.HTTPError):
+            httpx.request("GET" if health else "POST", endpoint + (health or "/"), timeout=1)
+            return Server(name, process, endpoint)
+        time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"{name} did not start in 60 s")
+
+
+def casework(tmp: Path, *extra: str, database_url: str | None = None) -> Server:
+    data = tmp / f"casework-{uuid.uuid4().hex[:8]}"
+    command = [sys.executable, "-m", "casework", "serve", "--port", "{port}",
+               "--data-dir", str(data), "--log-level", "warning", *extra]
+    if database_url:
+        command += ["--database-url", database_url]
+    return start("casework", command, "/_casework/health", log=tmp / f"{data.name}.log")
+
+
+def peer(tmp: Path, mode: str) -> Server:
+    return start(mode, [sys.executable, str(HERE / "peers.py"), mode, "--port", "{port}",
+                        "--db", str(tmp / f"{mode}-{uuid.uuid4().hex[:8]}.db")], "")
+
+
+def moto(tmp: Path) -> Server:
+    return start("moto", [sys.executable, "-m", "moto.server", "-p", "{port}"], "/moto-api/",
+                 log=tmp / "moto.log")
+
+
+# ----------------------------------------------------------------------------- requests
+
+
+class _Captured(Exception):
+    def __init__(self, request):
+        self.request = request
+
+
+def client(endpoint: str, service: str):
+    return boto3.client(service, endpoint_url=endpoint, region_name=REGION,
+                        aws_access_key_id="test", aws_secret_access_key="test",
+                        config=Config(retries={"max_attempts": 1}))
+
+
+def signed(endpoint: str, service: str, operation: str, **params) -> dict:
+    """The exact request boto3 sends for ``operation``, signed, captured instead of sent."""
+    sdk = client(endpoint, service)
+
+    def capture(request, **_):
+        raise _Captured(request)
+
+    sdk.meta.events.register("before-send", capture)
+    try:
+        getattr(sdk, operation)(**params)
+    except _Captured as captured:
+        request = captured.request
+        body = request.body or b""
+        return {"method": request.method, "url": request.url,
+                "headers": {k: (v.decode() if isinstance(v, bytes) else v)
+                            for k, v in request.headers.items()
+                            if k.lower() not in ("host", "content-length")},
+                "body": body.decode() if isinstance(body, bytes) else body}
+    raise RuntimeError(f"{operation} was not sent")
+
+
+def lua(request: dict) -> str:
+    headers = "\n".join(f"wrk.headers[{json.dumps(k)}] = {json.dumps(v)}"
+                        for k, v in request["headers"].items())
+    return (f"wrk.method = {json.dumps(request['method'])}\n"
+            f"wrk.body = {json.dumps(request['body'])}\n{headers}\n")
+
+
+# ----------------------------------------------------------------------------- measuring
+
+
+@dataclass
+class Result:
+    row: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    cpu_us: float
+    rss_mb: float
+    errors: int
+    connections: int
+    extra: dict = field(default_factory=dict)
+
+
+def _ms(text: str) -> float:
+    value, unit = re.match(r"([\d.]+)(us|ms|s|m)", text).groups()
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0, "m": 60000.0}[unit]
+
+
+def _cpu(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+            total += int(fields[11]) + int(fields[12])
+    return total / os.sysconf("SC_CLK_TCK")
+
+
+def _rss_mb(pids: list[int]) -> float:
+    total = 0
+    for pid in pids:
+        with contextlib.suppress(OSError):
+            status = Path(f"/proc/{pid}/status").read_text()
+            total += int(re.search(r"VmRSS:\s+(\d+)", status)[1])
+    return total / 1024
+
+
+def wrk(server: Server, request: dict, row: str, duration: int, connections: int = 32,
+        tmp: Path = Path(tempfile.gettempdir())) -> Result:
+    script = tmp / f"{uuid.uuid4().hex}.lua"
+    script.write_text(lua(request))
+    pids = server.pids()
+    peak = [0.0]
+    done = threading.Event()
+
+    def sample() -> None:
+        while not done.wait(0.2):
+            peak[0] = max(peak[0], _rss_mb(pids))
+
+    sampler = threading.Thread(target=sample, daemon=True)
+    cpu_before = _cpu(pids)
+    sampler.start()
+    out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
+                          "-s", str(script), request["url"]], capture_output=True, text=True)
+    done.set()
+    sampler.join()
+    cpu = _cpu(pids) - cpu_before
+    text = out.stdout
+    total = int(re.search(r"(\d+) requests in", text)[1])
+    errors = int(m[1]) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", text)) else 0
+    errors += sum(int(n) for n in re.findall(r"(?:connect|read|write|timeout) (\d+)", text))
+    latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", text, re.M))
+    return Result(row, float(re.search(r"Requests/sec:\s+([\d.]+)", text)[1]),
+                  _ms(latency["50"]), _ms(latency["99"]), cpu / max(total, 1) * 1e6,
+                  peak[0], errors, connections)
+
+
+# ----------------------------------------------------------------------------- scenarios
+
+
+@dataclass
+class Bench:
+    tmp: Path
+    duration: int
+    only: set[str] | None
+    results: list[Result] = field(default_factory=list)
+
+    def wanted(self, row: str) -> bool:
+        return self.only is None or any(part in row for part in self.only)
+
+    def run(self, server: Server, row: str, request: Callable[[], dict],
+            connections: int = 32) -> None:
+        if not self.wanted(row):
+            return
+        result = wrk(server, request(), row, self.duration, connections, self.tmp)
+        self.results.append(result)
+        print(_line(result), flush=True)
+
+
+def references(bench: Bench) -> None:
+    for mode, row in (("ceiling", "bare ASGI, fixed JSON (ceiling)"),
+                      ("insert", "bare ASGI + one SQLite insert, FULL (write reference)"),
+                      ("read", "bare ASGI + SigV4 + PK select + orjson (read floor)")):
+        if not bench.wanted(row):
+            continue
+        server = peer(bench.tmp, mode)
+        try:
+            bench.run(server, row, lambda s=server: signed(
+                s.endpoint, "support", "describe_cases", caseIdList=["case-1"]))
+        finally:
+            server.stop()
+
+
+def moto_rows(bench: Bench) -> None:
+    if not (bench.wanted("moto CreateCase") or bench.wanted("moto DescribeCases by id")):
+        return
+    server = moto(bench.tmp)
+    try:
+        sdk = client(server.endpoint, "support")
+        case_id = sdk.create_case(subject="load", communicationBody="bench")["caseId"]
+        bench.run(server, "moto CreateCase", lambda: signed(
+            server.endpoint, "support", "create_case", subject="load",
+            communicationBody="Since 10:00 UTC"))
+        bench.run(server, "moto DescribeCases by id", lambda: signed(
+            server.endpoint, "support", "describe_cases", caseIdList=[case_id]))
+    finally:
+        server.stop()
+
+
+def casework_rows(bench: Bench, label: str = "", database_url: str | None = None,
+                  workers: int = 1) -> None:
+    extra = ("--workers", str(workers)) if workers > 1 else ()
+    server = casework(bench.tmp, *extra, database_url=database_url)
+    try:
+        _casework_rows(bench, server, label)
+    finally:
+        server.stop()
+
+
+def _casework_rows(bench: Bench, server: Server, label: str) -> None:
+    end = server.endpoint
+    support = client(end, "support")
+    case_id = support.create_case(subject="load", communicationBody="bench")["caseId"]
+    for i in range(12):
+        support.create_case(subject=f"case {i}", communicationBody="filler")
+    for i in range(8):
+        support.add_communication_to_case(caseId=case_id, communicationBody=f"reply {i}")
+    cc = client(end, "connectcases")
+    domain = cc.create_domain(name=f"bench-{uuid.uuid4().hex[:8]}")["domainId"]
+    template = cc.create_template(domainId=domain, name="bench", status="Active")["templateId"]
+    fields = [{"id": "title", "value": {"stringValue": "Printer on fire"}}]
+    connect_case = cc.create_case(domainId=domain, templateId=template, fields=fields)["caseId"]
+    contact = f"{INSTANCE}/contact/{uuid.uuid4()}"
+    cc.create_related_item(domainId=domain, caseId=connect_case, type="Contact",
+                           content={"contact": {"contactArn": contact}})
+    p = label
+    by_id = lambda: signed(end, "support", "describe_cases", caseIdList=[case_id])  # noqa: E731
+    bench.run(server, f"{p}CreateCase", lambda: signed(
+        end, "support", "create_case", subject="Instance unreachable",
+        communicationBody="Since 10:00 UTC"))
+    bench.run(server, f"{p}AddCommunicationToCase", lambda: signed(
+        end, "support", "add_communication_to_case", caseId=case_id,
+        communicationBody="Logs attached", ccEmailAddresses=["ops@example.com"]))
+    bench.run(server, f"{p}DescribeCases by id", by_id)
+    bench.run(server, f"{p}DescribeCases page of 10", lambda: signed(
+        end, "support", "describe_cases", maxResults=10, includeCommunications=False))
+    bench.run(server, f"{p}DescribeCommunications", lambda: signed(
+        end, "support", "describe_communications", caseId=case_id, maxResults=10))
+    bench.run(server, f"{p}Connect CreateCase", lambda: signed(
+        end, "connectcases", "create_case", domainId=domain, templateId=template,
+        fields=fields))
+    bench.run(server, f"{p}Connect GetCase", lambda: signed(
+        end, "connectcases", "get_case", domainId=domain, caseId=connect_case,
+        fields=[{"id": "title"}, {"id": "status"}]))
+    bench.run(server, f"{p}Connect ListCasesForContact", lambda: signed(
+        end, "connectcases", "list_cases_for_contact", domainId=domain, contactArn=contact))
+    bench.run(server, f"{p}Connect CreateRelatedItem (Comment)", lambda: signed(
+        end, "connectcases", "create_related_item", domainId=domain, caseId=connect_case,
+        type="Comment", content={"comment": {"body": "Called back", "contentType": "Text/Plain"}}))
+    if not label:
+        for connections in (1, 4, 128):
+            bench.run(server, f"DescribeCases by id, {connections} connections", by_id,
+                      connections)
+
+
+# ----------------------------------------------------------------------------- report
+
+HEAD = (f"{'row':58} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU us':>7} {'RSS MB':>7} "
+        f"{'errors':>6}")
+
+
+def _line(r: Result) -> str:
+    return (f"{r.row:58} {r.rps:8.0f} {r.p50_ms:7.2f} {r.p99_ms:7.2f} {r.cpu_us:7.0f} "
+            f"{r.rss_mb:7.1f} {r.errors:6d}")
+
+
+def verdicts(results: list[Result]) -> list[tuple[str, str, bool]]:
+    """(target, measured, met) for every target whose rows ran."""
+    by = {r.row: r for r in results}
+    out: list[tuple[str, str, bool]] = []
+
+    def ratio(name: str, row: str, ref: str, at_least: float) -> None:
+        if row in by and ref in by:
+            value = by[row].rps / by[ref].rps
+            out.append((f"{name}: {row} / {ref} >= {at_least:g}", f"{value:.2f}",
+                        value >= at_least))
+
+    ceiling = "bare ASGI, fixed JSON (ceiling)"
+    insert = "bare ASGI + one SQLite insert, FULL (write reference)"
+    floor = "bare ASGI + SigV4 + PK select + orjson (read floor)"
+    reads = ["DescribeCases by id", "DescribeCases page of 10", "DescribeCommunications",
+             "Connect GetCase", "Connect ListCasesForContact"]
+    for row in reads:
+        ratio("read vs ceiling", row, ceiling, 0.15)
+        ratio("read vs floor", row, floor, 0.35)
+    ratio("read vs moto", "DescribeCases by id", "moto DescribeCases by id", 10)
+    for row in ("CreateCase", "AddCommunicationToCase"):
+        ratio("write vs insert", row, insert, 0.75)
+    ratio("write vs moto", "CreateCase", "moto CreateCase", 5)
+    ratio("Connect write vs insert", "Connect CreateCase", insert, 0.5)
+    for r in results:
+        if r.connections == 32 and not r.row.startswith(("bare", "moto")):
+            out.append((f"p99 <= 25 ms: {r.row}", f"{r.p99_ms:.1f} ms", r.p99_ms <= 25))
+    at = {c: by.get(f"DescribeCases by id, {c} connections") for c in (1, 4, 128)}
+    if at[4] and at[128]:
+        out.append(("no collapse: 128 connections >= 4 connections",
+                    f"{at[128].rps:.0f} vs {at[4].rps:.0f}", at[128].rps >= at[4].rps))
+    if at[1] and "DescribeCases by id" in by:
+        value = by["DescribeCases by id"].cpu_us / at[1].cpu_us
+        out.append(("CPU/request at 32 connections <= 1.3x at 1", f"{value:.2f}x", value <= 1.3))
+    casework_rows = [r for r in results if not r.row.startswith(("bare", "moto"))]
+    if casework_rows:
+        worst = max(r.rss_mb for r in casework_rows)
+        out.append(("server RSS <= 150 MB under load", f"{worst:.0f} MB", worst <= 150))
+    return out
+
+
+def report(results: list[Result], command: str) -> str:
+    lines = [f"$ {command}", f"cores: {os.cpu_count()}", "", "```", HEAD,
+             *(_line(r) for r in results), "```", ""]
+    checks = verdicts(results)
+    if checks:
+        lines += ["| target | measured | met |", "|---|---|---|"]
+        lines += [f"| {t} | {m} | {'yes' if ok else '**no**'} |" for t, m, ok in checks]
+    return "\n".join(lines) + "\n"
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--duration", type=int, default=8, help="seconds per row")
+    parser.add_argument("--only", help="comma-separated substrings of the rows to run")
+    parser.add_argument("--workers", type=int, default=2,
+                        help="also run the read rows with this many server processes (0: skip)")
+    parser.add_argument("--postgres", metavar="URL",
+                        help="also run the Casework rows on this PostgreSQL server "
+                             "(a fresh database is created on it for each server)")
+    parser.add_argument("--markdown", type=Path, help="append the report to this file")
+    args = parser.parse_args()
+    if shutil.which("wrk") is None:
+        subprocess.run(["apt-get", "install", "-y", "-qq", "wrk"], check=True,
+                       env={**os.environ, "DEBIAN_FRONTEND": "noninteractive"})
+    only = set(args.only.split(",")) if args.only else None
+    with tempfile.TemporaryDirectory() as tmp:
+        bench = Bench(Path(tmp), args.duration, only)
+        print(HEAD, flush=True)
+        references(bench)
+        moto_rows(bench)
+        casework_rows(bench)
+        if args.workers > 1:
+            casework_rows(bench, f"{args.workers} workers: ", workers=args.workers)
+        if args.postgres:
+            for processes in (1, 2):
+                with _postgres_database(args.postgres) as url:
+                    casework_rows(bench, f"PostgreSQL, {processes} process(es): ", url,
+                                  workers=processes)
+    text = report(bench.results, "python bench/run.py " + " ".join(sys.argv[1:]))
+    print(text)
+    if args.markdown:
+        with args.markdown.open("a") as out:
+            out.write(text)
+    return 0
+
+
+@contextlib.contextmanager
+def _postgres_database(url: str) -> Iterator[str]:
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"casework_bench_{uuid.uuid4().hex[:8]}"
+    admin = create_engine(url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f'CREATE DATABASE "{name}"'))
+    try:
+        yield make_url(url).set(database=name).render_as_string(hide_password=False)
+    finally:
+        with admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+        admin.dispose()
+
+
+if __name__ == "__main__":
+    sys.exit(main())
