@@ -16,6 +16,7 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select
 
 from .config import Settings
+from .store.prepared import Prepared
 from .store.tables import accounts
 from .tokens import TokenSigner
 
@@ -38,10 +39,11 @@ class Context:
 
     @cached_property
     def account_email(self) -> str:
-        return self.conn.scalar(_ACCOUNT_EMAIL, {"account_id": self.account_id})
+        return _ACCOUNT_EMAIL.scalar(self.conn, {"account_id": self.account_id})
 
 
-_ACCOUNT_EMAIL = select(accounts.c.email).where(accounts.c.account_id == bindparam("account_id"))
+_ACCOUNT_EMAIL = Prepared(select(accounts.c.email).where(
+    accounts.c.account_id == bindparam("account_id")))
 Handler = Callable[[Context, dict], dict]
 # guard(ctx, operation name): runs before every handler of its service and may raise
 # ServiceError (e.g. a plan check); one place instead of a line in each handler.

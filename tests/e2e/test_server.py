@@ -8,6 +8,8 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
+import time
 
 import httpx
 from botocore.auth import SigV4Auth
@@ -66,6 +68,47 @@ def test_acknowledged_writes_survive_a_crash(tmp_path):
     try:
         cases = again.client("support").describe_cases(caseIdList=[case_id])["cases"]
         assert [c["subject"] for c in cases] == ["durable"]
+    finally:
+        again.stop()
+
+
+def test_acknowledged_writes_of_a_group_commit_survive_a_crash_during_the_batch(tmp_path):
+    """Writers share commits: kill the server while 16 clients write, and every case it
+    acknowledged must be there after the restart (acknowledgement comes after the fsync)."""
+    running = start_server(tmp_path)
+    acknowledged: list[str] = []
+    stop = threading.Event()
+
+    def writer() -> None:
+        support = running.client("support")
+        while not stop.is_set():
+            try:
+                acknowledged.append(support.create_case(
+                    subject="batched", communicationBody="group commit")["caseId"])
+            except Exception:  # the server died under us: that request was not acknowledged
+                return
+
+    threads = [threading.Thread(target=writer) for _ in range(16)]
+    for thread in threads:
+        thread.start()
+    deadline = time.monotonic() + 30
+    while len(acknowledged) < 200 and time.monotonic() < deadline:
+        time.sleep(0.01)
+    running.process.send_signal(signal.SIGKILL)  # mid-batch: writers are still sending
+    running.process.wait()
+    stop.set()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert len(acknowledged) >= 200
+    again = start_server(tmp_path)
+    try:
+        support = again.client("support")
+        found = set()
+        for start in range(0, len(acknowledged), 100):
+            found |= {c["caseId"] for c in support.describe_cases(
+                caseIdList=acknowledged[start:start + 100], includeCommunications=False,
+                includeResolvedCases=True)["cases"]}
+        assert found == set(acknowledged)
     finally:
         again.stop()
 

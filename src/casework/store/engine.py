@@ -111,5 +111,7 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
 
 
 def _sqlite_begin(conn: Connection) -> None:
+    if conn.connection.driver_connection.in_transaction:
+        return  # begun on the driver connection already (store/runner.py)
     write = conn.get_execution_options().get("casework_write", True)
     conn.exec_driver_sql("BEGIN IMMEDIATE" if write else "BEGIN")

@@ -90,11 +90,18 @@ class Runner:
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self.store.engine.connect()
+            if self.store.is_sqlite and not write:
+                # The event loop's connection only reads: a handler registered as a read that
+                # tried to write would fail loudly here rather than wait on the writer's lock.
+                conn.exec_driver_sql("PRAGMA query_only=ON")
+                conn.commit()
         conn.execution_options(casework_write=write)
         return conn
 
     def _run(self, fn: Job, write: bool, rollback: bool) -> Any:
         conn = self._connection(write)
+        if self.store.is_sqlite:
+            return self._run_sqlite_read(conn, fn)
         trans = conn.begin()
         try:
             result = fn(conn)
@@ -106,6 +113,21 @@ class Runner:
         else:
             trans.commit()
         return result
+
+    @staticmethod
+    def _run_sqlite_read(conn: Connection, fn: Job) -> Any:
+        # BEGIN and COMMIT straight on the driver: through SQLAlchemy they cost as much as the
+        # read. A statement run through SQLAlchemy inside joins this transaction (the begin
+        # listener sees it open), and then SQLAlchemy's commit ends it.
+        raw = conn.connection.driver_connection
+        raw.execute("BEGIN")
+        try:
+            return fn(conn)
+        finally:
+            if conn.in_transaction():
+                conn.rollback()  # a read changes nothing (the connection is query_only)
+            else:
+                raw.execute("ROLLBACK")
 
     async def _in_pool(self, fn: Job, write: bool, rollback: bool) -> Any:
         context = contextvars.copy_context()

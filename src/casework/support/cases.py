@@ -162,20 +162,31 @@ def _time_bounds(params: dict) -> tuple[int | None, int | None]:
 @registry.operation("DescribeCases", writes=False)
 def describe_cases(ctx: Context, params: dict) -> dict:
     case_ids = params.get("caseIdList") or None
-    if case_ids:
-        known = queries.find_cases(ctx.conn, ctx.account_id, case_ids)
-        for case_id in case_ids:
-            if case_id not in known:
-                raise _case_not_found(case_id)
     after, before = _time_bounds(params)
     token = params.get("nextToken")
     below = ctx.tokens.decode("support-cases", ctx.account_id, token) if token else None
     limit = params.get("maxResults") or DEFAULT_PAGE
-    rows = queries.list_cases(
-        ctx.conn, ctx.account_id, case_ids=case_ids, display_id=params.get("displayId"),
-        after=after, before=before,
-        include_resolved=params.get("includeResolvedCases", False),
-        language=params.get("language"), below_seq=below, limit=limit + 1)
+    include_resolved = params.get("includeResolvedCases", False)
+    language, display_id = params.get("language"), params.get("displayId")
+    if case_ids:
+        # At most 100 ids: read them in one query, then filter and order here.
+        found = queries.cases_by_ids(ctx.conn, ctx.account_id, case_ids)
+        known = {row.case_id for row in found}
+        for case_id in case_ids:
+            if case_id not in known:
+                raise _case_not_found(case_id)
+        rows = sorted((row for row in found if (
+            (display_id is None or row.display_id == display_id)
+            and (after is None or row.created_at >= after)
+            and (before is None or row.created_at <= before)
+            and (include_resolved or row.status != "resolved")
+            and (language is None or row.language == language)
+            and (below is None or row.seq < below))), key=lambda row: -row.seq)[:limit + 1]
+    else:
+        rows = queries.list_cases(
+            ctx.conn, ctx.account_id, display_id=display_id, after=after, before=before,
+            include_resolved=include_resolved, language=language, below_seq=below,
+            limit=limit + 1)
     result: dict = {}
     if len(rows) > limit:
         rows = rows[:limit]

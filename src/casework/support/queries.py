@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
-import orjson
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+import functools
 
+import orjson
+from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+
+from ..store.prepared import Prepared
 from ..store.tables import accounts as store_accounts
 from ..store.tables import counters
 from .tables import account_plans, attachment_sets, attachments, cases, communications
@@ -26,119 +29,130 @@ def next_counter(conn: Connection, account_id: str, name: str) -> int:
     return bumped
 
 
+_INSERT_CASE = Prepared(insert(cases).values(
+    {c.name: bindparam(c.name) for c in cases.c if c.name not in ("seq", "resolved_at")}
+).returning(cases.c.seq))
+
+
 def insert_case(conn: Connection, row: dict) -> int:
     """Store a new case; returns its sequence number."""
     row = {**row, "cc_email_addresses": orjson.dumps(row["cc_email_addresses"]).decode()}
-    return conn.execute(insert(cases).values(**row).returning(cases.c.seq)).scalar_one()
+    return _INSERT_CASE.scalar(conn, row)
 
 
-# The statements of the hottest paths are built once: constructing a statement costs more than
-# running it on SQLite.
-_INSERT_COMMUNICATION = insert(communications).returning(communications.c.seq)
-_FIND_CASE = select(cases).where(cases.c.case_id == bindparam("case_id"),
-                                 cases.c.account_id == bindparam("account_id"))
-_SET_CASE_STATUS = (update(cases).where(cases.c.seq == bindparam("case_seq"))
-                    .values(status=bindparam("new_status"),
-                            resolved_at=bindparam("new_resolved_at")))
-_ACCOUNT_PLAN = select(account_plans.c.plan).where(account_plans.c.account_id
-                                                   == bindparam("account_id"))
+# The statements of the hottest paths are built and compiled once (store/prepared.py):
+# constructing and executing a statement through SQLAlchemy costs more than running it.
+_INSERT_COMMUNICATION = Prepared(insert(communications).values(
+    case_seq=bindparam("case_seq"), body=bindparam("body"),
+    submitted_by=bindparam("submitted_by"), cc_email_addresses=bindparam("cc_email_addresses"),
+    created_at=bindparam("created_at")).returning(communications.c.seq))
+_FIND_CASE = Prepared(select(cases).where(cases.c.case_id == bindparam("case_id"),
+                                          cases.c.account_id == bindparam("account_id")))
+_CASES_BY_IDS = Prepared(select(cases).where(
+    cases.c.case_id.in_(bindparam("case_ids", expanding=True)),
+    cases.c.account_id == bindparam("account_id")))
+_SET_CASE_STATUS = Prepared(update(cases).where(cases.c.seq == bindparam("case_seq"))
+                            .values(status=bindparam("new_status"),
+                                    resolved_at=bindparam("new_resolved_at")))
+_ACCOUNT_PLAN = Prepared(select(account_plans.c.plan).where(
+    account_plans.c.account_id == bindparam("account_id")))
+# Keyset bounds that are always given (open ends are these sentinels), so that one statement
+# serves every page and every range is an index seek.
+_NO_UPPER = 2**62
+_NEWEST_COMMUNICATIONS = Prepared(
+    select(communications)
+    .where(communications.c.case_seq == bindparam("case_seq"),
+           communications.c.created_at >= bindparam("after"),
+           communications.c.created_at <= bindparam("before"),
+           communications.c.seq < bindparam("below_seq"))
+    .order_by(communications.c.seq.desc()).limit(bindparam("limit")))
+_ATTACHMENTS_OF = Prepared(
+    select(attachment_sets.c.communication_seq, attachments.c.attachment_id,
+           attachments.c.file_name)
+    .join(attachments, attachments.c.attachment_set_id == attachment_sets.c.attachment_set_id)
+    .where(attachment_sets.c.communication_seq.in_(bindparam("seqs", expanding=True)))
+    .order_by(attachments.c.position))
 
 
 def insert_communication(conn: Connection, case_seq: int, body: str, submitted_by: str,
                          cc: list[str], created_at: int) -> int:
-    return conn.execute(_INSERT_COMMUNICATION, {
+    return _INSERT_COMMUNICATION.scalar(conn, {
         "case_seq": case_seq, "body": body, "submitted_by": submitted_by,
         "cc_email_addresses": orjson.dumps(cc).decode(), "created_at": created_at,
-    }).scalar_one()
+    })
 
 
 def find_case(conn: Connection, account_id: str, case_id: str):
     """The case row, or None when the account has no such case."""
-    return conn.execute(_FIND_CASE, {"case_id": case_id, "account_id": account_id}).first()
+    return _FIND_CASE.first(conn, {"case_id": case_id, "account_id": account_id})
 
 
-def find_cases(conn: Connection, account_id: str, case_ids: list[str]) -> dict:
-    rows = conn.execute(
-        select(cases.c.case_id).where(cases.c.account_id == account_id,
-                                      cases.c.case_id.in_(case_ids))
-    )
-    return {row.case_id for row in rows}
+def cases_by_ids(conn: Connection, account_id: str, case_ids: list[str]) -> list:
+    """The account's cases among ``case_ids``, in no particular order."""
+    return _CASES_BY_IDS.all(conn, {"case_ids": case_ids, "account_id": account_id})
 
 
 def set_case_status(conn: Connection, case_seq: int, status: str, resolved_at: int | None) -> None:
-    conn.execute(_SET_CASE_STATUS,
-                 {"case_seq": case_seq, "new_status": status, "new_resolved_at": resolved_at})
+    _SET_CASE_STATUS.run(conn, {"case_seq": case_seq, "new_status": status,
+                                "new_resolved_at": resolved_at})
 
 
-def list_cases(conn: Connection, account_id: str, *, case_ids: list[str] | None,
-               display_id: str | None, after: int | None, before: int | None,
-               include_resolved: bool, language: str | None, below_seq: int | None,
-               limit: int) -> list:
-    """A page of the account's cases, newest first, that pass every given filter."""
-    conditions = [cases.c.account_id == account_id]
-    if case_ids:
-        conditions.append(cases.c.case_id.in_(case_ids))
-    if display_id is not None:
-        conditions.append(cases.c.display_id == display_id)
-    if after is not None:
-        conditions.append(cases.c.created_at >= after)
-    if before is not None:
-        conditions.append(cases.c.created_at <= before)
-    if not include_resolved:
+@functools.cache
+def _list_cases_statement(filters: frozenset[str]) -> Prepared:
+    """The page query for one combination of filters (a few dozen at most, each built once)."""
+    conditions = [cases.c.account_id == bindparam("account_id"),
+                  cases.c.seq < bindparam("below_seq")]
+    if "display_id" in filters:
+        conditions.append(cases.c.display_id == bindparam("display_id"))
+    if "after" in filters:
+        conditions.append(cases.c.created_at >= bindparam("after"))
+    if "before" in filters:
+        conditions.append(cases.c.created_at <= bindparam("before"))
+    if "open_only" in filters:
         conditions.append(cases.c.status != "resolved")
-    if language is not None:
-        conditions.append(cases.c.language == language)
-    if below_seq is not None:
-        conditions.append(cases.c.seq < below_seq)
-    query = select(cases).where(and_(*conditions)).order_by(cases.c.seq.desc()).limit(limit)
-    return conn.execute(query).fetchall()
+    if "language" in filters:
+        conditions.append(cases.c.language == bindparam("language"))
+    return Prepared(select(cases).where(*conditions).order_by(cases.c.seq.desc())
+                    .limit(bindparam("limit")))
+
+
+def list_cases(conn: Connection, account_id: str, *, display_id: str | None, after: int | None,
+               before: int | None, include_resolved: bool, language: str | None,
+               below_seq: int | None, limit: int) -> list:
+    """A page of the account's cases, newest first, that pass every given filter."""
+    params = {"account_id": account_id, "display_id": display_id, "after": after,
+              "before": before, "language": language, "limit": limit,
+              "below_seq": _NO_UPPER if below_seq is None else below_seq}
+    filters = {name for name in ("display_id", "after", "before", "language")
+               if params[name] is not None}
+    if not include_resolved:
+        filters.add("open_only")
+    return _list_cases_statement(frozenset(filters)).all(conn, params)
 
 
 def recent_communications(conn: Connection, case_seqs: list[int]) -> dict[int, list]:
-    """Up to six newest communications per case (five to show, one to know there are more)."""
-    if not case_seqs:
-        return {}
-    rank = func.row_number().over(
-        partition_by=communications.c.case_seq, order_by=communications.c.seq.desc()
-    ).label("rank")
-    ranked = select(communications, rank).where(communications.c.case_seq.in_(case_seqs)).subquery()
-    rows = conn.execute(
-        select(ranked).where(ranked.c.rank <= RECENT_COMMUNICATIONS + 1)
-        .order_by(ranked.c.case_seq, ranked.c.seq.desc())
-    )
-    found: dict[int, list] = {}
-    for row in rows:
-        found.setdefault(row.case_seq, []).append(row)
-    return found
+    """Up to six newest communications per case (five to show, one to know there are more).
+
+    One index seek per case: pages hold at most 100 cases, and a seek costs microseconds.
+    """
+    return {seq: list_communications(conn, seq, after=None, before=None, below_seq=None,
+                                      limit=RECENT_COMMUNICATIONS + 1) for seq in case_seqs}
 
 
 def list_communications(conn: Connection, case_seq: int, *, after: int | None,
                         before: int | None, below_seq: int | None, limit: int) -> list:
-    conditions = [communications.c.case_seq == case_seq]
-    if after is not None:
-        conditions.append(communications.c.created_at >= after)
-    if before is not None:
-        conditions.append(communications.c.created_at <= before)
-    if below_seq is not None:
-        conditions.append(communications.c.seq < below_seq)
-    query = (select(communications).where(and_(*conditions))
-             .order_by(communications.c.seq.desc()).limit(limit))
-    return conn.execute(query).fetchall()
+    return _NEWEST_COMMUNICATIONS.all(conn, {
+        "case_seq": case_seq, "after": 0 if after is None else after,
+        "before": _NO_UPPER if before is None else before,
+        "below_seq": _NO_UPPER if below_seq is None else below_seq, "limit": limit})
 
 
 def attachments_of(conn: Connection, communication_seqs: list[int]) -> dict[int, list]:
     """``{communication seq: [(attachment id, file name), ...]}`` in upload order."""
     if not communication_seqs:
         return {}
-    rows = conn.execute(
-        select(attachment_sets.c.communication_seq, attachments.c.attachment_id,
-               attachments.c.file_name)
-        .join(attachments, attachments.c.attachment_set_id == attachment_sets.c.attachment_set_id)
-        .where(attachment_sets.c.communication_seq.in_(communication_seqs))
-        .order_by(attachments.c.position)
-    )
     found: dict[int, list] = {}
-    for row in rows:
+    for row in _ATTACHMENTS_OF.all(conn, {"seqs": communication_seqs}):
         found.setdefault(row.communication_seq, []).append(
             {"attachmentId": row.attachment_id, "fileName": row.file_name})
     return found
@@ -196,7 +210,7 @@ def find_attachment(conn: Connection, account_id: str, attachment_id: str):
 
 def account_plan(conn: Connection, account_id: str) -> str | None:
     """The plan stored for the account, or None when it has the default."""
-    return conn.scalar(_ACCOUNT_PLAN, {"account_id": account_id})
+    return _ACCOUNT_PLAN.scalar(conn, {"account_id": account_id})
 
 
 def account_exists(conn: Connection, account_id: str) -> bool:
