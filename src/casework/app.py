@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import time
 
 from sqlalchemy import bindparam, select
@@ -82,7 +83,8 @@ class Casework:
             await self.console(scope, receive, send)
 
     async def health(self, request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "version": __version__})
+        # The process id tells `serve --workers N` processes apart.
+        return JSONResponse({"status": "ok", "version": __version__, "process": os.getpid()})
 
     def lookup_secret(self, access_key_id: str) -> tuple[str, str] | None:
         """The key's (secret, account), remembered for KEY_CACHE_SECONDS.
@@ -132,10 +134,21 @@ class Casework:
                        tokens=self.tokens, now=now_ms())
 
 
-def create_app(settings: Settings) -> Casework:
+def create_app(settings: Settings, migrate: bool = True) -> Casework:
     """Open (creating or migrating) the database and build the application."""
     if not settings.database_url:
         settings.data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.url, pool_size=settings.threads)
-    store.migrate()
+    # The runner's threads, plus room for key lookups, background workers and console routes.
+    store = Store(settings.url, pool_size=settings.threads + 4)
+    if migrate:
+        store.migrate()
     return Casework(settings, store)
+
+
+WORKER_SETTINGS = "CASEWORK_WORKER_SETTINGS"
+
+
+def worker_app() -> Casework:
+    """The app of one ``serve --workers N`` process; the parent migrated the database and put
+    the settings in the environment (processes are spawned, not forked)."""
+    return create_app(Settings.from_json(os.environ[WORKER_SETTINGS]), migrate=False)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import os
 import secrets
 import signal
 import string
@@ -86,8 +87,14 @@ def main() -> None:
 @click.option("--attachment-set-ttl", envvar="CASEWORK_ATTACHMENT_SET_TTL", default=3600,
               show_default=True, type=click.IntRange(min=1),
               help="Seconds an attachment set stays usable.")
-@click.option("--threads", envvar="CASEWORK_THREADS", default=32, show_default=True,
-              type=click.IntRange(min=1), help="Worker threads (and database connections).")
+@click.option("--threads", envvar="CASEWORK_THREADS", default=4, show_default=True,
+              type=click.IntRange(min=1),
+              help="PostgreSQL: threads, each with its own connection, that run requests. "
+                   "SQLite reads run on the event loop and writes on one group-commit thread.")
+@click.option("--workers", envvar="CASEWORK_WORKERS", default=1, show_default=True,
+              type=click.IntRange(min=1),
+              help="Server processes sharing the port (each with its own event loop and "
+                   "database connections).")
 @click.option("--log-level", envvar="CASEWORK_LOG_LEVEL", default="info", show_default=True,
               type=click.Choice(["critical", "error", "warning", "info", "debug"]))
 @click.option("--upload-ttl", envvar="CASEWORK_UPLOAD_TTL", default=86400, show_default=True,
@@ -103,28 +110,47 @@ def main() -> None:
               show_default=True, type=click.FloatRange(min=0),
               help="Seconds a Connect Cases merge stays IN_PROGRESS before it is applied.")
 @_support_options
-def serve(host, port, data_dir, database_url, attachment_set_ttl, threads, log_level,
+def serve(host, port, data_dir, database_url, attachment_set_ttl, threads, workers, log_level,
           **support) -> None:
     """Serve the AWS APIs until SIGTERM or SIGINT (in-flight requests finish first)."""
-    from .app import create_app
+    from uvicorn.supervisors import Multiprocess
+
+    from .app import WORKER_SETTINGS, create_app
     from .support.catalog import CatalogError, load_catalog
 
     settings = Settings(host=host, port=port, data_dir=data_dir, database_url=database_url,
                         attachment_set_ttl=attachment_set_ttl, threads=threads,
+                        workers=workers,
                         log_level=log_level, **support)
     try:
         load_catalog(settings.catalog)  # a broken operator catalog stops the start, not a request
     except CatalogError as error:
         raise click.ClickException(str(error)) from None
-    app = create_app(settings)
+    if workers > 1:
+        # The parent only migrates; each spawned process builds its own app (worker_app).
+        store = _open_store(data_dir, database_url)
+        url = store.url
+        store.dispose()
+    else:
+        app = create_app(settings)
+        url = app.store.url
     endpoint = f"http://{host}:{port}"
     click.echo(f"Casework {__version__} serving AWS Support and Amazon Connect Cases")
     click.echo(f"  endpoint:    {endpoint}   (export AWS_ENDPOINT_URL={endpoint})")
-    click.echo(f"  database:    {app.store.url.render_as_string(hide_password=True)}")
+    click.echo(f"  database:    {url.render_as_string(hide_password=True)}")
+    if workers > 1:
+        click.echo(f"  processes:   {workers}")
     click.echo("  credentials: AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
                "(account 000000000000)")
-    config = uvicorn.Config(app, host=host, port=port, log_level=log_level, access_log=False,
-                            lifespan="on", timeout_graceful_shutdown=30)
+    common = {"host": host, "port": port, "log_level": log_level, "access_log": False,
+              "lifespan": "on", "timeout_graceful_shutdown": 30}
+    if workers > 1:
+        os.environ[WORKER_SETTINGS] = settings.to_json()
+        config = uvicorn.Config("casework.app:worker_app", factory=True, workers=workers,
+                                **common)
+        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        return
+    config = uvicorn.Config(app, **common)
     # uvicorn re-raises the signal that stopped it once it has drained; with these handlers in
     # place that re-raise is a no-op, so a graceful stop exits 0.
     for stop_signal in (signal.SIGTERM, signal.SIGINT):

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+import json
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +16,8 @@ class Settings:
     database_url: str | None = None
     attachment_set_ttl: int = 3600  # seconds an attachment set stays usable (AWS: one hour)
     max_body_bytes: int = 32 * 1024 * 1024  # 3 attachments of 5 MB, base64, with room to spare
-    threads: int = 32  # worker threads, and database connections
+    threads: int = 4  # PostgreSQL: threads (each with a connection) that run requests
+    workers: int = 1  # server processes sharing the port
     log_level: str = "info"
     # AWS Support: catalog, plans, limits, Trusted Advisor, the support side of cases.
     catalog: Path | None = None  # operator's catalog file, merged over the packaged one
@@ -34,6 +37,19 @@ class Settings:
     attachment_link_ttl: int = 3600  # seconds presigned upload/download URLs stay valid
     # Amazon Connect Cases: seconds a StartMergeCases stays IN_PROGRESS before it is applied.
     merge_duration: float = 1.0
+
+    def to_json(self) -> str:
+        """These settings as JSON (for ``serve --workers``, whose processes are spawned)."""
+        return json.dumps({k: str(v) if isinstance(v, Path) else v
+                           for k, v in dataclasses.asdict(self).items()})
+
+    @classmethod
+    def from_json(cls, text: str) -> Settings:
+        values = json.loads(text)
+        for f in dataclasses.fields(cls):
+            if f.name in values and values[f.name] is not None and "Path" in str(f.type):
+                values[f.name] = Path(values[f.name])
+        return cls(**values)
 
     @property
     def url(self) -> str:

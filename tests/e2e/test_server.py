@@ -113,6 +113,34 @@ def test_acknowledged_writes_of_a_group_commit_survive_a_crash_during_the_batch(
         again.stop()
 
 
+def test_workers_share_the_port_and_the_store(tmp_path):
+    running = start_server(tmp_path, "--workers", "2")
+    try:
+        processes = set()
+        deadline = time.monotonic() + 30
+        while len(processes) < 2 and time.monotonic() < deadline:
+            # a new connection each time: the kernel spreads them over the processes
+            processes.add(httpx.get(f"{running.endpoint}/_casework/health").json()["process"])
+        assert len(processes) == 2
+        created: list[str] = []
+
+        def writer() -> None:
+            support = running.client("support")
+            created.extend(support.create_case(subject="w", communicationBody="b")["caseId"]
+                           for _ in range(15))
+
+        threads = [threading.Thread(target=writer) for _ in range(6)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join()
+        cases = running.client("support").describe_cases(caseIdList=created[:90])["cases"]
+        assert len(cases) == 90
+        assert len({c["displayId"] for c in cases}) == 90
+    finally:
+        assert running.stop() == 0
+
+
 def aws(server, *args: str) -> dict:
     env = {**os.environ, "AWS_ENDPOINT_URL": server.endpoint, "AWS_ACCESS_KEY_ID": "test",
            "AWS_SECRET_ACCESS_KEY": "test", "AWS_DEFAULT_REGION": REGION,
