@@ -89,7 +89,8 @@ def test_aws_cli(server, keys, cc, domain, template):
 def test_listing_reads_one_index_range(server):
     """The query plan of the listing: an index search, never a scan of links or cases."""
     engine = create_engine(server.database_url)
-    statement = cases_for_contact_query("d", CONTACT, 5, 11)
+    statement = cases_for_contact_query().params(domain_id="d", contact_arn=CONTACT,
+                                                 before_link=5, limit=11)
     with engine.connect() as conn:
         sql = str(statement.compile(conn, compile_kwargs={"literal_binds": True}))
         if engine.dialect.name == "sqlite":

@@ -23,7 +23,8 @@ def test_health_reports_status_and_version(server):
 
     answer = httpx.get(f"{server.endpoint}/_casework/health")
     assert answer.status_code == 200
-    assert answer.json() == {"status": "ok", "version": casework.__version__}
+    assert answer.json() == {"status": "ok", "version": casework.__version__,
+                             "process": server.process.pid}
 
 
 def test_start_up_prints_endpoint_and_default_credentials(tmp_path):

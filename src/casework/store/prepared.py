@@ -15,9 +15,10 @@ catches SQLAlchemy's exceptions keeps using ``conn.execute``.
 from __future__ import annotations
 
 from collections import namedtuple
+from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, Table, bindparam, insert
 from sqlalchemy.sql import ClauseElement
 
 _REQUIRED = object()
@@ -83,7 +84,9 @@ class Prepared:
 
     __slots__ = ("_by_dialect", "statement")
 
-    def __init__(self, statement: ClauseElement):
+    def __init__(self, statement: ClauseElement | Callable[[str], ClauseElement]):
+        """``statement``, or a function of the dialect name that returns it, for the few
+        statements (upserts) whose construct is dialect-specific."""
         self.statement = statement
         self._by_dialect: dict[str, _Compiled] = {}
 
@@ -91,7 +94,10 @@ class Prepared:
         dialect = conn.dialect
         compiled = self._by_dialect.get(dialect.name)
         if compiled is None:
-            compiled = self._by_dialect[dialect.name] = _Compiled(self.statement, dialect)
+            statement = self.statement
+            if callable(statement) and not isinstance(statement, ClauseElement):
+                statement = statement(dialect.name)
+            compiled = self._by_dialect[dialect.name] = _Compiled(statement, dialect)
         sql, plan = compiled.sql_and_plan(params)
         values = []
         for _name, source, index, default, processor in plan:
@@ -139,3 +145,34 @@ class Prepared:
     def run(self, conn: Connection, params: dict | None = None) -> int:
         """Execute a statement without result rows; returns the row count."""
         return self._cursor(conn, params or {})[1].rowcount
+
+
+class Inserter:
+    """``INSERT`` of row dicts into ``table``: one :class:`Prepared` per set of columns given.
+
+    Columns left out get their scalar Python-side default here, since a :class:`Prepared`
+    statement runs no defaults of its own.
+    """
+
+    def __init__(self, table: Table, returning=None):
+        self.table = table
+        self.returning = returning
+        self._defaults = {c.name: c.default.arg for c in table.columns
+                          if c.default is not None and c.default.is_scalar}
+        self._by_columns: dict[frozenset[str], Prepared] = {}
+
+    def __call__(self, conn: Connection, row: dict) -> Any:
+        """Insert ``row``; returns the ``returning`` column's value, if one was named."""
+        if self._defaults.keys() - row.keys():
+            row = {**self._defaults, **row}
+        key = frozenset(row)
+        prepared = self._by_columns.get(key)
+        if prepared is None:
+            statement = insert(self.table).values({name: bindparam(name) for name in row})
+            if self.returning is not None:
+                statement = statement.returning(self.returning)
+            prepared = self._by_columns[key] = Prepared(statement)
+        if self.returning is not None:
+            return prepared.scalar(conn, row)
+        prepared.run(conn, row)
+        return None

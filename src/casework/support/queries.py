@@ -6,6 +6,7 @@ import functools
 
 import orjson
 from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy.dialects import postgresql, sqlite
 
 from ..store.prepared import Prepared
 from ..store.tables import accounts as store_accounts
@@ -15,18 +16,23 @@ from .tables import account_plans, attachment_sets, attachments, cases, communic
 RECENT_COMMUNICATIONS = 5  # CaseDetails.recentCommunications holds the five newest
 
 
+def _bump_counter(dialect: str):
+    # One statement, so that concurrent writers (PostgreSQL, several processes) never both
+    # find the counter missing; SQLite and PostgreSQL spell the upsert the same way.
+    module = {"sqlite": sqlite, "postgresql": postgresql}[dialect]
+    statement = module.insert(counters).values(
+        account_id=bindparam("account_id"), name=bindparam("name"), value=1)
+    return statement.on_conflict_do_update(
+        index_elements=[counters.c.account_id, counters.c.name],
+        set_={"value": counters.c.value + 1}).returning(counters.c.value)
+
+
+_BUMP_COUNTER = Prepared(_bump_counter)
+
+
 def next_counter(conn: Connection, account_id: str, name: str) -> int:
     """Bump and return a per-account counter (1, 2, 3, ...)."""
-    bumped = conn.execute(
-        update(counters)
-        .where(counters.c.account_id == account_id, counters.c.name == name)
-        .values(value=counters.c.value + 1)
-        .returning(counters.c.value)
-    ).scalar()
-    if bumped is None:
-        conn.execute(insert(counters).values(account_id=account_id, name=name, value=1))
-        bumped = 1
-    return bumped
+    return _BUMP_COUNTER.scalar(conn, {"account_id": account_id, "name": name})
 
 
 _INSERT_CASE = Prepared(insert(cases).values(

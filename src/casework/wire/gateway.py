@@ -10,16 +10,47 @@ AWS-shaped 4xx errors; only our own bugs become a 500, logged with their traceba
 from __future__ import annotations
 
 import logging
+import time
 import uuid
 from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
 from typing import Any
 
 from .errors import ServiceError, not_implemented, unknown_operation, validation_error
 from .model import Operation, Service
 from .protocol import Json11, RestJson, WireRequest, WireResponse
-from .sigv4 import Principal, SecretLookup, authenticate
+from .sigv4 import Credential, Principal, SecretLookup, check_headers, verify
 
 log = logging.getLogger("casework.gateway")
+access_log = logging.getLogger("casework.access")
+_SIGNATURE_ERRORS = frozenset({
+    "MissingAuthenticationTokenException", "IncompleteSignatureException",
+    "InvalidSignatureException", "UnrecognizedClientException"})
+
+
+@dataclass
+class _Resolved:
+    protocol: Any
+    op: Operation
+    labels: dict
+    credential: Credential
+
+
+class BodyBudget:
+    """Bytes of request bodies the process may hold at once (``--max-body-memory``)."""
+
+    def __init__(self, limit: int):
+        self.limit = limit
+        self.held = 0
+
+    def reserve(self, size: int) -> bool:
+        if self.held + size > self.limit:
+            return False
+        self.held += size
+        return True
+
+    def release(self, size: int) -> None:
+        self.held -= size
 
 # await invoke(operation, params, principal) -> output dict; the app supplies transactions.
 Invoker = Callable[[Operation, dict, Principal], Awaitable[dict]]
@@ -35,6 +66,7 @@ class Gateway:
         lookup: SecretLookup,
         invoke: Invoker,
         max_body_bytes: int,
+        max_body_memory: int = 256 * 1024 * 1024,
     ):
         self.json = Json11()
         self.rest = RestJson()
@@ -52,8 +84,10 @@ class Gateway:
         self.lookup = lookup
         self.invoke = invoke
         self.max_body_bytes = max_body_bytes
+        self.bodies = BodyBudget(max_body_memory)
 
     async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        started = time.perf_counter()
         request_id = str(uuid.uuid4())
         header_pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
         request = WireRequest.build(
@@ -63,64 +97,113 @@ class Gateway:
             header_pairs=header_pairs,
             body=b"",
         )
-        request.body, too_large = await self._read_body(receive, request.headers)
-        headers = request.headers
-        if too_large:
-            protocol = self.json if "x-amz-target" in headers else self.rest
-            response = protocol.serialize_error(None, ServiceError(
-                "RequestEntityTooLargeException",
-                f"Request body must be at most {self.max_body_bytes} bytes.", 413))
-        else:
-            response = await self.handle(request)
-        out = [(b"x-amzn-requestid", request_id.encode()),
-               (b"content-length", str(len(response.body)).encode())]
-        # UTF-8, not latin-1: a modeled string header may hold any character and must not crash
-        # the response after the handler succeeded.
-        out.extend((k.encode("latin-1"), v.encode("utf-8")) for k, v in response.headers)
-        await send({"type": "http.response.start", "status": response.status, "headers": out})
-        await send({"type": "http.response.body", "body": response.body})
+        protocol = self.json if "x-amz-target" in request.headers else self.rest
+        reserved = 0
+        close = False
+        try:
+            # Everything the headers can settle is settled before a byte of the body is read,
+            # so that a caller without a valid key cannot make the server buffer anything.
+            resolved = self._resolve(request, protocol)
+            if isinstance(resolved, WireResponse):
+                response, close = resolved, True
+            else:
+                body, reserved = await self._read_body(receive, request.headers)
+                if body is None:
+                    return  # the client went away (or stalled and was cut off)
+                if isinstance(body, ServiceError):
+                    response, close = protocol.serialize_error(resolved.op, body), True
+                else:
+                    request.body = body
+                    response = await self._complete(request, resolved)
+            out = [(b"x-amzn-requestid", request_id.encode()),
+                   (b"content-length", str(len(response.body)).encode())]
+            if close:
+                out.append((b"connection", b"close"))  # the unread body is not waited for
+            # UTF-8, not latin-1: a modeled string header may hold any character and must not
+            # crash the response after the handler succeeded.
+            out.extend((k.encode("latin-1"), v.encode("utf-8")) for k, v in response.headers)
+            await send({"type": "http.response.start", "status": response.status, "headers": out})
+            await send({"type": "http.response.body", "body": response.body})
+        finally:
+            self.bodies.release(reserved)
+        if access_log.isEnabledFor(logging.INFO) or response.status >= 500:
+            self._log(request, response, request_id, started)
 
-    async def _read_body(self, receive: Callable, headers: dict[str, str]) -> tuple[bytes, bool]:
+    async def _read_body(self, receive: Callable, headers: dict[str, str]
+                         ) -> tuple[bytes | ServiceError | None, int]:
+        """The body (None if the client disconnected) and the bytes reserved for it."""
+        too_large = ServiceError("RequestEntityTooLargeException",
+                                 f"Request body must be at most {self.max_body_bytes} bytes.", 413)
         declared = headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
-            return b"", True
+            return too_large, 0
         chunks, size = [], 0
         while True:
             message = await receive()
+            if message["type"] == "http.disconnect":
+                return None, size
             chunk = message.get("body", b"")
+            if size + len(chunk) > self.max_body_bytes:
+                return too_large, size
+            if not self.bodies.reserve(len(chunk)):
+                return ServiceError(
+                    "ServiceUnavailableException", "The server is reading too many request "
+                    "bodies at once; retry later.", 503), size
             size += len(chunk)
-            if size > self.max_body_bytes:
-                return b"", True
             chunks.append(chunk)
             if not message.get("more_body"):
-                return b"".join(chunks), False
+                return b"".join(chunks), size
 
     async def handle(self, request: WireRequest) -> WireResponse:
-        """Answer one request."""
+        """Answer one request whose body has been read."""
+        protocol: Any = self.json if "x-amz-target" in request.headers else self.rest
+        resolved = self._resolve(request, protocol)
+        if isinstance(resolved, WireResponse):
+            return resolved
+        return await self._complete(request, resolved)
+
+    def _resolve(self, request: WireRequest, protocol: Any) -> _Resolved | WireResponse:
+        """The operation and the caller's credential, from the request line and headers."""
         target = request.headers.get("x-amz-target")
-        protocol: Any = self.json if target is not None else self.rest
         op: Operation | None = None
+        labels: dict = {}
         try:
             if target is not None:
                 op = self.targets.get(target)
                 service = op.service if op else self.json_services.get(target.split(".")[0])
                 if service is None:
                     raise unknown_operation(f"Unknown operation {target}")
-                principal = authenticate(request, service.signing_name, self.lookup, rest=False)
+                credential = check_headers(request, service.signing_name, self.lookup,
+                                           rest=False)
                 if op is None:
                     raise unknown_operation(f"Unknown operation {target}")
-                params = protocol.parse(op, request)
             else:
                 service = self._rest_service(request)
                 if service is None:
                     raise unknown_operation("No service is served at this endpoint.", 404)
-                principal = authenticate(request, service.signing_name, self.lookup, rest=True)
+                credential = check_headers(request, service.signing_name, self.lookup,
+                                           rest=True)
                 found = service.match(request.method, request.raw_path, request.query)
                 if found is None:
                     raise unknown_operation(
                         f"No operation matches {request.method} {request.raw_path}", 404)
                 op, labels = found
-                params = protocol.parse(op, request, labels)
+            return _Resolved(protocol, op, labels, credential)
+        except ServiceError as error:
+            return protocol.serialize_error(op, error)
+        except Exception:
+            return self._internal_error(protocol, op, request)
+
+    async def _complete(self, request: WireRequest, resolved: _Resolved) -> WireResponse:
+        """Verify the signature over the body, parse, validate, invoke and serialize."""
+        protocol, op = resolved.protocol, resolved.op
+        try:
+            principal = verify(resolved.credential, request)
+            request.principal = principal
+            if protocol is self.json:
+                params = protocol.parse(op, request)
+            else:
+                params = protocol.parse(op, request, resolved.labels)
             if (op.service.name, op.name) not in self.implemented:
                 raise not_implemented(op.service.name, op.name)
             if op.validate is not None:
@@ -129,14 +212,38 @@ class Gateway:
                 if problems:
                     raise validation_error(problems)
             result = await self.invoke(op, params, principal)
-            return protocol.serialize(op, result or {})
+            response = protocol.serialize(op, result or {})
         except ServiceError as error:
-            return protocol.serialize_error(op, error)
+            response = protocol.serialize_error(op, error)
         except Exception:
-            log.exception("internal error in %s", op.name if op else request.raw_path)
-            code = "InternalServerError" if protocol is self.json else "InternalServerException"
-            return protocol.serialize_error(
-                op, ServiceError(code, "An internal error occurred.", 500))
+            response = self._internal_error(protocol, op, request)
+        response.operation = f"{op.service.name}.{op.name}"
+        return response
+
+    def _internal_error(self, protocol: Any, op: Operation | None,
+                        request: WireRequest) -> WireResponse:
+        log.exception("internal error in %s", op.name if op else request.raw_path)
+        code = "InternalServerError" if protocol is self.json else "InternalServerException"
+        return protocol.serialize_error(op, ServiceError(code, "An internal error occurred.", 500))
+
+    @staticmethod
+    def _log(request: WireRequest, response: WireResponse, request_id: str,
+             started: float) -> None:
+        """One line per request (``--access-log``); errors are logged whatever the setting."""
+        principal = request.principal
+        fields = {
+            "request_id": request_id,
+            "operation": response.operation or f"{request.method} {request.raw_path}",
+            "account": principal.account_id if principal else None,
+            "status": response.status,
+            "ms": round((time.perf_counter() - started) * 1000, 2),
+        }
+        if response.status >= 400:
+            fields["error"] = response.error_code
+            if response.status in (400, 403) and response.error_code in _SIGNATURE_ERRORS:
+                fields["reason"] = response.error_message
+        level = logging.ERROR if response.status >= 500 else logging.INFO
+        access_log.log(level, "%s", fields, extra={"casework": fields})
 
     def _rest_service(self, request: WireRequest) -> Service | None:
         if len(self.rest_services) == 1:

@@ -42,6 +42,7 @@ class WireRequest:
     headers: dict[str, str]  # lower-case names; repeated headers joined with ","
     body: bytes
     raw_headers: list[tuple[str, str]] = field(default_factory=list)  # as sent, in order
+    principal: Any = None  # who signed it, once the signature is verified
 
     @classmethod
     def build(cls, method: str, raw_path: str, query_string: str,
@@ -73,6 +74,9 @@ class WireResponse:
     status: int
     body: bytes
     headers: list[tuple[str, str]] = field(default_factory=list)
+    operation: str | None = None  # "service.Operation", for the access log
+    error_code: str | None = None
+    error_message: str | None = None
 
 
 # Deepest JSON nesting a request body may have. The shape codecs recurse once or twice per
@@ -156,8 +160,8 @@ class Json11:
     def serialize_error(self, op: Operation | None, error: ServiceError) -> WireResponse:
         body = {"__type": error.code, **_error_body(op, error)}
         return WireResponse(
-            _error_status(op, error), orjson.dumps(body), [("content-type", self.content_type)]
-        )
+            _error_status(op, error), orjson.dumps(body), [("content-type", self.content_type)],
+            error_code=error.code, error_message=error.message)
 
 
 _INTEGER_TEXT = re.compile(r"-?[0-9]+")
@@ -345,8 +349,8 @@ class RestJson:
             located, _ = _located_members(shape, error.fields)
             headers.extend(located)
         return WireResponse(
-            _error_status(op, error), orjson.dumps(_error_body(op, error)), headers
-        )
+            _error_status(op, error), orjson.dumps(_error_body(op, error)), headers,
+            error_code=error.code, error_message=error.message)
 
 
 def _query_value(member: Shape, wire_name: str, query: dict[str, list[str]], name: str) -> Any:

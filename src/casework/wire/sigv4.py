@@ -52,6 +52,23 @@ def _auth_error(code: str, message: str, status: int) -> ServiceError:
     return ServiceError(code, message, status)
 
 
+@dataclass(frozen=True)
+class Credential:
+    """What the headers alone establish: a well-formed, current signature by a known key.
+    Only :func:`verify` (which needs the body) proves that the signature is right."""
+
+    key_id: str
+    secret: str
+    account_id: str
+    region: str
+    service: str
+    scope_date: str
+    amz_date: str
+    signed: list[str]
+    signature: str
+    status: int
+
+
 def authenticate(
     request: WireRequest,
     signing_name: str,
@@ -64,6 +81,18 @@ def authenticate(
     ``rest`` selects the statuses of API Gateway-fronted REST services (403) instead of the
     JSON services' 400, as AWS answers for each protocol.
     """
+    return verify(check_headers(request, signing_name, lookup, rest, now), request)
+
+
+def check_headers(
+    request: WireRequest,
+    signing_name: str,
+    lookup: SecretLookup,
+    rest: bool,
+    now: datetime | None = None,
+) -> Credential:
+    """Everything about the signature that the headers can tell, before the body is read:
+    the Authorization syntax, scope, service, date window and key."""
     status = 403 if rest else 400
     header = request.headers.get("authorization")
     if not header:
@@ -143,7 +172,13 @@ def authenticate(
         raise _auth_error("UnrecognizedClientException",
                           "The security token included in the request is invalid.", status)
     secret, account_id = found
+    return Credential(key_id, secret, account_id, region, service, scope_date, amz_date, signed,
+                      match["signature"].lower(), status)
 
+
+def verify(credential: Credential, request: WireRequest) -> Principal:
+    """Check the payload hash and the signature itself; returns the request's principal."""
+    status = credential.status
     content_sha = request.headers.get("x-amz-content-sha256")
     if content_sha is not None:
         if content_sha.startswith(_UNSIGNED_PAYLOADS):
@@ -156,12 +191,13 @@ def authenticate(
                               "The provided 'x-amz-content-sha256' header does not match what "
                               "was computed.", status)
 
-    canonical = canonical_request(request, signed)
-    to_sign = (f"AWS4-HMAC-SHA256\n{amz_date}\n{scope_date}/{region}/{service}/aws4_request\n"
-               f"{sha256(canonical.encode('utf-8')).hexdigest()}")
-    key = signing_key(secret, scope_date, region, service)
+    c = credential
+    canonical = canonical_request(request, c.signed)
+    to_sign = (f"AWS4-HMAC-SHA256\n{c.amz_date}\n{c.scope_date}/{c.region}/{c.service}/"
+               f"aws4_request\n{sha256(canonical.encode('utf-8')).hexdigest()}")
+    key = signing_key(c.secret, c.scope_date, c.region, c.service)
     expected = hmac.new(key, to_sign.encode("utf-8"), sha256).hexdigest()
-    if not hmac.compare_digest(expected, match["signature"].lower()):
+    if not hmac.compare_digest(expected, c.signature):
         raise _auth_error(
             "InvalidSignatureException",
             "The request signature we calculated does not match the signature you provided. "
@@ -169,7 +205,7 @@ def authenticate(
             "documentation for details.",
             status,
         )
-    return Principal(key_id, account_id, region)
+    return Principal(c.key_id, c.account_id, c.region)
 
 
 def canonical_request(request: WireRequest, signed: list[str]) -> str:

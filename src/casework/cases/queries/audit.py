@@ -3,9 +3,12 @@
 from __future__ import annotations
 
 import orjson
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, delete, select
 
+from ...store.prepared import Inserter
 from ..event_tables import audit_events
+
+_INSERT_EVENT = Inserter(audit_events)
 
 
 def insert_event(conn: Connection, row: dict) -> None:
@@ -15,7 +18,7 @@ def insert_event(conn: Connection, row: dict) -> None:
            "fields": orjson.dumps(row["fields"]).decode(),
            "merge_metadata": (orjson.dumps(row["merge_metadata"]).decode()
                               if row.get("merge_metadata") else None)}
-    conn.execute(insert(audit_events).values(**row))
+    _INSERT_EVENT(conn, row)
 
 
 def newest_first(conn: Connection, case_seq: int, before_seq: int | None,

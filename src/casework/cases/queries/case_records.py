@@ -2,35 +2,46 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, select
 
+from ...store.prepared import Inserter, Prepared
 from ..tables import case_values, cases, contact_links, related_items, tags
 
 _COLUMN = {"stringValue": "string_value", "userArnValue": "string_value",
            "doubleValue": "double_value", "booleanValue": "boolean_value"}
 
 
+_FIND = Prepared(select(cases).where(cases.c.domain_id == bindparam("domain_id"),
+                                     cases.c.case_id == bindparam("case_id")))
+_FIND_BY_TOKEN = Prepared(select(cases).where(cases.c.domain_id == bindparam("domain_id"),
+                                              cases.c.client_token == bindparam("client_token")))
+_INSERT_CASE = Inserter(cases, returning=cases.c.seq)
+_VALUES = Prepared(select(case_values).where(case_values.c.case_seq == bindparam("case_seq")))
+_INSERT_VALUE = Inserter(case_values)
+_DELETE_VALUES = Prepared(delete(case_values).where(
+    case_values.c.case_seq == bindparam("case_seq"),
+    case_values.c.field_id.in_(bindparam("field_ids", expanding=True))))
+
+
 def find(conn: Connection, domain_id: str, case_id: str):
     """The case row, or None."""
-    return conn.execute(select(cases).where(
-        cases.c.domain_id == domain_id, cases.c.case_id == case_id)).first()
+    return _FIND.first(conn, {"domain_id": domain_id, "case_id": case_id})
 
 
 def find_by_token(conn: Connection, domain_id: str, client_token: str):
     """The case created with ``client_token``, or None."""
-    return conn.execute(select(cases).where(
-        cases.c.domain_id == domain_id, cases.c.client_token == client_token)).first()
+    return _FIND_BY_TOKEN.first(conn, {"domain_id": domain_id, "client_token": client_token})
 
 
 def insert_case(conn: Connection, row: dict) -> int:
     """Store a new case; returns its sequence number."""
-    return conn.execute(insert(cases).values(**row).returning(cases.c.seq)).scalar_one()
+    return _INSERT_CASE(conn, row)
 
 
 def values(conn: Connection, case_seq: int) -> dict[str, dict]:
     """Every stored value of a case as ``{field id: FieldValueUnion dict}``."""
     found = {}
-    for row in conn.execute(select(case_values).where(case_values.c.case_seq == case_seq)):
+    for row in _VALUES.all(conn, {"case_seq": case_seq}):
         found[row.field_id] = {row.kind: getattr(row, _COLUMN[row.kind])}
     return found
 
@@ -39,8 +50,7 @@ def write_values(conn: Connection, case_seq: int, changes: dict[str, dict]) -> N
     """Set (or, for ``emptyValue``, remove) the given values."""
     if not changes:
         return
-    conn.execute(delete(case_values).where(case_values.c.case_seq == case_seq,
-                                           case_values.c.field_id.in_(list(changes))))
+    _DELETE_VALUES.run(conn, {"case_seq": case_seq, "field_ids": list(changes)})
     rows = []
     for field_id, union in changes.items():
         kind, value = next(iter(union.items()))
@@ -50,8 +60,8 @@ def write_values(conn: Connection, case_seq: int, changes: dict[str, dict]) -> N
                "double_value": None, "boolean_value": None}
         row[_COLUMN[kind]] = value
         rows.append(row)
-    if rows:
-        conn.execute(insert(case_values), rows)
+    for row in rows:
+        _INSERT_VALUE(conn, row)
 
 
 def delete_case(conn: Connection, case_seq: int, arns: list[str]) -> None:

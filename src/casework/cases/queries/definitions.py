@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import orjson
-from sqlalchemy import Connection, func, insert, select, update
+from sqlalchemy import Connection, bindparam, func, insert, select, update
 
+from ...store.prepared import Prepared
 from ..tables import definitions
 
 
@@ -16,21 +17,27 @@ def _row(row) -> dict | None:
             **orjson.loads(row.body)}
 
 
+_FIND = Prepared(select(definitions).where(
+    definitions.c.domain_id == bindparam("domain_id"), definitions.c.kind == bindparam("kind"),
+    definitions.c.item_id == bindparam("item_id")))
+
+
+_FIND_MANY = Prepared(select(definitions).where(
+    definitions.c.domain_id == bindparam("domain_id"), definitions.c.kind == bindparam("kind"),
+    definitions.c.item_id.in_(bindparam("item_ids", expanding=True))))
+
+
 def find(conn: Connection, domain_id: str, kind: str, item_id: str) -> dict | None:
     """One definition (deleted or not) as a dict of its body plus id/name/deleted/times."""
-    return _row(conn.execute(select(definitions).where(
-        definitions.c.domain_id == domain_id, definitions.c.kind == kind,
-        definitions.c.item_id == item_id)).first())
+    return _row(_FIND.first(conn, {"domain_id": domain_id, "kind": kind, "item_id": item_id}))
 
 
 def find_many(conn: Connection, domain_id: str, kind: str, item_ids) -> dict[str, dict]:
     """The definitions among ``item_ids`` that exist (deleted or not), keyed by id."""
-    ids = list(set(item_ids))
+    ids = sorted(set(item_ids))
     if not ids:
         return {}
-    rows = conn.execute(select(definitions).where(
-        definitions.c.domain_id == domain_id, definitions.c.kind == kind,
-        definitions.c.item_id.in_(ids)))
+    rows = _FIND_MANY.all(conn, {"domain_id": domain_id, "kind": kind, "item_ids": ids})
     return {row.item_id: _row(row) for row in rows}
 
 

@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, delete, func, insert, select
+from sqlalchemy import Connection, bindparam, delete, func, insert, select
 
+from ...store.prepared import Prepared
 from ..tables import (
     case_values,
     cases,
@@ -15,11 +16,13 @@ from ..tables import (
     tags,
 )
 
+_FIND = Prepared(select(domains).where(domains.c.account_id == bindparam("account_id"),
+                                       domains.c.domain_id == bindparam("domain_id")))
+
 
 def find(conn: Connection, account_id: str, domain_id: str):
     """The account's domain row, or None."""
-    return conn.execute(select(domains).where(
-        domains.c.account_id == account_id, domains.c.domain_id == domain_id)).first()
+    return _FIND.first(conn, {"account_id": account_id, "domain_id": domain_id})
 
 
 def count(conn: Connection, account_id: str) -> int:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import orjson
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 
+from ...store.prepared import Prepared
 from ..merge_tables import merges
 from ..tables import cases, related_items, tags
 
@@ -41,13 +42,15 @@ def involving(conn: Connection, domain_id: str, case_ids: list[str]) -> list[dic
             if row.status == IN_PROGRESS or row.secondary_case_id in case_ids]
 
 
+_RUNNING_MERGE_OF = Prepared(select(merges).where(
+    merges.c.domain_id == bindparam("domain_id"), merges.c.status == IN_PROGRESS,
+    or_(merges.c.primary_case_id == bindparam("case_id"),
+        merges.c.secondary_case_id == bindparam("case_id"))))
+
+
 def running_merge_of(conn: Connection, domain_id: str, case_id: str) -> dict | None:
     """The running merge the case takes part in, as primary or secondary, if any."""
-    row = conn.execute(select(merges).where(
-        merges.c.domain_id == domain_id, merges.c.status == IN_PROGRESS,
-        or_(merges.c.primary_case_id == case_id, merges.c.secondary_case_id == case_id))
-    ).first()
-    return _row(row)
+    return _row(_RUNNING_MERGE_OF.first(conn, {"domain_id": domain_id, "case_id": case_id}))
 
 
 def insert_merge(conn: Connection, row: dict) -> None:

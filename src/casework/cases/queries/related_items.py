@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import orjson
-from sqlalchemy import Connection, Select, delete, func, insert, select, update
+from sqlalchemy import Connection, Integer, Select, bindparam, delete, func, insert, select, update
 
+from ...store.prepared import Inserter, Prepared
 from ..tables import cases, contact_links, related_items
 
 
@@ -32,19 +33,23 @@ def find(conn: Connection, case_seq: int, related_item_id: str) -> dict | None:
     return _row(row) if row else None
 
 
+_COUNTS_BY_TYPE = Prepared(select(related_items.c.type, func.count()).where(
+    related_items.c.case_seq == bindparam("case_seq")).group_by(related_items.c.type))
+
+
 def counts_by_type(conn: Connection, case_seq: int) -> dict[str, int]:
     """How many related items of each type a case has."""
-    rows = conn.execute(select(related_items.c.type, func.count()).where(
-        related_items.c.case_seq == case_seq).group_by(related_items.c.type))
-    return {kind: number for kind, number in rows}
+    return {kind: number for kind, number in _COUNTS_BY_TYPE.all(conn, {"case_seq": case_seq})}
+
+
+_INSERT_ITEM = Inserter(related_items, returning=related_items.c.seq)
 
 
 def insert_item(conn: Connection, row: dict) -> int:
     """Store a new related item; returns its sequence number."""
     row = {**row, "content": orjson.dumps(row["content"]).decode(),
            "created_by": orjson.dumps(row["created_by"]).decode() if row["created_by"] else None}
-    return conn.execute(insert(related_items).values(**row)
-                        .returning(related_items.c.seq)).scalar_one()
+    return _INSERT_ITEM(conn, row)
 
 
 def save_content(conn: Connection, seq: int, content: dict, user: dict | None) -> None:
@@ -80,20 +85,26 @@ def unlink_contact(conn: Connection, domain_id: str, contact_arn: str, case_seq:
         link_contact(conn, domain_id, contact_arn, case_seq, remaining_seq)
 
 
-def cases_for_contact_query(domain_id: str, contact_arn: str, before_link: int | None,
-                            limit: int) -> Select:
-    """The listing statement (kept apart so that a test can check its query plan)."""
-    query = (select(contact_links.c.link_seq, cases.c.case_id, cases.c.template_id)
-             .join(cases, cases.c.seq == contact_links.c.case_seq)
-             .where(contact_links.c.domain_id == domain_id,
-                    contact_links.c.contact_arn == contact_arn))
-    if before_link is not None:
-        query = query.where(contact_links.c.link_seq < before_link)
-    return query.order_by(contact_links.c.link_seq.desc()).limit(limit)
+def cases_for_contact_query() -> Select:
+    """The listing statement (kept apart so that a test can check its query plan).
+
+    Parameters: ``domain_id``, ``contact_arn``, ``before_link`` (the keyset cursor; the first
+    page passes a bound above every link) and ``limit``.
+    """
+    return (select(contact_links.c.link_seq, cases.c.case_id, cases.c.template_id)
+            .join(cases, cases.c.seq == contact_links.c.case_seq)
+            .where(contact_links.c.domain_id == bindparam("domain_id"),
+                   contact_links.c.contact_arn == bindparam("contact_arn"),
+                   contact_links.c.link_seq < bindparam("before_link", type_=Integer))
+            .order_by(contact_links.c.link_seq.desc()).limit(bindparam("limit", type_=Integer)))
+
+
+_CASES_FOR_CONTACT = Prepared(cases_for_contact_query())
 
 
 def cases_for_contact(conn: Connection, domain_id: str, contact_arn: str,
                       before_link: int | None, limit: int) -> list:
     """Cases linked to the contact, most recent link first: one index range scan."""
-    return conn.execute(cases_for_contact_query(domain_id, contact_arn, before_link,
-                                                limit)).all()
+    return _CASES_FOR_CONTACT.all(conn, {
+        "domain_id": domain_id, "contact_arn": contact_arn, "limit": limit,
+        "before_link": 2**62 if before_link is None else before_link})

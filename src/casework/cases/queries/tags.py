@@ -2,15 +2,17 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 
+from ...store.prepared import Prepared
 from ..tables import tags
+
+_OF = Prepared(select(tags.c.key, tags.c.value).where(tags.c.resource_arn == bindparam("arn")))
 
 
 def of(conn: Connection, arn: str) -> dict[str, str]:
     """The tags of a resource."""
-    rows = conn.execute(select(tags.c.key, tags.c.value).where(tags.c.resource_arn == arn))
-    return {key: value for key, value in rows}
+    return {key: value for key, value in _OF.all(conn, {"arn": arn})}
 
 
 def put(conn: Connection, domain_id: str, arn: str, new: dict[str, str]) -> None:

@@ -1,0 +1,151 @@
+"""HTTP connections that cannot be used to exhaust the server.
+
+uvicorn's httptools protocol, with the limits a server facing untrusted clients needs (all
+before any credential is checked, since none is needed to open a socket):
+
+* the request line and each header at most ``MAX_LINE`` bytes, all headers at most
+  ``MAX_HEADERS`` (431, or 414 for the request line): an endless header costs no memory;
+* a request's headers must arrive within ``header_timeout`` seconds and its body must keep
+  coming (no gap longer than ``body_timeout``): a stalled client is cut off;
+* at most ``max_connections`` open connections: a new one beyond it closes the oldest
+  connection still sending its headers (a flood of half-sent requests cannot lock out real
+  clients), or, when none is, is itself closed;
+* malformed HTTP gets an AWS-shaped error body instead of plain text.
+"""
+
+from __future__ import annotations
+
+import resource
+from dataclasses import dataclass
+
+import orjson
+from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+
+MAX_LINE = 16 * 1024
+MAX_HEADERS = 64 * 1024
+
+
+@dataclass
+class Limits:
+    header_timeout: float = 30.0
+    body_timeout: float = 30.0
+    max_connections: int = 4096
+
+
+LIMITS = Limits()
+# Connections still sending their headers, oldest first (a dict keeps insertion order).
+_awaiting_headers: dict[GuardedHttpToolsProtocol, None] = {}
+
+
+def configure(header_timeout: float, body_timeout: float, max_connections: int) -> None:
+    """Set the limits (each server process calls this once, before serving)."""
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft < hard:  # every connection is a descriptor: take what the system allows
+        resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
+        soft = hard
+    # Keep descriptors for the database, attachment files and the listener.
+    LIMITS.max_connections = max(16, min(max_connections, soft - 64))
+    LIMITS.header_timeout = header_timeout
+    LIMITS.body_timeout = body_timeout
+
+
+def error_response(status: int, reason: bytes, code: str, message: str) -> bytes:
+    """A complete HTTP response with an error body both AWS JSON protocols can read."""
+    body = orjson.dumps({"__type": code, "message": message})
+    return (b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\nx-amzn-errortype: %s\r\n"
+            b"content-length: %d\r\nconnection: close\r\n\r\n"
+            % (status, reason, code.encode(), len(body))) + body
+
+
+class GuardedHttpToolsProtocol(HttpToolsProtocol):
+    """See the module docstring."""
+
+    def connection_made(self, transport) -> None:  # type: ignore[override]
+        super().connection_made(transport)
+        self._header_bytes = 0
+        self._rejection: bytes | None = None
+        self._timer = None
+        if len(self.connections) > LIMITS.max_connections:
+            oldest = next(iter(_awaiting_headers), None)
+            if oldest is None:
+                transport.close()
+                return
+            oldest._cut_off()
+        self._await_headers()
+
+    def connection_lost(self, exc) -> None:
+        _awaiting_headers.pop(self, None)
+        self._cancel_timer()
+        super().connection_lost(exc)
+
+    # -------------------------------------------------------------- deadlines
+
+    def _await_headers(self) -> None:
+        _awaiting_headers[self] = None
+        self._arm(LIMITS.header_timeout)
+
+    def _arm(self, seconds: float) -> None:
+        self._cancel_timer()
+        self._timer = self.loop.call_later(seconds, self._cut_off)
+
+    def _cancel_timer(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
+            self._timer = None
+
+    def _cut_off(self) -> None:
+        """Close a connection that stalled (or must make room); its request, if any, sees
+        a disconnect."""
+        _awaiting_headers.pop(self, None)
+        self._cancel_timer()
+        if not self.transport.is_closing():
+            self.transport.close()
+
+    # -------------------------------------------------------------- parser callbacks
+
+    def on_message_begin(self) -> None:
+        super().on_message_begin()
+        self._header_bytes = 0
+        if self not in _awaiting_headers:  # a kept-alive connection's next request
+            self._await_headers()
+
+    def on_url(self, url: bytes) -> None:
+        self._header_bytes += len(url)
+        if self._header_bytes > MAX_LINE:
+            self._rejection = error_response(
+                414, b"URI Too Long", "RequestURITooLong",
+                f"The request line must be at most {MAX_LINE} bytes.")
+            raise ValueError("request line too long")
+        super().on_url(url)
+
+    def on_header(self, name: bytes, value: bytes) -> None:
+        size = len(name) + len(value)
+        self._header_bytes += size
+        if size > MAX_LINE or self._header_bytes > MAX_HEADERS:
+            self._rejection = error_response(
+                431, b"Request Header Fields Too Large", "RequestHeaderFieldsTooLarge",
+                f"Each header must be at most {MAX_LINE} bytes and all headers at most "
+                f"{MAX_HEADERS} bytes.")
+            raise ValueError("headers too large")
+        super().on_header(name, value)
+
+    def on_headers_complete(self) -> None:
+        _awaiting_headers.pop(self, None)
+        self._arm(LIMITS.body_timeout)
+        super().on_headers_complete()
+
+    def on_body(self, body: bytes) -> None:
+        self._arm(LIMITS.body_timeout)  # the client is still sending: it gets more time
+        super().on_body(body)
+
+    def on_message_complete(self) -> None:
+        self._cancel_timer()
+        super().on_message_complete()
+
+    def send_400_response(self, msg: str) -> None:
+        """Malformed HTTP (or a limit above): an AWS-shaped error, then close."""
+        response = self._rejection or error_response(
+            400, b"Bad Request", "BadRequest", msg)
+        if not self.transport.is_closing():
+            self.transport.write(response)
+            self.transport.close()
