@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import time
 
 from sqlalchemy import bindparam, select
@@ -13,6 +14,7 @@ from . import __version__
 from .cases import registry as cases_registry
 from .config import Settings
 from .handlers import Context, Registered, Registry
+from .reset import Reset
 from .store import Store
 from .store.engine import now_ms
 from .store.tables import access_keys
@@ -30,6 +32,7 @@ KEY_CACHE_SECONDS = 2.0
 _FIND_KEY = (select(access_keys.c.secret_access_key, access_keys.c.account_id)
              .where(access_keys.c.access_key_id == bindparam("key_id")))
 REGISTRIES: tuple[Registry, ...] = (support_registry, cases_registry)
+log = logging.getLogger("casework.auth")
 
 
 def load_services() -> list[Service]:
@@ -55,6 +58,7 @@ class Casework:
         self.tokens = TokenSigner(store.secret("pagination-tokens"))
         self.handlers = handler_table()
         self._keys: dict[str, tuple[float, tuple[str, str]]] = {}
+        self._unknown: set[str] = set()  # unknown key ids already logged
         self.gateway = Gateway(
             load_services(),
             implemented=set(self.handlers),
@@ -71,7 +75,9 @@ class Casework:
                         for start in registry.workers]
         self.console = Starlette(routes=[Route("/_casework/health", self.health),
                                          *self.transfers.routes(),
-                                         *AgentApi(store).routes()])
+                                         *AgentApi(store).routes(),
+                                         *Reset(settings, store, forget=[
+                                             self._keys.clear, self._unknown.clear]).routes()])
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http" and not scope["path"].startswith("/_casework/"):
@@ -98,10 +104,25 @@ class Casework:
             row = conn.execute(_FIND_KEY, {"key_id": access_key_id}).first()
         if row is None:
             self._keys.pop(access_key_id, None)
+            self._unknown_key(access_key_id)
             return None
         found = (row.secret_access_key, row.account_id)
         self._keys[access_key_id] = (now + KEY_CACHE_SECONDS, found)
         return found
+
+    def _unknown_key(self, access_key_id: str) -> None:
+        """Say once per key id which store lacked it: the usual cause is a key created with
+        ``casework keys create`` in another data directory."""
+        if access_key_id in self._unknown or len(self._unknown) >= 1000:
+            return
+        self._unknown.add(access_key_id)
+        if self.settings.database_url:
+            where = f"the database {self.store.url.render_as_string(hide_password=True)}"
+        else:
+            where = f"the data directory {self.settings.data_dir.absolute()}"
+        log.warning("unknown access key id %r: no such key in %s (create keys with `casework "
+                    "keys create` and the server's --data-dir or --database-url)",
+                    access_key_id[:128], where)
 
     def invoke(self, op: Operation, params: dict, principal: Principal) -> dict:
         registered = self.handlers[(op.service.name, op.name)]

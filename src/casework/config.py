@@ -16,6 +16,7 @@ class Settings:
     max_body_bytes: int = 32 * 1024 * 1024  # 3 attachments of 5 MB, base64, with room to spare
     threads: int = 32  # worker threads, and database connections
     log_level: str = "info"
+    allow_reset: bool = False  # POST /_casework/reset wipes every table (test suites only)
     # AWS Support: catalog, plans, limits, Trusted Advisor, the support side of cases.
     catalog: Path | None = None  # operator's catalog file, merged over the packaged one
     default_plan: str = "business"  # plan of accounts without one of their own
