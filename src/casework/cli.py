@@ -1,4 +1,4 @@
-"""The ``casework`` command: serve, and manage access keys."""
+"""The ``casework`` command: serve, and manage the store a server uses (keys, accounts, ...)."""
 
 from __future__ import annotations
 
@@ -88,13 +88,12 @@ def _database_url(database_url: str) -> URL:
     try:
         url = make_url(database_url)
     except ArgumentError:
-        raise _bad("--database-url", "not a database URL (e.g. sqlite:////path/casework.db or "
-                                 "postgresql+psycopg://user:pw@host/db)") from None
+        raise _bad("--database-url", "not a database URL (e.g. sqlite:////path/casework.db "
+                   "or postgresql+psycopg://user:pw@host/db)") from None
     if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
         # Each of the server's connections would get a database of its own.
         raise _bad("--database-url", "an in-memory SQLite database cannot be shared by the "
-                                 "server's connections; for a throwaway store use "
-                                 "`casework serve --ephemeral`")
+                   "server's connections; for a throwaway store use `casework serve --ephemeral`")
     return url
 
 
@@ -103,8 +102,8 @@ def _writable_data_dir(data_dir: Path) -> None:
     where = data_dir.absolute()
     if not data_dir.exists():
         if not data_dir.parent.is_dir():
-            raise _bad("--data-dir", f"{where}: the parent directory {where.parent} does not "
-                                     "exist")
+            raise _bad("--data-dir",
+                       f"{where}: the parent directory {where.parent} does not exist")
         try:
             data_dir.mkdir()
         except OSError as error:
@@ -147,15 +146,14 @@ def _open_store(data_dir: Path, database_url: str | None, create: bool = False) 
     if database_url:
         url = _database_url(database_url)
         where = f"the database {url.render_as_string(hide_password=True)}"
-        sqlite_file = (Path(url.database) if url.get_backend_name() == "sqlite" else None)
+        sqlite_file = Path(url.database) if url.get_backend_name() == "sqlite" else None
     else:
-        where = f"{data_dir.absolute()}"
         sqlite_file = data_dir / "casework.db"
+        where = f"{data_dir.absolute()} (looked for {sqlite_file.absolute()})"
         if create:
             _writable_data_dir(data_dir)
-    looked = f" (looked for {sqlite_file.absolute()})" if sqlite_file is not None else ""
-    missing = (f"no Casework store in {where}{looked}. Run this where `casework serve` keeps "
-               f"its data, or {POINT_ELSEWHERE}; `casework init` creates a new store.")
+    missing = (f"no Casework store in {where}. Run this where `casework serve` keeps its data, "
+               f"or {POINT_ELSEWHERE}; `casework init` creates a new store.")
     if sqlite_file is not None and not create and not sqlite_file.is_file():
         raise click.ClickException(missing)
     with _database_errors(settings.url):
@@ -238,20 +236,21 @@ def _serve(host, port, data_dir, database_url, **options) -> None:
         _database_url(database_url)
     else:
         _writable_data_dir(data_dir)
-    settings = Settings(host=host, port=port, data_dir=data_dir, database_url=database_url,
-                        **options)
-    try:
-        load_catalog(settings.catalog)  # a broken operator catalog stops the start, not a request
-    except CatalogError as error:
-        raise click.ClickException(str(error)) from None
     listener = _bind(host, port)
     try:
+        # The real port (--port 0 picks one) is the one presigned URLs fall back to.
+        settings = Settings(host=host, port=listener.getsockname()[1], data_dir=data_dir,
+                            database_url=database_url, **options)
+        try:  # a broken operator catalog stops the start, not a request
+            load_catalog(settings.catalog)
+        except CatalogError as error:
+            raise click.ClickException(str(error)) from None
         with _database_errors(settings.url):
             app = create_app(settings)
     except BaseException:
         listener.close()
         raise
-    endpoint = _endpoint(host, listener.getsockname()[1])
+    endpoint = _endpoint(host, settings.port)
     click.echo(f"Casework {__version__} serving AWS Support and Amazon Connect Cases")
     click.echo(f"  endpoint:    {endpoint}   (export AWS_ENDPOINT_URL={endpoint})")
     click.echo(f"  database:    {app.store.url.render_as_string(hide_password=True)}")

@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import socket
+import sqlite3
 import subprocess
 import sys
 import time
@@ -49,6 +50,12 @@ def test_a_management_command_away_from_the_store_says_where_it_looked(tmp_path)
         line = one_line_error(casework(*command, "--database-url", f"sqlite:///{missing}"))
         assert "no Casework store in the database" in line
     assert not missing.exists()
+    # A database that exists but holds no Casework schema is no store either.
+    other = tmp_path / "other.db"
+    with sqlite3.connect(other) as conn:
+        conn.execute("CREATE TABLE unrelated (x)")
+    line = one_line_error(casework("keys", "list", "--database-url", f"sqlite:///{other}"))
+    assert f"no Casework store in the database sqlite:///{other}" in line
 
 
 def test_init_creates_a_store_that_the_other_commands_and_the_server_use(tmp_path):
