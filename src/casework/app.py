@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import os
 import time
 
@@ -10,10 +11,11 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from . import __version__
+from . import __version__, logs
 from .cases import registry as cases_registry
 from .config import Settings
 from .handlers import Context, Registered, Registry
+from .reset import Reset
 from .store import Store
 from .store.engine import now_ms
 from .store.runner import Runner
@@ -22,6 +24,7 @@ from .support import registry as support_registry
 from .support.agent import AgentApi
 from .support.transfer import Transfers, remember_origin
 from .tokens import TokenSigner
+from .wire import http
 from .wire.errors import ServiceError
 from .wire.gateway import Gateway
 from .wire.model import Operation, Service, load_service
@@ -32,6 +35,7 @@ KEY_CACHE_SECONDS = 2.0
 _FIND_KEY = (select(access_keys.c.secret_access_key, access_keys.c.account_id)
              .where(access_keys.c.access_key_id == bindparam("key_id")))
 REGISTRIES: tuple[Registry, ...] = (support_registry, cases_registry)
+log = logging.getLogger("casework.auth")
 
 
 def load_services() -> list[Service]:
@@ -57,12 +61,14 @@ class Casework:
         self.tokens = TokenSigner(store.secret("pagination-tokens"))
         self.handlers = handler_table()
         self._keys: dict[str, tuple[float, tuple[str, str]]] = {}
+        self._unknown: set[str] = set()  # unknown key ids already logged
         self.gateway = Gateway(
             load_services(),
             implemented=set(self.handlers),
             lookup=self.lookup_secret,
             invoke=self.invoke,
             max_body_bytes=settings.max_body_bytes,
+            max_body_memory=settings.max_body_memory,
         )
         self.runner = Runner(store, settings.threads)
         # Presigned attachment URLs (AWS Support large files) are served here, not by S3.
@@ -73,7 +79,9 @@ class Casework:
                         for start in registry.workers]
         self.console = Starlette(routes=[Route("/_casework/health", self.health),
                                          *self.transfers.routes(),
-                                         *AgentApi(store).routes()])
+                                         *AgentApi(store).routes(),
+                                         *Reset(settings, store, forget=[
+                                             self._keys.clear, self._unknown.clear]).routes()])
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http" and not scope["path"].startswith("/_casework/"):
@@ -101,10 +109,25 @@ class Casework:
             row = conn.execute(_FIND_KEY, {"key_id": access_key_id}).first()
         if row is None:
             self._keys.pop(access_key_id, None)
+            self._unknown_key(access_key_id)
             return None
         found = (row.secret_access_key, row.account_id)
         self._keys[access_key_id] = (now + KEY_CACHE_SECONDS, found)
         return found
+
+    def _unknown_key(self, access_key_id: str) -> None:
+        """Say once per key id which store lacked it: the usual cause is a key created with
+        ``casework keys create`` in another data directory."""
+        if access_key_id in self._unknown or len(self._unknown) >= 1000:
+            return
+        self._unknown.add(access_key_id)
+        if self.settings.database_url:
+            where = f"the database {self.store.url.render_as_string(hide_password=True)}"
+        else:
+            where = f"the data directory {self.settings.data_dir.absolute()}"
+        log.warning("unknown access key id %r: no such key in %s (create keys with `casework "
+                    "keys create` and the server's --data-dir or --database-url)",
+                    access_key_id[:128], where)
 
     async def invoke(self, op: Operation, params: dict, principal: Principal) -> dict:
         registered = self.handlers[(op.service.name, op.name)]
@@ -142,6 +165,8 @@ def create_app(settings: Settings, migrate: bool = True) -> Casework:
     store = Store(settings.url, pool_size=settings.threads + 4)
     if migrate:
         store.migrate()
+    logs.configure(settings)
+    http.configure(settings.header_timeout, settings.body_timeout, settings.max_connections)
     return Casework(settings, store)
 
 

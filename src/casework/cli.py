@@ -1,16 +1,23 @@
-"""The ``casework`` command: serve, and manage access keys."""
+"""The ``casework`` command: serve, and manage the store a server uses (keys, accounts, ...)."""
 
 from __future__ import annotations
 
+import errno
 import os
 import secrets
+import shutil
 import signal
+import socket
 import string
+import tempfile
+from contextlib import contextmanager
 from pathlib import Path
 
 import click
 import uvicorn
-from sqlalchemy import delete, insert, select
+from sqlalchemy import delete, insert, inspect, select
+from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import ArgumentError, DBAPIError
 
 from . import __version__
 from .config import Settings
@@ -19,13 +26,20 @@ from .store.engine import now_ms
 from .store.tables import access_keys, accounts
 from .support.plans import PLAN_NAMES
 
+DATA_DIR_HELP = ("Where the SQLite database (casework.db) and the files of large attachments "
+                 "(attachments/) live.")
+DATABASE_URL_HELP = ("SQLAlchemy URL of the database, e.g. postgresql+psycopg://user:pw@host/db; "
+                     "default: SQLite in the data directory.")
+POINT_ELSEWHERE = ("point at the store with --data-dir DIR (CASEWORK_DATA_DIR) or --database-url "
+                   "URL (CASEWORK_DATABASE_URL)")
+
 
 def _store_options(func):
     func = click.option("--database-url", envvar="CASEWORK_DATABASE_URL", default=None,
-                        help="SQLAlchemy URL; default: SQLite in the data directory.")(func)
+                        help=DATABASE_URL_HELP)(func)
     func = click.option("--data-dir", envvar="CASEWORK_DATA_DIR", default="casework-data",
                         show_default=True, type=click.Path(file_okay=False, path_type=Path),
-                        help="Where the SQLite database lives.")(func)
+                        help=DATA_DIR_HELP)(func)
     return func
 
 
@@ -65,25 +79,117 @@ def _support_options(func):
     return func
 
 
-def _open_store(data_dir: Path, database_url: str | None) -> Store:
+def _bad(option: str, message: str) -> click.ClickException:
+    """A bad setting: one line naming the option, without the usage text."""
+    return click.ClickException(f"{option}: {message}")
+
+
+def _database_url(database_url: str) -> URL:
+    """The parsed ``--database-url``, or a one-line error for one Casework cannot use."""
+    try:
+        url = make_url(database_url)
+    except ArgumentError:
+        raise _bad("--database-url", "not a database URL (e.g. sqlite:////path/casework.db "
+                   "or postgresql+psycopg://user:pw@host/db)") from None
+    if url.get_backend_name() == "sqlite" and url.database in (None, "", ":memory:"):
+        # Each of the server's connections would get a database of its own.
+        raise _bad("--database-url", "an in-memory SQLite database cannot be shared by the "
+                   "server's connections; for a throwaway store use `casework serve --ephemeral`")
+    return url
+
+
+def _writable_data_dir(data_dir: Path) -> None:
+    """Create the data directory (not its parents), or a one-line error saying why not."""
+    where = data_dir.absolute()
+    if not data_dir.exists():
+        if not data_dir.parent.is_dir():
+            raise _bad("--data-dir",
+                       f"{where}: the parent directory {where.parent} does not exist")
+        try:
+            data_dir.mkdir()
+        except OSError as error:
+            raise _bad("--data-dir", f"cannot create {where}: {error.strerror}") from None
+    try:  # a real write: permission bits say nothing to root about a read-only mount
+        tempfile.TemporaryFile(dir=data_dir).close()
+    except OSError as error:
+        raise _bad("--data-dir", f"{where} is not writable: {error.strerror}") from None
+
+
+@contextmanager
+def _database_errors(url: str):
+    """Turn a database that cannot be reached or used into a one-line error."""
+    shown = make_url(url).render_as_string(hide_password=True)
+    try:
+        yield
+    except ArgumentError as error:  # NoSuchModuleError: an unknown dialect or driver
+        raise click.ClickException(f"cannot use the database {shown}: {error}") from None
+    except ImportError as error:
+        raise click.ClickException(f"cannot use the database {shown}: its driver is not "
+                                   f"installed ({error})") from None
+    except DBAPIError as error:
+        raise click.ClickException(f"cannot open the database {shown}: {_reason(error)}") \
+            from None
+
+
+def _reason(error: DBAPIError) -> str:
+    """The first line of the driver's own message."""
+    text = str(error.orig if error.orig is not None else error).strip()
+    return text.splitlines()[0] if text else type(error).__name__
+
+
+def _open_store(data_dir: Path, database_url: str | None, create: bool = False) -> Store:
+    """The existing store named by ``--data-dir``/``--database-url`` (migrated to this version).
+
+    Management commands must work on the store a server uses, so a missing one is an error
+    naming where it was looked for, not a new empty store; ``create`` is for ``casework init``.
+    """
     settings = Settings(data_dir=data_dir, database_url=database_url)
-    if not database_url:
-        data_dir.mkdir(parents=True, exist_ok=True)
-    store = Store(settings.url, pool_size=2)
-    store.migrate()
+    if database_url:
+        url = _database_url(database_url)
+        where = f"the database {url.render_as_string(hide_password=True)}"
+        sqlite_file = Path(url.database) if url.get_backend_name() == "sqlite" else None
+    else:
+        sqlite_file = data_dir / "casework.db"
+        where = f"{data_dir.absolute()} (looked for {sqlite_file.absolute()})"
+        if create:
+            _writable_data_dir(data_dir)
+    missing = (f"no Casework store in {where}. Run this where `casework serve` keeps its data, "
+               f"or {POINT_ELSEWHERE}; `casework init` creates a new store.")
+    if sqlite_file is not None and not create and not sqlite_file.is_file():
+        raise click.ClickException(missing)
+    with _database_errors(settings.url):
+        store = Store(settings.url, pool_size=2)
+        if not create:
+            with store.engine.connect() as conn:
+                if not inspect(conn).has_table("alembic_version"):
+                    raise click.ClickException(missing)
+        store.migrate()
     return store
 
 
-@click.group()
-@click.version_option(__version__, prog_name="casework")
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, "-V", "--version", prog_name="casework")
 def main() -> None:
-    """Casework: self-hosted AWS Support and Amazon Connect Cases."""
+    """Casework: self-hosted AWS Support and Amazon Connect Cases.
+
+    `casework serve` runs the server; the other commands manage the store it uses (the one in
+    --data-dir, ./casework-data by default, or --database-url), so run them with the same
+    settings as the server.
+    """
 
 
 @main.command()
-@click.option("--host", envvar="CASEWORK_HOST", default="127.0.0.1", show_default=True)
-@click.option("--port", envvar="CASEWORK_PORT", default=4566, show_default=True, type=int)
+@click.option("--host", envvar="CASEWORK_HOST", default="127.0.0.1", show_default=True,
+              help="Address to listen on (0.0.0.0 or :: for every interface).")
+@click.option("--port", envvar="CASEWORK_PORT", default=4566, show_default=True,
+              type=click.IntRange(0, 65535), help="Port to listen on; 0 picks a free one (the "
+              "banner names it).")
 @_store_options
+@click.option("--ephemeral", envvar="CASEWORK_EPHEMERAL", is_flag=True,
+              help="Throwaway store for test suites: SQLite in a new temporary directory that "
+              "is removed at exit; --data-dir and --database-url are ignored.")
+@click.option("--allow-reset", envvar="CASEWORK_ALLOW_RESET", is_flag=True,
+              help="Accept POST /_casework/reset, which deletes all data (for test suites).")
 @click.option("--attachment-set-ttl", envvar="CASEWORK_ATTACHMENT_SET_TTL", default=3600,
               show_default=True, type=click.IntRange(min=1),
               help="Seconds an attachment set stays usable.")
@@ -95,8 +201,27 @@ def main() -> None:
               type=click.IntRange(min=1),
               help="Server processes sharing the port (each with its own event loop and "
                    "database connections).")
+@click.option("--access-log/--no-access-log", envvar="CASEWORK_ACCESS_LOG", default=False,
+              show_default=True, help="Log every request: operation, account, status, latency, "
+              "request id, and why a signature was refused. Errors are always logged.")
+@click.option("--log-format", envvar="CASEWORK_LOG_FORMAT", default="text", show_default=True,
+              type=click.Choice(["text", "json"]), help="Log lines as text or JSON objects.")
+@click.option("--header-timeout", envvar="CASEWORK_HEADER_TIMEOUT", default=30.0,
+              show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds a client has to send a request's headers before it is cut off.")
+@click.option("--body-timeout", envvar="CASEWORK_BODY_TIMEOUT", default=30.0, show_default=True,
+              type=click.FloatRange(min=0.1),
+              help="Seconds a request body may stall (no bytes arriving) before it is cut off.")
+@click.option("--max-connections", envvar="CASEWORK_MAX_CONNECTIONS", default=4096,
+              show_default=True, type=click.IntRange(min=16),
+              help="Open connections per process; beyond it the oldest connection still "
+              "sending headers is closed.")
+@click.option("--max-body-memory", envvar="CASEWORK_MAX_BODY_MEMORY", default=256 * 1024 * 1024,
+              show_default=True, type=click.IntRange(min=1024 * 1024),
+              help="Bytes all request bodies being received may hold together (more: 503).")
 @click.option("--log-level", envvar="CASEWORK_LOG_LEVEL", default="info", show_default=True,
-              type=click.Choice(["critical", "error", "warning", "info", "debug"]))
+              type=click.Choice(["critical", "error", "warning", "info", "debug"]),
+              help="Server log level.")
 @click.option("--upload-ttl", envvar="CASEWORK_UPLOAD_TTL", default=86400, show_default=True,
               type=click.IntRange(min=1),
               help="Seconds a large-file upload lives until it is attached to a case.")
@@ -110,53 +235,109 @@ def main() -> None:
               show_default=True, type=click.FloatRange(min=0),
               help="Seconds a Connect Cases merge stays IN_PROGRESS before it is applied.")
 @_support_options
-def serve(host, port, data_dir, database_url, attachment_set_ttl, threads, workers, log_level,
-          **support) -> None:
-    """Serve the AWS APIs until SIGTERM or SIGINT (in-flight requests finish first)."""
+def serve(host, port, data_dir, database_url, ephemeral, **options) -> None:
+    """Serve the AWS APIs until SIGTERM or SIGINT (in-flight requests finish first).
+
+    The database is created or migrated on start. The endpoint is printed once the port is
+    bound.
+    """
+    scratch = Path(tempfile.mkdtemp(prefix="casework-")) if ephemeral else None
+    try:
+        if scratch is not None:
+            data_dir, database_url = scratch, None
+        _serve(host, port, data_dir, database_url, **options)
+    finally:
+        if scratch is not None:
+            shutil.rmtree(scratch, ignore_errors=True)
+
+
+def _serve(host, port, data_dir, database_url, **options) -> None:
     from uvicorn.supervisors import Multiprocess
 
     from .app import WORKER_SETTINGS, create_app
     from .support.catalog import CatalogError, load_catalog
+    from .wire.http import GuardedHttpToolsProtocol
 
-    settings = Settings(host=host, port=port, data_dir=data_dir, database_url=database_url,
-                        attachment_set_ttl=attachment_set_ttl, threads=threads,
-                        workers=workers,
-                        log_level=log_level, **support)
-    try:
-        load_catalog(settings.catalog)  # a broken operator catalog stops the start, not a request
-    except CatalogError as error:
-        raise click.ClickException(str(error)) from None
-    if workers > 1:
-        # The parent only migrates; each spawned process builds its own app (worker_app).
-        store = _open_store(data_dir, database_url)
-        url = store.url
-        store.dispose()
+    if database_url:
+        _database_url(database_url)
     else:
-        app = create_app(settings)
-        url = app.store.url
-    endpoint = f"http://{host}:{port}"
+        _writable_data_dir(data_dir)
+    listener = _bind(host, port)
+    app = None
+    try:
+        # The real port (--port 0 picks one) is the one presigned URLs fall back to.
+        settings = Settings(host=host, port=listener.getsockname()[1], data_dir=data_dir,
+                            database_url=database_url, **options)
+        try:  # a broken operator catalog stops the start, not a request
+            load_catalog(settings.catalog)
+        except CatalogError as error:
+            raise click.ClickException(str(error)) from None
+        with _database_errors(settings.url):
+            if settings.workers > 1:
+                # The parent only migrates; each spawned process builds its own app.
+                store = Store(settings.url, pool_size=1)
+                store.migrate()
+                store.dispose()
+            else:
+                app = create_app(settings)
+    except BaseException:
+        listener.close()
+        raise
+    endpoint = _endpoint(host, settings.port)
+    url = make_url(settings.url)
     click.echo(f"Casework {__version__} serving AWS Support and Amazon Connect Cases")
     click.echo(f"  endpoint:    {endpoint}   (export AWS_ENDPOINT_URL={endpoint})")
     click.echo(f"  database:    {url.render_as_string(hide_password=True)}")
-    if workers > 1:
-        click.echo(f"  processes:   {workers}")
+    if settings.workers > 1:
+        click.echo(f"  processes:   {settings.workers}")
     click.echo("  credentials: AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
                "(account 000000000000)")
-    common = {"host": host, "port": port, "log_level": log_level, "access_log": False,
-              "lifespan": "on", "timeout_graceful_shutdown": 30}
-    if workers > 1:
+    common = {"log_level": settings.log_level, "access_log": False, "lifespan": "on",
+              "timeout_graceful_shutdown": 30, "http": GuardedHttpToolsProtocol}
+    if settings.workers > 1:
         os.environ[WORKER_SETTINGS] = settings.to_json()
-        config = uvicorn.Config("casework.app:worker_app", factory=True, workers=workers,
-                                **common)
-        Multiprocess(config, sockets=[config.bind_socket()]).run()
+        config = uvicorn.Config("casework.app:worker_app", factory=True,
+                                workers=settings.workers, **common)
+        Multiprocess(config, sockets=[listener]).run()
         return
     config = uvicorn.Config(app, **common)
     # uvicorn re-raises the signal that stopped it once it has drained; with these handlers in
     # place that re-raise is a no-op, so a graceful stop exits 0.
     for stop_signal in (signal.SIGTERM, signal.SIGINT):
         signal.signal(stop_signal, lambda *_: None)
-    uvicorn.Server(config).run()
+    uvicorn.Server(config).run(sockets=[listener])
     app.store.dispose()
+
+
+def _bind(host: str, port: int) -> socket.socket:
+    """The listening socket, bound before anything is announced; a busy port is one line."""
+    try:
+        infos = socket.getaddrinfo(host, port, type=socket.SOCK_STREAM,
+                                   flags=socket.AI_PASSIVE)
+    except socket.gaierror as error:
+        raise _bad("--host", f"cannot listen on {host}: {error.strerror}") from None
+    family, kind, proto, _, address = infos[0]
+    listener = socket.socket(family, kind, proto)
+    listener.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    try:
+        listener.bind(address)
+        listener.listen(2048)
+    except OSError as error:
+        listener.close()
+        if error.errno == errno.EADDRINUSE:
+            raise click.ClickException(
+                f"port {port} on {host} is already in use: stop what holds it, or choose "
+                "another with --port (0 picks a free one)") from None
+        raise click.ClickException(f"cannot listen on {host} port {port}: "
+                                   f"{error.strerror}") from None
+    listener.set_inheritable(True)  # worker processes may serve the same socket
+    return listener
+
+
+def _endpoint(host: str, port: int) -> str:
+    """The URL a client on this machine uses: a wildcard address becomes the loopback."""
+    shown = {"0.0.0.0": "127.0.0.1", "::": "::1", "": "127.0.0.1"}.get(host, host)
+    return f"http://[{shown}]:{port}" if ":" in shown else f"http://{shown}:{port}"
 
 
 @main.command()
@@ -173,6 +354,14 @@ def operations(readme: Path | None) -> None:
     text = readme.read_text()
     start, end = text.index(TABLE_START), text.index(TABLE_END) + len(TABLE_END)
     readme.write_text(text[:start] + table + text[end:])
+
+
+@main.command()
+@_store_options
+def init(data_dir, database_url):
+    """Create the store (or migrate it to this version) without serving, e.g. to add keys first."""
+    store = _open_store(data_dir, database_url, create=True)
+    click.echo(f"store ready: {store.url.render_as_string(hide_password=True)}")
 
 
 @main.group()
@@ -374,3 +563,15 @@ def contacts_put(data_dir, database_url, contact_arn, channel, connected_at):
     with store.transaction() as conn:
         contact_rows.put(conn, contact_arn, channel, at_ms)
     click.echo(f"{contact_arn}\t{channel}\t{datetime.fromtimestamp(at_ms / 1000, UTC).isoformat()}")
+
+
+def _show_envvars(command: click.Command) -> None:
+    """Every option's help names its CASEWORK_* variable."""
+    for param in command.params:
+        if isinstance(param, click.Option) and param.envvar:
+            param.show_envvar = True
+    for sub in getattr(command, "commands", {}).values():
+        _show_envvars(sub)
+
+
+_show_envvars(main)

@@ -19,6 +19,15 @@ class Settings:
     threads: int = 4  # PostgreSQL: threads (each with a connection) that run requests
     workers: int = 1  # server processes sharing the port
     log_level: str = "info"
+    access_log: bool = False  # one line per request (off by default, as moto and LocalStack)
+    log_format: str = "text"  # or "json": one object per line
+    # Untrusted clients (wire/http.py): how long headers and a stalled body may take, how
+    # many connections may be open, how much memory request bodies may hold together.
+    header_timeout: float = 30.0
+    body_timeout: float = 30.0
+    max_connections: int = 4096
+    max_body_memory: int = 256 * 1024 * 1024
+    allow_reset: bool = False  # POST /_casework/reset wipes every table (test suites only)
     # AWS Support: catalog, plans, limits, Trusted Advisor, the support side of cases.
     catalog: Path | None = None  # operator's catalog file, merged over the packaged one
     default_plan: str = "business"  # plan of accounts without one of their own

@@ -150,3 +150,68 @@ def test_resolved_cases_cannot_be_reopened_after_the_window(tmp_path):
     finally:
         server.stop()
 
+
+
+def listing(agent, **params) -> httpx.Response:
+    return httpx.get(agent.base, headers=agent._headers(), params=params)
+
+
+def test_the_agent_lists_cases_by_status_account_and_time_in_pages(server, agent):
+    key, secret = server.new_account("450000000002")
+    customer = server.client("support", key=key, secret=secret)
+    first, second, third = (new_case(customer) for _ in range(3))
+    agent.status(second, "resolved")
+    agent.status(third, "work-in-progress")
+
+    everything = listing(agent, account="450000000002").json()
+    assert [c["caseId"] for c in everything["cases"]] == [third, second, first]
+    assert "nextToken" not in everything
+    assert everything["cases"][0]["accountId"] == "450000000002"
+    assert "communications" not in everything["cases"][0]  # summaries; the case has the thread
+
+    waiting = listing(agent, account="450000000002", status=["opened", "work-in-progress"])
+    assert [c["caseId"] for c in waiting.json()["cases"]] == [third, first]
+    since = agent.case(second).json()["timeCreated"]
+    recent = listing(agent, account="450000000002", since=since).json()
+    assert [c["caseId"] for c in recent["cases"]] == [third, second]
+
+    page = listing(agent, account="450000000002", limit=2).json()
+    assert [c["caseId"] for c in page["cases"]] == [third, second]
+    rest = listing(agent, account="450000000002", limit=2, nextToken=page["nextToken"]).json()
+    assert [c["caseId"] for c in rest["cases"]] == [first] and "nextToken" not in rest
+    # A token continues only the listing that issued it.
+    other = listing(agent, account="450000000002", limit=2, status="opened",
+                    nextToken=page["nextToken"])
+    assert other.status_code == 400 and other.json()["__type"] == "ValidationException"
+    # Without filters the agent sees every account's cases, newest first.
+    newest = listing(agent, limit=1).json()["cases"]
+    assert [c["caseId"] for c in newest] == [third]
+
+
+def test_the_case_list_refuses_bad_filters_and_strangers(agent):
+    for params in ({"status": "all-open"}, {"account": "12345"}, {"since": "yesterday"},
+                   {"limit": "0"}, {"limit": "101"}, {"limit": "ten"}, {"nextToken": "forged"}):
+        answer = listing(agent, **params)
+        assert answer.status_code == 400, params
+        assert answer.json()["__type"] == "ValidationException", params
+    assert httpx.get(agent.base).status_code == 401
+
+
+def test_a_fetched_case_holds_its_whole_thread_oldest_first(server, support, agent):
+    set_id = support.add_attachments_to_set(
+        attachments=[{"fileName": "trace.txt", "data": b"trace"}])["attachmentSetId"]
+    case_id = support.create_case(subject="Thread", communicationBody="first",
+                                  ccEmailAddresses=["ops@example.com"],
+                                  attachmentSetId=set_id)["caseId"]
+    agent.reply(case_id, "second")
+    for n in range(3, 8):  # more than the five DescribeCases shows
+        support.add_communication_to_case(caseId=case_id, communicationBody=f"message {n}")
+    thread = agent.case(case_id).json()["communications"]
+    assert [c["body"] for c in thread] == ["first", "second", *(f"message {n}"
+                                                                 for n in range(3, 8))]
+    assert thread[0]["submittedBy"] == support.describe_cases(
+        caseIdList=[case_id])["cases"][0]["submittedBy"]
+    assert thread[0]["ccEmailAddresses"] == ["ops@example.com"]
+    assert [a["fileName"] for a in thread[0]["attachmentSet"]] == ["trace.txt"]
+    assert thread[1]["submittedBy"] == "Amazon Web Services" and thread[1]["attachmentSet"] == []
+    assert thread[0]["timeCreated"] <= thread[-1]["timeCreated"]

@@ -3,7 +3,11 @@
 Used by the agent console and by tests to answer cases as "Amazon Web Services" and move
 their status the way AWS's support staff do (fact sheet 5.3):
 
-* ``GET  /_casework/support/cases/{caseId}``: the case, whatever its account;
+* ``GET  /_casework/support/cases``: every account's cases, newest first, filtered by
+  ``status`` (repeatable), ``account`` and ``since`` (created at or after an ISO 8601 time),
+  in pages of ``limit`` (1-100, default 100) continued with ``nextToken``;
+* ``GET  /_casework/support/cases/{caseId}``: the case, whatever its account, with its whole
+  thread of communications (oldest first);
 * ``POST /_casework/support/cases/{caseId}/communications`` ``{"body": ..., "status": ...}``:
   adds a communication from "Amazon Web Services" and sets the status (default
   ``pending-customer-action``: an answer usually waits for the customer);
@@ -18,8 +22,11 @@ SDKs, and because it keeps support-side power apart from customer access keys.
 
 from __future__ import annotations
 
+import hashlib
 import hmac
+import re
 
+import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -27,13 +34,20 @@ from starlette.routing import Route
 
 from ..store import Store
 from ..store.engine import now_ms
+from ..tokens import TokenSigner
+from ..wire.errors import ServiceError
 from . import queries
-from .times import iso_ms
+from .times import iso_ms, parse_time
 
 TOKEN_SECRET = "agent-api-token"
 AGENT = "Amazon Web Services"  # how AWS's own communications are signed
 AGENT_STATUSES = ("work-in-progress", "pending-customer-action", "resolved")
 MAX_BODY = 8000  # the same bound as a customer's communicationBody
+# Every status a case can have (AWS's CaseDetails.status documentation).
+CASE_STATUSES = ("opened", "pending-customer-action", "reopened", "resolved", "unassigned",
+                 "work-in-progress", "customer-action-completed")
+PAGE_SIZE = 100  # default and maximum page size of the case list, as DescribeCases
+_ACCOUNT = re.compile(r"^[0-9]{12}$")
 
 
 def operator_token(store: Store) -> str:
@@ -55,10 +69,12 @@ class AgentApi:
 
     def __init__(self, store: Store):
         self.store = store
+        self.tokens = TokenSigner(store.secret("pagination-tokens"))
 
     def routes(self) -> list[Route]:
         base = "/_casework/support/cases/{case_id}"
         return [
+            Route("/_casework/support/cases", self.list_cases, methods=["GET"]),
             Route(base, self.guarded(self.get_case), methods=["GET"]),
             Route(base + "/communications", self.guarded(self.add_communication),
                   methods=["POST"]),
@@ -69,13 +85,8 @@ class AgentApi:
         """Authenticate, read the JSON body, run ``endpoint`` in one transaction."""
 
         async def run(request: Request):
-            given = request.headers.get("authorization", "")
-            scheme, _, token = given.partition(" ")
-            if scheme.lower() != "bearer" or not hmac.compare_digest(
-                    token.strip().encode(), operator_token(self.store).encode()):
-                return _error(401, "UnrecognizedClientException",
-                              "The operator token is missing or wrong "
-                              "(`casework agent token` prints it).")
+            if (refused := self._refused(request)) is not None:
+                return refused
             body: dict = {}
             if request.method == "POST":
                 try:
@@ -90,6 +101,62 @@ class AgentApi:
 
         return run
 
+    def _refused(self, request: Request) -> JSONResponse | None:
+        """A 401 unless the request carries the operator token."""
+        given = request.headers.get("authorization", "")
+        scheme, _, token = given.partition(" ")
+        if scheme.lower() != "bearer" or not hmac.compare_digest(
+                token.strip().encode(), operator_token(self.store).encode()):
+            return _error(401, "UnrecognizedClientException",
+                          "The operator token is missing or wrong "
+                          "(`casework agent token` prints it).")
+        return None
+
+    async def list_cases(self, request: Request) -> JSONResponse:
+        if (refused := self._refused(request)) is not None:
+            return refused
+        query = request.query_params
+        statuses = query.getlist("status")
+        if bad := [status for status in statuses if status not in CASE_STATUSES]:
+            return _error(400, "ValidationException", f"status must be one of "
+                          f"{', '.join(CASE_STATUSES)}; got {bad[0]!r}.")
+        account = query.get("account")
+        if account is not None and not _ACCOUNT.match(account):
+            return _error(400, "ValidationException", "account must be a 12-digit account id.")
+        since = query.get("since")
+        try:
+            since_ms = parse_time(since, "since") if since is not None else None
+        except ServiceError as error:
+            return _error(400, error.code, error.message)
+        limit_text = query.get("limit", str(PAGE_SIZE))
+        if not limit_text.isdigit() or not 1 <= int(limit_text) <= PAGE_SIZE:
+            return _error(400, "ValidationException",
+                          f"limit must be a whole number from 1 to {PAGE_SIZE}.")
+        # A token continues only the listing that issued it: same filters, same page size.
+        listing = hashlib.sha256(repr((sorted(statuses), account, since_ms,
+                                       limit_text)).encode()).hexdigest()[:16]
+        below = None
+        if (token := query.get("nextToken")) is not None:
+            try:
+                cursor = self.tokens.decode("agent-cases", "", token)
+            except ServiceError as error:
+                return _error(400, error.code, error.message)
+            if not isinstance(cursor, list) or len(cursor) != 2 or cursor[0] != listing:
+                return _error(400, "ValidationException", f"Invalid nextToken: {token[:64]}")
+            below = cursor[1]
+        limit = int(limit_text)
+        rows = await run_in_threadpool(self._list, statuses, account, since_ms, below, limit + 1)
+        page = {"cases": [_case(row) for row in rows[:limit]]}
+        if len(rows) > limit:
+            page["nextToken"] = self.tokens.encode("agent-cases", "",
+                                                   [listing, rows[limit - 1].seq])
+        return JSONResponse(page)
+
+    def _list(self, statuses, account, since_ms, below, limit) -> list:
+        with self.store.transaction(write=False) as conn:
+            return queries.list_cases_any_account(conn, statuses=statuses, account_id=account,
+                                                  since=since_ms, below_seq=below, limit=limit)
+
     def _in_transaction(self, endpoint, case_id: str, body: dict) -> JSONResponse:
         with self.store.transaction(write=endpoint is not self.get_case) as conn:
             case = queries.find_case_any_account(conn, case_id)
@@ -98,7 +165,17 @@ class AgentApi:
             return endpoint(conn, case, body)
 
     def get_case(self, conn, case, body: dict) -> JSONResponse:
-        return JSONResponse(_case(case))
+        thread = queries.whole_thread(conn, case.seq)
+        attached = queries.attachments_of(conn, [row.seq for row in thread])
+        found = _case(case)
+        found["communications"] = [{
+            "body": row.body,
+            "submittedBy": row.submitted_by,
+            "timeCreated": iso_ms(row.created_at),
+            "ccEmailAddresses": orjson.loads(row.cc_email_addresses),
+            "attachmentSet": attached.get(row.seq, []),
+        } for row in thread]
+        return JSONResponse(found)
 
     def add_communication(self, conn, case, body: dict) -> JSONResponse:
         text = body.get("body")

@@ -73,6 +73,14 @@ _buckets = _Buckets()
 _downloads = _Windows()
 
 
+def forget_usage() -> None:
+    """Start every rate and window count again (``POST /_casework/reset``)."""
+    with _buckets.lock:
+        _buckets.state.clear()
+    with _downloads.lock:
+        _downloads.events.clear()
+
+
 @registry.guard
 def throttle(ctx: Context, operation: str) -> None:
     """Refuse a call beyond the account's rate on the operations that can be throttled."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 import functools
 
 import orjson
-from sqlalchemy import Connection, bindparam, delete, func, insert, select, update
+from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 
 from ..store.prepared import Prepared
@@ -265,3 +265,25 @@ def count_attachment_sets_since(conn: Connection, account_id: str, since: int) -
 def find_case_any_account(conn: Connection, case_id: str):
     """The case row whatever its account (the support side sees every account's cases)."""
     return conn.execute(select(cases).where(cases.c.case_id == case_id)).first()
+
+
+def list_cases_any_account(conn: Connection, *, statuses: list[str], account_id: str | None,
+                           since: int | None, below_seq: int | None, limit: int) -> list:
+    """A page of every account's cases, newest first, that pass the given filters."""
+    conditions = []
+    if statuses:
+        conditions.append(cases.c.status.in_(statuses))
+    if account_id is not None:
+        conditions.append(cases.c.account_id == account_id)
+    if since is not None:
+        conditions.append(cases.c.created_at >= since)
+    if below_seq is not None:
+        conditions.append(cases.c.seq < below_seq)
+    query = select(cases).where(and_(True, *conditions)).order_by(cases.c.seq.desc()).limit(limit)
+    return conn.execute(query).fetchall()
+
+
+def whole_thread(conn: Connection, case_seq: int) -> list:
+    """Every communication of a case, oldest first."""
+    return conn.execute(select(communications).where(communications.c.case_seq == case_seq)
+                        .order_by(communications.c.seq)).fetchall()

@@ -243,7 +243,8 @@ class Gateway:
             if response.status in (400, 403) and response.error_code in _SIGNATURE_ERRORS:
                 fields["reason"] = response.error_message
         level = logging.ERROR if response.status >= 500 else logging.INFO
-        access_log.log(level, "%s", fields, extra={"casework": fields})
+        text = " ".join(f"{k}={v}" for k, v in fields.items() if v is not None)
+        access_log.log(level, "%s", text, extra={"casework": fields})
 
     def _rest_service(self, request: WireRequest) -> Service | None:
         if len(self.rest_services) == 1:
