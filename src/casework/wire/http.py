@@ -23,6 +23,7 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 
 MAX_LINE = 16 * 1024
 MAX_HEADERS = 64 * 1024
+LINGER_SECONDS = 2.0  # how long a refused connection's further bytes are read and dropped
 
 
 @dataclass
@@ -57,6 +58,11 @@ def error_response(status: int, reason: bytes, code: str, message: str) -> bytes
             % (status, reason, code.encode(), len(body))) + body
 
 
+_HEADERS_TOO_LARGE = error_response(
+    431, b"Request Header Fields Too Large", "RequestHeaderFieldsTooLarge",
+    f"Each header must be at most {MAX_LINE} bytes and all headers at most {MAX_HEADERS} bytes.")
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """See the module docstring."""
 
@@ -64,6 +70,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().connection_made(transport)
         self._header_bytes = 0
         self._rejection: bytes | None = None
+        self._lingering = False
         self._timer = None
         if len(self.connections) > LIMITS.max_connections:
             oldest = next(iter(_awaiting_headers), None)
@@ -72,6 +79,19 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 return
             oldest._cut_off()
         self._await_headers()
+
+    def data_received(self, data: bytes) -> None:
+        if self._lingering:
+            return  # answered and closing: what the client still sends is dropped
+        # The parser keeps a header's pieces until the header ends, so a header that never
+        # ends must be stopped here, by counting what arrives before the headers are done.
+        if self in _awaiting_headers:
+            self._header_bytes += len(data)
+            if self._header_bytes > MAX_HEADERS + MAX_LINE:
+                self._rejection = _HEADERS_TOO_LARGE
+                self.send_400_response("")
+                return
+        super().data_received(data)
 
     def connection_lost(self, exc) -> None:
         _awaiting_headers.pop(self, None)
@@ -105,13 +125,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._header_bytes = 0
         if self not in _awaiting_headers:  # a kept-alive connection's next request
+            self._header_bytes = 0
             self._await_headers()
 
     def on_url(self, url: bytes) -> None:
-        self._header_bytes += len(url)
-        if self._header_bytes > MAX_LINE:
+        if len(url) > MAX_LINE:
             self._rejection = error_response(
                 414, b"URI Too Long", "RequestURITooLong",
                 f"The request line must be at most {MAX_LINE} bytes.")
@@ -119,13 +138,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_url(url)
 
     def on_header(self, name: bytes, value: bytes) -> None:
-        size = len(name) + len(value)
-        self._header_bytes += size
-        if size > MAX_LINE or self._header_bytes > MAX_HEADERS:
-            self._rejection = error_response(
-                431, b"Request Header Fields Too Large", "RequestHeaderFieldsTooLarge",
-                f"Each header must be at most {MAX_LINE} bytes and all headers at most "
-                f"{MAX_HEADERS} bytes.")
+        if len(name) + len(value) > MAX_LINE or self._header_bytes > MAX_HEADERS:
+            self._rejection = _HEADERS_TOO_LARGE
             raise ValueError("headers too large")
         super().on_header(name, value)
 
@@ -143,9 +157,19 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         super().on_message_complete()
 
     def send_400_response(self, msg: str) -> None:
-        """Malformed HTTP (or a limit above): an AWS-shaped error, then close."""
+        """Malformed HTTP (or a limit above): an AWS-shaped error, then a lingering close.
+
+        Closing at once with unread bytes in the socket would reset the connection and the
+        client could lose the answer; so the write side is shut, what still arrives is
+        dropped, and the connection is closed a moment later.
+        """
         response = self._rejection or error_response(
             400, b"Bad Request", "BadRequest", msg)
-        if not self.transport.is_closing():
-            self.transport.write(response)
-            self.transport.close()
+        if self.transport.is_closing() or self._lingering:
+            return
+        self._lingering = True
+        _awaiting_headers.pop(self, None)
+        self.transport.write(response)
+        if self.transport.can_write_eof():
+            self.transport.write_eof()
+        self._arm(LINGER_SECONDS)

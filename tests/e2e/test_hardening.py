@@ -1,0 +1,214 @@
+"""Attacks on a real server's edges: nothing unauthenticated may hold memory or descriptors
+without bound, malformed requests get AWS-shaped 4xx answers, and signed requests keep
+succeeding meanwhile. Every attack is bounded in bytes, sockets and time."""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import select
+import socket
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from botocore.auth import SigV4Auth
+from botocore.awsrequest import AWSRequest
+from botocore.credentials import Credentials
+from conftest import REGION, start_server
+
+MiB = 1024 * 1024
+
+
+def rss_mb(pid: int) -> float:
+    status = Path(f"/proc/{pid}/status").read_text()
+    return int(status.split("VmRSS:")[1].split()[0]) / 1024
+
+
+def open_fds(pid: int) -> int:
+    return len(os.listdir(f"/proc/{pid}/fd"))
+
+
+def address(server) -> tuple[str, int]:
+    host, port = server.endpoint.removeprefix("http://").split(":")
+    return host, int(port)
+
+
+def read_response(sock: socket.socket, timeout: float = 10) -> tuple[int, dict]:
+    """Status and JSON body of the one response on ``sock`` (the server closes after it)."""
+    sock.settimeout(timeout)
+    data = b""
+    while b"\r\n\r\n" not in data or len(data) < data.index(b"\r\n\r\n") + 4 + _length(data):
+        chunk = sock.recv(65536)
+        if not chunk:
+            break
+        data += chunk
+    head, _, body = data.partition(b"\r\n\r\n")
+    return int(head.split()[1]), json.loads(body) if body else {}
+
+
+def _length(data: bytes) -> int:
+    head = data.split(b"\r\n\r\n")[0].lower()
+    for line in head.split(b"\r\n"):
+        if line.startswith(b"content-length:"):
+            return int(line.split(b":")[1])
+    return 0
+
+
+def signed_head(server, body_length: int, target: str = "DescribeCases") -> bytes:
+    """The head of a correctly signed JSON 1.1 request whose body is ``body_length`` bytes of
+    spaces then ``{}`` (valid JSON, so only its size matters)."""
+    body = b" " * (body_length - 2) + b"{}"
+    request = AWSRequest(method="POST", url=f"{server.endpoint}/", data=body, headers={
+        "X-Amz-Target": f"AWSSupport_20130415.{target}",
+        "Content-Type": "application/x-amz-json-1.1"})
+    SigV4Auth(Credentials("test", "test"), "support", REGION).add_auth(request)
+    host, port = address(server)
+    lines = ["POST / HTTP/1.1", f"Host: {host}:{port}", f"Content-Length: {len(body)}"]
+    lines += [f"{k}: {v}" for k, v in request.headers.items() if k.lower() != "host"]
+    return ("\r\n".join(lines) + "\r\n\r\n").encode()
+
+
+@pytest.fixture(scope="module")
+def guarded(tmp_path_factory):
+    running = start_server(tmp_path_factory.mktemp("guarded"), "--header-timeout", "2",
+                           "--body-timeout", "2", "--max-connections", "64",
+                           "--max-body-memory", str(4 * MiB))
+    yield running
+    running.stop()
+
+
+def still_serves(server) -> None:
+    support = server.client("support")
+    case_id = support.create_case(subject="still here", communicationBody="ok")["caseId"]
+    assert support.describe_cases(caseIdList=[case_id])["cases"][0]["subject"] == "still here"
+
+
+def test_an_endless_header_is_refused_with_431_and_costs_no_memory(guarded):
+    pid = guarded.process.pid
+    before = rss_mb(pid)
+    for _ in range(4):
+        with socket.create_connection(address(guarded)) as sock:
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Big: ")
+            sent = 0
+            # The server must answer long before 100 MB; read its answer as soon as it comes
+            # (sending on after it closes would reset the connection and lose the answer).
+            while sent < 100 * MiB and not select.select([sock], [], [], 0)[0]:
+                sock.sendall(b"a" * 16384)
+                sent += 16384
+            status, body = read_response(sock)
+        assert status == 431
+        assert body["__type"] == "RequestHeaderFieldsTooLarge"
+        assert sent < 8 * MiB
+    assert rss_mb(pid) - before < 20
+    still_serves(guarded)
+
+
+def test_a_64_kb_request_line_is_refused_with_414(guarded):
+    with socket.create_connection(address(guarded)) as sock:
+        sock.sendall(b"GET /" + b"a" * 65536 + b" HTTP/1.1\r\nHost: x\r\n\r\n")
+        status, body = read_response(sock)
+    assert status == 414
+    assert body["__type"] == "RequestURITooLong"
+
+
+@pytest.mark.parametrize("head", [
+    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: abc\r\n\r\n",
+    b"POST / HTTP/1.1\r\nHost: x\r\nContent-Length: 5\r\nTransfer-Encoding: chunked\r\n\r\n",
+    b"NOT HTTP AT ALL\r\n\r\n",
+])
+def test_malformed_http_gets_an_aws_shaped_400(guarded, head):
+    with socket.create_connection(address(guarded)) as sock:
+        sock.sendall(head)
+        status, body = read_response(sock)
+    assert status == 400
+    assert body["__type"] == "BadRequest"
+
+
+def test_an_unsigned_request_is_refused_before_its_body_is_read(guarded):
+    """29 MiB announced without credentials: the answer comes before any body is sent."""
+    with socket.create_connection(address(guarded)) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Amz-Target: AWSSupport_20130415."
+                     b"DescribeCases\r\nContent-Type: application/x-amz-json-1.1\r\n"
+                     b"Content-Length: 30408704\r\n\r\n")
+        status, body = read_response(sock)
+    assert status == 400
+    assert body["__type"] == "MissingAuthenticationTokenException"
+
+
+def test_stalled_bodies_are_cut_off_and_bounded_in_memory(guarded):
+    """Signed requests that announce 29 MiB, send 3 MiB and stall: together they may hold
+    at most --max-body-memory (4 MiB here); the rest are refused with 503; all are cut off
+    after --body-timeout."""
+    pid = guarded.process.pid
+    before = rss_mb(pid)
+    sockets, answers = [], []
+    for _ in range(6):
+        sock = socket.create_connection(address(guarded))
+        sock.sendall(signed_head(guarded, 29 * MiB))
+        with contextlib.suppress(OSError):  # a refused body may be closed mid-send
+            sock.sendall(b" " * (3 * MiB))
+        sockets.append(sock)
+    time.sleep(0.5)
+    assert rss_mb(pid) - before < 40  # 6 x 3 MiB would be 18 MiB even before copies
+    still_serves(guarded)
+    deadline = time.monotonic() + 15
+    for sock in sockets:
+        sock.settimeout(max(0.1, deadline - time.monotonic()))
+        try:
+            data = sock.recv(65536)
+        except OSError:
+            data = b""
+        answers.append(data)
+        sock.close()
+    refused = [a for a in answers if a.startswith(b"HTTP/1.1 503")]
+    cut_off = [a for a in answers if a == b""]
+    assert refused, answers  # the budget said no to some
+    assert len(refused) + len(cut_off) == 6, answers
+    assert all(b"ServiceUnavailableException" in a for a in refused)
+    still_serves(guarded)
+
+
+def test_a_flood_of_half_sent_requests_cannot_lock_out_real_clients(guarded):
+    pid = guarded.process.pid
+    flood = []
+    try:
+        for _ in range(300):  # far beyond --max-connections 64
+            sock = socket.create_connection(address(guarded))
+            sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\nX-Partial: ")
+            flood.append(sock)
+        assert open_fds(pid) < 64 + 40
+        health = httpx.get(f"{guarded.endpoint}/_casework/health", timeout=5)
+        assert health.status_code == 200
+        still_serves(guarded)
+    finally:
+        for sock in flood:
+            sock.close()
+
+
+def test_half_sent_headers_are_closed_after_the_header_timeout(guarded):
+    with socket.create_connection(address(guarded)) as sock:
+        sock.sendall(b"POST / HTTP/1.1\r\nHost: x\r\n")
+        sock.settimeout(10)
+        started = time.monotonic()
+        assert sock.recv(100) == b""  # closed by the server, no answer
+        assert time.monotonic() - started < 8
+
+
+@pytest.mark.parametrize("host", ["[", "x]", "[::1"])
+@pytest.mark.parametrize("protocol", ["json", "rest"])
+def test_odd_host_headers_get_a_4xx(guarded, host, protocol):
+    if protocol == "json":
+        request = AWSRequest(method="POST", url=f"{guarded.endpoint}/", data=b"{}", headers={
+            "X-Amz-Target": "AWSSupport_20130415.DescribeCases",
+            "Content-Type": "application/x-amz-json-1.1"})
+        SigV4Auth(Credentials("test", "test"), "support", REGION).add_auth(request)
+    else:
+        request = AWSRequest(method="POST", url=f"{guarded.endpoint}/domains-list", data=b"{}")
+        SigV4Auth(Credentials("test", "test"), "cases", REGION).add_auth(request)
+    headers = {k: v for k, v in request.headers.items() if k.lower() != "host"}
+    answer = httpx.post(request.url, content=request.body, headers={**headers, "Host": host})
+    assert 400 <= answer.status_code < 500
+    assert answer.json()["__type" if protocol == "json" else "message"]
