@@ -103,7 +103,11 @@ class Gateway:
         try:
             # Everything the headers can settle is settled before a byte of the body is read,
             # so that a caller without a valid key cannot make the server buffer anything.
-            resolved = self._resolve(request, protocol)
+            declared = request.headers.get("content-length", "")
+            if declared.isdigit() and int(declared) > self.max_body_bytes:
+                resolved = protocol.serialize_error(None, self._too_large())
+            else:
+                resolved = self._resolve(request, protocol)
             if isinstance(resolved, WireResponse):
                 response, close = resolved, True
             else:
@@ -132,11 +136,6 @@ class Gateway:
     async def _read_body(self, receive: Callable, headers: dict[str, str]
                          ) -> tuple[bytes | ServiceError | None, int]:
         """The body (None if the client disconnected) and the bytes reserved for it."""
-        too_large = ServiceError("RequestEntityTooLargeException",
-                                 f"Request body must be at most {self.max_body_bytes} bytes.", 413)
-        declared = headers.get("content-length", "")
-        if declared.isdigit() and int(declared) > self.max_body_bytes:
-            return too_large, 0
         chunks, size = [], 0
         while True:
             message = await receive()
@@ -144,7 +143,7 @@ class Gateway:
                 return None, size
             chunk = message.get("body", b"")
             if size + len(chunk) > self.max_body_bytes:
-                return too_large, size
+                return self._too_large(), size
             if not self.bodies.reserve(len(chunk)):
                 return ServiceError(
                     "ServiceUnavailableException", "The server is reading too many request "
@@ -153,6 +152,10 @@ class Gateway:
             chunks.append(chunk)
             if not message.get("more_body"):
                 return b"".join(chunks), size
+
+    def _too_large(self) -> ServiceError:
+        return ServiceError("RequestEntityTooLargeException",
+                            f"Request body must be at most {self.max_body_bytes} bytes.", 413)
 
     async def handle(self, request: WireRequest) -> WireResponse:
         """Answer one request whose body has been read."""

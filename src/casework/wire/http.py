@@ -16,6 +16,7 @@ before any credential is checked, since none is needed to open a socket):
 from __future__ import annotations
 
 import resource
+import uuid
 from dataclasses import dataclass
 
 import orjson
@@ -54,11 +55,11 @@ def error_response(status: int, reason: bytes, code: str, message: str) -> bytes
     """A complete HTTP response with an error body both AWS JSON protocols can read."""
     body = orjson.dumps({"__type": code, "message": message})
     return (b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\nx-amzn-errortype: %s\r\n"
-            b"content-length: %d\r\nconnection: close\r\n\r\n"
-            % (status, reason, code.encode(), len(body))) + body
+            b"x-amzn-requestid: %s\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
+            % (status, reason, code.encode(), str(uuid.uuid4()).encode(), len(body))) + body
 
 
-_HEADERS_TOO_LARGE = error_response(
+_HEADERS_TOO_LARGE = (
     431, b"Request Header Fields Too Large", "RequestHeaderFieldsTooLarge",
     f"Each header must be at most {MAX_LINE} bytes and all headers at most {MAX_HEADERS} bytes.")
 
@@ -69,7 +70,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_made(self, transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
         self._header_bytes = 0
-        self._rejection: bytes | None = None
+        self._rejection: tuple | None = None  # error_response's arguments
         self._lingering = False
         self._timer = None
         if len(self.connections) > LIMITS.max_connections:
@@ -86,7 +87,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         # The parser keeps a header's pieces until the header ends, so a header that never
         # ends must be stopped here, by counting what arrives before the headers are done.
         if self in _awaiting_headers:
-            self._header_bytes += len(data)
+            end = data.find(b"\r\n\r\n")  # where the headers end, if in this piece
+            self._header_bytes += len(data) if end < 0 else end
             if self._header_bytes > MAX_HEADERS + MAX_LINE:
                 self._rejection = _HEADERS_TOO_LARGE
                 self.send_400_response("")
@@ -131,9 +133,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_url(self, url: bytes) -> None:
         if len(url) > MAX_LINE:
-            self._rejection = error_response(
-                414, b"URI Too Long", "RequestURITooLong",
-                f"The request line must be at most {MAX_LINE} bytes.")
+            self._rejection = (414, b"URI Too Long", "RequestURITooLong",
+                               f"The request line must be at most {MAX_LINE} bytes.")
             raise ValueError("request line too long")
         super().on_url(url)
 
@@ -163,8 +164,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         client could lose the answer; so the write side is shut, what still arrives is
         dropped, and the connection is closed a moment later.
         """
-        response = self._rejection or error_response(
-            400, b"Bad Request", "BadRequest", msg)
+        response = error_response(*(self._rejection or (400, b"Bad Request", "BadRequest", msg)))
         if self.transport.is_closing() or self._lingering:
             return
         self._lingering = True
