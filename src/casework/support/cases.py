@@ -20,7 +20,7 @@ import orjson
 from ..handlers import Context
 from ..wire.errors import ServiceError
 from . import queries, registry
-from .attachments import open_attachment_set
+from .attachments import MAX_ATTACHMENT_BYTES, open_attachment_set
 from .catalog import check_case_options
 from .limits import check_case_creation
 from .times import iso_ms, parse_time
@@ -85,12 +85,16 @@ def _attach(ctx: Context, set_id: str | None, communication_seq: int) -> None:
 
 
 def _communication(row, case_id: str, attachments: dict) -> dict:
+    # As the model documents: ``attachments`` lists every attachment of the communication,
+    # ``attachmentSet`` only those of at most 5 MB (the ones DescribeAttachment serves).
+    found = attachments.get(row.seq, [])
     return {
         "caseId": case_id,
         "body": row.body,
         "submittedBy": row.submitted_by,
         "timeCreated": iso_ms(row.created_at),
-        "attachmentSet": attachments.get(row.seq, []),
+        "attachments": [details for details, _ in found],
+        "attachmentSet": [details for details, size in found if size <= MAX_ATTACHMENT_BYTES],
     }
 
 
