@@ -60,7 +60,7 @@ _CARD_KEYWORDS = re.compile(
     r"\b(?:account number|american express|amex|bank card|card number|card num|card|cc ?#|ccn|"
     r"check card|credit card#?|credit|dankort|debit card|debit|diners club|discover|electron|"
     r"japanese card bureau|jcb|mastercard|mc|pan|payment account number|payment card number|"
-    r"pcn|union ?pay|visa)s?\b",
+    r"pcn|union ?pay|visa)s?(?!\w)",
     re.IGNORECASE)
 _GROUPINGS = ([4, 6, 5], [4, 6, 4])  # American Express and Diners Club print 4-6-5 and 4-6-4
 
