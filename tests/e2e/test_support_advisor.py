@@ -53,9 +53,17 @@ def test_check_catalog(support):
     limits = [c for c in checks if c["category"] == "service_limits"]
     assert all(c["metadata"] == ["Region", "Service", "Limit Name", "Limit Amount",
                                  "Current Usage", "Status"] for c in limits)
-    # Every listed language answers; without names of its own a language gets English.
-    assert support.describe_trusted_advisor_checks(language="ja")["checks"][0]["name"] == \
-        checks[0]["name"]
+    # Every listed language answers; the cost optimization checks have their Japanese names
+    # (AWS's Japanese check reference), and a check or language without names of its own gets
+    # English.
+    japanese = {c["id"]: c
+                for c in support.describe_trusted_advisor_checks(language="ja")["checks"]}
+    assert japanese[LOW_UTILIZATION]["name"] == "低稼働率の Amazon EC2 インスタンス"
+    assert japanese["cX3c2R1chu"]["name"] == "Amazon EC2 リザーブドインスタンスの最適化"
+    assert japanese[IAM_USE]["name"] == by_id[IAM_USE]["name"]
+    assert all(japanese[i]["category"] == by_id[i]["category"] for i in by_id)
+    french = support.describe_trusted_advisor_checks(language="fr")["checks"]
+    assert [c["name"] for c in french] == [c["name"] for c in checks]
     assert "Unsupported language" in invalid(support.describe_trusted_advisor_checks,
                                              language="xx")
 
