@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import errno
 import os
+import re
 import secrets
 import shutil
 import signal
@@ -543,10 +544,10 @@ def contacts_put(data_dir, database_url, contact_arn, channel, connected_at):
     """Register (or replace) the contact CONTACT_ARN."""
     from datetime import UTC, datetime
 
+    from .cases.arns import CONTACT_ARN
     from .cases.queries import contacts as contact_rows
-    from .cases.related_items import CONTACT_ARN
 
-    if not CONTACT_ARN.fullmatch(contact_arn):
+    if not re.fullmatch(CONTACT_ARN, contact_arn):
         raise click.BadParameter("must be arn:aws:connect:<region>:<account>:instance/<id>/"
                                  "contact/<id>", param_hint="CONTACT_ARN")
     if not 1 <= len(channel) <= 100:

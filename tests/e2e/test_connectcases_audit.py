@@ -169,7 +169,7 @@ def test_every_related_item_type(server, cc, domain, template, amount, note):
 
     ids = {
         "Contact": create("Contact", {"contact": {"contactArn": contact}}),
-        "File": create("File", {"file": {"fileArn": f"{INSTANCE}/attached-file/f-1"}}),
+        "File": create("File", {"file": {"fileArn": f"{INSTANCE}/file/f-1"}}),
         "ConnectCase": create("ConnectCase", {"connectCase": {"caseId": other}}),
         "Custom": create("Custom", {"custom": {"fields": [
             {"id": amount, "value": {"doubleValue": 3}}, {"id": note, "value": text("x")}]}}),
@@ -187,7 +187,7 @@ def test_every_related_item_type(server, cc, domain, template, amount, note):
     assert created["Contact"]["contact.channel"] == text("CHAT")
     assert created["Contact"]["contact.connectedToSystemTime"] == text(
         "2026-03-04T05:06:07.500Z")
-    assert created["File"]["file.fileArn"] == text(f"{INSTANCE}/attached-file/f-1")
+    assert created["File"]["file.fileArn"] == text(f"{INSTANCE}/file/f-1")
     assert created["ConnectCase"]["connectCase.caseId"] == text(other)
     assert created["Custom"][f"custom.fields.{amount}"] == {"doubleValue": 3.0}
     assert created["Custom"][f"custom.fields.{note}"] == text("x")

@@ -129,11 +129,12 @@ def test_arns_name_the_region_the_domain_was_created_through(server):
     case = london.create_case(domainId=domain_id, templateId=template["templateId"],
                               fields=[{"id": "title", "value": {"stringValue": "Hello"}}])
     assert case["caseArn"].startswith(f"arn:aws:cases:eu-west-2:333333333309:domain/{domain_id}/")
-    # One store serves every region; the domain keeps the region it was made in.
-    listed = virginia.list_domains()["domains"]
-    assert [d["domainArn"] for d in listed] == [created["domainArn"]]
-    virginia.tag_resource(arn=case["caseArn"], tags={"team": "uk"})
+    # The domain is regional: us-east-1 does not see it (test_connectcases_regions.py has more).
+    assert virginia.list_domains()["domains"] == []
+    assert code_of(virginia.tag_resource, arn=case["caseArn"], tags={"team": "uk"}) == (
+        "ResourceNotFoundException", 404)
+    london.tag_resource(arn=case["caseArn"], tags={"team": "uk"})
     assert london.list_tags_for_resource(arn=case["caseArn"])["tags"] == {"team": "uk"}
     elsewhere = case["caseArn"].replace(":eu-west-2:", ":us-east-1:")
-    assert code_of(virginia.list_tags_for_resource, arn=elsewhere) == (
+    assert code_of(london.list_tags_for_resource, arn=elsewhere) == (
         "ResourceNotFoundException", 404)

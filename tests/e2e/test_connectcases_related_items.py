@@ -13,7 +13,7 @@ from casework.cases import slas
 ACCOUNT = "333333333305"
 INSTANCE = f"arn:aws:connect:us-east-1:{ACCOUNT}:instance/i-1"
 COMMENT = {"comment": {"body": "Called the customer", "contentType": "Text/Plain"}}
-FILE = f"{INSTANCE}/attached-file/f-1"
+FILE = f"{INSTANCE}/file/f-1"
 
 
 @pytest.fixture

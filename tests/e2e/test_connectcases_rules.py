@@ -6,6 +6,7 @@ import pytest
 from cases_helpers import code_of, error_of, text
 
 ACCOUNT = "333333333308"
+VIP = f"arn:aws:profile:us-east-1:{ACCOUNT}:domains/d/profiles/vip"
 
 
 def equal(field_id, value, result=True, op="equalTo"):
@@ -114,7 +115,7 @@ def test_required_and_hidden_rules_are_enforced(cc, domain):
     hidden = cc.create_case_rule(domainId=domain, name="Hidden for VIPs", rule={"hidden": {
         "defaultValue": False, "conditions": [{"andAll": {"conditions": [
             equal("case_reason", None, True, "notEqualTo"),
-            equal("customer_id", "vip", True)]}}]}})["caseRuleId"]
+            equal("customer_id", VIP, True)]}}]}})["caseRuleId"]
     cc.batch_put_field_options(domainId=domain, fieldId="case_reason", options=[
         {"name": "Billing", "value": "billing", "active": True}])
     template = cc.create_template(domainId=domain, name="Ruled", rules=[
@@ -129,10 +130,10 @@ def test_required_and_hidden_rules_are_enforced(cc, domain):
                    fields=[{"id": "title", "value": text("t")}]) == ("ValidationException", 400)
     create({"id": "summary", "value": text("s")})
     closed = create({"id": "status", "value": text("closed")})
-    create({"id": "customer_id", "value": text("vip")},
+    create({"id": "customer_id", "value": text(VIP)},
            {"id": "case_reason", "value": text("billing")})  # hidden, so not required
     assert code_of(cc.create_case, domainId=domain, templateId=template, fields=[
-        {"id": "title", "value": text("t")}, {"id": "customer_id", "value": text("vip")}]) == (
+        {"id": "title", "value": text("t")}, {"id": "customer_id", "value": text(VIP)}]) == (
         "ValidationException", 400)  # case_reason empty: not hidden
     # Reopening the closed case makes the summary required again.
     assert code_of(cc.update_case, domainId=domain, caseId=closed,

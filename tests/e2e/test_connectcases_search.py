@@ -613,7 +613,7 @@ def test_accounts_never_see_each_other(cc, stranger, world):
 # -- SearchAllRelatedItems ------------------------------------------------------------------------
 
 COMMENT = {"comment": {"body": "Called back", "contentType": "Text/Plain"}}
-FILE = f"{INSTANCE}/attached-file/f-1"
+FILE = f"{INSTANCE}/file/f-1"
 KNOWN_CONTACT, OTHER_CONTACT = f"{INSTANCE}/contact/c-known", f"{INSTANCE}/contact/c-other"
 
 

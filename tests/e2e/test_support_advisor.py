@@ -7,7 +7,9 @@ import re
 import subprocess
 import time
 
+import boto3
 import pytest
+from botocore.config import Config
 from botocore.exceptions import ClientError
 from conftest import start_server
 
@@ -40,7 +42,7 @@ def new_support(server, account: str):
 
 def test_check_catalog(support):
     checks = support.describe_trusted_advisor_checks(language="en")["checks"]
-    assert len(checks) == 104 and len({c["id"] for c in checks}) == 104
+    assert len(checks) == 114 and len({c["id"] for c in checks}) == 114
     assert {c["category"] for c in checks} == CATEGORIES
     by_id = {c["id"]: c for c in checks}
     low = by_id[LOW_UTILIZATION]
@@ -51,9 +53,17 @@ def test_check_catalog(support):
     limits = [c for c in checks if c["category"] == "service_limits"]
     assert all(c["metadata"] == ["Region", "Service", "Limit Name", "Limit Amount",
                                  "Current Usage", "Status"] for c in limits)
-    # Every listed language answers; without names of its own a language gets English.
-    assert support.describe_trusted_advisor_checks(language="ja")["checks"][0]["name"] == \
-        checks[0]["name"]
+    # Every listed language answers; the cost optimization checks have their Japanese names
+    # (AWS's Japanese check reference), and a check or language without names of its own gets
+    # English.
+    japanese = {c["id"]: c
+                for c in support.describe_trusted_advisor_checks(language="ja")["checks"]}
+    assert japanese[LOW_UTILIZATION]["name"] == "低稼働率の Amazon EC2 インスタンス"
+    assert japanese["cX3c2R1chu"]["name"] == "Amazon EC2 リザーブドインスタンスの最適化"
+    assert japanese[IAM_USE]["name"] == by_id[IAM_USE]["name"]
+    assert all(japanese[i]["category"] == by_id[i]["category"] for i in by_id)
+    french = support.describe_trusted_advisor_checks(language="fr")["checks"]
+    assert [c["name"] for c in french] == [c["name"] for c in checks]
     assert "Unsupported language" in invalid(support.describe_trusted_advisor_checks,
                                              language="xx")
 
@@ -214,3 +224,52 @@ def test_refresh_runs_a_state_machine_over_time(tmp_path):
         assert fresh["millisUntilNextRefreshable"] > (cooldown - 1) * 1000
     finally:
         server.stop()
+
+
+# --- us-east-1 only, and the checks the model's documentation names ----------------------------
+
+ADVISOR_CALLS = [
+    ("describe_trusted_advisor_checks", {"language": "en"}),
+    ("describe_trusted_advisor_check_result", {"checkId": LOW_UTILIZATION}),
+    ("describe_trusted_advisor_check_summaries", {"checkIds": [LOW_UTILIZATION]}),
+    ("refresh_trusted_advisor_check", {"checkId": LOW_UTILIZATION}),
+    ("describe_trusted_advisor_check_refresh_statuses", {"checkIds": [LOW_UTILIZATION]}),
+]
+
+
+@pytest.mark.parametrize("region", ["us-west-2", "eu-west-1", "ap-southeast-2"])
+def test_trusted_advisor_is_served_in_us_east_1_only(server, region):
+    elsewhere = boto3.client("support", endpoint_url=server.endpoint, region_name=region,
+                             aws_access_key_id="test", aws_secret_access_key="test",
+                             config=Config(retries={"max_attempts": 1}))
+    for name, params in ADVISOR_CALLS:
+        with pytest.raises(ClientError) as caught:
+            getattr(elsewhere, name)(**params)
+        error = caught.value.response
+        assert error["Error"]["Code"] == "UnknownOperationException", (name, error)
+        assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert region in error["Error"]["Message"] and "us-east-1" in error["Error"]["Message"]
+    # Case management is global: the same cases from any region.
+    case_id = elsewhere.create_case(subject=f"From {region}", communicationBody="hi")["caseId"]
+    home = server.client("support")
+    assert home.describe_cases(caseIdList=[case_id])["cases"][0]["subject"] == f"From {region}"
+
+
+def test_the_checks_the_model_documentation_names_are_listed(server):
+    support = new_support(server, "430000000090")
+    checks = {c["id"]: c for c in support.describe_trusted_advisor_checks(language="en")["checks"]}
+    # DescribeTrustedAdvisorCheckSummaries' documentation names cX3c2R1chu, a check that
+    # reports flagged resources only.
+    ri = checks["cX3c2R1chu"]
+    assert ri["name"] == "Amazon EC2 Reserved Instances Optimization"
+    assert ri["category"] == "cost_optimizing"
+    assert ri["metadata"][:4] == ["Region", "Instance Type", "Platform",
+                                  "Recommended Number of RIs to Purchase"]
+    assert len(ri["metadata"]) == 12
+    summary = support.describe_trusted_advisor_check_summaries(checkIds=["cX3c2R1chu"])
+    assert summary["summaries"][0]["status"] == "not_available"
+    assert support.refresh_trusted_advisor_check(checkId="cX3c2R1chu")["status"]["status"] == \
+        "enqueued"
+    # Checks AWS refreshes itself refuse a refresh, as the model documents.
+    assert "not refreshable" in invalid(support.refresh_trusted_advisor_check,
+                                        checkId="L4dfs2Q3C3")

@@ -153,7 +153,10 @@ def test_operator_catalog_extends_and_localizes(tmp_path):
         assert acme["services"] == [{"code": "acme-widgets", "name": "アクメ",
                                      "categories": [{"code": "broken", "name": "故障"}]}]
         levels = support.describe_severity_levels(language="ja")["severityLevels"]
-        assert levels[0] == {"code": "low", "name": "低"} and levels[1]["name"] == "Normal"
+        # The operator's "low" brings its own names; the packaged "normal" keeps its translations.
+        assert levels[0] == {"code": "low", "name": "低"} and levels[1]["name"] == "通常"
+        french = support.describe_severity_levels(language="fr")["severityLevels"]
+        assert french[0]["name"] == "Low" and french[1]["name"] == "Normale"
         options = support.describe_create_case_options(
             issueType="technical", serviceCode="acme-widgets", language="tr",
             categoryCode="broken")
@@ -205,3 +208,38 @@ def test_a_broken_catalog_stops_the_server_from_starting(tmp_path):
         capture_output=True, text=True, timeout=60)
     assert started.returncode != 0
     assert "services[0]" in started.stderr and "name" in started.stderr
+
+
+def test_names_come_in_the_languages_aws_support_documents(support):
+    english = {s["code"]: s for s in support.describe_services()["services"]}
+    for language, low, charges, general in [
+        ("ja", "低", "料金はどのように請求されますか?", "一般情報と開始方法"),
+        ("zh", "低", "我将如何付费?", "一般信息和入门"),
+        ("ko", "낮음", "요금은 어떻게 청구됩니까?", "일반 정보 및 시작하기"),
+        ("fr", "Faible", "Comment serai-je facturé ?", "Informations générales et mise en route"),
+        ("de", "Niedrig", "Wie wird mir das berechnet?",
+         "Allgemeine Informationen und erste Schritte"),
+        ("es", "Baja", "¿Cómo se me cobrará?", "Información general e introducción"),
+        ("pt_BR", "Baixa", "Como serei cobrado?", "Informações gerais e introdução"),
+        ("zh_TW", "低", "我將如何付費?", "一般資訊和入門"),
+    ]:
+        levels = support.describe_severity_levels(language=language)["severityLevels"]
+        assert [lv["code"] for lv in levels] == ["low", "normal", "high", "urgent", "critical"]
+        assert levels[0]["name"] == low, language
+        assert len({lv["name"] for lv in levels}) == 5  # every level has a name of its own
+        services = {s["code"]: s for s in support.describe_services(
+            serviceCodeList=["general-info", "amazon-dynamodb"], language=language)["services"]}
+        general_info = services["general-info"]
+        assert general_info["name"] == general, language
+        names = {c["code"]: c["name"] for c in general_info["categories"]}
+        assert names["charges"] == charges, language
+        # Every category has a name in the language; product names stay as AWS writes them.
+        english_names = {c["code"]: c["name"] for c in english["general-info"]["categories"]}
+        assert names.keys() == english_names.keys()
+        assert names["security-and-compliance"] != english_names["security-and-compliance"]
+        assert services["amazon-dynamodb"]["name"] == english["amazon-dynamodb"]["name"]
+    # A language with no names of its own, or none given, gets English.
+    for language in ("tlh", None):
+        params = {"language": language} if language else {}
+        levels = support.describe_severity_levels(**params)["severityLevels"]
+        assert [lv["name"] for lv in levels] == ["Low", "Normal", "High", "Urgent", "Critical"]

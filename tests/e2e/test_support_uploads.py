@@ -65,7 +65,8 @@ def upload(support, file_name: str, data: bytes, *, complete: bool = True) -> st
 
 
 def attachment_ids(support, case_id: str) -> list[dict]:
-    return support.describe_communications(caseId=case_id)["communications"][0]["attachmentSet"]
+    """Every attachment of the case's newest communication (``attachments``, any size)."""
+    return support.describe_communications(caseId=case_id)["communications"][0]["attachments"]
 
 
 def download(support, attachment_id: str) -> httpx.Response:
@@ -229,7 +230,10 @@ def test_uploads_join_small_attachments_on_a_reply(server, support):
     names = [a["fileName"] for a in attachment_ids(support, case_id)]
     assert names == ["small.txt", "big.log", "other.log"]
     recent = support.describe_cases(caseIdList=[case_id])["cases"][0]["recentCommunications"]
-    assert [a["fileName"] for a in recent["communications"][0]["attachmentSet"]] == names
+    newest = recent["communications"][0]
+    assert [a["fileName"] for a in newest["attachments"]] == names
+    # All three are 5 MB or smaller, so attachmentSet lists the same ones.
+    assert newest["attachmentSet"] == newest["attachments"]
     contents = [download(support, a["attachmentId"]).content
                 for a in attachment_ids(support, case_id)]
     assert contents == [b"tiny", b"L" * 2000, b"O" * 10]
@@ -259,6 +263,40 @@ def test_describe_attachment_refuses_files_over_5_mb(small_parts):
     assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
     assert "GetAttachmentDownloadLink" in error["Error"]["Message"]
     assert download(support, attachment["attachmentId"]).content == data
+
+
+def test_attachment_set_leaves_out_files_over_5_mb_and_attachments_lists_all(small_parts):
+    # The model's Communication: ``attachments`` is every attachment whatever its size,
+    # ``attachmentSet`` only those of 5 MB or less, so walking attachmentSet into
+    # DescribeAttachment always works.
+    support = small_parts.client("support")
+    small = b"a small note\n" * 3
+    edge = random.Random(7).randbytes(5 * MIB)
+    large = random.Random(8).randbytes(6 * MIB)
+    set_id = support.add_attachments_to_set(
+        attachments=[{"fileName": "note.txt", "data": small}])["attachmentSetId"]
+    case_id = support.create_case(
+        subject="six", communicationBody="three files", attachmentSetId=set_id,
+        uploadIds=[upload(support, "edge.bin", edge), upload(support, "large.bin", large)],
+    )["caseId"]
+    [communication] = support.describe_communications(caseId=case_id)["communications"]
+    every = communication["attachments"]
+    assert [a["fileName"] for a in every] == ["note.txt", "edge.bin", "large.bin"]
+    assert all(set(a) == {"attachmentId", "fileName"} for a in every)
+    assert communication["attachmentSet"] == every[:2]
+    [case] = support.describe_cases(caseIdList=[case_id])["cases"]
+    [recent] = case["recentCommunications"]["communications"]
+    assert recent["attachments"] == every and recent["attachmentSet"] == every[:2]
+    # Code that walks attachmentSet into DescribeAttachment gets every file it names ...
+    got = [support.describe_attachment(attachmentId=a["attachmentId"])["attachment"]["data"]
+           for a in communication["attachmentSet"]]
+    assert got == [small, edge]
+    # ... and attachments with GetAttachmentDownloadLink reaches the large one too.
+    assert download(support, every[2]["attachmentId"]).content == large
+    # A communication without attachments has both lists, empty.
+    support.add_communication_to_case(caseId=case_id, communicationBody="no files")
+    newest = support.describe_communications(caseId=case_id)["communications"][0]
+    assert newest["attachments"] == [] and newest["attachmentSet"] == []
 
 
 # --- modeled errors and refusals -----------------------------------------------------------------

@@ -4,9 +4,21 @@ from __future__ import annotations
 
 import re
 
-# A domain lives in the region it was created through (one store serves every region), and
-# every ARN inside it names that region.
+# A domain lives in the region it was created through, and every ARN inside it names that
+# region.
 PARTITION = "aws"
+
+# ARNs of other services that cases hold, in the shapes AWS documents: a customer_id value is a
+# Customer Profiles profile (the model's CreateCase documentation:
+# arn:aws:profile:<region>:<account>:domains/<profiles domain name>/profiles/<profile id>);
+# File and Contact related items name Amazon Connect resources (the Service Authorization
+# Reference: .../instance/<instance id>/file/<file id> and .../contact/<contact id>).
+PROFILE_ARN = (r"arn:aws[a-z-]*:profile:[a-z0-9-]+:[0-9]{12}:domains/[a-zA-Z0-9_-]+"
+               r"/profiles/[a-zA-Z0-9_-]+")
+FILE_ARN = (r"arn:aws[a-z-]*:connect:[a-z0-9-]+:[0-9]{12}:instance/[a-zA-Z0-9_-]+"
+            r"/file/[a-zA-Z0-9_-]+")
+CONTACT_ARN = (r"arn:aws[a-z-]*:connect:[a-z0-9-]+:[0-9]{12}:instance/[a-zA-Z0-9_-]+"
+               r"/contact/[a-zA-Z0-9_-]+")
 
 _ARN = re.compile(
     r"arn:(?P<partition>[^:]+):cases:(?P<region>[^:]*):(?P<account>\d{12}):domain/(?P<domain>[^/]+)"

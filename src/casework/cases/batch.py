@@ -27,8 +27,9 @@ import orjson
 from ..handlers import Context
 from ..wire.errors import ServiceError
 from . import case_records, registry, related_items
+from .arns import PROFILE_ARN
 from .common import load_domain
-from .errors import CASE, DOMAIN, conflict, invalid, not_found
+from .errors import CASE, DOMAIN, check_pattern, conflict, invalid, not_found
 from .queries import batches, definitions
 
 log = logging.getLogger(__name__)
@@ -150,6 +151,8 @@ def batch_update_case(ctx: Context, params: dict) -> dict:
 
     def run(domain_id: str) -> dict:
         case_ids = _case_ids(ctx, params)
+        if "customerId" in params:  # a bad profile ARN fails the request, not each case
+            check_pattern(params["customerId"], "customerId", PROFILE_ARN)
         fields = _resolve_fields(ctx, domain_id, params["fields"])
         fields += [{"id": field_id, "value": {"stringValue": params[member]}}
                    for member, field_id in TOP_LEVEL.items() if member in params]

@@ -25,9 +25,11 @@ def iso(ms: int) -> str:
 
 
 def load_domain(ctx: Context, domain_id: str):
-    """The caller's domain, or 404: every domain-scoped operation starts here."""
+    """The caller's domain in the request's region, or 404: every domain-scoped operation
+    starts here. A domain of another region is as unknown as on AWS, where each region's
+    endpoint knows only its own domains."""
     found = domains.find(ctx.conn, ctx.account_id, domain_id)
-    if found is None:
+    if found is None or found.region != ctx.region:
         raise not_found(DOMAIN, domain_id, f"Domain {domain_id} not found")
     ctx.memo[f"domain-region:{domain_id}"] = found.region
     return found

@@ -3,6 +3,11 @@
 A new domain holds the system fields (namespace ``System``) and the locked ``open``/``closed``
 options of ``status``; nothing else (no templates, layouts or rules), as the console shows a
 fresh domain. Domains are ``Active`` at once: there is no provisioning to wait for.
+
+Connect Cases is regional: a domain lives in the region of the request that created it (the
+SigV4 signing region), and only requests signed for that region see it (``load_domain``).
+The 5-domain quota and the unique names are per account and region, as AWS service quotas
+and resources are.
 """
 
 from __future__ import annotations
@@ -43,10 +48,11 @@ STATUS_OPTIONS = (("open", "Open"), ("closed", "Closed"))
 def create_domain(ctx: Context, params: dict) -> dict:
     """A new, Active domain holding the system fields and status options."""
     name = params["name"]
-    if domains.name_taken(ctx.conn, ctx.account_id, name):
+    if domains.name_taken(ctx.conn, ctx.account_id, ctx.region, name):
         raise conflict(f"A domain named {name} already exists")
-    if domains.count(ctx.conn, ctx.account_id) >= MAX_DOMAINS:
-        raise quota(f"The account already has {MAX_DOMAINS} domains, the most allowed")
+    if domains.count(ctx.conn, ctx.account_id, ctx.region) >= MAX_DOMAINS:
+        raise quota(f"The account already has {MAX_DOMAINS} domains in {ctx.region}, the most "
+                    "allowed")
     domain_id = str(uuid.uuid4())
     domains.insert_domain(ctx.conn, ctx.account_id, domain_id, name, ctx.region, ctx.now)
     body = {"namespace": "System", "description": None, "attributes": None}
@@ -73,9 +79,10 @@ def get_domain(ctx: Context, params: dict) -> dict:
 
 @registry.operation("ListDomains", writes=False)
 def list_domains(ctx: Context, params: dict) -> dict:
-    """The account's domains, oldest first."""
+    """The account's domains in the request's region, oldest first."""
     limit = params.get("maxResults") or LIST_PAGE
-    rows = domains.page(ctx.conn, ctx.account_id, cursor(ctx, params, "domains"), limit + 1)
+    rows = domains.page(ctx.conn, ctx.account_id, ctx.region, cursor(ctx, params, "domains"),
+                        limit + 1)
     page = rows[:limit]
     return {
         "domains": [{"domainId": r.domain_id, "name": r.name,

@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import re
+
 from ..wire.errors import ServiceError
+from ..wire.shapes import render_value
 
 # resourceType strings are not published; these name the resource as the API does.
 DOMAIN, FIELD, LAYOUT, TEMPLATE, CASE_RULE, CASE, RELATED_ITEM = (
@@ -30,3 +33,13 @@ def conflict(message: str) -> ServiceError:
 def quota(message: str) -> ServiceError:
     """402 ``ServiceQuotaExceededException``."""
     return ServiceError("ServiceQuotaExceededException", message)
+
+
+def check_pattern(value: str, path: str, pattern: str) -> None:
+    """400 ``ValidationException`` worded as AWS words a pattern violation, unless ``value``
+    matches ``pattern`` whole."""
+    if not re.fullmatch(pattern, value):
+        raise ServiceError(
+            "ValidationException",
+            f"1 validation error detected: Value '{render_value(value)}' at '{path}' failed to "
+            f"satisfy constraint: Member must satisfy regular expression pattern: {pattern}")

@@ -241,8 +241,10 @@ def _relink_contacts(ctx: Context, domain_id: str, case_seq: int, contact_arns: 
 def apply_merge(ctx: Context, merge: dict) -> None:
     """Apply a recorded merge in the caller's transaction (raises MergeImpossible)."""
     domain_id, request = merge["domain_id"], merge["request"]
-    if domains.find(ctx.conn, merge["account_id"], domain_id) is None:
+    domain = domains.find(ctx.conn, merge["account_id"], domain_id)
+    if domain is None:
         raise MergeImpossible(f"Domain {domain_id} was deleted")
+    ctx.region = domain.region  # the worker's context has no request: act in the domain's region
     primary = case_records.find(ctx.conn, domain_id, merge["primary"])
     secondary = case_records.find(ctx.conn, domain_id, merge["secondary"])
     for case_id, row in ((merge["primary"], primary), (merge["secondary"], secondary)):

@@ -4,7 +4,10 @@ Choices where AWS is silent: ``type`` must name the content member given; a Cont
 ``channel`` and ``connectedToSystemTime`` come from the contact registry (`casework contacts
 put`), and a contact it does not know is recorded as a ``VOICE`` contact (Amazon Connect's
 original and default channel) connected at the association time; a contact ARN must look like
-``arn:<partition>:connect:<region>:<account>:instance/<id>/contact/<id>``; a ConnectCase item
+``arn:<partition>:connect:<region>:<account>:instance/<id>/contact/<id>`` and a file ARN like
+``arn:<partition>:connect:<region>:<account>:instance/<id>/file/<id>`` (the Service
+Authorization Reference's shapes; a ValidationException worded as AWS words a pattern
+violation otherwise); a ConnectCase item
 must name another case of the same domain (404 otherwise); Custom items take live custom
 fields only, at most 5 (the quota, so a 402); several search filters are OR-ed, as AWS
 documents for SearchAllRelatedItems; search results are newest first.
@@ -12,14 +15,14 @@ documents for SearchAllRelatedItems; search results are newest first.
 
 from __future__ import annotations
 
-import re
 import uuid
 
 from ..handlers import Context
 from . import audit, filters, registry, slas, values
+from .arns import CONTACT_ARN, FILE_ARN
 from .case_records import load_case, refuse_while_merging
 from .common import at, cursor, load_domain, next_token, related_item_arn
-from .errors import RELATED_ITEM, invalid, not_found, quota
+from .errors import RELATED_ITEM, check_pattern, invalid, not_found, quota
 from .queries import case_records, contacts, related_items, tags
 
 MEMBER = {"Contact": "contact", "Comment": "comment", "File": "file", "Sla": "sla",
@@ -29,19 +32,18 @@ MAX_OF_TYPE = {"File": 50, "Sla": 10}
 MAX_CUSTOM_FIELDS = 5
 SEARCH_PAGE = 25
 UNKNOWN_CHANNEL = "VOICE"
-CONTACT_ARN = re.compile(r"arn:[^:]+:connect:[^:]*:\d{12}:instance/[^/]+/contact/[^/]+")
 
 
 def _custom_fields(ctx: Context, domain_id: str, fields: list[dict]) -> list[dict]:
     if len(fields) > MAX_CUSTOM_FIELDS:
         raise quota(f"A Custom related item can hold at most {MAX_CUSTOM_FIELDS} fields")
-    checked = values.check(ctx, domain_id, fields, custom_only=True)
+    checked = values.check(ctx, domain_id, fields, custom_only=True,
+                           where="content.custom.fields.{n}.member.value")
     return [{"id": f, "value": v} for f, v in checked.items() if "emptyValue" not in v]
 
 
 def _contact(ctx: Context, contact_arn: str) -> dict:
-    if not CONTACT_ARN.fullmatch(contact_arn):
-        raise invalid(f"{contact_arn} is not an Amazon Connect contact ARN")
+    check_pattern(contact_arn, "content.contact.contactArn", CONTACT_ARN)
     known = contacts.find(ctx.conn, contact_arn)
     if known is None:
         return {"contactArn": contact_arn, "channel": UNKNOWN_CHANNEL,
@@ -64,6 +66,8 @@ def _content(ctx: Context, domain_id: str, case, kind: str, body: dict) -> dict:
         return {"caseId": other.case_id}
     if kind == "custom":
         return {"fields": _custom_fields(ctx, domain_id, body["fields"])}
+    if kind == "file":
+        check_pattern(body["fileArn"], "content.file.fileArn", FILE_ARN)
     return dict(body)
 
 

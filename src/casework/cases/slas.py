@@ -28,7 +28,8 @@ def new_content(ctx: Context, domain_id: str, config: dict, case_values: dict) -
         raise invalid("An SLA needs targetFieldValues")
     require_live_fields(ctx, domain_id, [field_id], "slaInputConfiguration")
     targets = list(values.check(ctx, domain_id, [
-        {"id": field_id, "value": v} for v in config["targetFieldValues"]]).values())
+        {"id": field_id, "value": v} for v in config["targetFieldValues"]],
+        where="content.sla.slaInputConfiguration.targetFieldValues.{n}.member").values())
     done = any(values.matches(case_values.get(field_id), t) for t in targets)
     return {"name": config["name"], "type": config["type"], "fieldId": field_id,
             "targetFieldValues": targets,

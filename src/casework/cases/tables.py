@@ -34,8 +34,9 @@ domains = Table(
     Column("created_at", BigInteger, nullable=False),
     # The region the domain was created through; every ARN inside the domain names it.
     Column("region", String(32), nullable=False, server_default="us-east-1"),
-    Index("ix_cases_domains_account_seq", "account_id", "seq"),
-    Index("ix_cases_domains_account_name", "account_id", "name", unique=True),
+    # Domains are regional: names are unique, and listings run, per account and region.
+    Index("ix_cases_domains_account_region_seq", "account_id", "region", "seq"),
+    Index("ix_cases_domains_account_region_name", "account_id", "region", "name", unique=True),
 )
 
 # Fields, layouts, templates and case rules share one life cycle: named per domain, created,

@@ -32,7 +32,8 @@ def _resource(ctx: Context, arn: str) -> str:
     if parts["account"] != ctx.account_id:
         raise missing
     domain = domains.find(ctx.conn, ctx.account_id, parts["domain"])
-    if domain is None or domain.region != parts["region"]:
+    # The ARN must name the request's region too: another region's resources are unknown here.
+    if domain is None or domain.region != parts["region"] or domain.region != ctx.region:
         raise missing
     kind, item_id = parts["kind"], parts["item"]
     if kind == "case":

@@ -4,7 +4,9 @@ Choices where AWS is silent: an unknown field id is a ValidationException naming
 request's resource is the case, not the field); DateTime values are ISO 8601 strings, stored
 normalized to UTC milliseconds (``2026-01-02T03:04:05.678Z``) so they sort and compare as
 times; single-select values must be active options; fields the service maintains cannot be
-written by callers.
+written by callers; a ``customer_id`` value must be a Customer Profiles profile ARN, as the
+model's CreateCase documentation gives it (``arns.PROFILE_ARN``), else a ValidationException
+worded as AWS words a pattern violation.
 """
 
 from __future__ import annotations
@@ -13,8 +15,9 @@ from datetime import UTC, datetime
 
 from ..clock import epoch_ms
 from ..handlers import Context
+from .arns import PROFILE_ARN
 from .common import iso
-from .errors import invalid
+from .errors import check_pattern, invalid
 from .queries import definitions, options
 
 MEMBER = {"Text": "stringValue", "Url": "stringValue", "SingleSelect": "stringValue",
@@ -37,11 +40,12 @@ def _datetime(text: str, field_id: str) -> str:
 
 
 def check(ctx: Context, domain_id: str, items: list[dict], *, existing: set[str] = frozenset(),
-          custom_only: bool = False) -> dict[str, dict]:
+          custom_only: bool = False, where: str = "fields.{n}.member.value") -> dict[str, dict]:
     """The request's values as ``{field id: union}``, after every type and option check.
 
     ``existing`` names the fields the case already holds values for: only those may be
-    written once their field is deleted (UpdateCase).
+    written once their field is deleted (UpdateCase). ``where`` is the request path of the
+    n-th item's value union (1-based, as AWS numbers list members), for error messages.
     """
     ids = [item["id"] for item in items]
     if len(set(ids)) != len(ids):
@@ -62,7 +66,7 @@ def check(ctx: Context, domain_id: str, items: list[dict], *, existing: set[str]
         if system:
             raise invalid(f"System fields cannot be used here: {', '.join(system)}")
     result, selects = {}, {}
-    for item in items:
+    for n, item in enumerate(items, 1):
         field_id, union = item["id"], item["value"]
         kind, value = next(iter(union.items()))
         field_type = found[field_id]["type"]
@@ -70,6 +74,8 @@ def check(ctx: Context, domain_id: str, items: list[dict], *, existing: set[str]
             raise invalid(f"Field {field_id} is of type {field_type} and takes "
                           f"{MEMBER[field_type]}, not {kind}")
         if kind == "stringValue":
+            if field_id == "customer_id":
+                check_pattern(value, f"{where.format(n=n)}.stringValue", PROFILE_ARN)
             if field_id == "summary" and len(value) > SUMMARY_MAX:
                 raise invalid(f"Value of field summary must be at most {SUMMARY_MAX} characters")
             if field_type == "DateTime":

@@ -4,8 +4,12 @@ from ..handlers import Registry
 
 registry = Registry("support")
 
-# plans first: its subscription guard runs before the throttle guard of limits.
-from . import plans  # noqa: E402, I001  (registers the guards and handlers)
+# Guards run in the order they register: regions first (an endpoint that does not serve an
+# operation refuses it before anything else), then plans (the subscription check), then the
+# throttle of limits.
+from . import regions  # noqa: E402, I001  (registers the guards and handlers)
+from . import plans  # noqa: E402
 from . import advisor, attachments, cases, catalog, limits, uploads  # noqa: E402
 
-__all__ = ["advisor", "attachments", "cases", "catalog", "limits", "plans", "registry", "uploads"]
+__all__ = ["advisor", "attachments", "cases", "catalog", "limits", "plans", "regions", "registry",
+           "uploads"]

@@ -6,8 +6,9 @@ default to ``general-info`` / the service's general category / ``low`` / ``en`` 
 ``technical``, and every code is checked against the catalog and the plan (``catalog.py``);
 a reply to a resolved case reopens it (``reopened``) within the reopen window (AWS: 14 days)
 and is refused after it; a reply to a case pending customer action moves it to
-``customer-action-completed``; ``afterTime``/``beforeTime`` bounds are inclusive; pages
-default to the model's maximum of 100.
+``customer-action-completed``; secret keys, private keys and card numbers in a subject or
+body are redacted before anything is stored (``redaction.py``); ``afterTime``/``beforeTime``
+bounds are inclusive; pages default to the model's maximum of 100.
 """
 
 from __future__ import annotations
@@ -20,9 +21,10 @@ import orjson
 from ..handlers import Context
 from ..wire.errors import ServiceError
 from . import queries, registry
-from .attachments import open_attachment_set
+from .attachments import MAX_ATTACHMENT_BYTES, open_attachment_set
 from .catalog import check_case_options
 from .limits import check_case_creation
+from .redaction import redact
 from .times import iso_ms, parse_time
 from .uploads import attach_uploads, ready_uploads
 
@@ -85,12 +87,16 @@ def _attach(ctx: Context, set_id: str | None, communication_seq: int) -> None:
 
 
 def _communication(row, case_id: str, attachments: dict) -> dict:
+    # As the model documents: ``attachments`` lists every attachment of the communication,
+    # ``attachmentSet`` only those of at most 5 MB (the ones DescribeAttachment serves).
+    found = attachments.get(row.seq, [])
     return {
         "caseId": case_id,
         "body": row.body,
         "submittedBy": row.submitted_by,
         "timeCreated": iso_ms(row.created_at),
-        "attachmentSet": attachments.get(row.seq, []),
+        "attachments": [details for details, _ in found],
+        "attachmentSet": [details for details, size in found if size <= MAX_ATTACHMENT_BYTES],
     }
 
 
@@ -110,7 +116,7 @@ def create_case(ctx: Context, params: dict) -> dict:
         "case_id": case_id,
         "account_id": ctx.account_id,
         "display_id": display_id,
-        "subject": params["subject"],
+        "subject": redact(params["subject"]),
         "status": "opened",
         **codes,
         "submitted_by": ctx.account_email,
@@ -118,7 +124,7 @@ def create_case(ctx: Context, params: dict) -> dict:
         "created_at": ctx.now,
     })
     communication_seq = queries.insert_communication(
-        ctx.conn, case_seq, params["communicationBody"], ctx.account_email, cc, ctx.now)
+        ctx.conn, case_seq, redact(params["communicationBody"]), ctx.account_email, cc, ctx.now)
     _attach(ctx, set_id, communication_seq)
     attach_uploads(ctx, ready, communication_seq)
     return {"caseId": case_id}
@@ -133,7 +139,7 @@ def add_communication_to_case(ctx: Context, params: dict) -> dict:
         open_attachment_set(ctx, set_id)
     ready = _ready_uploads(ctx, params)
     communication_seq = queries.insert_communication(
-        ctx.conn, case.seq, params["communicationBody"], ctx.account_email,
+        ctx.conn, case.seq, redact(params["communicationBody"]), ctx.account_email,
         params.get("ccEmailAddresses") or [], ctx.now)
     _attach(ctx, set_id, communication_seq)
     attach_uploads(ctx, ready, communication_seq)

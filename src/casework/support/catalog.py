@@ -12,7 +12,13 @@ can be reached. Operators merge their own file over it (``--catalog PATH``):
 * ``issueTypes`` replaces the list.
 
 Names (services, categories, severity levels) are a string (English) or an object of names
-per language code; a language without a name of its own gets the English one.
+per language code; a language without a name of its own gets the English one. The packaged
+entries carry names in the languages AWS Support documents (``data/names.json``: the case
+languages ``ja``, ``zh``, ``ko``, ``es``, ``pt``, ``fr``, ``tr`` and the Trusted Advisor ones
+``zh_TW``, ``de``, ``it``, ``id``, ``pt_BR``) for every severity level and category and for the
+``general-info`` service; AWS product names stay in English, as AWS writes them. A language is
+looked up as given, then by its base (``pt_BR`` -> ``pt``; ``zh-TW`` is read as ``zh_TW``), then
+English.
 
 Choices where AWS is silent: unknown codes in ``serviceCodeList`` are left out, not refused;
 a code that is not in the catalog, or a severity the plan does not offer, is refused with an
@@ -53,8 +59,31 @@ class Catalog:
 
 
 def localized(names: dict[str, str], language: str | None) -> str:
-    """The name in ``language`` when there is one, else the English name."""
-    return names.get(language or DEFAULT_LANGUAGE) or names[DEFAULT_LANGUAGE]
+    """The name in ``language`` (or its base language) when there is one, else English."""
+    if language:
+        wanted = language.replace("-", "_")
+        for code in (wanted, wanted.split("_")[0]):
+            if names.get(code):
+                return names[code]
+    return names[DEFAULT_LANGUAGE]
+
+
+def _translate(parts: dict) -> None:
+    """Add the packaged translations to the packaged entries' names (an operator's entries,
+    merged later, bring their own names)."""
+    text = resources.files(__package__).joinpath("data", "names.json").read_text("utf-8")
+    names = json.loads(text)
+
+    def add(target: dict[str, str], translations: dict[str, str] | None) -> None:
+        for language, name in (translations or {}).items():
+            target.setdefault(language, name)
+
+    for code, level in parts["severity_levels"].items():
+        add(level, names["severityLevels"].get(code))
+    for code, service in parts["services"].items():
+        add(service["name"], names["services"].get(code))
+        for category, category_names in service["categories"].items():
+            add(category_names, names["categories"].get(category))
 
 
 def _names(value: Any, where: str) -> dict[str, str]:
@@ -143,6 +172,7 @@ def load_catalog(path: Path | None) -> Catalog:
                               "issue_types": {}, "communication_types": {}}
     packaged = resources.files(__package__).joinpath("data", "catalog.json").read_text("utf-8")
     _apply(parts, json.loads(packaged), "packaged catalog")
+    _translate(parts)
     if path is not None:
         try:
             document = json.loads(Path(path).read_text("utf-8"))

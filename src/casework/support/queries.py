@@ -74,7 +74,7 @@ _NEWEST_COMMUNICATIONS = Prepared(
     .order_by(communications.c.seq.desc()).limit(bindparam("limit")))
 _ATTACHMENTS_OF = Prepared(
     select(attachment_sets.c.communication_seq, attachments.c.attachment_id,
-           attachments.c.file_name)
+           attachments.c.file_name, attachments.c.size)
     .join(attachments, attachments.c.attachment_set_id == attachment_sets.c.attachment_set_id)
     .where(attachment_sets.c.communication_seq.in_(bindparam("seqs", expanding=True)))
     .order_by(attachments.c.position))
@@ -154,13 +154,13 @@ def list_communications(conn: Connection, case_seq: int, *, after: int | None,
 
 
 def attachments_of(conn: Connection, communication_seqs: list[int]) -> dict[int, list]:
-    """``{communication seq: [(attachment id, file name), ...]}`` in upload order."""
+    """``{communication seq: [(attachment details, size in bytes), ...]}`` in upload order."""
     if not communication_seqs:
         return {}
     found: dict[int, list] = {}
     for row in _ATTACHMENTS_OF.all(conn, {"seqs": communication_seqs}):
         found.setdefault(row.communication_seq, []).append(
-            {"attachmentId": row.attachment_id, "fileName": row.file_name})
+            ({"attachmentId": row.attachment_id, "fileName": row.file_name}, row.size))
     return found
 
 

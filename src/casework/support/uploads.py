@@ -34,8 +34,9 @@ Choices where AWS is silent (each is a setting where a number is involved):
   (400; the model lists that error only on the upload operations, but SDKs know it for the
   whole service).
 * **Attachment sets**: an attached upload is an attachment of the communication's
-  attachment set, after any small attachments it has, so it appears in ``attachmentSet``
-  of DescribeCommunications and DescribeCases like any other.
+  attachment set, after any small attachments it has, so it appears in ``attachments`` of
+  DescribeCommunications and DescribeCases like any other, and in ``attachmentSet`` too
+  when it is 5 MB or smaller (the model: ``attachmentSet`` leaves out larger files).
 * **Upload ids** are ``upload-`` and 64 URL-safe characters (384 random bits).
 * **Upload URLs** use the scheme and host the client used; the model's ``HttpsUrl`` pattern
   wants https and a domain name, which a local server on ``http://127.0.0.1`` cannot have.

@@ -21,20 +21,21 @@ _FIND = Prepared(select(domains).where(domains.c.account_id == bindparam("accoun
 
 
 def find(conn: Connection, account_id: str, domain_id: str):
-    """The account's domain row, or None."""
+    """The account's domain row in whichever region it lives, or None."""
     return _FIND.first(conn, {"account_id": account_id, "domain_id": domain_id})
 
 
-def count(conn: Connection, account_id: str) -> int:
-    """How many domains the account has."""
+def count(conn: Connection, account_id: str, region: str) -> int:
+    """How many domains the account has in ``region``."""
     return conn.scalar(select(func.count()).select_from(domains)
-                       .where(domains.c.account_id == account_id))
+                       .where(domains.c.account_id == account_id, domains.c.region == region))
 
 
-def name_taken(conn: Connection, account_id: str, name: str) -> bool:
-    """Whether the account already has a domain called ``name``."""
+def name_taken(conn: Connection, account_id: str, region: str, name: str) -> bool:
+    """Whether the account already has a domain called ``name`` in ``region``."""
     return conn.scalar(select(domains.c.seq).where(
-        domains.c.account_id == account_id, domains.c.name == name)) is not None
+        domains.c.account_id == account_id, domains.c.region == region,
+        domains.c.name == name)) is not None
 
 
 def insert_domain(conn: Connection, account_id: str, domain_id: str, name: str, region: str,
@@ -44,10 +45,12 @@ def insert_domain(conn: Connection, account_id: str, domain_id: str, name: str, 
                                         region=region, created_at=now))
 
 
-def page(conn: Connection, account_id: str, after_seq: int, limit: int) -> list:
-    """Up to ``limit`` domains created after the cursor, oldest first."""
+def page(conn: Connection, account_id: str, region: str, after_seq: int, limit: int) -> list:
+    """Up to ``limit`` of the account's domains in ``region`` created after the cursor, oldest
+    first."""
     return conn.execute(
-        select(domains).where(domains.c.account_id == account_id, domains.c.seq > after_seq)
+        select(domains).where(domains.c.account_id == account_id, domains.c.region == region,
+                              domains.c.seq > after_seq)
         .order_by(domains.c.seq).limit(limit)).all()
 
 
