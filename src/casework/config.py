@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -16,6 +16,10 @@ class Settings:
     max_body_bytes: int = 32 * 1024 * 1024  # 3 attachments of 5 MB, base64, with room to spare
     threads: int = 32  # worker threads, and database connections
     log_level: str = "info"
+    # Keys: whether the out-of-the-box test/test key exists (off for shared deployments), and
+    # the master key that seals secrets (CASEWORK_MASTER_KEY; else <data dir>/master.key).
+    default_key: bool = True
+    master_key: str | None = field(default=None, repr=False)
     # AWS Support: catalog, plans, limits, Trusted Advisor, the support side of cases.
     catalog: Path | None = None  # operator's catalog file, merged over the packaged one
     default_plan: str = "business"  # plan of accounts without one of their own

@@ -19,7 +19,9 @@ SDKs, and because it keeps support-side power apart from customer access keys.
 from __future__ import annotations
 
 import hmac
+import re
 
+import orjson
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -33,7 +35,8 @@ from .times import iso_ms
 TOKEN_SECRET = "agent-api-token"
 AGENT = "Amazon Web Services"  # how AWS's own communications are signed
 AGENT_STATUSES = ("work-in-progress", "pending-customer-action", "resolved")
-MAX_BODY = 8000  # the same bound as a customer's communicationBody
+MAX_BODY = 8000
+_CASE_ID = re.compile(r"[\x21-\x7e]{1,200}")  # the same bound as a customer's communicationBody
 
 
 def operator_token(store: Store) -> str:
@@ -78,10 +81,13 @@ class AgentApi:
                               "(`casework agent token` prints it).")
             body: dict = {}
             if request.method == "POST":
+                # orjson, not json: it refuses nesting deeper than 1,024 levels (json recurses
+                # until RecursionError) and lone surrogates, which no database could store.
                 try:
-                    body = await request.json()
-                except ValueError:
-                    return _error(400, "SerializationException", "The body must be JSON.")
+                    body = orjson.loads(await request.body())
+                except orjson.JSONDecodeError:
+                    return _error(400, "SerializationException",
+                                  "The body must be JSON (UTF-8, nested at most 1,024 deep).")
                 if not isinstance(body, dict):
                     return _error(400, "SerializationException",
                                   "The body must be a JSON object.")
@@ -91,6 +97,8 @@ class AgentApi:
         return run
 
     def _in_transaction(self, endpoint, case_id: str, body: dict) -> JSONResponse:
+        if not _CASE_ID.fullmatch(case_id):  # no database need see NULs or 10 KB ids
+            return _error(404, "CaseIdNotFound", f"Case ID {case_id[:100]} was not found.")
         with self.store.transaction(write=endpoint is not self.get_case) as conn:
             case = queries.find_case_any_account(conn, case_id)
             if case is None:
