@@ -478,3 +478,44 @@ def test_sigkill_during_a_part_leaves_no_temporary_file_after_restart(tmp_path):
         assert answer.status_code == 200
     finally:
         again.stop()
+
+
+# --- listing tokens are bound to their domain and filters ------------------------------------
+
+
+def test_definition_listing_tokens_only_work_for_their_domain_and_filters(tight):
+    key_id, secret = keys_of(tight.casework("keys", "create", "--account",
+                                            "777700000012").stdout)
+    cc = tight.client("connectcases", key=key_id, secret=secret)
+    one, two = (cc.create_domain(name=f"tokens-{n}")["domainId"] for n in (1, 2))
+    for domain in (one, two):
+        for n in range(3):
+            cc.create_template(domainId=domain, name=f"t{n}", status="Active")
+            cc.create_layout(domainId=domain, name=f"l{n}", content={"basic": {}})
+    field = cc.create_field(domainId=one, name="choice", type="SingleSelect")["fieldId"]
+    other_field = cc.create_field(domainId=one, name="other", type="SingleSelect")["fieldId"]
+    for f in (field, other_field):
+        cc.batch_put_field_options(domainId=one, fieldId=f, options=[
+            {"name": n, "value": n, "active": True} for n in ("a", "b", "c")])
+    listings = [
+        (cc.list_fields, {}, "fields"),
+        (cc.list_templates, {}, "templates"),
+        (cc.list_layouts, {}, "layouts"),
+    ]
+    for call, extra, key in listings:
+        first = call(domainId=one, maxResults=1, **extra)
+        token = first["nextToken"]
+        assert call(domainId=one, maxResults=1, nextToken=token, **extra)[key]
+        error = error_of(call, domainId=two, maxResults=1, nextToken=token, **extra)
+        assert error["Error"]["Code"] == "ValidationException", key
+    # Bound to the filters too: a token of the Active listing is not one of the Inactive.
+    token = cc.list_templates(domainId=one, maxResults=1, status=["Active"])["nextToken"]
+    error = error_of(cc.list_templates, domainId=one, maxResults=1, status=["Inactive"],
+                     nextToken=token)
+    assert error["Error"]["Code"] == "ValidationException"
+    token = cc.list_field_options(domainId=one, fieldId=field, maxResults=1)["nextToken"]
+    assert cc.list_field_options(domainId=one, fieldId=field, maxResults=1,
+                                 nextToken=token)["options"]
+    error = error_of(cc.list_field_options, domainId=one, fieldId=other_field, maxResults=1,
+                     nextToken=token)
+    assert error["Error"]["Code"] == "ValidationException"
