@@ -11,6 +11,7 @@ from starlette.routing import Route
 from . import __version__, datadir
 from .cases import registry as cases_registry
 from .config import Settings
+from .faults import Faults
 from .handlers import Context, Registered, Registry
 from .keys import KeyRecord, MasterKey, check_allowed, find_key, open_keys
 from .store import Store
@@ -50,6 +51,8 @@ class Casework:
         self.settings = settings
         self.store = store
         self.master = master
+        # Fault injection for users' resilience tests (--faults); None when off.
+        self.faults = Faults(settings.faults) if settings.faults else None
         self.tokens = TokenSigner(store.secret("pagination-tokens"))
         self.handlers = handler_table()
         self._keys: dict[str, tuple[float, KeyRecord]] = {}
@@ -79,7 +82,10 @@ class Casework:
             await self.console(scope, receive, send)
 
     async def health(self, request) -> JSONResponse:
-        return JSONResponse({"status": "ok", "version": __version__})
+        found = {"status": "ok", "version": __version__}
+        if self.faults is not None:
+            found["faults"] = self.faults.report()
+        return JSONResponse(found)
 
     def lookup_secret(self, access_key_id: str) -> tuple[str, str] | None:
         """The key's (secret, account), remembered for KEY_CACHE_SECONDS."""
@@ -108,6 +114,8 @@ class Casework:
     def invoke(self, op: Operation, params: dict, principal: Principal) -> dict:
         # A scoped key (casework keys create --allow) is refused before any work is done.
         check_allowed(self.key_record(principal.access_key_id), op.service.name, op.name)
+        if self.faults is not None:
+            self.faults.apply(op.service.name, op.name, principal.access_key_id)
         registered = self.handlers[(op.service.name, op.name)]
         dry_run = params.pop("dryRun", False) if "dryRun" in op.input_shape.members else False
         if dry_run:

@@ -118,16 +118,21 @@ def main() -> None:
               show_default=True,
               help="Keep the out-of-the-box test/test key; --no-default-key deletes it at start "
                    "(shared deployments).")
+@click.option("--faults", envvar="CASEWORK_FAULTS", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSON fault-injection rules (errors, latency) for resilience tests; "
+                   "re-read when it changes.")
 @_support_options
 def serve(host, port, data_dir, database_url, attachment_set_ttl, threads, log_level,
-          default_key, **support) -> None:
+          default_key, faults, **support) -> None:
     """Serve the AWS APIs until SIGTERM or SIGINT (in-flight requests finish first)."""
     from .app import create_app
+    from .faults import FaultsError
     from .support.catalog import CatalogError, load_catalog
 
     settings = Settings(host=host, port=port, data_dir=data_dir, database_url=database_url,
                         attachment_set_ttl=attachment_set_ttl, threads=threads,
-                        log_level=log_level, default_key=default_key,
+                        log_level=log_level, default_key=default_key, faults=faults,
                         master_key=os.environ.get(MASTER_KEY_ENV), **support)
     try:
         load_catalog(settings.catalog)  # a broken operator catalog stops the start, not a request
@@ -135,7 +140,7 @@ def serve(host, port, data_dir, database_url, attachment_set_ttl, threads, log_l
         raise click.ClickException(str(error)) from None
     try:
         app = create_app(settings)
-    except MasterKeyError as error:
+    except (MasterKeyError, FaultsError) as error:
         raise click.ClickException(str(error)) from None
     endpoint = f"http://{host}:{port}"
     click.echo(f"Casework {__version__} serving AWS Support and Amazon Connect Cases")

@@ -19,6 +19,7 @@ class Settings:
     # Keys: whether the out-of-the-box test/test key exists (off for shared deployments), and
     # the master key that seals secrets (CASEWORK_MASTER_KEY; else <data dir>/master.key).
     default_key: bool = True
+    faults: Path | None = None  # fault-injection rules (--faults); None: off
     master_key: str | None = field(default=None, repr=False)
     # AWS Support: catalog, plans, limits, Trusted Advisor, the support side of cases.
     catalog: Path | None = None  # operator's catalog file, merged over the packaged one
