@@ -68,7 +68,8 @@ def _support_options(func):
 
 def _open_store(data_dir: Path, database_url: str | None) -> Store:
     settings = Settings(data_dir=data_dir, database_url=database_url)
-    datadir.prepare(data_dir, settings.url)
+    if not database_url or datadir.sqlite_path(database_url) is not None:
+        datadir.prepare(data_dir, settings.url)
     store = Store(settings.url, pool_size=2)
     store.migrate()
     return store
@@ -77,8 +78,11 @@ def _open_store(data_dir: Path, database_url: str | None) -> Store:
 def _open_keys(store: Store, data_dir: Path) -> MasterKey:
     """The master key of the store (checked, plaintext secrets sealed); for the commands
     that handle secrets."""
+    env_value = os.environ.get(MASTER_KEY_ENV)
+    if not env_value:  # the key file lives in the data directory (PostgreSQL too)
+        datadir.prepare(data_dir, str(store.url))
     try:
-        return open_keys(store, data_dir, os.environ.get(MASTER_KEY_ENV))
+        return open_keys(store, data_dir, env_value)
     except MasterKeyError as error:
         raise click.ClickException(str(error)) from None
 

@@ -59,7 +59,10 @@ def prepare(data_dir: Path, database_url: str) -> None:
     data_dir = Path(data_dir)
     if not data_dir.exists():
         data_dir.mkdir(parents=True, mode=0o700)
-    os.chmod(data_dir, 0o700) if _only_ours(data_dir) else _warn_if_open(data_dir)
+    if _only_ours(data_dir):
+        os.chmod(data_dir, 0o700)
+    else:
+        _warn_if_open(data_dir)
     database = sqlite_path(database_url)
     if database is not None:
         if not database.exists():

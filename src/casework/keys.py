@@ -24,6 +24,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import logging
 import os
 import re
 import secrets
@@ -31,12 +32,15 @@ from dataclasses import dataclass
 from fnmatch import fnmatchcase
 from pathlib import Path
 
+from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
 from .store.tables import access_keys, server_secrets
 from .wire.errors import ServiceError
+
+log = logging.getLogger("casework.keys")
 
 KEY_FILE = "master.key"
 MASTER_KEY_ENV = "CASEWORK_MASTER_KEY"
@@ -177,8 +181,15 @@ def find_key(conn: Connection, master: MasterKey, access_key_id: str) -> KeyReco
                        .where(access_keys.c.access_key_id == access_key_id)).first()
     if row is None:
         return None
-    secret = (master.open(access_key_id, row.secret_sealed) if row.secret_sealed is not None
-              else row.secret_access_key)
+    try:
+        secret = (master.open(access_key_id, row.secret_sealed)
+                  if row.secret_sealed is not None else row.secret_access_key)
+    except (InvalidTag, MasterKeyError, ValueError):
+        # A sealed secret that does not open (edited in the database, or moved to another
+        # key's row): the key cannot sign anything, as if it did not exist.
+        log.error("the sealed secret of access key %s does not open; refusing the key",
+                  access_key_id)
+        return None
     return KeyRecord(secret, row.account_id, row.principal, parse_allowed(row.allowed_actions))
 
 

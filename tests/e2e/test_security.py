@@ -519,3 +519,25 @@ def test_definition_listing_tokens_only_work_for_their_domain_and_filters(tight)
     error = error_of(cc.list_field_options, domainId=one, fieldId=other_field, maxResults=1,
                      nextToken=token)
     assert error["Error"]["Code"] == "ValidationException"
+
+
+def test_a_sealed_secret_moved_to_another_key_opens_for_neither(tight):
+    """Sealing binds a secret to its key id: copying one key's sealed secret onto another key
+    (by someone who can write the database but not read the master key) gains nothing."""
+    victim_id, victim_secret = keys_of(tight.casework("keys", "create", "--account",
+                                                      "777700000013").stdout)
+    attacker_id, _ = keys_of(tight.casework("keys", "create", "--account",
+                                            "777700000014").stdout)
+    engine = create_engine(tight.database_url)
+    with engine.begin() as conn:
+        sealed = conn.scalar(text("SELECT secret_sealed FROM access_keys "
+                                  "WHERE access_key_id = :k"), {"k": victim_id})
+        conn.execute(text("UPDATE access_keys SET secret_sealed = :s WHERE access_key_id = :k"),
+                     {"s": sealed, "k": attacker_id})
+    engine.dispose()
+    # The attacker's key has never been used, so the server has nothing of it cached.
+    stolen = tight.client("support", key=attacker_id, secret=victim_secret)
+    error = error_of(stolen.describe_services)
+    assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == (
+        "UnrecognizedClientException", 400)
+    assert tight.client("support", key=victim_id, secret=victim_secret).describe_services()
