@@ -149,11 +149,16 @@ def seal_plaintext_secrets(conn: Connection, master: MasterKey) -> int:
     return len(rows)
 
 
-def remove_default_key(conn: Connection) -> bool:
-    """Delete the out-of-the-box ``test``/``test`` key (``--no-default-key``)."""
+def remove_default_key(conn: Connection, master: MasterKey) -> bool:
+    """Delete the out-of-the-box ``test``/``test`` key (``--no-default-key``); a key an
+    operator made with the id ``test`` and another secret stays."""
     row = conn.execute(select(access_keys).where(access_keys.c.access_key_id == DEFAULT_KEY_ID)
                        ).first()
     if row is None or row.account_id != DEFAULT_ACCOUNT:
+        return False
+    secret = (master.open(DEFAULT_KEY_ID, row.secret_sealed) if row.secret_sealed is not None
+              else row.secret_access_key)
+    if secret != DEFAULT_SECRET:
         return False
     conn.execute(access_keys.delete().where(access_keys.c.access_key_id == DEFAULT_KEY_ID))
     return True
@@ -310,7 +315,7 @@ def open_keys(store, data_dir: Path, env_value: str | None, default_key: bool = 
     with store.transaction() as conn:
         claim_database(conn, master)
         if not default_key:
-            remove_default_key(conn)
+            remove_default_key(conn, master)
         plaintext = conn.scalar(select(access_keys.c.access_key_id)
                                 .where(access_keys.c.secret_sealed.is_(None)).limit(1))
     if plaintext is not None:
