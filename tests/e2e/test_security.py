@@ -541,3 +541,22 @@ def test_a_sealed_secret_moved_to_another_key_opens_for_neither(tight):
     assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == (
         "UnrecognizedClientException", 400)
     assert tight.client("support", key=victim_id, secret=victim_secret).describe_services()
+
+
+def test_connect_cases_history_names_the_keys_principal(tight):
+    account = "777700000015"
+    key_id, secret = keys_of(tight.casework("keys", "create", "--account", account,
+                                            "--principal", "user/jane").stdout)
+    cc = tight.client("connectcases", key=key_id, secret=secret)
+    domain = cc.create_domain(name="who")["domainId"]
+    template = cc.create_template(domainId=domain, name="t")["templateId"]
+    case_id = cc.create_case(domainId=domain, templateId=template, fields=[
+        {"id": "title", "value": {"stringValue": "c"}}])["caseId"]
+    root_id, root_secret = keys_of(tight.casework("keys", "create", "--account",
+                                                  account).stdout)
+    root = tight.client("connectcases", key=root_id, secret=root_secret)
+    root.update_case(domainId=domain, caseId=case_id, fields=[
+        {"id": "title", "value": {"stringValue": "d"}}])
+    events = root.get_case_audit_events(domainId=domain, caseId=case_id)["auditEvents"]
+    assert [e["performedBy"]["iamPrincipalArn"] for e in events] == [
+        f"arn:aws:iam::{account}:root", f"arn:aws:iam::{account}:user/jane"]
