@@ -2,24 +2,25 @@
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import os
 import time
 
-from sqlalchemy import bindparam, select
 from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from . import __version__, logs
+from . import __version__, datadir, logs
 from .cases import registry as cases_registry
 from .config import Settings
+from .faults import Faults
 from .handlers import Context, Registered, Registry
+from .keys import KeyRecord, MasterKey, check_allowed, find_key, open_keys
 from .reset import Reset
 from .store import Store
 from .store.engine import now_ms
 from .store.runner import Runner
-from .store.tables import access_keys
 from .support import registry as support_registry
 from .support.agent import AgentApi
 from .support.transfer import Transfers, remember_origin
@@ -32,8 +33,6 @@ from .wire.sigv4 import Principal
 
 SERVICE_NAMES = ("support", "connectcases")
 KEY_CACHE_SECONDS = 2.0
-_FIND_KEY = (select(access_keys.c.secret_access_key, access_keys.c.account_id)
-             .where(access_keys.c.access_key_id == bindparam("key_id")))
 REGISTRIES: tuple[Registry, ...] = (support_registry, cases_registry)
 log = logging.getLogger("casework.auth")
 
@@ -55,12 +54,15 @@ def handler_table() -> dict[tuple[str, str], Registered]:
 class Casework:
     """The running service: store, models and gateway wired together."""
 
-    def __init__(self, settings: Settings, store: Store):
+    def __init__(self, settings: Settings, store: Store, master: MasterKey):
         self.settings = settings
         self.store = store
+        self.master = master
+        # Fault injection for users' resilience tests (--faults); None when off.
+        self.faults = Faults(settings.faults) if settings.faults else None
         self.tokens = TokenSigner(store.secret("pagination-tokens"))
         self.handlers = handler_table()
-        self._keys: dict[str, tuple[float, tuple[str, str]]] = {}
+        self._keys: dict[str, tuple[float, KeyRecord]] = {}
         self._unknown: set[str] = set()  # unknown key ids already logged
         self.gateway = Gateway(
             load_services(),
@@ -92,10 +94,18 @@ class Casework:
 
     async def health(self, request) -> JSONResponse:
         # The process id tells `serve --workers N` processes apart.
-        return JSONResponse({"status": "ok", "version": __version__, "process": os.getpid()})
+        found = {"status": "ok", "version": __version__, "process": os.getpid()}
+        if self.faults is not None:
+            found["faults"] = self.faults.report()
+        return JSONResponse(found)
 
     def lookup_secret(self, access_key_id: str) -> tuple[str, str] | None:
-        """The key's (secret, account), remembered for KEY_CACHE_SECONDS.
+        """The key's (secret, account), remembered for KEY_CACHE_SECONDS."""
+        record = self.key_record(access_key_id)
+        return None if record is None else (record.secret, record.account_id)
+
+    def key_record(self, access_key_id: str) -> KeyRecord | None:
+        """The key's secret (unsealed), account and allowance, remembered for KEY_CACHE_SECONDS.
 
         Looking a key up costs a transaction, as much as a small operation itself; a deleted
         key therefore keeps working for at most that long. Unknown keys are not remembered, so
@@ -106,12 +116,11 @@ class Casework:
         if cached is not None and cached[0] > now:
             return cached[1]
         with self.store.transaction(write=False) as conn:
-            row = conn.execute(_FIND_KEY, {"key_id": access_key_id}).first()
-        if row is None:
+            found = find_key(conn, self.master, access_key_id)
+        if found is None:
             self._keys.pop(access_key_id, None)
             self._unknown_key(access_key_id)
             return None
-        found = (row.secret_access_key, row.account_id)
         self._keys[access_key_id] = (now + KEY_CACHE_SECONDS, found)
         return found
 
@@ -130,6 +139,14 @@ class Casework:
                     access_key_id[:128], where)
 
     async def invoke(self, op: Operation, params: dict, principal: Principal) -> dict:
+        # A scoped key (casework keys create --allow) is refused before any work is done.
+        check_allowed(self.key_record(principal.access_key_id), op.service.name, op.name)
+        if self.faults is not None:
+            delay, error = self.faults.plan(op.service.name, op.name, principal.access_key_id)
+            if delay:
+                await asyncio.sleep(delay)
+            if error is not None:
+                raise error
         registered = self.handlers[(op.service.name, op.name)]
         dry_run = params.pop("dryRun", False) if "dryRun" in op.input_shape.members else False
 
@@ -159,15 +176,15 @@ class Casework:
 
 def create_app(settings: Settings, migrate: bool = True) -> Casework:
     """Open (creating or migrating) the database and build the application."""
-    if not settings.database_url:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+    datadir.prepare(settings.data_dir, settings.url)  # 0700 directory, 0600 files
     # The runner's threads, plus room for key lookups, background workers and console routes.
     store = Store(settings.url, pool_size=settings.threads + 4)
     if migrate:
         store.migrate()
+    master = open_keys(store, settings.data_dir, settings.master_key, settings.default_key)
     logs.configure(settings)
     http.configure(settings.header_timeout, settings.body_timeout, settings.max_connections)
-    return Casework(settings, store)
+    return Casework(settings, store, master)
 
 
 WORKER_SETTINGS = "CASEWORK_WORKER_SETTINGS"

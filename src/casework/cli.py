@@ -20,8 +20,9 @@ from sqlalchemy import delete, insert, inspect, select
 from sqlalchemy.engine import URL, make_url
 from sqlalchemy.exc import ArgumentError, DBAPIError
 
-from . import __version__
+from . import __version__, datadir
 from .config import Settings
+from .keys import MASTER_KEY_ENV, MasterKey, MasterKeyError, open_keys
 from .store import Store
 from .store.engine import now_ms
 from .store.tables import access_keys, accounts
@@ -158,6 +159,8 @@ def _open_store(data_dir: Path, database_url: str | None, create: bool = False) 
                f"or {POINT_ELSEWHERE}; `casework init` creates a new store.")
     if sqlite_file is not None and not create and not sqlite_file.is_file():
         raise click.ClickException(missing)
+    if not database_url or datadir.sqlite_path(database_url) is not None:
+        datadir.prepare(data_dir, settings.url)  # 0700 directory, 0600 files
     with _database_errors(settings.url):
         store = Store(settings.url, pool_size=2)
         if not create:
@@ -166,6 +169,18 @@ def _open_store(data_dir: Path, database_url: str | None, create: bool = False) 
                     raise click.ClickException(missing)
         store.migrate()
     return store
+
+
+def _open_keys(store: Store, data_dir: Path) -> MasterKey:
+    """The master key of the store (checked, plaintext secrets sealed); for the commands
+    that handle secrets."""
+    env_value = os.environ.get(MASTER_KEY_ENV)
+    if not env_value:  # the key file lives in the data directory (PostgreSQL too)
+        datadir.prepare(data_dir, str(store.url))
+    try:
+        return open_keys(store, data_dir, env_value)
+    except MasterKeyError as error:
+        raise click.ClickException(str(error)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -177,6 +192,8 @@ def main() -> None:
     --data-dir, ./casework-data by default, or --database-url), so run them with the same
     settings as the server.
     """
+    # Everything Casework writes (database, WAL, attachments, keys, backups) is private.
+    datadir.private_umask()
 
 
 @main.command()
@@ -235,6 +252,14 @@ def main() -> None:
 @click.option("--merge-duration", envvar="CASEWORK_MERGE_DURATION", default=1.0,
               show_default=True, type=click.FloatRange(min=0),
               help="Seconds a Connect Cases merge stays IN_PROGRESS before it is applied.")
+@click.option("--default-key/--no-default-key", envvar="CASEWORK_DEFAULT_KEY", default=True,
+              show_default=True,
+              help="Keep the out-of-the-box test/test key; --no-default-key deletes it at start "
+                   "(shared deployments).")
+@click.option("--faults", envvar="CASEWORK_FAULTS", default=None,
+              type=click.Path(exists=True, dir_okay=False, path_type=Path),
+              help="JSON fault-injection rules (errors, latency) for resilience tests; "
+                   "re-read when it changes.")
 @_support_options
 def serve(host, port, data_dir, database_url, ephemeral, **options) -> None:
     """Serve the AWS APIs until SIGTERM or SIGINT (in-flight requests finish first).
@@ -256,6 +281,8 @@ def _serve(host, port, data_dir, database_url, **options) -> None:
     from uvicorn.supervisors import Multiprocess
 
     from .app import WORKER_SETTINGS, create_app
+    from .faults import Faults, FaultsError
+    from .keys import DEFAULT_KEY_ID, DEFAULT_SECRET, find_key
     from .support.catalog import CatalogError, load_catalog
     from .wire.http import GuardedHttpToolsProtocol
 
@@ -268,19 +295,33 @@ def _serve(host, port, data_dir, database_url, **options) -> None:
     try:
         # The real port (--port 0 picks one) is the one presigned URLs fall back to.
         settings = Settings(host=host, port=listener.getsockname()[1], data_dir=data_dir,
-                            database_url=database_url, **options)
+                            database_url=database_url,
+                            master_key=os.environ.get(MASTER_KEY_ENV), **options)
         try:  # a broken operator catalog stops the start, not a request
             load_catalog(settings.catalog)
         except CatalogError as error:
             raise click.ClickException(str(error)) from None
         with _database_errors(settings.url):
-            if settings.workers > 1:
-                # The parent only migrates; each spawned process builds its own app.
-                store = Store(settings.url, pool_size=1)
-                store.migrate()
+            try:
+                if settings.workers > 1:
+                    # The parent prepares the store (migrations, keys) once; each spawned
+                    # process then builds its own app on it.
+                    if settings.faults:
+                        Faults(settings.faults)  # a bad rules file stops the start here
+                    datadir.prepare(settings.data_dir, settings.url)
+                    store = Store(settings.url, pool_size=1)
+                    store.migrate()
+                    master = open_keys(store, settings.data_dir, settings.master_key,
+                                       settings.default_key)
+                else:
+                    app = create_app(settings)
+                    store, master = app.store, app.master
+            except (MasterKeyError, FaultsError) as error:
+                raise click.ClickException(str(error)) from None
+            with store.transaction(write=False) as conn:
+                default = find_key(conn, master, DEFAULT_KEY_ID)
+            if app is None:
                 store.dispose()
-            else:
-                app = create_app(settings)
     except BaseException:
         listener.close()
         raise
@@ -291,8 +332,11 @@ def _serve(host, port, data_dir, database_url, **options) -> None:
     click.echo(f"  database:    {url.render_as_string(hide_password=True)}")
     if settings.workers > 1:
         click.echo(f"  processes:   {settings.workers}")
-    click.echo("  credentials: AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
-               "(account 000000000000)")
+    if default is not None and default.secret == DEFAULT_SECRET:  # well known: nothing to keep
+        click.echo("  credentials: AWS_ACCESS_KEY_ID=test AWS_SECRET_ACCESS_KEY=test "
+                   "(account 000000000000)")
+    else:
+        click.echo("  credentials: no default key (`casework keys create` makes keys)")
     common = {"log_level": settings.log_level, "access_log": False, "lifespan": "on",
               "timeout_graceful_shutdown": 30, "http": GuardedHttpToolsProtocol}
     if settings.workers > 1:
@@ -376,14 +420,46 @@ def keys() -> None:
 @click.option("--email", default=None, help="The account's e-mail (new accounts only).")
 @click.option("--access-key-id", default=None, help="Default: a new random AKIA... id.")
 @click.option("--secret-access-key", default=None, help="Default: a new random secret.")
-def keys_create(data_dir, database_url, account_id, email, access_key_id, secret_access_key):
-    """Create an access key for ACCOUNT (created too if new) and print it."""
+@click.option("--principal", default=None,
+              help="role/NAME or user/NAME the key speaks for (AWS Support signs "
+                   "communications 'NAME (Role) <email>'); default: the account's root user.")
+@click.option("--allow", "allow", default=None,
+              help="Comma-separated IAM-style action patterns the key may call, e.g. "
+                   "'connectcases:Get*,connectcases:List*,support:Describe*'; default: all.")
+def keys_create(data_dir, database_url, account_id, email, access_key_id, secret_access_key,
+                principal, allow):
+    """Create an access key for ACCOUNT (created too if new) and print it.
+
+    The secret is printed this once and kept only sealed with the master key.
+    """
+    from .keys import check_principal, normalize_allowed
+    from .wire.model import load_service
+
     if len(account_id) != 12 or not account_id.isdigit():
         raise click.BadParameter("must be 12 digits", param_hint="--account")
+    if secret_access_key is not None and not 1 <= len(secret_access_key) <= 128:
+        raise click.BadParameter("must be 1 to 128 characters", param_hint="--secret-access-key")
+    if access_key_id is not None and not (1 <= len(access_key_id) <= 128
+                                          and access_key_id.isascii()
+                                          and access_key_id.isprintable()
+                                          and "/" not in access_key_id
+                                          and " " not in access_key_id):
+        raise click.BadParameter("must be 1 to 128 printable ASCII characters without '/' or "
+                                 "spaces", param_hint="--access-key-id")
+    try:
+        if principal is not None:
+            check_principal(principal)
+        if allow is not None:
+            allow = normalize_allowed(allow, {
+                name: list(load_service(name).operations) for name in ("support", "connectcases")})
+    except ValueError as error:
+        hint = "--principal" if principal is not None and "role/" in str(error) else "--allow"
+        raise click.BadParameter(str(error), param_hint=hint) from None
     alphabet = string.ascii_uppercase + string.digits
     access_key_id = access_key_id or "AKIA" + "".join(secrets.choice(alphabet) for _ in range(16))
     secret_access_key = secret_access_key or secrets.token_urlsafe(30)[:40]
     store = _open_store(data_dir, database_url)
+    master = _open_keys(store, data_dir)
     with store.transaction() as conn:
         if conn.scalar(select(accounts.c.account_id).where(accounts.c.account_id == account_id)) \
                 is None:
@@ -394,22 +470,28 @@ def keys_create(data_dir, database_url, account_id, email, access_key_id, secret
                        .where(access_keys.c.access_key_id == access_key_id)) is not None:
             raise click.ClickException(f"access key {access_key_id} already exists")
         conn.execute(insert(access_keys).values(
-            access_key_id=access_key_id, secret_access_key=secret_access_key,
-            account_id=account_id, created_at=now_ms()))
+            access_key_id=access_key_id, secret_access_key=None,
+            secret_sealed=master.seal(access_key_id, secret_access_key),
+            account_id=account_id, created_at=now_ms(), principal=principal,
+            allowed_actions=allow))
     click.echo(f"AWS_ACCESS_KEY_ID={access_key_id}")
     click.echo(f"AWS_SECRET_ACCESS_KEY={secret_access_key}")
-    click.echo(f"# account {account_id}")
+    click.echo(f"# account {account_id}, {principal or 'root user'}, allowed: {allow or '*'}")
+    click.echo("# the secret is shown this once; Casework keeps it encrypted")
 
 
 @keys.command("list")
 @_store_options
 def keys_list(data_dir, database_url):
-    """List access key ids and their accounts (secrets are not shown)."""
+    """List access keys: id, account, principal and allowed actions (never secrets)."""
     store = _open_store(data_dir, database_url)
     with store.transaction(write=False) as conn:
-        for row in conn.execute(select(access_keys.c.access_key_id, access_keys.c.account_id)
-                                .order_by(access_keys.c.account_id)):
-            click.echo(f"{row.access_key_id}\t{row.account_id}")
+        for row in conn.execute(select(access_keys.c.access_key_id, access_keys.c.account_id,
+                                       access_keys.c.principal, access_keys.c.allowed_actions)
+                                .order_by(access_keys.c.account_id,
+                                          access_keys.c.access_key_id)):
+            click.echo(f"{row.access_key_id}\t{row.account_id}\t{row.principal or 'root'}\t"
+                       f"{row.allowed_actions or '*'}")
 
 
 @keys.command("delete")
@@ -537,11 +619,16 @@ def contacts() -> None:
 @contacts.command("put")
 @_store_options
 @click.argument("contact_arn")
+@click.option("--account", "account_id", default=None,
+              help="The account whose registry holds the contact; default: the ARN's account.")
 @click.option("--channel", required=True, help="The contact's channel: VOICE, CHAT, TASK, ...")
 @click.option("--connected-at", default=None,
               help="ISO 8601 time the contact connected (naive times are UTC); default: now.")
-def contacts_put(data_dir, database_url, contact_arn, channel, connected_at):
-    """Register (or replace) the contact CONTACT_ARN."""
+def contacts_put(data_dir, database_url, contact_arn, account_id, channel, connected_at):
+    """Register (or replace) the contact CONTACT_ARN in an account's registry.
+
+    Each account sees only its own registry's contacts on its Contact related items.
+    """
     from datetime import UTC, datetime
 
     from .cases.arns import CONTACT_ARN
@@ -550,6 +637,9 @@ def contacts_put(data_dir, database_url, contact_arn, channel, connected_at):
     if not re.fullmatch(CONTACT_ARN, contact_arn):
         raise click.BadParameter("must be arn:aws:connect:<region>:<account>:instance/<id>/"
                                  "contact/<id>", param_hint="CONTACT_ARN")
+    account_id = account_id or contact_arn.split(":")[4]
+    if len(account_id) != 12 or not account_id.isdigit():
+        raise click.BadParameter("must be 12 digits", param_hint="--account")
     if not 1 <= len(channel) <= 100:
         raise click.BadParameter("must be 1 to 100 characters", param_hint="--channel")
     at_ms = now_ms()
@@ -562,8 +652,31 @@ def contacts_put(data_dir, database_url, contact_arn, channel, connected_at):
         at_ms = int((moment if moment.tzinfo else moment.replace(tzinfo=UTC)).timestamp() * 1000)
     store = _open_store(data_dir, database_url)
     with store.transaction() as conn:
-        contact_rows.put(conn, contact_arn, channel, at_ms)
-    click.echo(f"{contact_arn}\t{channel}\t{datetime.fromtimestamp(at_ms / 1000, UTC).isoformat()}")
+        contact_rows.put(conn, account_id, contact_arn, channel, at_ms)
+    connected = datetime.fromtimestamp(at_ms / 1000, UTC).isoformat()
+    click.echo(f"{account_id}\t{contact_arn}\t{channel}\t{connected}")
+
+
+@main.command()
+@_store_options
+@click.argument("dest", type=click.Path(file_okay=False, path_type=Path))
+def backup(data_dir, database_url, dest):
+    """Copy the SQLite data directory into the new directory DEST, while the server runs.
+
+    DEST is a data directory of its own: `casework serve --data-dir DEST` serves the copy.
+    The database is copied with SQLite's online backup API (one consistent snapshot), then
+    the large attachment files it refers to, and the master key file.
+    """
+    settings = Settings(data_dir=data_dir, database_url=database_url)
+    try:
+        done = datadir.backup(data_dir, settings.url, dest)
+    except datadir.BackupError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"backed up {data_dir} to {dest}: database, {done['part_files']} attachment "
+               f"part file(s)" + (", master key" if done["master_key"] else ""))
+    if done["parts_dropped"]:
+        click.echo(f"  {done['parts_dropped']} part(s) of unfinished uploads changed during the "
+                   "backup and must be uploaded again from the copy")
 
 
 def _show_envvars(command: click.Command) -> None:

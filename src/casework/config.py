@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -28,6 +28,11 @@ class Settings:
     max_connections: int = 4096
     max_body_memory: int = 256 * 1024 * 1024
     allow_reset: bool = False  # POST /_casework/reset wipes every table (test suites only)
+    # Keys: whether the out-of-the-box test/test key exists (off for shared deployments), and
+    # the master key that seals secrets (CASEWORK_MASTER_KEY; else <data dir>/master.key).
+    default_key: bool = True
+    faults: Path | None = None  # fault-injection rules (--faults); None: off
+    master_key: str | None = field(default=None, repr=False)
     # AWS Support: catalog, plans, limits, Trusted Advisor, the support side of cases.
     catalog: Path | None = None  # operator's catalog file, merged over the packaged one
     default_plan: str = "business"  # plan of accounts without one of their own

@@ -327,3 +327,121 @@ def test_junk_never_gets_a_500(fuzz_server, known, op):
         send_and_check(fuzz_server, op, body, texts)
 
     run()
+
+
+# --------------------------------------------------------------------------- /_casework/ routes
+#
+# Casework's own routes take no SigV4, so they are the first thing an attacker without keys
+# reaches: presigned attachment URLs (S3-style XML errors), the agent API (JSON errors,
+# bearer token) and the health check. Same rule: never a 500, never a traceback.
+
+WEIRD_TEXT = st.one_of(
+    st.text(max_size=30),
+    st.sampled_from(["²", "%C2%B2", "-1", "0", "1e3", "0x10", " 1", "١٢", "9" * 5000, "",
+                     "%00", "%ff", "..", "../..", "a\ud800b".encode("utf-8", "surrogatepass")
+                     .decode("latin-1")]),
+    st.integers(0, 2**70).map(str),
+)
+METHODS = st.sampled_from(["GET", "PUT", "POST", "DELETE", "HEAD", "PATCH", "OPTIONS"])
+
+
+@pytest.fixture(scope="module")
+def casework_routes(fuzz_server, known) -> dict:
+    """A real presigned upload URL, download URL, case id and agent token to mutate."""
+    server, _ = fuzz_server
+    support = server.client("support")
+    started = support.get_attachment_upload_links(fileName="fuzz.bin", fileSizeBytes=8)
+    set_id = support.add_attachments_to_set(
+        attachments=[{"fileName": "f.txt", "data": b"fuzz"}])["attachmentSetId"]
+    case_id = support.create_case(subject="fuzz", communicationBody="b",
+                                  attachmentSetId=set_id)["caseId"]
+    attachment = support.describe_communications(caseId=case_id)["communications"][0][
+        "attachmentSet"][0]["attachmentId"]
+    download = support.get_attachment_download_link(attachmentId=attachment)["downloadUrl"]["url"]
+    return {"upload": started["uploadUrls"][0]["url"], "download": download,
+            "case": case_id, "token": server.casework("agent", "token").stdout.strip()}
+
+
+def _split(url: str) -> tuple[str, list[str], dict[str, str]]:
+    from urllib.parse import parse_qsl, urlsplit
+    parts = urlsplit(url)
+    return parts.path, parts.path.split("/"), dict(parse_qsl(parts.query))
+
+
+def _check_casework(response: httpx.Response, xml: bool) -> None:
+    assert response.status_code < 500, response.text[:300]
+    assert "Traceback" not in response.text
+    if response.status_code >= 400 and response.status_code not in (404, 405) and xml \
+            and response.request.method != "HEAD":
+        assert response.text.startswith("<?xml") and "<Code>" in response.text, response.text
+
+
+@pytest.mark.parametrize("which", ["upload", "download"])
+def test_presigned_urls_with_junk_never_get_a_500(fuzz_server, casework_routes, which):
+    server, client = fuzz_server
+    _, segments, query = _split(casework_routes[which])
+
+    @FUZZ
+    @given(method=METHODS, field=st.sampled_from(
+        ["X-Casework-Expires", "X-Casework-Key", "X-Casework-Signature", "segment", "extra"]),
+        value=WEIRD_TEXT, body=st.binary(max_size=64),
+        md5=st.none() | st.sampled_from(["", "!!", "AAAA", "1B2M2Y8AsgTpgAmY7PhCfg=="]))
+    def run(method, field, value, body, md5):
+        mutated, parts = dict(query), list(segments)
+        if field == "segment":
+            parts[-1] = quote(value, safe="")
+        elif field == "extra":
+            mutated[value] = value
+        else:
+            mutated[field] = value
+        url = f"{server.endpoint}{'/'.join(parts)}?{urlencode(mutated, quote_via=quote)}"
+        headers = {"Content-MD5": md5} if md5 is not None else {}
+        response = client.request(method, url, content=body, headers=headers)
+        _check_casework(response, xml=True)
+
+    run()
+
+
+def test_agent_api_with_junk_never_gets_a_500(fuzz_server, casework_routes):
+    server, client = fuzz_server
+    token = casework_routes["token"]
+    bodies = st.one_of(
+        st.binary(max_size=200),
+        DEEP.map(str.encode),
+        st.just(b"[" * 100_000),
+        st.just(b'{"body": "a\\ud800b"}'),
+        st.just(b'{"body": "a\xed\xa0\x80b", "status": "resolved"}'),
+        st.dictionaries(st.sampled_from(["body", "status"]), ANY_JSON | HUGE,
+                        max_size=2).map(orjson.dumps),
+    )
+
+    @FUZZ
+    @given(method=METHODS, case=st.sampled_from([casework_routes["case"]]) | WEIRD_TEXT,
+           tail=st.sampled_from(["", "/communications", "/status", "/x", "/status/extra"]),
+           auth=st.sampled_from([f"Bearer {token}", "Bearer nope", "", f"bearer  {token}",
+                                 "Basic x", "Bearer " + "é" * 10]),
+           body=bodies)
+    def run(method, case, tail, auth, body):
+        url = f"{server.endpoint}/_casework/support/cases/{quote(case, safe='')}{tail}"
+        headers = [(b"Authorization", auth.encode("utf-8"))] if auth else []
+        response = client.request(method, url, content=body, headers=headers)
+        _check_casework(response, xml=False)
+        if method != "HEAD" and response.status_code >= 400 \
+                and response.status_code not in (404, 405):
+            assert response.json()["__type"]
+
+    run()
+
+
+def test_health_with_junk_never_gets_a_500(fuzz_server):
+    server, client = fuzz_server
+
+    @FUZZ
+    @given(method=METHODS, query=WEIRD_TEXT, body=st.binary(max_size=64),
+           suffix=st.sampled_from(["", "/", "/x", "%00", "/../health"]))
+    def run(method, query, body, suffix):
+        url = f"{server.endpoint}/_casework/health{suffix}?{quote(query, safe='=&')}"
+        response = client.request(method, url, content=body)
+        _check_casework(response, xml=False)
+
+    run()

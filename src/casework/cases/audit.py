@@ -21,9 +21,10 @@ Choices where AWS is silent (fact sheet §9 marks them INFERRED or UNVERIFIED):
   records each attribute's ``oldValue`` with an ``emptyValue`` ``newValue``; an update records
   the attributes that changed.
 - ``performedBy.user`` is the request's ``performedBy`` (omitted without one);
-  ``iamPrincipalArn`` is the account's root principal, ``arn:aws:iam::<account>:root``: an
-  access key here belongs to an account, not to an IAM user or role, and the root principal is
-  what AWS reports for a caller using an account's own keys.
+  ``iamPrincipalArn`` is the IAM principal of the access key that made the change
+  (``arn:aws:iam::<account>:role/<name>`` for a key made with ``--principal role/<name>``), or
+  the account's root principal, ``arn:aws:iam::<account>:root``, for a key without one (what AWS
+  reports for a caller using an account's own keys) and for changes a merge applies later.
 - History is newest first, 25 to a page (the model's default and maximum).
 - SLA status changes the service derives itself (``Met`` when the watched field reaches its
   target) are not recorded: they are a consequence of the recorded case update.
@@ -33,6 +34,7 @@ from __future__ import annotations
 
 import uuid
 
+from .. import keys
 from ..handlers import Context
 from . import registry
 from .common import at, cursor, iso, load_domain, next_token
@@ -48,9 +50,12 @@ CONTENT_MEMBER = {"Contact": "contact", "Comment": "comment", "File": "file", "S
 _TIMES = frozenset({"connectedToSystemTime", "targetTime", "completionTime"})
 
 
-def principal_arn(account_id: str) -> str:
-    """The IAM principal every change of ``account_id`` is attributed to."""
-    return f"arn:aws:iam::{account_id}:root"
+def principal_arn(ctx: Context) -> str:
+    """The IAM principal the request's changes are attributed to (looked up once a request)."""
+    if "principal-arn" not in ctx.memo:
+        ctx.memo["principal-arn"] = keys.principal_arn(
+            ctx.account_id, keys.key_principal(ctx.conn, ctx.access_key_id))
+    return ctx.memo["principal-arn"]
 
 
 def record(ctx: Context, domain_id: str, case_seq: int, event_type: str, fields: list[dict], *,
@@ -65,7 +70,7 @@ def record(ctx: Context, domain_id: str, case_seq: int, event_type: str, fields:
     """
     if not fields and event_type.endswith(".Updated"):
         return None
-    performed_by = {"iamPrincipalArn": principal_arn(ctx.account_id)}
+    performed_by = {"iamPrincipalArn": principal_arn(ctx)}
     if user:
         performed_by["user"] = user
     event_id = str(uuid.uuid4())

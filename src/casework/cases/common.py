@@ -2,7 +2,10 @@
 
 from __future__ import annotations
 
+import hashlib
 from datetime import UTC, datetime
+
+import orjson
 
 from ..handlers import Context
 from . import arns
@@ -52,12 +55,28 @@ def related_item_arn(ctx: Context, domain_id: str, case_id: str, item_id: str) -
                                  item_id)
 
 
+_UNBOUND = ("nextToken", "maxResults")
+
+
+def _bound_kind(kind: str, params: dict) -> str:
+    """``kind`` bound to the request's domain, ids and filters (every member but the page
+    ones), so that a token from another domain or another listing is refused, as SearchCases'
+    tokens are bound to their search."""
+    scope = {name: value for name, value in params.items() if name not in _UNBOUND}
+    digest = hashlib.sha256(orjson.dumps(scope, option=orjson.OPT_SORT_KEYS, default=str))
+    return f"{kind}/{digest.hexdigest()[:32]}"
+
+
 def cursor(ctx: Context, params: dict, kind: str, default=0):
-    """The keyset cursor inside ``nextToken``, or ``default`` on the first page."""
+    """The keyset cursor inside ``nextToken``, or ``default`` on the first page.
+
+    Also notes the token kind bound to this request's scope for :func:`next_token`.
+    """
+    bound = ctx.memo[("token-kind", kind)] = _bound_kind(kind, params)
     token = params.get("nextToken")
     if not token:
         return default
-    return ctx.tokens.decode(kind, ctx.account_id, token)
+    return ctx.tokens.decode(bound, ctx.account_id, token)
 
 
 def next_token(ctx: Context, kind: str, rows: list, limit: int, last_cursor) -> str | None:
@@ -67,7 +86,7 @@ def next_token(ctx: Context, kind: str, rows: list, limit: int, last_cursor) -> 
     """
     if len(rows) <= limit:
         return None
-    return ctx.tokens.encode(kind, ctx.account_id, last_cursor)
+    return ctx.tokens.encode(ctx.memo[("token-kind", kind)], ctx.account_id, last_cursor)
 
 
 def soft_delete(ctx: Context, domain_id: str, kind: str, item: dict) -> None:

@@ -44,7 +44,7 @@ def _custom_fields(ctx: Context, domain_id: str, fields: list[dict]) -> list[dic
 
 def _contact(ctx: Context, contact_arn: str) -> dict:
     check_pattern(contact_arn, "content.contact.contactArn", CONTACT_ARN)
-    known = contacts.find(ctx.conn, contact_arn)
+    known = contacts.find(ctx.conn, ctx.account_id, contact_arn)
     if known is None:
         return {"contactArn": contact_arn, "channel": UNKNOWN_CHANNEL,
                 "connectedToSystemTime": ctx.now}

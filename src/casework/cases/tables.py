@@ -133,10 +133,12 @@ contact_links = Table(
 )
 
 # The contact registry: what Amazon Connect would answer for DescribeContact, filled by
-# operators (`casework contacts put`) so that Contact related items carry real values.
+# operators (`casework contacts put`) so that Contact related items carry real values. Each
+# account has its own: one account's contact details never show through another's items.
 contacts = Table(
-    "cases_contacts",
+    "cases_account_contacts",
     metadata,
+    Column("account_id", String(12), primary_key=True),
     Column("contact_arn", String(500), primary_key=True),
     Column("channel", String(100), nullable=False),
     Column("connected_at", BigInteger, nullable=False),

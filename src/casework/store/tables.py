@@ -4,7 +4,7 @@ Each service package defines its own tables on the same :data:`metadata`, so Ale
 one schema.
 """
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Integer, MetaData, String, Table
+from sqlalchemy import BigInteger, Column, ForeignKey, Integer, MetaData, String, Table, Text
 
 metadata = MetaData(
     naming_convention={
@@ -27,9 +27,13 @@ access_keys = Table(
     "access_keys",
     metadata,
     Column("access_key_id", String(128), primary_key=True),
-    Column("secret_access_key", String(128), nullable=False),
+    # Plaintext only until a process holding the master key seals it (see casework.keys).
+    Column("secret_access_key", String(128), nullable=True),
     Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
     Column("created_at", BigInteger, nullable=False),
+    Column("secret_sealed", String(512), nullable=True),  # AES-GCM under the master key
+    Column("principal", String(200), nullable=True),  # "role/AdminRole", "user/jane"; None: root
+    Column("allowed_actions", Text, nullable=True),  # comma-separated patterns; None: all
 )
 
 # Per-account counters (display ids, ...): one row per (account, name), bumped in the

@@ -27,6 +27,7 @@ import hmac
 import re
 
 import orjson
+from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import JSONResponse
@@ -34,6 +35,7 @@ from starlette.routing import Route
 
 from ..store import Store
 from ..store.engine import now_ms
+from ..store.tables import server_secrets
 from ..tokens import TokenSigner
 from ..wire.errors import ServiceError
 from . import queries
@@ -43,6 +45,7 @@ TOKEN_SECRET = "agent-api-token"
 AGENT = "Amazon Web Services"  # how AWS's own communications are signed
 AGENT_STATUSES = ("work-in-progress", "pending-customer-action", "resolved")
 MAX_BODY = 8000  # the same bound as a customer's communicationBody
+_CASE_ID = re.compile(r"[\x21-\x7e]{1,200}")
 # Every status a case can have (AWS's CaseDetails.status documentation).
 CASE_STATUSES = ("opened", "pending-customer-action", "reopened", "resolved", "unassigned",
                  "work-in-progress", "customer-action-completed")
@@ -85,14 +88,17 @@ class AgentApi:
         """Authenticate, read the JSON body, run ``endpoint`` in one transaction."""
 
         async def run(request: Request):
-            if (refused := self._refused(request)) is not None:
+            if (refused := await self._refused(request)) is not None:
                 return refused
             body: dict = {}
             if request.method == "POST":
+                # orjson, not json: it refuses nesting deeper than 1,024 levels (json recurses
+                # until RecursionError) and lone surrogates, which no database could store.
                 try:
-                    body = await request.json()
-                except ValueError:
-                    return _error(400, "SerializationException", "The body must be JSON.")
+                    body = orjson.loads(await request.body())
+                except orjson.JSONDecodeError:
+                    return _error(400, "SerializationException",
+                                  "The body must be JSON (UTF-8, nested at most 1,024 deep).")
                 if not isinstance(body, dict):
                     return _error(400, "SerializationException",
                                   "The body must be a JSON object.")
@@ -101,19 +107,21 @@ class AgentApi:
 
         return run
 
-    def _refused(self, request: Request) -> JSONResponse | None:
+    async def _refused(self, request: Request) -> JSONResponse | None:
         """A 401 unless the request carries the operator token."""
         given = request.headers.get("authorization", "")
         scheme, _, token = given.partition(" ")
+        # Read in a worker thread: the event loop never waits on the database.
+        expected = await run_in_threadpool(self._token)
         if scheme.lower() != "bearer" or not hmac.compare_digest(
-                token.strip().encode(), operator_token(self.store).encode()):
+                token.strip().encode(), expected.encode()):
             return _error(401, "UnrecognizedClientException",
                           "The operator token is missing or wrong "
                           "(`casework agent token` prints it).")
         return None
 
     async def list_cases(self, request: Request) -> JSONResponse:
-        if (refused := self._refused(request)) is not None:
+        if (refused := await self._refused(request)) is not None:
             return refused
         query = request.query_params
         statuses = query.getlist("status")
@@ -157,7 +165,16 @@ class AgentApi:
             return queries.list_cases_any_account(conn, statuses=statuses, account_id=account,
                                                   since=since_ms, below_seq=below, limit=limit)
 
+    def _token(self) -> str:
+        """The operator token, read without the write lock (created on first use)."""
+        with self.store.transaction(write=False) as conn:
+            token = conn.scalar(select(server_secrets.c.value)
+                                .where(server_secrets.c.name == TOKEN_SECRET))
+        return token if token is not None else operator_token(self.store)
+
     def _in_transaction(self, endpoint, case_id: str, body: dict) -> JSONResponse:
+        if not _CASE_ID.fullmatch(case_id):  # no database need see NULs or 10 KB ids
+            return _error(404, "CaseIdNotFound", f"Case ID {case_id[:100]} was not found.")
         with self.store.transaction(write=endpoint is not self.get_case) as conn:
             case = queries.find_case_any_account(conn, case_id)
             if case is None:

@@ -17,6 +17,8 @@ import shutil
 from collections.abc import Iterator
 from pathlib import Path
 
+from ..datadir import lock_file
+
 CHUNK = 1024 * 1024  # read and write granularity: memory per transfer stays about this size
 _SAFE = re.compile(r"^[0-9a-f]{16,64}$")
 _SAFE_FILE = re.compile(r"^[0-9]{5}-[0-9a-f]{16}\.part$")
@@ -42,7 +44,11 @@ class PartWriter:
         self.directory = directory
         self.name = f"{part_index:05d}-{secrets.token_hex(8)}.part"
         self._temp = directory / f".{self.name}.tmp"
-        self._file = open(self._temp, "xb")  # noqa: SIM115  (closed by finish/abort)
+        # 0600 whatever the umask; locked while written, so that the sweep of abandoned
+        # temporary files at start leaves a part in flight alone (see casework.datadir).
+        fd = os.open(self._temp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        lock_file(fd)
+        self._file = os.fdopen(fd, "wb")
         self._md5 = hashlib.md5(usedforsecurity=False)
         self.size = 0
 
@@ -55,15 +61,16 @@ class PartWriter:
         """Make the part durable under its final name; returns its MD5 hex (the ETag)."""
         self._file.flush()
         os.fsync(self._file.fileno())
-        self._file.close()
+        # Renamed while still open (and locked): never an unlocked temporary file.
         os.replace(self._temp, self.directory / self.name)
+        self._file.close()
         _fsync_dir(self.directory)
         return self._md5.hexdigest()
 
     def abort(self) -> None:
         """Throw the partial part away."""
-        self._file.close()
         self._temp.unlink(missing_ok=True)
+        self._file.close()
 
 
 class BlobStore:
@@ -88,8 +95,8 @@ class BlobStore:
         """A writer for a new copy of one part (the directory is created durably if new)."""
         directory = self._dir(storage_key)
         if not directory.is_dir():
-            self.root.mkdir(parents=True, exist_ok=True)
-            directory.mkdir(exist_ok=True)
+            self.root.mkdir(parents=True, exist_ok=True, mode=0o700)
+            directory.mkdir(exist_ok=True, mode=0o700)
             _fsync_dir(self.root)
         return PartWriter(directory, part_index)
 

@@ -19,6 +19,7 @@ from datetime import UTC, datetime
 import orjson
 
 from ..handlers import Context
+from ..keys import key_principal, submitted_by
 from ..wire.errors import ServiceError
 from . import queries, registry
 from .attachments import MAX_ATTACHMENT_BYTES, open_attachment_set
@@ -124,10 +125,17 @@ def create_case(ctx: Context, params: dict) -> dict:
         "created_at": ctx.now,
     })
     communication_seq = queries.insert_communication(
-        ctx.conn, case_seq, redact(params["communicationBody"]), ctx.account_email, cc, ctx.now)
+        ctx.conn, case_seq, redact(params["communicationBody"]), _submitted_by(ctx), cc, ctx.now)
     _attach(ctx, set_id, communication_seq)
     attach_uploads(ctx, ready, communication_seq)
     return {"caseId": case_id}
+
+
+def _submitted_by(ctx: Context) -> str:
+    """A customer communication's ``submittedBy``: the caller's identity and the account's
+    e-mail, as the model documents (``AdminRole (Role) <janedoe@example.com>``); the identity
+    is the principal of the access key (``casework keys create --principal``)."""
+    return submitted_by(key_principal(ctx.conn, ctx.access_key_id), ctx.account_email)
 
 
 @registry.operation("AddCommunicationToCase", writes=True)
@@ -139,7 +147,7 @@ def add_communication_to_case(ctx: Context, params: dict) -> dict:
         open_attachment_set(ctx, set_id)
     ready = _ready_uploads(ctx, params)
     communication_seq = queries.insert_communication(
-        ctx.conn, case.seq, redact(params["communicationBody"]), ctx.account_email,
+        ctx.conn, case.seq, redact(params["communicationBody"]), _submitted_by(ctx),
         params.get("ccEmailAddresses") or [], ctx.now)
     _attach(ctx, set_id, communication_seq)
     attach_uploads(ctx, ready, communication_seq)

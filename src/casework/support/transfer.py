@@ -8,12 +8,15 @@ AWS hands out presigned Amazon S3 URLs; Casework serves the same workflow itself
 * ``GET /_casework/support/attachments/<attachment id>?<signature>`` streams an attachment of
   any size,
 
-where ``<signature>`` is ``X-Casework-Expires=<epoch ms>&X-Casework-Signature=<hex>``.
+where ``<signature>`` is ``X-Casework-Expires=<epoch ms>&X-Casework-Key=<access key id>&
+X-Casework-Signature=<hex>``.
 
 A URL is single-purpose: its HMAC-SHA256 signature (key: a server secret) covers the method,
-the path and the expiry time, so it cannot be turned into another part, another file or
-another verb, nor used after it expires. Bodies are streamed in 1 MiB pieces both ways;
-memory per transfer stays about that size, whatever the file size. Errors are S3-style XML
+the path, the expiry time and the access key that asked for it, so it cannot be turned into
+another part, another file or another verb, nor used after it expires, nor once its access key
+is deleted (S3 refuses a presigned URL of a deleted key with ``InvalidAccessKeyId`` too).
+Bodies are streamed in 1 MiB pieces both ways; memory per transfer stays about that size,
+whatever the file size. Errors are S3-style XML
 with S3's codes, since clients treat these URLs as S3 URLs.
 
 The URLs name the host the API client used (its ``Host`` header, captured per request by
@@ -40,6 +43,7 @@ from starlette.responses import Response, StreamingResponse
 from starlette.routing import Route
 
 from ..config import Settings
+from ..datadir import sweep_temporary_parts
 from ..store import Store
 from ..store.engine import now_ms
 from . import upload_queries
@@ -49,7 +53,12 @@ log = logging.getLogger("casework.support.transfer")
 
 LINK_SECRET = "support-attachment-links"
 PREFIX = "/_casework/support"
-EXPIRES, SIGNATURE = "X-Casework-Expires", "X-Casework-Signature"
+EXPIRES, KEY, SIGNATURE = "X-Casework-Expires", "X-Casework-Key", "X-Casework-Signature"
+# ASCII digits only: str.isdigit() admits "²", and int() refuses more than 4,300 digits.
+_EXPIRES = re.compile(r"[0-9]{1,15}")
+_PART = re.compile(r"[0-9]{1,9}")
+_KEY_ID = re.compile(r"[\x21-\x7e]{1,128}")
+_SIGNATURE = re.compile(r"[0-9a-f]{64}")
 NOT_READY = "attachment-not-ready"
 SWEEP_BATCH = 100
 
@@ -86,15 +95,17 @@ def attachment_path(attachment_id: str) -> str:
     return f"{PREFIX}/attachments/{attachment_id}"
 
 
-def _signature(secret: str, method: str, path: str, expires_at: int) -> str:
-    message = f"{method}\n{path}\n{expires_at}".encode()
+def _signature(secret: str, method: str, path: str, expires_at: int, key_id: str) -> str:
+    message = f"{method}\n{path}\n{expires_at}\n{key_id}".encode()
     return hmac.new(secret.encode(), message, hashlib.sha256).hexdigest()
 
 
-def presign(secret: str, origin: str, method: str, path: str, expires_at: int) -> str:
-    """A URL that allows ``method`` on ``path`` until ``expires_at`` (epoch ms), nothing else."""
-    query = urlencode({EXPIRES: expires_at,
-                       SIGNATURE: _signature(secret, method, path, expires_at)})
+def presign(secret: str, origin: str, method: str, path: str, expires_at: int,
+            key_id: str) -> str:
+    """A URL that allows ``method`` on ``path`` until ``expires_at`` (epoch ms) while the
+    access key ``key_id`` exists, nothing else."""
+    query = urlencode({EXPIRES: expires_at, KEY: key_id,
+                       SIGNATURE: _signature(secret, method, path, expires_at, key_id)})
     return f"{origin}{path}?{query}"
 
 
@@ -102,6 +113,11 @@ def _s3_error(status: int, code: str, message: str) -> Response:
     body = (f'<?xml version="1.0" encoding="UTF-8"?>\n<Error><Code>{code}</Code>'
             f"<Message>{escape(message)}</Message></Error>")
     return Response(body, status_code=status, media_type="application/xml")
+
+
+def _key_gone() -> Response:
+    return _s3_error(403, "InvalidAccessKeyId", "The AWS Access Key Id you provided does not "
+                     "exist in our records.")
 
 
 def _no_such_upload() -> Response:
@@ -117,6 +133,10 @@ class Transfers:
         self.store = store
         self.blobs = blob_store(settings.data_dir)
         self.secret = store.secret(LINK_SECRET)
+        # Temporary part files of uploads cut short by a crash or SIGKILL.
+        swept = sweep_temporary_parts(self.blobs.root)
+        if swept:
+            log.info("removed %d abandoned temporary part file(s)", swept)
         self._stop = threading.Event()
         # Expired uploads are noticed by the handlers at once; the sweeper only reclaims
         # disk, often enough that short test lifetimes are seen to clean up too.
@@ -128,7 +148,7 @@ class Transfers:
     def routes(self) -> list[Route]:
         """The Starlette routes to mount next to ``/_casework/health``."""
         return [
-            Route(PREFIX + "/uploads/{upload_id}/parts/{part_index:int}", self.put_part,
+            Route(PREFIX + "/uploads/{upload_id}/parts/{part_index}", self.put_part,
                   methods=["PUT"]),
             Route(PREFIX + "/attachments/{attachment_id}", self.get_attachment,
                   methods=["GET"]),
@@ -138,28 +158,37 @@ class Transfers:
         """Stop the sweeper."""
         self._stop.set()
 
-    def _check_signature(self, request: Request) -> Response | None:
+    def _check_signature(self, request: Request) -> Response | str:
+        """The refusal of a URL that is not one we signed (or has expired); else its key id."""
         expires = request.query_params.get(EXPIRES, "")
+        key_id = request.query_params.get(KEY, "")
         signature = request.query_params.get(SIGNATURE, "")
-        if not expires.isdigit() or not signature:
+        if not (_EXPIRES.fullmatch(expires) and _KEY_ID.fullmatch(key_id)
+                and _SIGNATURE.fullmatch(signature)):
             return _s3_error(403, "AccessDenied", "Query-string authentication requires the "
-                             f"{EXPIRES} and {SIGNATURE} parameters.")
-        expected = _signature(self.secret, request.method, request.url.path, int(expires))
+                             f"{EXPIRES}, {KEY} and {SIGNATURE} parameters.")
+        expected = _signature(self.secret, request.method, request.url.path, int(expires),
+                              key_id)
         if not hmac.compare_digest(expected, signature):
             return _s3_error(403, "SignatureDoesNotMatch", "The request signature we calculated "
                              "does not match the signature you provided.")
         if int(expires) <= now_ms():
             return _s3_error(403, "AccessDenied", "Request has expired")
-        return None
+        return key_id
 
     # --- PUT of one part -------------------------------------------------------------------
 
-    def _open_upload(self, upload_id: str, part_index: int):
-        """The upload if it still takes parts, as ``(row, expected part size)``; else None."""
+    def _open_upload(self, upload_id: str, part_index: int, key_id: str):
+        """The upload if it still takes parts, as ``(row, expected part size)``; else None;
+        the refusal if the key that signed the URL is gone."""
         with self.store.transaction(write=False) as conn:
+            account_id = upload_queries.key_account(conn, key_id)
             row = upload_queries.find_upload_any_account(conn, upload_id)
-        if (row is None or row.status != NOT_READY or row.attachment_id is not None
-                or row.expires_at <= now_ms() or not 1 <= part_index <= row.total_parts):
+        if account_id is None:
+            return _key_gone()
+        if (row is None or row.account_id != account_id or row.status != NOT_READY
+                or row.attachment_id is not None or row.expires_at <= now_ms()
+                or not 1 <= part_index <= row.total_parts):
             return None
         last = row.size - row.part_size * (row.total_parts - 1)
         return row, (row.part_size if part_index < row.total_parts else last)
@@ -182,14 +211,18 @@ class Transfers:
 
     async def put_part(self, request: Request) -> Response:
         """Store one part, streamed to disk; answer its quoted MD5 as ``ETag``."""
-        refused = self._check_signature(request)
-        if refused is not None:
-            return refused
+        key_id = self._check_signature(request)
+        if isinstance(key_id, Response):
+            return key_id
         upload_id = request.path_params["upload_id"]
-        part_index = request.path_params["part_index"]
-        found = await to_thread.run_sync(self._open_upload, upload_id, part_index)
+        if not _PART.fullmatch(request.path_params["part_index"]):
+            return _s3_error(400, "InvalidArgument", "Part number must be an integer.")
+        part_index = int(request.path_params["part_index"])
+        found = await to_thread.run_sync(self._open_upload, upload_id, part_index, key_id)
         if found is None:
             return _no_such_upload()
+        if isinstance(found, Response):
+            return found
         row, expected = found
         declared = request.headers.get("content-length")
         if declared is not None and declared != str(expected):
@@ -236,9 +269,12 @@ class Transfers:
 
     # --- GET of an attachment --------------------------------------------------------------
 
-    def _find_attachment(self, attachment_id: str):
+    def _find_attachment(self, attachment_id: str, key_id: str):
         with self.store.transaction(write=False) as conn:
-            meta = upload_queries.find_attachment_meta(conn, None, attachment_id)
+            account_id = upload_queries.key_account(conn, key_id)
+            if account_id is None:
+                return _key_gone(), None
+            meta = upload_queries.find_attachment_meta(conn, account_id, attachment_id)
             if meta is None:
                 return None, None
             if meta.upload_id is None:
@@ -247,11 +283,13 @@ class Transfers:
 
     async def get_attachment(self, request: Request) -> Response:
         """Stream an attachment: a large one from its part files, a small one from the database."""
-        refused = self._check_signature(request)
-        if refused is not None:
-            return refused
+        key_id = self._check_signature(request)
+        if isinstance(key_id, Response):
+            return key_id
         meta, content = await to_thread.run_sync(
-            self._find_attachment, request.path_params["attachment_id"])
+            self._find_attachment, request.path_params["attachment_id"], key_id)
+        if isinstance(meta, Response):
+            return meta
         if meta is None:
             return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
         headers = {

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from ..store.tables import server_secrets
+from ..store.tables import access_keys, server_secrets
 from .tables import attachment_sets, attachments
 from .upload_tables import upload_parts, uploads
 
@@ -12,6 +12,12 @@ from .upload_tables import upload_parts, uploads
 def server_secret(conn: Connection, name: str) -> str | None:
     """A server secret made at start-up by ``Store.secret``, read in the caller's transaction."""
     return conn.scalar(select(server_secrets.c.value).where(server_secrets.c.name == name))
+
+
+def key_account(conn: Connection, access_key_id: str) -> str | None:
+    """The account of an access key; None once the key is deleted (presigned URLs die too)."""
+    return conn.scalar(select(access_keys.c.account_id)
+                       .where(access_keys.c.access_key_id == access_key_id))
 
 
 def insert_upload(conn: Connection, row: dict) -> None:

@@ -1,4 +1,7 @@
-"""The contact registry: what Amazon Connect's DescribeContact would say about a contact."""
+"""The contact registry: what Amazon Connect's DescribeContact would say about a contact.
+
+Each account has its own registry, as each AWS account has its own Connect instances.
+"""
 
 from __future__ import annotations
 
@@ -7,13 +10,16 @@ from sqlalchemy import Connection, delete, insert, select
 from ..tables import contacts
 
 
-def find(conn: Connection, contact_arn: str):
-    """The registry's record of a contact (channel, connected_at), or None."""
-    return conn.execute(select(contacts).where(contacts.c.contact_arn == contact_arn)).first()
+def find(conn: Connection, account_id: str, contact_arn: str):
+    """The account's record of a contact (channel, connected_at), or None."""
+    return conn.execute(select(contacts).where(contacts.c.account_id == account_id,
+                                               contacts.c.contact_arn == contact_arn)).first()
 
 
-def put(conn: Connection, contact_arn: str, channel: str, connected_at: int) -> None:
-    """Insert or replace a contact in the registry."""
-    conn.execute(delete(contacts).where(contacts.c.contact_arn == contact_arn))
-    conn.execute(insert(contacts).values(contact_arn=contact_arn, channel=channel,
-                                         connected_at=connected_at))
+def put(conn: Connection, account_id: str, contact_arn: str, channel: str,
+        connected_at: int) -> None:
+    """Insert or replace a contact in the account's registry."""
+    conn.execute(delete(contacts).where(contacts.c.account_id == account_id,
+                                        contacts.c.contact_arn == contact_arn))
+    conn.execute(insert(contacts).values(account_id=account_id, contact_arn=contact_arn,
+                                         channel=channel, connected_at=connected_at))

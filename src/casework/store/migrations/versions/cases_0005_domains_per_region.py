@@ -1,12 +1,12 @@
 """Connect Cases: domain names are unique, and domains listed, per account and region
 
-Revision ID: fidelity_0001
+Revision ID: cases_0005_domains_per_region
 Revises: cases_0004_domain_region
 """
 
 from alembic import op
 
-revision = "fidelity_0001"
+revision = "cases_0005_domains_per_region"
 down_revision = "cases_0004_domain_region"
 branch_labels = None
 depends_on = None
