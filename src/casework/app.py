@@ -13,6 +13,7 @@ from . import __version__
 from .cases import registry as cases_registry
 from .config import Settings
 from .handlers import Context, Registered, Registry
+from .limits import Limiter
 from .store import Store
 from .store.engine import now_ms
 from .store.tables import access_keys
@@ -55,6 +56,8 @@ class Casework:
         self.tokens = TokenSigner(store.secret("pagination-tokens"))
         self.handlers = handler_table()
         self._keys: dict[str, tuple[float, tuple[str, str]]] = {}
+        # Throttling and per-account call limits, shared through the database (off: free).
+        self.limiter = Limiter(store, settings, load_services())
         self.gateway = Gateway(
             load_services(),
             implemented=set(self.handlers),
@@ -105,6 +108,7 @@ class Casework:
 
     def invoke(self, op: Operation, params: dict, principal: Principal) -> dict:
         registered = self.handlers[(op.service.name, op.name)]
+        self.limiter.admit(op, principal.account_id, now_ms())
         dry_run = params.pop("dryRun", False) if "dryRun" in op.input_shape.members else False
         if dry_run:
             # Run the whole operation, checks included, then throw its changes away.

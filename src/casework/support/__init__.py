@@ -4,7 +4,6 @@ from ..handlers import Registry
 
 registry = Registry("support")
 
-# plans first: its subscription guard runs before the throttle guard of limits.
 from . import plans  # noqa: E402, I001  (registers the guards and handlers)
 from . import advisor, attachments, cases, catalog, limits, uploads  # noqa: E402
 

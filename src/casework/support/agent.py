@@ -92,7 +92,8 @@ class AgentApi:
 
     def _in_transaction(self, endpoint, case_id: str, body: dict) -> JSONResponse:
         with self.store.transaction(write=endpoint is not self.get_case) as conn:
-            case = queries.find_case_any_account(conn, case_id)
+            case = queries.find_case_any_account(conn, case_id,
+                                                 lock=endpoint is not self.get_case)
             if case is None:
                 return _error(404, "CaseIdNotFound", f"Case ID {case_id} was not found.")
             return endpoint(conn, case, body)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 
+from ..store.sql import upsert
 from ..store.tables import accounts as store_accounts
 from ..store.tables import counters
 from .tables import account_plans, attachment_sets, attachments, cases, communications
@@ -13,17 +14,23 @@ RECENT_COMMUNICATIONS = 5  # CaseDetails.recentCommunications holds the five new
 
 
 def next_counter(conn: Connection, account_id: str, name: str) -> int:
-    """Bump and return a per-account counter (1, 2, 3, ...)."""
-    bumped = conn.execute(
-        update(counters)
-        .where(counters.c.account_id == account_id, counters.c.name == name)
-        .values(value=counters.c.value + 1)
-        .returning(counters.c.value)
-    ).scalar()
-    if bumped is None:
-        conn.execute(insert(counters).values(account_id=account_id, name=name, value=1))
-        bumped = 1
-    return bumped
+    """Bump and return a per-account counter (1, 2, 3, ...).
+
+    One upsert: concurrent first uses from several processes cannot both insert the row, and
+    concurrent bumps queue on its row lock, so every caller gets a number of its own.
+    """
+    return upsert(conn, counters, {"account_id": account_id, "name": name, "value": 1},
+                  ["account_id", "name"], {"value": counters.c.value + 1},
+                  returning=counters.c.value)
+
+
+def lock_account(conn: Connection, account_id: str) -> None:
+    """Hold the account's row until the transaction ends, so that a count-based limit of the
+    account (open cases, new attachment sets) is checked and used by one request at a time.
+    On SQLite the clause is not rendered: its write transactions already run one at a time."""
+    conn.execute(select(store_accounts.c.account_id)
+                 .where(store_accounts.c.account_id == account_id)
+                 .with_for_update(key_share=True)).first()
 
 
 def insert_case(conn: Connection, row: dict) -> int:
@@ -37,6 +44,8 @@ def insert_case(conn: Connection, row: dict) -> int:
 _INSERT_COMMUNICATION = insert(communications).returning(communications.c.seq)
 _FIND_CASE = select(cases).where(cases.c.case_id == bindparam("case_id"),
                                  cases.c.account_id == bindparam("account_id"))
+# Writers lock the case they change: its status is read, then written from what was read.
+_FIND_CASE_LOCKED = _FIND_CASE.with_for_update(key_share=True)
 _SET_CASE_STATUS = (update(cases).where(cases.c.seq == bindparam("case_seq"))
                     .values(status=bindparam("new_status"),
                             resolved_at=bindparam("new_resolved_at")))
@@ -52,9 +61,11 @@ def insert_communication(conn: Connection, case_seq: int, body: str, submitted_b
     }).scalar_one()
 
 
-def find_case(conn: Connection, account_id: str, case_id: str):
-    """The case row, or None when the account has no such case."""
-    return conn.execute(_FIND_CASE, {"case_id": case_id, "account_id": account_id}).first()
+def find_case(conn: Connection, account_id: str, case_id: str, *, lock: bool = False):
+    """The case row, or None when the account has no such case; ``lock`` holds the row until
+    the transaction ends (PostgreSQL; SQLite writers run one at a time anyway)."""
+    return conn.execute(_FIND_CASE_LOCKED if lock else _FIND_CASE,
+                        {"case_id": case_id, "account_id": account_id}).first()
 
 
 def find_cases(conn: Connection, account_id: str, case_ids: list[str]) -> dict:
@@ -144,11 +155,12 @@ def attachments_of(conn: Connection, communication_seqs: list[int]) -> dict[int,
     return found
 
 
-def find_attachment_set(conn: Connection, account_id: str, set_id: str):
-    return conn.execute(
-        select(attachment_sets).where(attachment_sets.c.attachment_set_id == set_id,
-                                      attachment_sets.c.account_id == account_id)
-    ).first()
+def find_attachment_set(conn: Connection, account_id: str, set_id: str, *, lock: bool = False):
+    """The account's attachment set, or None; ``lock`` holds its row until the transaction
+    ends, so that adding to a set, and using it, happen one request at a time."""
+    query = select(attachment_sets).where(attachment_sets.c.attachment_set_id == set_id,
+                                          attachment_sets.c.account_id == account_id)
+    return conn.execute(query.with_for_update(key_share=True) if lock else query).first()
 
 
 def insert_attachment_set(conn: Connection, account_id: str, set_id: str, created_at: int,
@@ -169,10 +181,12 @@ def insert_attachment(conn: Connection, row: dict) -> None:
     conn.execute(insert(attachments).values(**row))
 
 
-def consume_attachment_set(conn: Connection, set_id: str, communication_seq: int) -> None:
-    conn.execute(update(attachment_sets)
-                 .where(attachment_sets.c.attachment_set_id == set_id)
-                 .values(communication_seq=communication_seq))
+def consume_attachment_set(conn: Connection, set_id: str, communication_seq: int) -> bool:
+    """Give an unused set to a communication; False if another request used it first."""
+    return conn.execute(update(attachment_sets)
+                        .where(attachment_sets.c.attachment_set_id == set_id,
+                               attachment_sets.c.communication_seq.is_(None))
+                        .values(communication_seq=communication_seq)).rowcount == 1
 
 
 def delete_stale_attachment_sets(conn: Connection, older_than: int) -> None:
@@ -212,11 +226,8 @@ def account_created_at(conn: Connection, account_id: str) -> int:
 
 def set_account_plan(conn: Connection, account_id: str, plan: str, now: int) -> None:
     """Store the account's plan, replacing any earlier one."""
-    updated = conn.execute(update(account_plans).where(account_plans.c.account_id == account_id)
-                           .values(plan=plan, updated_at=now)).rowcount
-    if not updated:
-        conn.execute(insert(account_plans).values(account_id=account_id, plan=plan,
-                                                  updated_at=now))
+    upsert(conn, account_plans, {"account_id": account_id, "plan": plan, "updated_at": now},
+           ["account_id"], {"plan": plan, "updated_at": now})
 
 
 def list_account_plans(conn: Connection) -> list:
@@ -242,6 +253,8 @@ def count_attachment_sets_since(conn: Connection, account_id: str, since: int) -
 
 # --- the support side (agent API) ------------------------------------------------------------
 
-def find_case_any_account(conn: Connection, case_id: str):
-    """The case row whatever its account (the support side sees every account's cases)."""
-    return conn.execute(select(cases).where(cases.c.case_id == case_id)).first()
+def find_case_any_account(conn: Connection, case_id: str, *, lock: bool = False):
+    """The case row whatever its account (the support side sees every account's cases);
+    ``lock`` holds it until the transaction ends (a status is read, then written)."""
+    query = select(cases).where(cases.c.case_id == case_id)
+    return conn.execute(query.with_for_update(key_share=True) if lock else query).first()

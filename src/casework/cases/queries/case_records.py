@@ -4,16 +4,31 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, delete, insert, select
 
+from ...store.sql import insert_or_nothing
 from ..tables import case_values, cases, contact_links, related_items, tags
 
 _COLUMN = {"stringValue": "string_value", "userArnValue": "string_value",
            "doubleValue": "double_value", "booleanValue": "boolean_value"}
 
 
-def find(conn: Connection, domain_id: str, case_id: str):
-    """The case row, or None."""
-    return conn.execute(select(cases).where(
-        cases.c.domain_id == domain_id, cases.c.case_id == case_id)).first()
+def find(conn: Connection, domain_id: str, case_id: str, *, lock: bool = False):
+    """The case row, or None; ``lock`` holds it until the transaction ends.
+
+    Every change to a case (its values, related items, merges, deletion) locks the case
+    first, so that changes to one case run one at a time on PostgreSQL too (SQLite's write
+    transactions already do): a quota counted, or a value read, is still true when written.
+    FOR NO KEY UPDATE, so that rows referring to the case can still be added meanwhile.
+    """
+    query = select(cases).where(cases.c.domain_id == domain_id, cases.c.case_id == case_id)
+    return conn.execute(query.with_for_update(key_share=True) if lock else query).first()
+
+
+def lock_many(conn: Connection, domain_id: str, case_ids: list[str]) -> None:
+    """Lock the existing cases among ``case_ids`` in one go, in a fixed order (by seq), so
+    that two requests locking overlapping cases never deadlock (batch operations)."""
+    conn.execute(select(cases.c.seq).where(cases.c.domain_id == domain_id,
+                                           cases.c.case_id.in_(case_ids))
+                 .order_by(cases.c.seq).with_for_update(key_share=True)).all()
 
 
 def find_by_token(conn: Connection, domain_id: str, client_token: str):
@@ -22,9 +37,13 @@ def find_by_token(conn: Connection, domain_id: str, client_token: str):
         cases.c.domain_id == domain_id, cases.c.client_token == client_token)).first()
 
 
-def insert_case(conn: Connection, row: dict) -> int:
-    """Store a new case; returns its sequence number."""
-    return conn.execute(insert(cases).values(**row).returning(cases.c.seq)).scalar_one()
+def insert_case(conn: Connection, row: dict) -> int | None:
+    """Store a new case; returns its sequence number, or None when its client token is
+    already taken (by a committed case, or one whose request this insert waited for)."""
+    if row.get("client_token") is None:
+        return conn.execute(insert(cases).values(**row).returning(cases.c.seq)).scalar_one()
+    return insert_or_nothing(conn, cases, row, ["domain_id", "client_token"],
+                             returning=cases.c.seq)
 
 
 def values(conn: Connection, case_seq: int) -> dict[str, dict]:
