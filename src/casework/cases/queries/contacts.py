@@ -2,8 +2,9 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, select
 
+from ...store.sql import upsert
 from ..tables import contacts
 
 
@@ -14,6 +15,6 @@ def find(conn: Connection, contact_arn: str):
 
 def put(conn: Connection, contact_arn: str, channel: str, connected_at: int) -> None:
     """Insert or replace a contact in the registry."""
-    conn.execute(delete(contacts).where(contacts.c.contact_arn == contact_arn))
-    conn.execute(insert(contacts).values(contact_arn=contact_arn, channel=channel,
-                                         connected_at=connected_at))
+    upsert(conn, contacts,
+           {"contact_arn": contact_arn, "channel": channel, "connected_at": connected_at},
+           ["contact_arn"], {"channel": channel, "connected_at": connected_at})
