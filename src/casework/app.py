@@ -56,10 +56,11 @@ class Casework:
         self.tokens = TokenSigner(store.secret("pagination-tokens"))
         self.handlers = handler_table()
         self._keys: dict[str, tuple[float, tuple[str, str]]] = {}
+        services = load_services()
         # Throttling and per-account call limits, shared through the database (off: free).
-        self.limiter = Limiter(store, settings, load_services())
+        self.limiter = Limiter(store, settings, services)
         self.gateway = Gateway(
-            load_services(),
+            services,
             implemented=set(self.handlers),
             lookup=self.lookup_secret,
             invoke=self.invoke,
