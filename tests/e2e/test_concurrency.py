@@ -17,6 +17,7 @@ from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
 import boto3
+import httpx
 import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
@@ -127,6 +128,26 @@ def test_support_attachment_set_is_used_once_and_holds_three(pair):
     assert len(communications[0]["attachmentSet"]) == 3
     cases = support[1].describe_cases(includeResolvedCases=True)["cases"]
     assert [c["caseId"] for c in cases] == [case_id]
+
+
+def test_support_upload_is_completed_and_attached_once(pair):
+    support = clients(pair, "support")
+    data = b"large file " * 100
+    started = support[0].get_attachment_upload_links(fileName="big.bin",
+                                                     fileSizeBytes=len(data))
+    part = started["uploadUrls"][0]
+    etag = httpx.put(part["url"], content=data, timeout=60).headers["ETag"]
+    upload_id = started["uploadId"]
+    completed = burst(spread(support, 12, lambda c, i: c.complete_attachment_upload(
+        uploadId=upload_id, completedUploads=[{"partIndex": 1, "eTag": etag}])))
+    assert {r["uploadStatus"] for r in completed} == {"attachment-ready"}
+    used = burst(spread(support, 12, lambda c, i: c.create_case(
+        subject=f"s{i}", communicationBody="b", uploadIds=[upload_id])))
+    assert len(ok(used)) == 1
+    assert codes(used) == {"UploadIdNotFound": 11}
+    case_id = ok(used)[0]["caseId"]
+    communication = support[1].describe_communications(caseId=case_id)["communications"][0]
+    assert [a["fileName"] for a in communication["attachmentSet"]] == ["big.bin"]
 
 
 def test_support_replies_and_resolutions_keep_a_consistent_status(pair):
