@@ -17,6 +17,7 @@ from .config import Settings
 from .faults import Faults
 from .handlers import Context, Registered, Registry
 from .keys import KeyRecord, MasterKey, check_allowed, find_key, open_keys
+from .limits import Limiter
 from .reset import Reset
 from .store import Store
 from .store.engine import now_ms
@@ -64,8 +65,11 @@ class Casework:
         self.handlers = handler_table()
         self._keys: dict[str, tuple[float, KeyRecord]] = {}
         self._unknown: set[str] = set()  # unknown key ids already logged
+        services = load_services()
+        # Throttling and per-account call limits, shared through the database (off: free).
+        self.limiter = Limiter(store, settings, services)
         self.gateway = Gateway(
-            load_services(),
+            services,
             implemented=set(self.handlers),
             lookup=self.lookup_secret,
             invoke=self.invoke,
@@ -148,6 +152,14 @@ class Casework:
             if error is not None:
                 raise error
         registered = self.handlers[(op.service.name, op.name)]
+        if self.limiter.limited(op):
+            # Counted in a transaction of its own, before the operation's: a refused call
+            # does nothing, and read-only operations stay read-only.
+            now = now_ms()
+            refused = await self.runner.write(
+                lambda conn: self.limiter.take(conn, op, principal.account_id, now))
+            if refused is not None:
+                raise refused
         dry_run = params.pop("dryRun", False) if "dryRun" in op.input_shape.members else False
 
         def job(conn):

@@ -5,7 +5,7 @@ every table in one transaction, then puts back what a new store starts with: acc
 ``000000000000`` (plan ``enterprise``) and its key ``test``/``test``. The server's secrets
 stay, so the operator token (`casework agent token`) keeps working; pagination tokens issued
 before the reset stay valid but point at nothing. Files of large attachments are removed after
-the commit, and the in-memory counters of limits and throttling start again.
+the commit.
 """
 
 from __future__ import annotations
@@ -24,7 +24,6 @@ from .schema import metadata
 from .store import Store
 from .store.engine import now_ms
 from .store.tables import access_keys, accounts, server_secrets
-from .support import limits
 from .support.blobs import blob_store
 from .support.tables import account_plans
 
@@ -68,6 +67,5 @@ class Reset:
             conn.execute(insert(account_plans).values(account_id=DEFAULT_ACCOUNT,
                                                       plan=DEFAULT_PLAN, updated_at=now))
         shutil.rmtree(blob_store(self.settings.data_dir).root, ignore_errors=True)
-        limits.forget_usage()
         for forget in self.forget:
             forget()

@@ -209,8 +209,9 @@ def test_a_fetched_case_holds_its_whole_thread_oldest_first(server, support, age
     thread = agent.case(case_id).json()["communications"]
     assert [c["body"] for c in thread] == ["first", "second", *(f"message {n}"
                                                                  for n in range(3, 8))]
-    assert thread[0]["submittedBy"] == support.describe_cases(
-        caseIdList=[case_id])["cases"][0]["submittedBy"]
+    # The customer's first message, as the customer's own API shows it (oldest last there).
+    assert thread[0]["submittedBy"] == support.describe_communications(
+        caseId=case_id)["communications"][-1]["submittedBy"]
     assert thread[0]["ccEmailAddresses"] == ["ops@example.com"]
     assert [a["fileName"] for a in thread[0]["attachmentSet"]] == ["trace.txt"]
     assert thread[1]["submittedBy"] == "Amazon Web Services" and thread[1]["attachmentSet"] == []

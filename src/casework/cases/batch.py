@@ -31,6 +31,8 @@ from .arns import PROFILE_ARN
 from .common import load_domain
 from .errors import CASE, DOMAIN, check_pattern, conflict, invalid, not_found
 from .queries import batches, definitions
+from .queries import case_records as case_rows
+from .queries.domains import WRITE
 
 log = logging.getLogger(__name__)
 
@@ -79,7 +81,13 @@ def _failure(error: ServiceError) -> tuple[str, str]:
 
 def _per_case(ctx: Context, domain_id: str, case_ids: list[str],
               work: Callable[[str], dict]) -> tuple[list[dict], list[dict]]:
-    """Run ``work(case_id)`` for each case in a savepoint: (successes, failures)."""
+    """Run ``work(case_id)`` for each case in a savepoint: (successes, failures).
+
+    The cases are locked up front in one fixed order, as each single-case operation would
+    lock its case: two batches over the same cases, listed in different orders, then run one
+    after the other instead of deadlocking.
+    """
+    case_rows.lock_many(ctx.conn, domain_id, case_ids)
     done, failed = [], []
     for case_id in case_ids:
         identifier = {"caseId": case_id}
@@ -100,7 +108,7 @@ def _per_case(ctx: Context, domain_id: str, case_ids: list[str],
 def _idempotent(ctx: Context, operation: str, params: dict,
                 run: Callable[[str], dict]) -> dict:
     """Run the batch once per clientToken: a retry gets the first answer, a reuse a 409."""
-    domain_id = load_domain(ctx, params["domainId"]).domain_id
+    domain_id = load_domain(ctx, params["domainId"], WRITE).domain_id
     token = params.get("clientToken") or None
     if token is None:
         return run(domain_id)

@@ -23,15 +23,16 @@ from .common import arn_of, iso, load_domain, related_item_arn
 from .errors import CASE, conflict, invalid, not_found
 from .queries import case_records, related_items, tags
 from .queries import merges as merge_queries
+from .queries.domains import WRITE
 from .templates import live_view, load_template
 
 MAX_TAGS = 50
 ALWAYS_REQUIRED = ("title",)
 
 
-def load_case(ctx: Context, domain_id: str, case_id: str):
-    """The case row, or 404."""
-    found = case_records.find(ctx.conn, domain_id, case_id)
+def load_case(ctx: Context, domain_id: str, case_id: str, *, lock: bool = False):
+    """The case row, or 404; ``lock`` (every change to the case) holds it until the end."""
+    found = case_records.find(ctx.conn, domain_id, case_id, lock=lock)
     if found is None:
         raise not_found(CASE, case_id, f"Case {case_id} not found")
     return found
@@ -51,10 +52,17 @@ def _required(template: dict) -> list[str]:
     return list(ALWAYS_REQUIRED) + [r["fieldId"] for r in template["requiredFields"]]
 
 
+def _earlier_case(ctx: Context, domain_id: str, earlier, token: str, request_hash: str) -> dict:
+    """The answer to a retry: the case the token created, if the request is the same."""
+    if earlier.request_hash != request_hash:
+        raise conflict(f"clientToken {token} was already used with a different request")
+    return {"caseId": earlier.case_id, "caseArn": arn_of(ctx, domain_id, "case", earlier.case_id)}
+
+
 @registry.operation("CreateCase", writes=True)
 def create_case(ctx: Context, params: dict) -> dict:
     """A case from an Active template, with typed, rule-checked values (idempotent by token)."""
-    domain_id = load_domain(ctx, params["domainId"]).domain_id
+    domain_id = load_domain(ctx, params["domainId"], WRITE).domain_id
     template = load_template(ctx, domain_id, params["templateId"])
     if template["deleted"]:
         raise invalid(f"Template {template['id']} is deleted")
@@ -65,10 +73,7 @@ def create_case(ctx: Context, params: dict) -> dict:
     if token is not None:
         earlier = case_records.find_by_token(ctx.conn, domain_id, token)
         if earlier is not None:
-            if earlier.request_hash != request_hash:
-                raise conflict(f"clientToken {token} was already used with a different request")
-            return {"caseId": earlier.case_id,
-                    "caseArn": arn_of(ctx, domain_id, "case", earlier.case_id)}
+            return _earlier_case(ctx, domain_id, earlier, token, request_hash)
     given = values.check(ctx, domain_id, params["fields"])
     template = live_view(ctx, domain_id, template)
     stored = {k: v for k, v in given.items() if "emptyValue" not in v}
@@ -82,6 +87,10 @@ def create_case(ctx: Context, params: dict) -> dict:
     case_seq = case_records.insert_case(ctx.conn, {
         "domain_id": domain_id, "case_id": case_id, "template_id": template["id"],
         "client_token": token, "request_hash": request_hash, "created_at": ctx.now})
+    if case_seq is None:
+        # A concurrent request with the same token created its case first: answer with it.
+        earlier = case_records.find_by_token(ctx.conn, domain_id, token)
+        return _earlier_case(ctx, domain_id, earlier, token, request_hash)
     now = {"stringValue": iso(ctx.now)}
     service = {"case_id": {"stringValue": case_id},
                "reference_number": {"stringValue": f"{secrets.randbelow(10**8):08d}"},
@@ -137,8 +146,8 @@ def refuse_while_merging(ctx: Context, domain_id: str, case_id: str, *,
 @registry.operation("UpdateCase", writes=True)
 def update_case(ctx: Context, params: dict) -> dict:
     """Patch the listed values (``emptyValue`` clears) and the service-maintained ones."""
-    domain_id = load_domain(ctx, params["domainId"]).domain_id
-    case = load_case(ctx, domain_id, params["caseId"])
+    domain_id = load_domain(ctx, params["domainId"], WRITE).domain_id
+    case = load_case(ctx, domain_id, params["caseId"], lock=True)
     refuse_while_merging(ctx, domain_id, case.case_id)
     current = case_records.values(ctx.conn, case.seq)
     changes = values.check(ctx, domain_id, params["fields"], existing=set(current))
@@ -167,8 +176,8 @@ def update_case(ctx: Context, params: dict) -> dict:
 @registry.operation("DeleteCase", writes=True)
 def delete_case(ctx: Context, params: dict) -> dict:
     """Remove the case, its values, related items, contact links, tags and history for good."""
-    domain_id = load_domain(ctx, params["domainId"]).domain_id
-    case = load_case(ctx, domain_id, params["caseId"])
+    domain_id = load_domain(ctx, params["domainId"], WRITE).domain_id
+    case = load_case(ctx, domain_id, params["caseId"], lock=True)
     refuse_while_merging(ctx, domain_id, case.case_id, deleting=True)
     doomed = [arn_of(ctx, domain_id, "case", case.case_id)] + [
         related_item_arn(ctx, domain_id, case.case_id, item["id"])

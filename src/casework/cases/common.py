@@ -27,11 +27,16 @@ def iso(ms: int) -> str:
     return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
 
 
-def load_domain(ctx: Context, domain_id: str):
+def load_domain(ctx: Context, domain_id: str, lock: str | None = None):
     """The caller's domain in the request's region, or 404: every domain-scoped operation
     starts here. A domain of another region is as unknown as on AWS, where each region's
-    endpoint knows only its own domains."""
-    found = domains.find(ctx.conn, ctx.account_id, domain_id)
+    endpoint knows only its own domains.
+
+    Operations that write pass ``lock``: ``domains.WRITE`` for changes inside the domain
+    (cases, related items), ``domains.DEFINE`` for changes to its definitions and quotas,
+    ``domains.DELETE`` to remove it (see ``queries.domains``).
+    """
+    found = domains.find(ctx.conn, ctx.account_id, domain_id, lock)
     if found is None or found.region != ctx.region:
         raise not_found(DOMAIN, domain_id, f"Domain {domain_id} not found")
     ctx.memo[f"domain-region:{domain_id}"] = found.region
@@ -91,6 +96,7 @@ def next_token(ctx: Context, kind: str, rows: list, limit: int, last_cursor) -> 
 
 def soft_delete(ctx: Context, domain_id: str, kind: str, item: dict) -> None:
     """Mark a field, layout or template deleted, within the per-domain deletion quota."""
+    # The caller holds the domain with domains.DEFINE, so the count cannot change under it.
     if definitions.count(ctx.conn, domain_id, kind, deleted=True) >= MAX_DELETED:
         raise quota(f"At most {MAX_DELETED} {kind}s can be deleted per domain")
     definitions.mark_deleted(ctx.conn, item["seq"], ctx.now)

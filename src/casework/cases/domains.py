@@ -19,6 +19,7 @@ from . import arns, registry
 from .common import at, cursor, load_domain, next_token
 from .errors import conflict, quota
 from .queries import definitions, domains, options, tags
+from .queries.domains import DELETE
 
 MAX_DOMAINS = 5
 LIST_PAGE = 10  # the model's maximum for ListDomains
@@ -48,6 +49,9 @@ STATUS_OPTIONS = (("open", "Open"), ("closed", "Closed"))
 def create_domain(ctx: Context, params: dict) -> dict:
     """A new, Active domain holding the system fields and status options."""
     name = params["name"]
+    # One CreateDomain of the account at a time: the quota and the name are checked and used
+    # by the same request.
+    domains.lock_account(ctx.conn, ctx.account_id)
     if domains.name_taken(ctx.conn, ctx.account_id, ctx.region, name):
         raise conflict(f"A domain named {name} already exists")
     if domains.count(ctx.conn, ctx.account_id, ctx.region) >= MAX_DOMAINS:
@@ -95,6 +99,7 @@ def list_domains(ctx: Context, params: dict) -> dict:
 @registry.operation("DeleteDomain", writes=True)
 def delete_domain(ctx: Context, params: dict) -> dict:
     """Remove the domain and everything in it."""
-    domain = load_domain(ctx, params["domainId"])
+    domain = load_domain(ctx, params["domainId"], DELETE)
+    domains.lock_merges(ctx.conn, domain.domain_id)
     domains.delete_domain(ctx.conn, domain.domain_id)
     return {}

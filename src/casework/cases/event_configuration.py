@@ -19,6 +19,7 @@ from .common import load_domain
 from .errors import invalid
 from .fields import require_live_fields
 from .queries import definitions, event_configuration
+from .queries.domains import DEFINE
 
 DEFAULT = {"enabled": False}
 
@@ -26,7 +27,7 @@ DEFAULT = {"enabled": False}
 @registry.operation("PutCaseEventConfiguration", writes=True)
 def put_case_event_configuration(ctx: Context, params: dict) -> dict:
     """Replace the domain's event-publishing configuration."""
-    domain_id = load_domain(ctx, params["domainId"]).domain_id
+    domain_id = load_domain(ctx, params["domainId"], DEFINE).domain_id
     configuration = params["eventBridge"]
     case_data = (configuration.get("includedData") or {}).get("caseData")
     if case_data is not None:

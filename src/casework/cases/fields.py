@@ -19,6 +19,7 @@ from .common import arn_of, at, cursor, load_domain, next_token, soft_delete
 from .domains import SYSTEM_FIELDS
 from .errors import FIELD, conflict, invalid, not_found, quota
 from .queries import definitions, options, tags
+from .queries.domains import DEFINE
 
 MAX_FIELDS = 500
 MAX_OPTIONS = 500
@@ -54,7 +55,7 @@ def field_arn(ctx: Context, domain_id: str, field_id: str) -> str:
 @registry.operation("CreateField", writes=True)
 def create_field(ctx: Context, params: dict) -> dict:
     """A custom field of any of the seven types."""
-    domain_id = load_domain(ctx, params["domainId"]).domain_id
+    domain_id = load_domain(ctx, params["domainId"], DEFINE).domain_id
     _check_attributes(params["type"], params.get("attributes"))
     _check_name(ctx, domain_id, params["name"])
     # System fields are never deleted, so the live custom fields are the rest.
@@ -117,7 +118,7 @@ def list_fields(ctx: Context, params: dict) -> dict:
 @registry.operation("UpdateField", writes=True)
 def update_field(ctx: Context, params: dict) -> dict:
     """Change a live custom field's name, description or attributes."""
-    domain_id = load_domain(ctx, params["domainId"]).domain_id
+    domain_id = load_domain(ctx, params["domainId"], DEFINE).domain_id
     field = load_field(ctx, domain_id, params["fieldId"])
     if field["deleted"]:
         raise invalid(f"Field {field['id']} is deleted and cannot be updated")
@@ -136,7 +137,7 @@ def update_field(ctx: Context, params: dict) -> dict:
 @registry.operation("DeleteField", writes=True)
 def delete_field(ctx: Context, params: dict) -> dict:
     """Soft-delete a custom field."""
-    domain_id = load_domain(ctx, params["domainId"]).domain_id
+    domain_id = load_domain(ctx, params["domainId"], DEFINE).domain_id
     field = load_field(ctx, domain_id, params["fieldId"])
     if field["namespace"] == "System":
         raise invalid(f"System field {field['id']} cannot be deleted")
@@ -149,7 +150,7 @@ def delete_field(ctx: Context, params: dict) -> dict:
 @registry.operation("BatchPutFieldOptions", writes=True)
 def batch_put_field_options(ctx: Context, params: dict) -> dict:
     """Upsert options by value; per-option problems come back as errors."""
-    domain_id = load_domain(ctx, params["domainId"]).domain_id
+    domain_id = load_domain(ctx, params["domainId"], DEFINE).domain_id
     field = load_field(ctx, domain_id, params["fieldId"])
     if field["deleted"]:
         raise invalid(f"Field {field['id']} is deleted")

@@ -17,6 +17,7 @@ from .common import arn_of, at, cursor, load_domain, next_token, soft_delete
 from .errors import LAYOUT, conflict, invalid, not_found, quota
 from .fields import require_live_fields
 from .queries import definitions, tags
+from .queries.domains import DEFINE
 
 MAX_LAYOUTS = 100
 MAX_SLOTS = 100
@@ -61,7 +62,7 @@ def _check_name(ctx: Context, domain_id: str, name: str, layout_id: str | None =
 @registry.operation("CreateLayout", writes=True)
 def create_layout(ctx: Context, params: dict) -> dict:
     """A layout whose fields all exist and are configurable."""
-    domain_id = load_domain(ctx, params["domainId"]).domain_id
+    domain_id = load_domain(ctx, params["domainId"], DEFINE).domain_id
     _check_name(ctx, domain_id, params["name"])
     _check_content(ctx, domain_id, params["content"])
     if definitions.count(ctx.conn, domain_id, "layout", deleted=False) >= MAX_LAYOUTS:
@@ -97,7 +98,7 @@ def get_layout(ctx: Context, params: dict) -> dict:
 @registry.operation("UpdateLayout", writes=True)
 def update_layout(ctx: Context, params: dict) -> dict:
     """Change a live layout's name or content."""
-    domain_id = load_domain(ctx, params["domainId"]).domain_id
+    domain_id = load_domain(ctx, params["domainId"], DEFINE).domain_id
     layout = load_layout(ctx, domain_id, params["layoutId"])
     if layout["deleted"]:
         raise invalid(f"Layout {layout['id']} is deleted and cannot be updated")
@@ -113,7 +114,7 @@ def update_layout(ctx: Context, params: dict) -> dict:
 @registry.operation("DeleteLayout", writes=True)
 def delete_layout(ctx: Context, params: dict) -> dict:
     """Soft-delete a layout no live template uses by default."""
-    domain_id = load_domain(ctx, params["domainId"]).domain_id
+    domain_id = load_domain(ctx, params["domainId"], DEFINE).domain_id
     layout = load_layout(ctx, domain_id, params["layoutId"])
     if layout["deleted"]:
         return {}

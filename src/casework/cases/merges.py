@@ -41,6 +41,7 @@ from .common import iso, load_domain, related_item_arn
 from .errors import CASE, conflict, invalid, not_found, quota
 from .queries import case_records, definitions, domains, related_items, tags
 from .queries import merges as merge_queries
+from .queries.domains import WRITE
 
 log = logging.getLogger(__name__)
 
@@ -168,7 +169,7 @@ def _field_changes(ctx: Context, domain_id: str, selected: list[str], primary_va
 @registry.operation("StartMergeCases", writes=True)
 def start_merge_cases(ctx: Context, params: dict) -> dict:
     """Check and record a merge of the secondary case into the primary; applied later."""
-    domain_id = load_domain(ctx, params["domainId"]).domain_id
+    domain_id = load_domain(ctx, params["domainId"], WRITE).domain_id
     primary = load_case(ctx, domain_id, params["caseId"])
     secondary_ids = params["secondaryCaseIds"]
     if len(secondary_ids) != 1:

@@ -25,6 +25,7 @@ from .conditions import check_limits, evaluate, field_ids
 from .errors import CASE_RULE, conflict, invalid, not_found, quota
 from .fields import require_live_fields
 from .queries import definitions, tags
+from .queries.domains import DEFINE
 
 MAX_RULES = 100
 LIST_PAGE = 100
@@ -62,7 +63,7 @@ def _check_rule(ctx: Context, domain_id: str, rule: dict) -> None:
 @registry.operation("CreateCaseRule", writes=True)
 def create_case_rule(ctx: Context, params: dict) -> dict:
     """A required, hidden or fieldOptions rule over live fields."""
-    domain_id = load_domain(ctx, params["domainId"]).domain_id
+    domain_id = load_domain(ctx, params["domainId"], DEFINE).domain_id
     _check_name(ctx, domain_id, params["name"])
     _check_rule(ctx, domain_id, params["rule"])
     if definitions.count(ctx.conn, domain_id, "case-rule", deleted=False) >= MAX_RULES:
@@ -115,7 +116,7 @@ def list_case_rules(ctx: Context, params: dict) -> dict:
 @registry.operation("UpdateCaseRule", writes=True)
 def update_case_rule(ctx: Context, params: dict) -> dict:
     """Change a live rule's name, description or details."""
-    domain_id = load_domain(ctx, params["domainId"]).domain_id
+    domain_id = load_domain(ctx, params["domainId"], DEFINE).domain_id
     rule = load_rule(ctx, domain_id, params["caseRuleId"])
     if rule["deleted"]:
         raise invalid(f"Case rule {rule['id']} is deleted and cannot be updated")
@@ -132,7 +133,7 @@ def update_case_rule(ctx: Context, params: dict) -> dict:
 @registry.operation("DeleteCaseRule", writes=True)
 def delete_case_rule(ctx: Context, params: dict) -> dict:
     """Soft-delete a rule no live template uses."""
-    domain_id = load_domain(ctx, params["domainId"]).domain_id
+    domain_id = load_domain(ctx, params["domainId"], DEFINE).domain_id
     rule = load_rule(ctx, domain_id, params["caseRuleId"])
     if rule["deleted"]:
         return {}

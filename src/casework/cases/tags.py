@@ -23,21 +23,25 @@ _KEY = re.compile(r"[a-zA-Z0-9 _.:/=+\-@]{1,128}")
 _VALUE = re.compile(r"[a-zA-Z0-9 _.:/=+\-@]{0,256}")
 
 
-def _resource(ctx: Context, arn: str) -> str:
-    """The domain id of the existing resource ``arn`` names, or the error AWS would give."""
+def _resource(ctx: Context, arn: str, lock: str | None = None) -> str:
+    """The domain id of the existing resource ``arn`` names, or the error AWS would give.
+
+    Tagging and untagging pass ``lock`` (``domains.DEFINE``): tag changes in a domain run one
+    at a time, so that the 50-tag limit holds; a tagged case is locked as any change to it.
+    """
     parts = arns.parse(arn)
     if parts is None:
         raise invalid(f"{arn} is not a valid Amazon Connect Cases resource ARN")
     missing = not_found("Arn", arn, f"Resource {arn} not found")
     if parts["account"] != ctx.account_id:
         raise missing
-    domain = domains.find(ctx.conn, ctx.account_id, parts["domain"])
+    domain = domains.find(ctx.conn, ctx.account_id, parts["domain"], lock)
     # The ARN must name the request's region too: another region's resources are unknown here.
     if domain is None or domain.region != parts["region"] or domain.region != ctx.region:
         raise missing
     kind, item_id = parts["kind"], parts["item"]
     if kind == "case":
-        case = case_records.find(ctx.conn, domain.domain_id, item_id)
+        case = case_records.find(ctx.conn, domain.domain_id, item_id, lock=lock is not None)
         if case is None or (parts["related"] is not None and related_items.find(
                 ctx.conn, case.seq, parts["related"]) is None):
             raise missing
@@ -50,7 +54,7 @@ def _resource(ctx: Context, arn: str) -> str:
 @registry.operation("TagResource", writes=True)
 def tag_resource(ctx: Context, params: dict) -> dict:
     """Add or overwrite tags."""
-    domain_id = _resource(ctx, params["arn"])
+    domain_id = _resource(ctx, params["arn"], domains.DEFINE)
     new = params["tags"]
     for key, value in new.items():
         if not _KEY.fullmatch(key) or key.lower().startswith("aws:"):
@@ -69,7 +73,7 @@ def tag_resource(ctx: Context, params: dict) -> dict:
 @registry.operation("UntagResource", writes=True)
 def untag_resource(ctx: Context, params: dict) -> dict:
     """Remove tag keys."""
-    _resource(ctx, params["arn"])
+    _resource(ctx, params["arn"], domains.DEFINE)
     tag_rows.remove(ctx.conn, params["arn"], params["tagKeys"])
     return {}
 

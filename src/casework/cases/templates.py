@@ -17,6 +17,7 @@ from .common import arn_of, at, cursor, load_domain, next_token, soft_delete
 from .errors import TEMPLATE, conflict, invalid, not_found, quota
 from .fields import require_live_fields
 from .queries import definitions, tags
+from .queries.domains import DEFINE
 
 MAX_TEMPLATES = 100
 LIST_PAGE = 100
@@ -66,7 +67,7 @@ def _check_body(ctx: Context, domain_id: str, body: dict) -> None:
 @registry.operation("CreateTemplate", writes=True)
 def create_template(ctx: Context, params: dict) -> dict:
     """A template whose references are all live; Active unless told otherwise."""
-    domain_id = load_domain(ctx, params["domainId"]).domain_id
+    domain_id = load_domain(ctx, params["domainId"], DEFINE).domain_id
     _check_name(ctx, domain_id, params["name"])
     body = {key: params.get(key) for key in CONFIG}
     body["status"] = body["status"] or "Active"
@@ -111,7 +112,7 @@ def get_template(ctx: Context, params: dict) -> dict:
 @registry.operation("UpdateTemplate", writes=True)
 def update_template(ctx: Context, params: dict) -> dict:
     """Change the given members of a live template."""
-    domain_id = load_domain(ctx, params["domainId"]).domain_id
+    domain_id = load_domain(ctx, params["domainId"], DEFINE).domain_id
     template = load_template(ctx, domain_id, params["templateId"])
     if template["deleted"]:
         raise invalid(f"Template {template['id']} is deleted and cannot be updated")
@@ -126,7 +127,7 @@ def update_template(ctx: Context, params: dict) -> dict:
 @registry.operation("DeleteTemplate", writes=True)
 def delete_template(ctx: Context, params: dict) -> dict:
     """Soft-delete a template; it can no longer create cases."""
-    domain_id = load_domain(ctx, params["domainId"]).domain_id
+    domain_id = load_domain(ctx, params["domainId"], DEFINE).domain_id
     template = load_template(ctx, domain_id, params["templateId"])
     if template["deleted"]:
         return {}

@@ -4,7 +4,18 @@ Each service package defines its own tables on the same :data:`metadata`, so Ale
 one schema.
 """
 
-from sqlalchemy import BigInteger, Column, ForeignKey, Integer, MetaData, String, Table, Text
+from sqlalchemy import (
+    BigInteger,
+    Boolean,
+    Column,
+    Float,
+    ForeignKey,
+    Integer,
+    MetaData,
+    String,
+    Table,
+    Text,
+)
 
 metadata = MetaData(
     naming_convention={
@@ -51,4 +62,16 @@ server_secrets = Table(
     metadata,
     Column("name", String(64), primary_key=True),
     Column("value", String(128), nullable=False),
+)
+
+# Request limits shared by every server process on the database (``casework.limits``): one
+# row per (account, limit), e.g. the token bucket of one operation, updated by one upsert.
+limit_counters = Table(
+    "limit_counters",
+    metadata,
+    Column("account_id", String(12), primary_key=True),
+    Column("name", String(128), primary_key=True),
+    Column("level", Float, nullable=False),  # tokens left in a bucket; calls in a window
+    Column("at", BigInteger, nullable=False),  # epoch ms: last refill; start of the window
+    Column("admitted", Boolean, nullable=False),  # whether the last call got through
 )

@@ -5,8 +5,7 @@ from ..handlers import Registry
 registry = Registry("support")
 
 # Guards run in the order they register: regions first (an endpoint that does not serve an
-# operation refuses it before anything else), then plans (the subscription check), then the
-# throttle of limits.
+# operation refuses it before anything else), then plans (the subscription check).
 from . import regions  # noqa: E402, I001  (registers the guards and handlers)
 from . import plans  # noqa: E402
 from . import advisor, attachments, cases, catalog, limits, uploads  # noqa: E402

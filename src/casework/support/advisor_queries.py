@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import orjson
-from sqlalchemy import Connection, delete, insert, select, update
+from sqlalchemy import Connection, delete, select
 
+from ..store.sql import upsert
 from .tables import advisor_refreshes, advisor_results
 
 
@@ -24,23 +25,18 @@ def refreshes_of(conn: Connection, account_id: str, check_ids: list[str]) -> dic
 
 
 def request_refresh(conn: Connection, account_id: str, check_id: str, now: int) -> None:
-    """Record a new refresh of the check, replacing the previous one."""
-    updated = conn.execute(update(advisor_refreshes).where(
-        advisor_refreshes.c.account_id == account_id, advisor_refreshes.c.check_id == check_id)
-        .values(requested_at=now)).rowcount
-    if not updated:
-        conn.execute(insert(advisor_refreshes).values(account_id=account_id, check_id=check_id,
-                                                      requested_at=now))
+    """Record a new refresh of the check, replacing the previous one (one upsert, so that two
+    first refreshes at once both succeed; they start the same refresh)."""
+    upsert(conn, advisor_refreshes,
+           {"account_id": account_id, "check_id": check_id, "requested_at": now},
+           ["account_id", "check_id"], {"requested_at": now})
 
 
 def store_result(conn: Connection, account_id: str, row: dict) -> None:
     """Insert or replace the account's result for ``row["check_id"]``."""
     values = {**row, "flagged_resources": orjson.dumps(row["flagged_resources"]).decode()}
-    updated = conn.execute(update(advisor_results).where(
-        advisor_results.c.account_id == account_id,
-        advisor_results.c.check_id == row["check_id"]).values(**values)).rowcount
-    if not updated:
-        conn.execute(insert(advisor_results).values(account_id=account_id, **values))
+    upsert(conn, advisor_results, {"account_id": account_id, **values},
+           ["account_id", "check_id"], values)
 
 
 def delete_results(conn: Connection, account_id: str) -> int:

@@ -176,7 +176,8 @@ class AgentApi:
         if not _CASE_ID.fullmatch(case_id):  # no database need see NULs or 10 KB ids
             return _error(404, "CaseIdNotFound", f"Case ID {case_id[:100]} was not found.")
         with self.store.transaction(write=endpoint is not self.get_case) as conn:
-            case = queries.find_case_any_account(conn, case_id)
+            case = queries.find_case_any_account(conn, case_id,
+                                                 lock=endpoint is not self.get_case)
             if case is None:
                 return _error(404, "CaseIdNotFound", f"Case ID {case_id} was not found.")
             return endpoint(conn, case, body)

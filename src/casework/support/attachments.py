@@ -8,7 +8,7 @@ from ..handlers import Context
 from ..wire.errors import ServiceError
 from . import queries, registry, upload_queries
 from .blobs import blob_store
-from .limits import check_attachment_download, check_attachment_set_creation
+from .limits import check_attachment_set_creation
 from .times import expiry
 
 MAX_ATTACHMENTS_PER_SET = 3
@@ -26,8 +26,12 @@ def _new_attachment_id() -> str:
 
 
 def open_attachment_set(ctx: Context, set_id: str):
-    """The caller's unused, unexpired attachment set, or the AWS error saying why not."""
-    found = queries.find_attachment_set(ctx.conn, ctx.account_id, set_id)
+    """The caller's unused, unexpired attachment set, or the AWS error saying why not.
+
+    The set's row stays locked until the request ends: of two requests adding to the set, or
+    using it, the second waits and then sees what the first did.
+    """
+    found = queries.find_attachment_set(ctx.conn, ctx.account_id, set_id, lock=True)
     if found is None or found.communication_seq is not None:
         raise ServiceError("AttachmentSetIdNotFound",
                            f"An attachment set with the id {set_id} was not found.")
@@ -83,8 +87,7 @@ def add_attachments_to_set(ctx: Context, params: dict) -> dict:
 
 @registry.operation("DescribeAttachment", writes=False)
 def describe_attachment(ctx: Context, params: dict) -> dict:
-    attachment_id = params["attachmentId"]
-    check_attachment_download(ctx)
+    attachment_id = params["attachmentId"]  # calls are counted first (casework.limits)
     found = queries.find_attachment(ctx.conn, ctx.account_id, attachment_id)
     if found is None:
         raise ServiceError("AttachmentIdNotFound",

@@ -49,8 +49,8 @@ def _required_case_id(params: dict) -> str:
     return case_id
 
 
-def _load_case(ctx: Context, case_id: str):
-    found = queries.find_case(ctx.conn, ctx.account_id, case_id)
+def _load_case(ctx: Context, case_id: str, *, lock: bool = False):
+    found = queries.find_case(ctx.conn, ctx.account_id, case_id, lock=lock)
     if found is None:
         raise _case_not_found(case_id)
     return found
@@ -83,8 +83,11 @@ def _ready_uploads(ctx: Context, params: dict) -> list:
 
 
 def _attach(ctx: Context, set_id: str | None, communication_seq: int) -> None:
-    if set_id is not None:
-        queries.consume_attachment_set(ctx.conn, set_id, communication_seq)
+    # open_attachment_set locked the set, so this cannot fail; checked all the same.
+    if set_id is not None and not queries.consume_attachment_set(ctx.conn, set_id,
+                                                                 communication_seq):
+        raise ServiceError("AttachmentSetIdNotFound",
+                           f"An attachment set with the id {set_id} was not found.")
 
 
 def _communication(row, case_id: str, attachments: dict) -> dict:
@@ -140,7 +143,7 @@ def _submitted_by(ctx: Context) -> str:
 
 @registry.operation("AddCommunicationToCase", writes=True)
 def add_communication_to_case(ctx: Context, params: dict) -> dict:
-    case = _load_case(ctx, _required_case_id(params))
+    case = _load_case(ctx, _required_case_id(params), lock=True)
     _check_reopenable(ctx, case)
     set_id = params.get("attachmentSetId")
     if set_id is not None:
@@ -159,7 +162,7 @@ def add_communication_to_case(ctx: Context, params: dict) -> dict:
 
 @registry.operation("ResolveCase", writes=True)
 def resolve_case(ctx: Context, params: dict) -> dict:
-    case = _load_case(ctx, _required_case_id(params))
+    case = _load_case(ctx, _required_case_id(params), lock=True)
     if case.status != "resolved":
         queries.set_case_status(ctx.conn, case.seq, "resolved", ctx.now)
     return {"initialCaseStatus": case.status, "finalCaseStatus": "resolved"}

@@ -6,9 +6,9 @@ import functools
 
 import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
-from sqlalchemy.dialects import postgresql, sqlite
 
 from ..store.prepared import Prepared
+from ..store.sql import dialect_insert, upsert
 from ..store.tables import accounts as store_accounts
 from ..store.tables import counters
 from .tables import account_plans, attachment_sets, attachments, cases, communications
@@ -17,10 +17,9 @@ RECENT_COMMUNICATIONS = 5  # CaseDetails.recentCommunications holds the five new
 
 
 def _bump_counter(dialect: str):
-    # One statement, so that concurrent writers (PostgreSQL, several processes) never both
-    # find the counter missing; SQLite and PostgreSQL spell the upsert the same way.
-    module = {"sqlite": sqlite, "postgresql": postgresql}[dialect]
-    statement = module.insert(counters).values(
+    # One upsert: concurrent first uses from several processes cannot both insert the row,
+    # and concurrent bumps queue on its row lock, so every caller gets a number of its own.
+    statement = dialect_insert(dialect, counters).values(
         account_id=bindparam("account_id"), name=bindparam("name"), value=1)
     return statement.on_conflict_do_update(
         index_elements=[counters.c.account_id, counters.c.name],
@@ -40,6 +39,16 @@ _INSERT_CASE = Prepared(insert(cases).values(
 ).returning(cases.c.seq))
 
 
+def lock_account(conn: Connection, account_id: str) -> None:
+    """Hold the account's row until the transaction ends, so that a count-based limit of the
+    account (open cases, new attachment sets) is checked and used by one request at a time.
+    On SQLite the clause is not rendered: its write transactions already run one at a time."""
+    conn.execute(select(store_accounts.c.account_id)
+                 .where(store_accounts.c.account_id == account_id)
+                 .with_for_update(key_share=True)).first()
+
+
+
 def insert_case(conn: Connection, row: dict) -> int:
     """Store a new case; returns its sequence number."""
     row = {**row, "cc_email_addresses": orjson.dumps(row["cc_email_addresses"]).decode()}
@@ -52,8 +61,11 @@ _INSERT_COMMUNICATION = Prepared(insert(communications).values(
     case_seq=bindparam("case_seq"), body=bindparam("body"),
     submitted_by=bindparam("submitted_by"), cc_email_addresses=bindparam("cc_email_addresses"),
     created_at=bindparam("created_at")).returning(communications.c.seq))
-_FIND_CASE = Prepared(select(cases).where(cases.c.case_id == bindparam("case_id"),
-                                          cases.c.account_id == bindparam("account_id")))
+_FIND_CASE_QUERY = select(cases).where(cases.c.case_id == bindparam("case_id"),
+                                       cases.c.account_id == bindparam("account_id"))
+_FIND_CASE = Prepared(_FIND_CASE_QUERY)
+# Writers lock the case they change: its status is read, then written from what was read.
+_FIND_CASE_LOCKED = Prepared(_FIND_CASE_QUERY.with_for_update(key_share=True))
 _CASES_BY_IDS = Prepared(select(cases).where(
     cases.c.case_id.in_(bindparam("case_ids", expanding=True)),
     cases.c.account_id == bindparam("account_id")))
@@ -88,9 +100,11 @@ def insert_communication(conn: Connection, case_seq: int, body: str, submitted_b
     })
 
 
-def find_case(conn: Connection, account_id: str, case_id: str):
-    """The case row, or None when the account has no such case."""
-    return _FIND_CASE.first(conn, {"case_id": case_id, "account_id": account_id})
+def find_case(conn: Connection, account_id: str, case_id: str, *, lock: bool = False):
+    """The case row, or None when the account has no such case; ``lock`` holds the row until
+    the transaction ends (PostgreSQL; SQLite writers run one at a time anyway)."""
+    return (_FIND_CASE_LOCKED if lock else _FIND_CASE).first(
+        conn, {"case_id": case_id, "account_id": account_id})
 
 
 def cases_by_ids(conn: Connection, account_id: str, case_ids: list[str]) -> list:
@@ -164,11 +178,12 @@ def attachments_of(conn: Connection, communication_seqs: list[int]) -> dict[int,
     return found
 
 
-def find_attachment_set(conn: Connection, account_id: str, set_id: str):
-    return conn.execute(
-        select(attachment_sets).where(attachment_sets.c.attachment_set_id == set_id,
-                                      attachment_sets.c.account_id == account_id)
-    ).first()
+def find_attachment_set(conn: Connection, account_id: str, set_id: str, *, lock: bool = False):
+    """The account's attachment set, or None; ``lock`` holds its row until the transaction
+    ends, so that adding to a set, and using it, happen one request at a time."""
+    query = select(attachment_sets).where(attachment_sets.c.attachment_set_id == set_id,
+                                          attachment_sets.c.account_id == account_id)
+    return conn.execute(query.with_for_update(key_share=True) if lock else query).first()
 
 
 def insert_attachment_set(conn: Connection, account_id: str, set_id: str, created_at: int,
@@ -189,10 +204,12 @@ def insert_attachment(conn: Connection, row: dict) -> None:
     conn.execute(insert(attachments).values(**row))
 
 
-def consume_attachment_set(conn: Connection, set_id: str, communication_seq: int) -> None:
-    conn.execute(update(attachment_sets)
-                 .where(attachment_sets.c.attachment_set_id == set_id)
-                 .values(communication_seq=communication_seq))
+def consume_attachment_set(conn: Connection, set_id: str, communication_seq: int) -> bool:
+    """Give an unused set to a communication; False if another request used it first."""
+    return conn.execute(update(attachment_sets)
+                        .where(attachment_sets.c.attachment_set_id == set_id,
+                               attachment_sets.c.communication_seq.is_(None))
+                        .values(communication_seq=communication_seq)).rowcount == 1
 
 
 def delete_stale_attachment_sets(conn: Connection, older_than: int) -> None:
@@ -232,11 +249,8 @@ def account_created_at(conn: Connection, account_id: str) -> int:
 
 def set_account_plan(conn: Connection, account_id: str, plan: str, now: int) -> None:
     """Store the account's plan, replacing any earlier one."""
-    updated = conn.execute(update(account_plans).where(account_plans.c.account_id == account_id)
-                           .values(plan=plan, updated_at=now)).rowcount
-    if not updated:
-        conn.execute(insert(account_plans).values(account_id=account_id, plan=plan,
-                                                  updated_at=now))
+    upsert(conn, account_plans, {"account_id": account_id, "plan": plan, "updated_at": now},
+           ["account_id"], {"plan": plan, "updated_at": now})
 
 
 def list_account_plans(conn: Connection) -> list:
@@ -262,9 +276,11 @@ def count_attachment_sets_since(conn: Connection, account_id: str, since: int) -
 
 # --- the support side (agent API) ------------------------------------------------------------
 
-def find_case_any_account(conn: Connection, case_id: str):
-    """The case row whatever its account (the support side sees every account's cases)."""
-    return conn.execute(select(cases).where(cases.c.case_id == case_id)).first()
+def find_case_any_account(conn: Connection, case_id: str, *, lock: bool = False):
+    """The case row whatever its account (the support side sees every account's cases);
+    ``lock`` holds it until the transaction ends (a status is read, then written)."""
+    query = select(cases).where(cases.c.case_id == case_id)
+    return conn.execute(query.with_for_update(key_share=True) if lock else query).first()
 
 
 def list_cases_any_account(conn: Connection, *, statuses: list[str], account_id: str | None,

@@ -49,10 +49,13 @@ def find_upload_any_account(conn: Connection, upload_id: str, *, lock: bool = Fa
 
 
 def find_uploads(conn: Connection, account_id: str, upload_ids: list[str]) -> dict:
-    """``{upload id: row}`` for those of ``upload_ids`` the account owns."""
+    """``{upload id: row}`` for those of ``upload_ids`` the account owns, each locked until
+    the transaction ends (in one fixed order, so that two requests attaching the same uploads
+    wait for each other rather than deadlock; the second then finds them attached)."""
     rows = conn.execute(
         select(uploads).where(uploads.c.account_id == account_id,
-                              uploads.c.upload_id.in_(upload_ids)))
+                              uploads.c.upload_id.in_(upload_ids))
+        .order_by(uploads.c.upload_id).with_for_update(key_share=True))
     return {row.upload_id: row for row in rows}
 
 

@@ -5,14 +5,18 @@ from __future__ import annotations
 from sqlalchemy import Connection, bindparam, delete, select
 
 from ...store.prepared import Inserter, Prepared
+from ...store.sql import insert_or_nothing
 from ..tables import case_values, cases, contact_links, related_items, tags
 
 _COLUMN = {"stringValue": "string_value", "userArnValue": "string_value",
            "doubleValue": "double_value", "booleanValue": "boolean_value"}
 
 
-_FIND = Prepared(select(cases).where(cases.c.domain_id == bindparam("domain_id"),
-                                     cases.c.case_id == bindparam("case_id")))
+_FIND_QUERY = select(cases).where(cases.c.domain_id == bindparam("domain_id"),
+                                  cases.c.case_id == bindparam("case_id"))
+_FIND = Prepared(_FIND_QUERY)
+# FOR NO KEY UPDATE on PostgreSQL (SQLite renders no lock: its writers run one at a time).
+_FIND_LOCKED = Prepared(_FIND_QUERY.with_for_update(key_share=True))
 _FIND_BY_TOKEN = Prepared(select(cases).where(cases.c.domain_id == bindparam("domain_id"),
                                               cases.c.client_token == bindparam("client_token")))
 _INSERT_CASE = Inserter(cases, returning=cases.c.seq)
@@ -23,9 +27,24 @@ _DELETE_VALUES = Prepared(delete(case_values).where(
     case_values.c.field_id.in_(bindparam("field_ids", expanding=True))))
 
 
-def find(conn: Connection, domain_id: str, case_id: str):
-    """The case row, or None."""
-    return _FIND.first(conn, {"domain_id": domain_id, "case_id": case_id})
+def find(conn: Connection, domain_id: str, case_id: str, *, lock: bool = False):
+    """The case row, or None; ``lock`` holds it until the transaction ends.
+
+    Every change to a case (its values, related items, merges, deletion) locks the case
+    first, so that changes to one case run one at a time on PostgreSQL too (SQLite's write
+    transactions already do): a quota counted, or a value read, is still true when written.
+    FOR NO KEY UPDATE, so that rows referring to the case can still be added meanwhile.
+    """
+    return (_FIND_LOCKED if lock else _FIND).first(conn, {"domain_id": domain_id,
+                                                          "case_id": case_id})
+
+
+def lock_many(conn: Connection, domain_id: str, case_ids: list[str]) -> None:
+    """Lock the existing cases among ``case_ids`` in one go, in a fixed order (by seq), so
+    that two requests locking overlapping cases never deadlock (batch operations)."""
+    conn.execute(select(cases.c.seq).where(cases.c.domain_id == domain_id,
+                                           cases.c.case_id.in_(case_ids))
+                 .order_by(cases.c.seq).with_for_update(key_share=True)).all()
 
 
 def find_by_token(conn: Connection, domain_id: str, client_token: str):
@@ -33,9 +52,13 @@ def find_by_token(conn: Connection, domain_id: str, client_token: str):
     return _FIND_BY_TOKEN.first(conn, {"domain_id": domain_id, "client_token": client_token})
 
 
-def insert_case(conn: Connection, row: dict) -> int:
-    """Store a new case; returns its sequence number."""
-    return _INSERT_CASE(conn, row)
+def insert_case(conn: Connection, row: dict) -> int | None:
+    """Store a new case; returns its sequence number, or None when its client token is
+    already taken (by a committed case, or one whose request this insert waited for)."""
+    if row.get("client_token") is None:
+        return _INSERT_CASE(conn, row)
+    return insert_or_nothing(conn, cases, row, ["domain_id", "client_token"],
+                             returning=cases.c.seq)
 
 
 def values(conn: Connection, case_seq: int) -> dict[str, dict]:

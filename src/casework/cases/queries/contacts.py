@@ -5,8 +5,9 @@ Each account has its own registry, as each AWS account has its own Connect insta
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, select
 
+from ...store.sql import upsert
 from ..tables import contacts
 
 
@@ -19,7 +20,7 @@ def find(conn: Connection, account_id: str, contact_arn: str):
 def put(conn: Connection, account_id: str, contact_arn: str, channel: str,
         connected_at: int) -> None:
     """Insert or replace a contact in the account's registry."""
-    conn.execute(delete(contacts).where(contacts.c.account_id == account_id,
-                                        contacts.c.contact_arn == contact_arn))
-    conn.execute(insert(contacts).values(account_id=account_id, contact_arn=contact_arn,
-                                         channel=channel, connected_at=connected_at))
+    upsert(conn, contacts,
+           {"account_id": account_id, "contact_arn": contact_arn, "channel": channel,
+            "connected_at": connected_at},
+           ["account_id", "contact_arn"], {"channel": channel, "connected_at": connected_at})

@@ -5,6 +5,8 @@ from __future__ import annotations
 from sqlalchemy import Connection, bindparam, delete, func, insert, select
 
 from ...store.prepared import Prepared
+from ...store.tables import accounts
+from ..merge_tables import merges
 from ..tables import (
     case_values,
     cases,
@@ -16,13 +18,42 @@ from ..tables import (
     tags,
 )
 
-_FIND = Prepared(select(domains).where(domains.c.account_id == bindparam("account_id"),
-                                       domains.c.domain_id == bindparam("domain_id")))
+# How a request holds its domain's row until it ends (PostgreSQL row locks; SQLite renders
+# none, its write transactions run one at a time):
+#   WRITE   (FOR KEY SHARE): writes inside the domain; they never wait for each other, only
+#           keep the domain from being deleted under them;
+#   DEFINE  (FOR NO KEY UPDATE): changes to what the domain defines (fields, options, layouts,
+#           templates, case rules, tags, event configuration), one at a time, so that a
+#           count-based quota or a name's uniqueness is checked and used by one request;
+#   DELETE  (FOR UPDATE): DeleteDomain, alone.
+WRITE, DEFINE, DELETE = "write", "define", "delete"
+_LOCKS = {WRITE: {"read": True, "key_share": True}, DEFINE: {"key_share": True}, DELETE: {}}
 
 
-def find(conn: Connection, account_id: str, domain_id: str):
-    """The account's domain row in whichever region it lives, or None."""
-    return _FIND.first(conn, {"account_id": account_id, "domain_id": domain_id})
+_FIND_QUERY = select(domains).where(domains.c.account_id == bindparam("account_id"),
+                                    domains.c.domain_id == bindparam("domain_id"))
+_FIND = {None: Prepared(_FIND_QUERY),
+         **{lock: Prepared(_FIND_QUERY.with_for_update(**how)) for lock, how in _LOCKS.items()}}
+
+
+def find(conn: Connection, account_id: str, domain_id: str, lock: str | None = None):
+    """The account's domain row in whichever region it lives, or None; ``lock`` (WRITE,
+    DEFINE, DELETE) holds it."""
+    return _FIND[lock].first(conn, {"account_id": account_id, "domain_id": domain_id})
+
+
+def lock_account(conn: Connection, account_id: str) -> None:
+    """Hold the account's row until the transaction ends: CreateDomain checks the account's
+    domain quota and the name's uniqueness one request at a time."""
+    conn.execute(select(accounts.c.account_id).where(accounts.c.account_id == account_id)
+                 .with_for_update(key_share=True)).first()
+
+
+def lock_merges(conn: Connection, domain_id: str) -> None:
+    """Hold the domain's merge records (DeleteDomain, after the domain's own row): a merge
+    being applied finishes first, and none starts until the domain is gone."""
+    conn.execute(select(merges.c.seq).where(merges.c.domain_id == domain_id)
+                 .order_by(merges.c.seq).with_for_update()).all()
 
 
 def count(conn: Connection, account_id: str, region: str) -> int:

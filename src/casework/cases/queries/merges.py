@@ -23,13 +23,14 @@ def _row(row) -> dict | None:
 
 
 def lock_cases(conn: Connection, case_seqs: list[int]) -> None:
-    """Lock the case rows (in seq order, so two merges never deadlock) until commit.
+    """Lock the case rows (in seq order, so two merges never deadlock) until commit, as every
+    other change to a case does (``case_records.find`` with ``lock``).
 
     PostgreSQL takes row locks, so that two concurrent StartMergeCases on a shared case run
     one after the other; SQLite needs none, its writers already run one at a time.
     """
     conn.execute(select(cases.c.seq).where(cases.c.seq.in_(case_seqs))
-                 .order_by(cases.c.seq).with_for_update()).all()
+                 .order_by(cases.c.seq).with_for_update(key_share=True)).all()
 
 
 def involving(conn: Connection, domain_id: str, case_ids: list[str]) -> list[dict]:

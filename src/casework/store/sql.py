@@ -1,0 +1,57 @@
+"""Statements that make a read-then-write one atomic statement, on SQLite and PostgreSQL alike.
+
+Both databases spell ``INSERT ... ON CONFLICT`` the same way (SQLite since 3.24, ``RETURNING``
+since 3.35), but SQLAlchemy builds it with each dialect's own ``insert``: these helpers pick the
+one of the connection, so that the service query modules stay free of dialect names.
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import Connection, Table
+from sqlalchemy.dialects import postgresql, sqlite
+
+
+def dialect_insert(dialect_name: str, table: Table):
+    """The ``insert`` construct of the named dialect, which has ``on_conflict_*``."""
+    return (postgresql if dialect_name == "postgresql" else sqlite).insert(table)
+
+
+def _insert(conn: Connection, table: Table):
+    return dialect_insert(conn.dialect.name, table)
+
+
+def insert_or_nothing(conn: Connection, table: Table, values: dict, conflict: list[str],
+                      returning=None):
+    """Insert ``values`` unless a row with the same ``conflict`` columns exists (or is being
+    inserted by a concurrent transaction, which this one then waits for).
+
+    Returns the ``returning`` column of the new row, or None when nothing was inserted.
+    """
+    statement = _insert(conn, table).values(**values).on_conflict_do_nothing(
+        index_elements=conflict)
+    if returning is None:
+        return conn.execute(statement).rowcount or None
+    return conn.execute(statement.returning(returning)).scalar()
+
+
+def upsert(conn: Connection, table: Table, values: dict, conflict: list[str], changes: dict,
+           returning=None, where=None):
+    """Insert ``values``, or apply ``changes`` to the row that has the same ``conflict``
+    columns (only if ``where`` holds, when given), in one statement.
+
+    ``changes`` may refer to the proposed row as ``excluded(table).column`` and to the stored
+    one as ``table.c.column``. Returns the ``returning`` column of the row written, or None
+    (nothing written because ``where`` did not hold).
+    """
+    statement = _insert(conn, table).values(**values)
+    statement = statement.on_conflict_do_update(index_elements=conflict, set_=changes,
+                                                where=where)
+    if returning is None:
+        conn.execute(statement)
+        return None
+    return conn.execute(statement.returning(returning)).scalar()
+
+
+def excluded(conn: Connection, table: Table):
+    """The proposed row of an upsert (``EXCLUDED``), for use in ``changes``."""
+    return _insert(conn, table).excluded
