@@ -196,15 +196,15 @@ def search_cases(ctx: Context, params: dict) -> dict:
     filter_ = params.get("filter")
     fields = _known_fields(ctx, domain_id, _filter_field_ids(filter_, [])
                            + [s["fieldId"] for s in sorts])
-    words = (params.get("searchTerm") or "").split()
+    words = list(dict.fromkeys(search_queries.words_of(params.get("searchTerm") or "")))
     tree = ("and", [("words", words)] + ([_case_node(filter_, fields)] if filter_ else []))
     order = _case_sorts(sorts, fields)
 
     search = _search_hash(domain_id, params.get("searchTerm") or "", filter_, sorts)
     after = _cursor(ctx, params, CASES_TOKEN, search, len(order) + 1)
     case_arn_prefix = arn_of(ctx, domain_id, "case", "")
-    where = search_queries.condition(tree, case_arn_prefix)
-    rows = search_queries.search_cases(ctx.conn, domain_id, where, order, after, limit + 1)
+    query = search_queries.CaseSearch(ctx.conn, domain_id, tree, case_arn_prefix, order)
+    rows = query.page(after, limit + 1)
     page = rows[:limit]
 
     wanted = list(dict.fromkeys(item["id"] for item in params.get("fields") or []))
@@ -221,7 +221,7 @@ def search_cases(ctx: Context, params: dict) -> dict:
         last = page[-1]
         next_token = _token(ctx, CASES_TOKEN, search, [*last[3:], last.seq])
     return {"cases": found, "nextToken": next_token,
-            "totalCount": search_queries.count_cases(ctx.conn, domain_id, where)}
+            "totalCount": query.total()}
 
 
 # -- SearchAllRelatedItems -----------------------------------------------------------------------

@@ -5,6 +5,7 @@ from __future__ import annotations
 import orjson
 from sqlalchemy import Connection, Select, delete, func, insert, select, update
 
+from ..search_queries import search_key
 from ..tables import cases, contact_links, related_items
 
 
@@ -42,6 +43,7 @@ def counts_by_type(conn: Connection, case_seq: int) -> dict[str, int]:
 def insert_item(conn: Connection, row: dict) -> int:
     """Store a new related item; returns its sequence number."""
     row = {**row, "content": orjson.dumps(row["content"]).decode(),
+           "search_key": search_key(row["type"], row["content"]),
            "created_by": orjson.dumps(row["created_by"]).decode() if row["created_by"] else None}
     return conn.execute(insert(related_items).values(**row)
                         .returning(related_items.c.seq)).scalar_one()
