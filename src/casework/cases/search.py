@@ -203,7 +203,9 @@ def search_cases(ctx: Context, params: dict) -> dict:
     search = _search_hash(domain_id, params.get("searchTerm") or "", filter_, sorts)
     after = _cursor(ctx, params, CASES_TOKEN, search, len(order) + 1)
     case_arn_prefix = arn_of(ctx, domain_id, "case", "")
-    query = search_queries.CaseSearch(ctx.conn, domain_id, tree, case_arn_prefix, order)
+    query = search_queries.CaseSearch(ctx.conn, domain_id, tree, case_arn_prefix, order,
+                                      ctx.settings.search_drive_limit,
+                                      ctx.settings.search_total_cap)
     rows = query.page(after, limit + 1)
     page = rows[:limit]
 

@@ -290,51 +290,76 @@ def _conjuncts(node: tuple) -> list[tuple]:
     return [node]
 
 
-def _drivers(conn: Connection, domain_id: str, node: tuple) -> list:
-    """Statements selecting a superset of the matching cases' seqs straight from an index: one
-    per top-level conjunct that an index answers (search words, equalTo and range tests)."""
+def _index_key_test(held, test: str, member: str, value: Any) -> ColumnElement:
+    """The part of a value comparison the (domain, field, value) index answers on its own: the
+    whole test for numbers and booleans, the indexed key of text (a superset of the matches)."""
+    column = held.c[COLUMN[member]]
+    if COLUMN[member] != "string_value":
+        return column == value if test == "equalTo" else getattr(column, _COMPARE[test])(value)
+    key, cut = text_key(column), value[:KEY_CHARS]
+    if test == "equalTo":
+        return key == cut
+    return key >= cut if test.startswith("greater") else key <= cut
+
+
+def _drivers(conn: Connection, domain_id: str, node: tuple) -> list[tuple]:
+    """``(statement, exact, words)`` per top-level conjunct an index answers (search words,
+    equalTo and range tests): the statement selects (a superset of) the seqs of the cases
+    satisfying the conjunct from that index alone, exactly those when ``exact``; ``words``
+    marks the search term, whose index spans every domain."""
     found = []
     for part in _conjuncts(node):
         if part[0] == "words" and part[1]:
             _, seq, matched = _term_query(conn, part[1])
-            found.append(select(seq.label("seq")).where(matched))
+            found.append((select(seq.label("seq")).where(matched), False, True))
         elif part[0] == "field" and part[3] != "emptyValue" and part[1] != "contains":
             _, test, field_id, member, value = part
             held = case_values.alias()
-            found.append(select(held.c.case_seq.label("seq")).where(
+            # A text key shorter than KEY_CHARS is the whole value: the key test is exact.
+            exact = COLUMN[member] != "string_value" or (
+                test == "equalTo" and len(value) < KEY_CHARS)
+            found.append((select(held.c.case_seq.label("seq")).where(
                 held.c.domain_id == domain_id, held.c.field_id == field_id,
-                held.c.kind == member, _value_test(held, test, member, value)))
+                _index_key_test(held, test, member, value)), exact, False))
     return found
+
+
+def _trivial(node: tuple) -> bool:
+    return node[0] == "words" and not node[1]
 
 
 # -- SearchCases: the page and its count -----------------------------------------------------------
 
-# A search whose narrowest index answer holds at most DRIVE_LIMIT cases reads those cases and
-# sorts them; otherwise it walks the sort index and tests each case until the page is full.
-DRIVE_LIMIT = 4000
-# totalCount is exact up to TOTAL_CAP matching cases and TOTAL_CAP beyond (a lower bound, the
-# way a search engine tracks hits), so that counting never walks a whole domain.
-TOTAL_CAP = 10_000
+# A search whose narrowest index answer holds at most ``drive_limit`` cases reads those cases
+# and sorts them; otherwise it walks the sort index and tests each case until the page is full.
+# totalCount is exact up to ``total_cap`` matching cases and ``total_cap`` beyond (a lower bound,
+# the way a search engine tracks hits), so that counting never walks a whole domain. Both come
+# from the settings (--search-drive-limit, --search-total-cap).
 
 
 class CaseSearch:
     """One SearchCases query: its filter, its sort keys and the plan chosen for it."""
 
     def __init__(self, conn: Connection, domain_id: str, tree: tuple, case_arn_prefix: str,
-                 sorts: list[tuple[str, str, bool]]):
+                 sorts: list[tuple[str, str, bool]], drive_limit: int, total_cap: int):
         self.conn, self.domain_id, self.sorts = conn, domain_id, sorts
+        self.total_cap = total_cap
         self.where = condition(conn, tree, case_arn_prefix)
-        self.driver = None
-        best = None
-        for driver in _drivers(conn, domain_id, tree):
-            size = _capped_count(conn, driver, DRIVE_LIMIT + 1)
-            if size <= DRIVE_LIMIT and (best is None or size < best):
-                self.driver, best = driver, size
+        # The narrowest index answer, and whether it is narrow enough to read whole.
+        self.driver, self.driven, best, exact, self.words = None, False, None, False, False
+        for driver, driver_exact, words in _drivers(conn, domain_id, tree):
+            size = _capped_count(conn, driver, drive_limit + 1)
+            if best is None or size < best:
+                self.driver, best, exact, self.words = driver, size, driver_exact, words
+        self.driven = best is not None and best <= drive_limit
+        # A search of one field test that its index answers exactly is counted on the index.
+        self.counted_on_index = exact and len(
+            [part for part in _conjuncts(tree) if not _trivial(part)]) == 1
 
     def page(self, after: list | None, limit: int) -> list:
         """Up to ``limit`` matching cases after the keyset cursor ``after``; each row is
         ``(seq, case_id, template_id, *sort keys)`` and ``[*sort keys, seq]`` its cursor."""
-        if self.driver is not None:
+        if self.driven:
             statement, keys = self._statement(outer=True)
             statement = statement.where(cases.c.seq.in_(self.driver.scalar_subquery()))
             return self._run(statement, keys, after, limit)
@@ -350,12 +375,25 @@ class CaseSearch:
         return rows
 
     def total(self) -> int:
-        """totalCount: exact up to TOTAL_CAP (see above)."""
-        statement = select(cases.c.seq).where(cases.c.domain_id == self.domain_id, self.where)
-        if self.driver is not None:
-            return self.conn.scalar(select(func.count()).select_from(statement.where(
-                cases.c.seq.in_(self.driver.scalar_subquery())).subquery()))
-        return min(_capped_count(self.conn, statement, TOTAL_CAP + 1), TOTAL_CAP)
+        """totalCount: exact up to ``total_cap`` (see above). Counting walks the narrowest index
+        answer when there is one (a large value range joined, so that the walk stops at the
+        cap), else the domain's cases."""
+        mine = [cases.c.domain_id == self.domain_id, self.where]
+        if self.counted_on_index:
+            statement = self.driver
+        elif self.driver is None:
+            statement = select(cases.c.seq).where(*mine)
+        elif self.driven or self.words:
+            # The term index hands over its whole answer at once, in any case.
+            statement = select(cases.c.seq).where(
+                cases.c.seq.in_(self.driver.scalar_subquery()), *mine)
+        else:
+            narrowed = self.driver.subquery()
+            statement = (select(cases.c.seq).select_from(narrowed)
+                         .join(cases, cases.c.seq == narrowed.c.seq).where(*mine))
+        if self.driven:
+            return self.conn.scalar(select(func.count()).select_from(statement.subquery()))
+        return min(_capped_count(self.conn, statement, self.total_cap + 1), self.total_cap)
 
     def _statement(self, outer: bool):
         """(statement, sort keys): the domain's cases matching the filter joined to their sort
