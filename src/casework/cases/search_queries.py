@@ -1,21 +1,25 @@
-"""The SQL behind SearchCases and SearchAllRelatedItems.
+"""The SQL behind SearchCases and SearchAllRelatedItems, and the indexes it reads.
 
 The handlers (``search.py``) check a request against the domain's fields and hand this module a
-small, already-validated filter tree; this module turns it into one SQL statement, so that the
-database, not Python, decides which cases match:
+small, already-validated filter tree; this module turns it into SQL, so that the database, not
+Python, decides which cases match:
 
 * a field test is an ``EXISTS`` (or, for ``equalTo emptyValue``, a ``NOT EXISTS``) on
-  ``cases_case_values`` correlated on the case, which the primary key ``(case_seq, field_id)``
-  answers with one index probe per case;
+  ``cases_case_values`` correlated on the case (one primary-key probe per case tested);
 * a tag test is an ``EXISTS`` on ``cases_tags`` by the case's ARN (its primary key);
-* ``not`` / ``andAll`` / ``orAll`` are ``NOT`` / ``AND`` / ``OR`` of those;
-* sorting joins one ``cases_case_values`` row per sort field (again by primary key).
+* the search words test the search-term index (``cases_search_terms``);
+* ``not`` / ``andAll`` / ``orAll`` are ``NOT`` / ``AND`` / ``OR`` of those.
+
+Which cases are tested at all is :class:`CaseSearch`'s choice: the members of the top-level AND
+that an index answers (search words; ``equalTo`` and range tests through the indexes on
+``(domain_id, field_id, value, case_seq)``) are "drivers"; the narrowest is read whole when it
+is small, otherwise the first sort field's index is walked in order (see ``search.py``).
 
 Pages are keyset pages: the caller passes the sort key of the last row it returned and gets the
 rows strictly after it, with NULLs (cases without a value for a sort field) after every value
-in either direction, and the case's ``seq`` as the final tie-break. Only portable SQLAlchemy
-Core constructs are used (``EXISTS``, ``LIKE``, ``lower``, ``||``, ``NULLS LAST``), so the same
-statements run on SQLite and PostgreSQL.
+in either direction, and the case's ``seq`` as the final tie-break. The search-term index is
+the one dialect-specific structure (an FTS5 table on SQLite, a tsvector with a GIN index on
+PostgreSQL); everything else is portable SQLAlchemy Core.
 
 Filter tree nodes (tuples, built by ``search.py``):
 
@@ -24,7 +28,8 @@ Filter tree nodes (tuples, built by ``search.py``):
     ``lessThanOrEqualTo``; ``member`` the FieldValueUnion member (``emptyValue`` only with
     ``equalTo``, meaning "the case holds no value for the field").
 ``("tag", key or None, value or None)``
-``("words", [word, ...])``: every word occurs, case-insensitively, in some text value.
+``("words", [word, ...])``: every word is a word, or the start of one, of some text value
+    (words as :func:`words_of` splits them).
 ``("not", node)``, ``("and", [node, ...])``, ``("or", [node, ...])``
 """
 
