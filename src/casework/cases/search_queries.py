@@ -192,7 +192,7 @@ def _term_test(conn: Connection, words: list[str]) -> ColumnElement:
     if _is_sqlite(conn):
         # FTS5 answers "which rows match" (the set is built once per statement).
         return cases.c.seq.in_(select(seq).where(matched))
-    return exists().where(seq == cases.c.seq, matched)
+    return _probe(seq == cases.c.seq, matched)
 
 
 # -- SearchCases: field values through the (domain, field, value) indexes -----------------------
@@ -251,13 +251,20 @@ def _any(parts: list[ColumnElement]) -> ColumnElement:
     return or_(*parts) if parts else false()
 
 
+def _probe(*where: ColumnElement) -> ColumnElement:
+    """Whether a row satisfying ``where`` exists, tested case by case. Written as a scalar
+    subquery rather than EXISTS: PostgreSQL turns an EXISTS into a semi-join it may answer by
+    scanning the whole value table, where walking the sort index and probing each case by
+    primary key finds a page after a few dozen probes."""
+    return select(literal_column("1")).where(*where).limit(1).scalar_subquery().is_not(None)
+
+
 def _field_test(test: str, field_id: str, member: str, value: Any) -> ColumnElement:
     held = case_values.alias()
     same_field = [held.c.case_seq == cases.c.seq, held.c.field_id == field_id]
     if member == "emptyValue":
-        return not_(exists().where(*same_field))
-    return exists().where(*same_field, held.c.kind == member,
-                          _value_test(held, test, member, value))
+        return not_(_probe(*same_field))
+    return _probe(*same_field, held.c.kind == member, _value_test(held, test, member, value))
 
 
 def _tag_test(case_arn_prefix: str, key: str | None, value: str | None) -> ColumnElement:
