@@ -111,9 +111,9 @@ def measure(endpoint: str, repeat: int) -> dict[str, float]:
         "SearchCases, Tier equalTo gold (a quarter of the cases)":
             lambda: cc.search_cases(domainId=domain, filter={"field": {"equalTo": {
                 "id": fields["Tier"], "value": {"stringValue": "gold"}}}}),
-        f"SearchCases, searchTerm one word ({title_words[0]!r})":
+        "SearchCases, searchTerm one word of a title":
             lambda: cc.search_cases(domainId=domain, searchTerm=title_words[0]),
-        f"SearchCases, searchTerm two words ({' '.join(title_words[:2])!r})":
+        "SearchCases, searchTerm two words of a title":
             lambda: cc.search_cases(domainId=domain, searchTerm=" ".join(title_words[:2])),
         "SearchCases, searchTerm a case id (one match)":
             lambda: cc.search_cases(domainId=domain, searchTerm=case_id),
@@ -125,6 +125,7 @@ def measure(endpoint: str, repeat: int) -> dict[str, float]:
         "DescribeCases (AWS Support) by id":
             lambda: support.describe_cases(caseIdList=[support_case]),
     }
+    print(f"terms: {title_words[0]!r}, {' '.join(title_words[:2])!r}", file=sys.stderr)
     return {name: timed(call, repeat) for name, call in calls.items()}
 
 

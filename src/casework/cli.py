@@ -102,7 +102,7 @@ def main() -> None:
 @click.option("--merge-duration", envvar="CASEWORK_MERGE_DURATION", default=1.0,
               show_default=True, type=click.FloatRange(min=0),
               help="Seconds a Connect Cases merge stays IN_PROGRESS before it is applied.")
-@click.option("--search-drive-limit", envvar="CASEWORK_SEARCH_DRIVE_LIMIT", default=4000,
+@click.option("--search-drive-limit", envvar="CASEWORK_SEARCH_DRIVE_LIMIT", default=1000,
               show_default=True, type=click.IntRange(min=0),
               help="SearchCases reads and sorts an index answer of at most this many cases; "
                    "larger ones it walks in sort order.")

@@ -36,7 +36,7 @@ class Settings:
     merge_duration: float = 1.0
     # SearchCases: the largest index answer read whole and sorted (larger ones are walked in
     # sort order), and the number of matches totalCount counts exactly (see cases/search.py).
-    search_drive_limit: int = 4000
+    search_drive_limit: int = 1000
     search_total_cap: int = 10_000
 
     @property

@@ -44,7 +44,7 @@ SearchCases, choices where AWS is silent (the model and the fact sheet leave the
 * How a page is found (``search_queries.CaseSearch``): each top-level AND member an index
   answers (the search term; an ``equalTo`` or range test through the index on
   ``(domain, field, value)``) is sized on its index, counting no further than
-  ``--search-drive-limit`` (4,000). When the narrowest holds at most that many cases, they are
+  ``--search-drive-limit`` (1,000). When the narrowest holds at most that many cases, they are
   read whole, tested against the rest of the filter and sorted; otherwise the first sort
   field's index is walked in order, testing each case, until the page is full. Either way a
   page costs about what it costs at ten thousand cases; only a filter that no index narrows

@@ -286,6 +286,8 @@ def condition(conn: Connection, node: tuple, case_arn_prefix: str) -> ColumnElem
         return _tag_test(case_arn_prefix, node[1], node[2])
     if kind == "words":
         return _term_test(conn, node[1])
+    if kind == "seqs":  # the search term's answer, asked beforehand (CaseSearch)
+        return cases.c.seq.in_(node[1])
     if kind == "not":
         return not_(condition(conn, node[1], case_arn_prefix))
     if kind == "and":
@@ -356,11 +358,27 @@ class CaseSearch:
                  sorts: list[tuple[str, str, bool]], drive_limit: int, total_cap: int):
         self.conn, self.domain_id, self.sorts = conn, domain_id, sorts
         self.total_cap = total_cap
+        # The search term asks the term index once: a small answer is kept as a list of case
+        # seqs (the term's test becomes "seq in the list"), a large one stays a subquery.
+        term, sizes = None, {}
+        for part in _conjuncts(tree):
+            if part[0] == "words" and part[1]:
+                _, seq, matched = _term_query(conn, part[1])
+                found = conn.execute(select(seq).where(matched).limit(drive_limit + 1)).all()
+                if len(found) <= drive_limit:
+                    term = [row[0] for row in found]
+                    tree = ("and", [("seqs", term)] + [
+                        p for p in _conjuncts(tree) if p[0] != "words"])
+                else:
+                    sizes[True] = len(found)  # the words driver's size, already known
+                break
         self.where = condition(conn, tree, case_arn_prefix)
         # The narrowest index answer, and whether it is narrow enough to read whole.
         self.driver, self.driven, best, exact, self.words = None, False, None, False, False
+        if term is not None:
+            self.driver, best, self.words = select(cases.c.seq), len(term), True
         for driver, driver_exact, words in _drivers(conn, domain_id, tree):
-            size = _capped_count(conn, driver, drive_limit + 1)
+            size = sizes[True] if words else _capped_count(conn, driver, drive_limit + 1)
             if best is None or size < best:
                 self.driver, best, exact, self.words = driver, size, driver_exact, words
         self.driven = best is not None and best <= drive_limit
@@ -373,7 +391,8 @@ class CaseSearch:
         ``(seq, case_id, template_id, *sort keys)`` and ``[*sort keys, seq]`` its cursor."""
         if self.driven:
             statement, keys = self._statement(outer=True)
-            statement = statement.where(cases.c.seq.in_(self.driver.scalar_subquery()))
+            if not self.words:  # the filter's own term test already narrows to the term's cases
+                statement = statement.where(cases.c.seq.in_(self.driver.scalar_subquery()))
             return self._run(statement, keys, after, limit)
         # Walk the first sort field's index in order: cases holding a value, then (unless the
         # field always has one) the others, newest first.
@@ -395,8 +414,11 @@ class CaseSearch:
             statement = self.driver
         elif self.driver is None:
             statement = select(cases.c.seq).where(*mine)
-        elif self.driven or self.words:
-            # The term index hands over its whole answer at once, in any case.
+        elif self.words:
+            # The filter's own term test narrows to the term's cases (the term index hands
+            # over its whole answer at once, in any case).
+            statement = select(cases.c.seq).where(*mine)
+        elif self.driven:
             statement = select(cases.c.seq).where(
                 cases.c.seq.in_(self.driver.scalar_subquery()), *mine)
         else:
