@@ -693,6 +693,7 @@ def test_all_items_newest_first_with_their_case(cc, items):
     ([{"file": {"fileArn": FILE + "x"}}], []),
     ([{"sla": {"status": "Active"}}], [3]),
     ([{"sla": {"name": "Close soon", "status": "Met"}}], []),
+    ([{"sla": {"name": "Close soon"}}], [3]),
     ([{"sla": {"name": "close soon"}}], []),
     ([{"custom": {"fields": {"field": {"equalTo": {"id": "ORDER", "value": text("A-17")}}}}}],
      [5]),
