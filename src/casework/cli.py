@@ -260,6 +260,14 @@ def main() -> None:
               type=click.Path(exists=True, dir_okay=False, path_type=Path),
               help="JSON fault-injection rules (errors, latency) for resilience tests; "
                    "re-read when it changes.")
+@click.option("--search-drive-limit", envvar="CASEWORK_SEARCH_DRIVE_LIMIT", default=1000,
+              show_default=True, type=click.IntRange(min=0),
+              help="SearchCases reads and sorts an index answer of at most this many cases; "
+                   "larger ones it walks in sort order.")
+@click.option("--search-total-cap", envvar="CASEWORK_SEARCH_TOTAL_CAP", default=10_000,
+              show_default=True, type=click.IntRange(min=1),
+              help="SearchCases' totalCount is exact up to this many matches, and this number "
+                   "beyond.")
 @_support_options
 def serve(host, port, data_dir, database_url, ephemeral, **options) -> None:
     """Serve the AWS APIs until SIGTERM or SIGINT (in-flight requests finish first).
@@ -677,6 +685,57 @@ def backup(data_dir, database_url, dest):
     if done["parts_dropped"]:
         click.echo(f"  {done['parts_dropped']} part(s) of unfinished uploads changed during the "
                    "backup and must be uploaded again from the copy")
+
+
+@main.command()
+@_store_options
+@click.option("--support-cases", default=0, show_default=True, type=click.IntRange(min=0),
+              help="AWS Support cases to add.")
+@click.option("--communications-per-case", default=2, show_default=True,
+              type=click.IntRange(min=0), help="Communications of each AWS Support case.")
+@click.option("--connect-cases", default=0, show_default=True, type=click.IntRange(min=0),
+              help="Connect cases to add to the account's domain named 'seed'.")
+@click.option("--related-items-per-case", default=1, show_default=True,
+              type=click.IntRange(min=0, max=200),
+              help="Related items of each Connect case (contacts and comments, alternately).")
+@click.option("--account", "account_id", default="000000000000", show_default=True,
+              help="12-digit account that owns the data.")
+@click.option("--random-seed", default=1, show_default=True, type=int,
+              help="Seed of the generator of titles, customers and contacts.")
+def seed(data_dir, database_url, support_cases, communications_per_case, connect_cases,
+         related_items_per_case, account_id, random_seed):
+    """Fill the store fast with realistic data: the rows real API calls would leave."""
+    import random
+    import time
+
+    from .seed import ConnectSeeder, bulk_mode, seed_support
+
+    if len(account_id) != 12 or not account_id.isdigit():
+        raise click.BadParameter("must be 12 digits", param_hint="--account")
+    store = _open_store(data_dir, database_url)
+    bulk_mode(store)
+    rng = random.Random(random_seed)
+    try:
+        if support_cases:
+            began = time.monotonic()
+            with click.progressbar(length=support_cases, label="AWS Support cases") as bar:
+                made = seed_support(store, account_id, support_cases, communications_per_case,
+                                    rng, bar.update)
+            took = time.monotonic() - began
+            click.echo(f"{support_cases} AWS Support cases, {made} communications in "
+                       f"{took:.1f} s ({support_cases / took:,.0f} cases/s)")
+        if connect_cases:
+            seeder = ConnectSeeder(store, account_id, rng)
+            seeder.prepare()
+            began = time.monotonic()
+            with click.progressbar(length=connect_cases, label="Connect cases") as bar:
+                made = seeder.add(connect_cases, related_items_per_case, bar.update)
+            took = time.monotonic() - began
+            click.echo(f"{connect_cases} Connect cases, {made} related items in {took:.1f} s "
+                       f"({connect_cases / took:,.0f} cases/s); domain 'seed' "
+                       f"{seeder.domain_id}, template {seeder.template_id}")
+    finally:
+        store.dispose()
 
 
 def _show_envvars(command: click.Command) -> None:

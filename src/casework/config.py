@@ -51,6 +51,10 @@ class Settings:
     attachment_link_ttl: int = 3600  # seconds presigned upload/download URLs stay valid
     # Amazon Connect Cases: seconds a StartMergeCases stays IN_PROGRESS before it is applied.
     merge_duration: float = 1.0
+    # SearchCases: the largest index answer read whole and sorted (larger ones are walked in
+    # sort order), and the number of matches totalCount counts exactly (see cases/search.py).
+    search_drive_limit: int = 1000
+    search_total_cap: int = 10_000
 
     def to_json(self) -> str:
         """These settings as JSON (for ``serve --workers``, whose processes are spawned)."""

@@ -99,7 +99,7 @@ def create_case(ctx: Context, params: dict) -> dict:
     if stored["status"] == {"stringValue": "closed"}:
         service["last_closed_datetime"] = now
     initial = {**stored, **service}
-    case_records.write_values(ctx.conn, case_seq, initial)
+    case_records.write_values(ctx.conn, domain_id, case_seq, initial)
     audit.record(ctx, domain_id, case_seq, "Case.Created", audit.case_changes({}, initial),
                  user=params.get("performedBy"))
 
@@ -166,7 +166,7 @@ def update_case(ctx: Context, params: dict) -> dict:
             current.get("status") != {"stringValue": "closed"}:
         service["last_closed_datetime"] = now
     writes = {**changes, **service}
-    case_records.write_values(ctx.conn, case.seq, writes)
+    case_records.write_values(ctx.conn, domain_id, case.seq, writes)
     audit.record(ctx, domain_id, case.seq, "Case.Updated", audit.case_changes(current, writes),
                  user=params.get("performedBy"))
     slas.record_progress(ctx, case.seq, changes)

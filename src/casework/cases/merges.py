@@ -310,12 +310,12 @@ def apply_merge(ctx: Context, merge: dict) -> None:
                              secondary_values)
     now, user = {"stringValue": iso(ctx.now)}, _user_value(performed_by)
     merged = {**changes, "last_updated_datetime": now, "last_updated_user": user}
-    case_records.write_values(ctx.conn, primary.seq, merged)
+    case_records.write_values(ctx.conn, domain_id, primary.seq, merged)
     slas.record_progress(ctx, primary.seq, changes)
     closing = {"status": CLOSED, "last_updated_datetime": now, "last_updated_user": user}
     if secondary_values.get("status") != CLOSED:
         closing["last_closed_datetime"] = now
-    case_records.write_values(ctx.conn, secondary.seq, closing)
+    case_records.write_values(ctx.conn, domain_id, secondary.seq, closing)
     slas.record_progress(ctx, secondary.seq, {"status": CLOSED})
     for case, before, writes in ((primary, primary_values, merged),
                                  (secondary, secondary_values, closing)):

@@ -2,12 +2,20 @@
 
 SearchCases, choices where AWS is silent (the model and the fact sheet leave these open):
 
-* ``searchTerm`` is split on whitespace into words; a case matches when every word occurs,
-  ignoring case, as a substring of some text value of the case: any field holding a
+* ``searchTerm`` matches words and the starts of words, ignoring case. A word is a run of
+  letters and digits (everything else, punctuation included, separates words), case-folded,
+  of which the first 100 characters count. A case matches when every word of the term is a
+  word, or the start of a word, of some text value of the case: any field holding a
   ``stringValue`` (Text, Url, SingleSelect option values, DateTime strings) or a
   ``userArnValue``, system or custom, deleted fields included (AWS documents that search still
-  sees values of deleted fields). Numbers and booleans are not text and are not searched. A
-  blank term matches every case.
+  sees values of deleted fields). So ``lamp`` finds "Lamp", "lamps" and "lamp-post" but not
+  "Streetlamp"; ``refund 3f2a`` finds cases holding both. Numbers and booleans are not text and
+  are not searched. A term without words (blank, or only punctuation) matches every case. AWS
+  documents searchTerm only as "a word or phrase used to perform a quick search" (a keyword
+  search across the case's field values); word and word-start matching is what such a keyword
+  search does and what a full-text index answers. The words of each case are kept in a
+  full-text index (SQLite FTS5, PostgreSQL tsvector with GIN) written in the same transaction
+  as the values.
 * Field filters: ``equalTo`` is exact (case-sensitive); ``contains`` is a case-insensitive
   substring test and takes ``stringValue``/``userArnValue`` only; the four range tests compare
   numbers numerically, DateTime values chronologically and other text in the database's
@@ -26,22 +34,34 @@ SearchCases, choices where AWS is silent (the model and the fact sheet leave the
 * Order: the ``sorts`` in turn; cases without a value for a sort field come after those with
   one, in either direction; the newest case breaks ties. Without ``sorts``, most recently
   updated first (``last_updated_datetime`` Desc), as the agent console's search lists them.
+  Text values sort by their first 256 characters (the indexed key; longer values that share
+  them are in newest-first order).
 * ``nextToken`` is a signed keyset cursor (the last case's sort values and sequence number) bound
   to the account, the domain and the search (term, filter, sorts): a late page costs what the
   first does (no OFFSET), cases created or changed while paging neither repeat nor vanish
   unless their sort values moved, and a token replayed with a different search is a
-  ValidationException. What a page does cost grows with the domain: the database checks the
-  filter on each of the domain's cases (one primary-key probe per field test) and sorts the
-  matches (about 20 ms a page plus 15 ms for ``totalCount`` at 20,000 cases on SQLite).
-  ``maxResults`` and ``fields`` may change between pages.
-* ``totalCount`` counts every matching case, on every page.
+  ValidationException. ``maxResults`` and ``fields`` may change between pages.
+* How a page is found (``search_queries.CaseSearch``): each top-level AND member an index
+  answers (the search term; an ``equalTo`` or range test through the index on
+  ``(domain, field, value)``) is sized on its index, counting no further than
+  ``--search-drive-limit`` (1,000). When the narrowest holds at most that many cases, they are
+  read whole, tested against the rest of the filter and sorted; otherwise the first sort
+  field's index is walked in order, testing each case, until the page is full. Either way a
+  page costs about what it costs at ten thousand cases; only a filter that no index narrows
+  and that few cases satisfy (``not``, ``contains`` or ``tag`` tests alone) still tests cases
+  one by one.
+* ``totalCount`` is exact up to ``--search-total-cap`` (10,000) matching cases and that number
+  beyond, on every page: a lower bound, as search engines report hits (OpenSearch tracks
+  10,000 by default), so that counting never walks a domain of millions. A single ``equalTo``
+  or range test is counted on its index alone.
 
 SearchAllRelatedItems: the type filters mean what they mean in SearchRelatedItems (the other
 case-level search), OR-ed as AWS documents; sorts default to association time, newest first;
-paging is keyset as above. The SQL narrows by item type and by the members matched exactly
-(contact ARN, file ARN, case id, SLA name) and reads the domain's items through an index in
-association-time order; channel lists, SLA status (which moves with the clock) and custom field
-trees are checked on the rows it returns, reading on until the page is full.
+paging is keyset as above. The SQL narrows by item type and by the member matched exactly
+(contact ARN, file ARN, case id, SLA name; kept in ``search_key``), through an index on
+``(domain, type, search_key, association time)``, so a search by contact ARN is a range scan;
+channel lists, SLA status (which moves with the clock) and custom field trees are checked on
+the rows it returns, reading on until the page is full.
 """
 
 from __future__ import annotations
@@ -196,15 +216,17 @@ def search_cases(ctx: Context, params: dict) -> dict:
     filter_ = params.get("filter")
     fields = _known_fields(ctx, domain_id, _filter_field_ids(filter_, [])
                            + [s["fieldId"] for s in sorts])
-    words = (params.get("searchTerm") or "").split()
+    words = list(dict.fromkeys(search_queries.words_of(params.get("searchTerm") or "")))
     tree = ("and", [("words", words)] + ([_case_node(filter_, fields)] if filter_ else []))
     order = _case_sorts(sorts, fields)
 
     search = _search_hash(domain_id, params.get("searchTerm") or "", filter_, sorts)
     after = _cursor(ctx, params, CASES_TOKEN, search, len(order) + 1)
     case_arn_prefix = arn_of(ctx, domain_id, "case", "")
-    where = search_queries.condition(tree, case_arn_prefix)
-    rows = search_queries.search_cases(ctx.conn, domain_id, where, order, after, limit + 1)
+    query = search_queries.CaseSearch(ctx.conn, domain_id, tree, case_arn_prefix, order,
+                                      ctx.settings.search_drive_limit,
+                                      ctx.settings.search_total_cap)
+    rows = query.page(after, limit + 1)
     page = rows[:limit]
 
     wanted = list(dict.fromkeys(item["id"] for item in params.get("fields") or []))
@@ -221,7 +243,7 @@ def search_cases(ctx: Context, params: dict) -> dict:
         last = page[-1]
         next_token = _token(ctx, CASES_TOKEN, search, [*last[3:], last.seq])
     return {"cases": found, "nextToken": next_token,
-            "totalCount": search_queries.count_cases(ctx.conn, domain_id, where)}
+            "totalCount": query.total()}
 
 
 # -- SearchAllRelatedItems -----------------------------------------------------------------------

@@ -1,21 +1,25 @@
-"""The SQL behind SearchCases and SearchAllRelatedItems.
+"""The SQL behind SearchCases and SearchAllRelatedItems, and the indexes it reads.
 
 The handlers (``search.py``) check a request against the domain's fields and hand this module a
-small, already-validated filter tree; this module turns it into one SQL statement, so that the
-database, not Python, decides which cases match:
+small, already-validated filter tree; this module turns it into SQL, so that the database, not
+Python, decides which cases match:
 
 * a field test is an ``EXISTS`` (or, for ``equalTo emptyValue``, a ``NOT EXISTS``) on
-  ``cases_case_values`` correlated on the case, which the primary key ``(case_seq, field_id)``
-  answers with one index probe per case;
+  ``cases_case_values`` correlated on the case (one primary-key probe per case tested);
 * a tag test is an ``EXISTS`` on ``cases_tags`` by the case's ARN (its primary key);
-* ``not`` / ``andAll`` / ``orAll`` are ``NOT`` / ``AND`` / ``OR`` of those;
-* sorting joins one ``cases_case_values`` row per sort field (again by primary key).
+* the search words test the search-term index (``cases_search_terms``);
+* ``not`` / ``andAll`` / ``orAll`` are ``NOT`` / ``AND`` / ``OR`` of those.
+
+Which cases are tested at all is :class:`CaseSearch`'s choice: the members of the top-level AND
+that an index answers (search words; ``equalTo`` and range tests through the indexes on
+``(domain_id, field_id, value, case_seq)``) are "drivers"; the narrowest is read whole when it
+is small, otherwise the first sort field's index is walked in order (see ``search.py``).
 
 Pages are keyset pages: the caller passes the sort key of the last row it returned and gets the
 rows strictly after it, with NULLs (cases without a value for a sort field) after every value
-in either direction, and the case's ``seq`` as the final tie-break. Only portable SQLAlchemy
-Core constructs are used (``EXISTS``, ``LIKE``, ``lower``, ``||``, ``NULLS LAST``), so the same
-statements run on SQLite and PostgreSQL.
+in either direction, and the case's ``seq`` as the final tie-break. The search-term index is
+the one dialect-specific structure (an FTS5 table on SQLite, a tsvector with a GIN index on
+PostgreSQL); everything else is portable SQLAlchemy Core.
 
 Filter tree nodes (tuples, built by ``search.py``):
 
@@ -24,32 +28,40 @@ Filter tree nodes (tuples, built by ``search.py``):
     ``lessThanOrEqualTo``; ``member`` the FieldValueUnion member (``emptyValue`` only with
     ``equalTo``, meaning "the case holds no value for the field").
 ``("tag", key or None, value or None)``
-``("words", [word, ...])``: every word occurs, case-insensitively, in some text value.
+``("words", [word, ...])``: every word is a word, or the start of one, of some text value
+    (words as :func:`words_of` splits them).
 ``("not", node)``, ``("and", [node, ...])``, ``("or", [node, ...])``
 """
 
 from __future__ import annotations
 
+import re
 from collections.abc import Sequence
 from typing import Any
 
-import orjson
 from sqlalchemy import (
     ColumnElement,
     Connection,
     Index,
     String,
     and_,
+    cast,
+    column,
+    delete,
     exists,
     false,
     func,
     literal,
+    literal_column,
     not_,
     nulls_last,
     or_,
     select,
+    table,
+    text,
     true,
 )
+from sqlalchemy.dialects.postgresql import TSQUERY
 
 from .tables import case_values, cases, related_items, tags
 
@@ -104,7 +116,132 @@ def _after(keys: Sequence[SortKey], last: Sequence[Any]) -> ColumnElement:
     return or_(*clauses) if clauses else false()
 
 
-# -- SearchCases ---------------------------------------------------------------------------------
+# -- SearchCases: the search-term index ----------------------------------------------------------
+
+# A word of text is a run of letters and digits (anything else separates words), compared
+# case-insensitively (Unicode case folding) and cut to its first TOKEN_MAX characters. The same
+# function splits stored values and search terms, so both databases match alike.
+_WORD = re.compile(r"[^\W_]+")
+TOKEN_MAX = 100
+# The search-term index: one document per case holding the distinct words of its text values.
+# SQLite: an FTS5 table (rowid = case seq); PostgreSQL: a tsvector of the words with a GIN
+# index (migration cases_0007_search_indexes creates either). Declared outside the shared
+# metadata: its DDL differs by database.
+_FTS = table("cases_search_terms", column("rowid"), column("terms"))
+_TSV = table("cases_search_terms", column("case_seq"), column("terms"))
+
+
+def words_of(text: str) -> list[str]:
+    """The searchable words of a text, in order (see ``_WORD``)."""
+    return [word[:TOKEN_MAX] for word in _WORD.findall(text.casefold())]
+
+
+def _is_sqlite(conn: Connection) -> bool:
+    return conn.dialect.name == "sqlite"
+
+
+def reindex_cases(conn: Connection, case_seqs: list[int]) -> None:
+    """Rebuild the search-term documents of cases from their stored values (in the caller's
+    transaction, so that the index changes exactly when the values do)."""
+    if not case_seqs:
+        return
+    found: dict[int, set[str]] = {seq: set() for seq in case_seqs}
+    rows = conn.execute(select(case_values.c.case_seq, case_values.c.string_value).where(
+        case_values.c.case_seq.in_(case_seqs), case_values.c.kind.in_(TEXT_MEMBERS)))
+    for seq, value in rows:
+        found[seq].update(words_of(value))
+    forget_cases(conn, case_seqs)
+    write_documents(conn, [(seq, sorted(words)) for seq, words in found.items()])
+
+
+def write_documents(conn: Connection, documents: list[tuple[int, list[str]]]) -> None:
+    """Insert the search-term documents ``(case seq, words)`` of cases that have none."""
+    if not documents:
+        return
+    if _is_sqlite(conn):
+        conn.exec_driver_sql("INSERT INTO cases_search_terms (rowid, terms) VALUES (?, ?)",
+                             [(seq, " ".join(words)) for seq, words in documents])
+    else:
+        conn.execute(text("INSERT INTO cases_search_terms (case_seq, terms) "
+                          "VALUES (:seq, array_to_tsvector(CAST(:words AS text[])))"),
+                     [{"seq": seq, "words": words} for seq, words in documents])
+
+
+def forget_cases(conn: Connection, case_seqs) -> None:
+    """Drop the search-term documents of cases (a list, or a scalar subquery of seqs)."""
+    key = _FTS.c.rowid if _is_sqlite(conn) else _TSV.c.case_seq
+    conn.execute(delete(_FTS if _is_sqlite(conn) else _TSV).where(key.in_(case_seqs)))
+
+
+def _term_query(conn: Connection, words: list[str]):
+    """(table, case seq column, condition) selecting the cases holding every word as a word
+    or the start of one."""
+    if _is_sqlite(conn):
+        query = " AND ".join(f'"{word}"*' for word in words)
+        return _FTS, _FTS.c.rowid, literal_column("cases_search_terms").op("MATCH")(
+            literal(query, String))
+    query = " & ".join(f"'{word}':*" for word in words)
+    return _TSV, _TSV.c.case_seq, _TSV.c.terms.op("@@")(cast(literal(query, String), TSQUERY))
+
+
+def _term_test(conn: Connection, words: list[str]) -> ColumnElement:
+    """A per-case test of the search term."""
+    if not words:
+        return true()
+    _, seq, matched = _term_query(conn, words)
+    if _is_sqlite(conn):
+        # FTS5 answers "which rows match" (the set is built once per statement).
+        return cases.c.seq.in_(select(seq).where(matched))
+    return _probe(seq == cases.c.seq, matched)
+
+
+# -- SearchCases: field values through the (domain, field, value) indexes -----------------------
+
+# Text values are indexed (and sorted) by their first KEY_CHARS characters: PostgreSQL limits a
+# B-tree entry to about 2.7 kB, and values reach 4,100 characters. Comparisons stay exact: the
+# key narrows, the whole value decides. Literal arguments, so that the expression in a query is
+# the indexed expression.
+KEY_CHARS = 256
+
+
+def text_key(column: ColumnElement) -> ColumnElement:
+    return func.substr(column, literal_column("1"), literal_column(str(KEY_CHARS)))
+
+
+VALUE_INDEXES = [
+    Index("ix_cases_case_values_string", case_values.c.domain_id, case_values.c.field_id,
+          text_key(case_values.c.string_value), case_values.c.case_seq),
+    Index("ix_cases_case_values_double", case_values.c.domain_id, case_values.c.field_id,
+          case_values.c.double_value, case_values.c.case_seq),
+    Index("ix_cases_case_values_boolean", case_values.c.domain_id, case_values.c.field_id,
+          case_values.c.boolean_value, case_values.c.case_seq),
+]
+# Fields every case holds a value for (the service sets them, or the API never lets them be
+# emptied): a sort on one of them never reaches cases without a value.
+ALWAYS_SET = frozenset({"case_id", "reference_number", "created_datetime",
+                        "last_updated_datetime", "title"})
+
+
+def sort_key(held, column_name: str) -> ColumnElement:
+    """What a sort on a value column orders by (text: its indexed key)."""
+    column = held.c[column_name]
+    return text_key(column) if column_name == "string_value" else column
+
+
+def _value_test(held, test: str, member: str, value: Any) -> ColumnElement:
+    """The comparison of a held value with a filter operand, in a form the index can use."""
+    column = held.c[COLUMN[member]]
+    if test == "contains":
+        return func.lower(column).contains(value.lower(), autoescape=True)
+    if COLUMN[member] != "string_value":
+        return column == value if test == "equalTo" else getattr(column, _COMPARE[test])(value)
+    key, cut = text_key(column), value[:KEY_CHARS]
+    if test == "equalTo":
+        return and_(key == cut, column == value)
+    # For a prefix p of fixed length, a > b implies p(a) >= p(b) (and a < b, p(a) <= p(b)).
+    narrowed = key >= cut if test.startswith("greater") else key <= cut
+    return and_(narrowed, getattr(column, _COMPARE[test])(value))
+
 
 def _all(parts: list[ColumnElement]) -> ColumnElement:
     return and_(*parts) if parts else true()
@@ -114,29 +251,20 @@ def _any(parts: list[ColumnElement]) -> ColumnElement:
     return or_(*parts) if parts else false()
 
 
+def _probe(*where: ColumnElement) -> ColumnElement:
+    """Whether a row satisfying ``where`` exists, tested case by case. Written as a scalar
+    subquery rather than EXISTS: PostgreSQL turns an EXISTS into a semi-join it may answer by
+    scanning the whole value table, where walking the sort index and probing each case by
+    primary key finds a page after a few dozen probes."""
+    return select(literal_column("1")).where(*where).limit(1).scalar_subquery().is_not(None)
+
+
 def _field_test(test: str, field_id: str, member: str, value: Any) -> ColumnElement:
     held = case_values.alias()
     same_field = [held.c.case_seq == cases.c.seq, held.c.field_id == field_id]
     if member == "emptyValue":
-        return not_(exists().where(*same_field))
-    column = held.c[COLUMN[member]]
-    if test == "equalTo":
-        matched = column == value
-    elif test == "contains":
-        matched = func.lower(column).contains(value.lower(), autoescape=True)
-    else:
-        matched = getattr(column, _COMPARE[test])(value)
-    return exists().where(*same_field, held.c.kind == member, matched)
-
-
-def _words(words: list[str]) -> ColumnElement:
-    parts = []
-    for word in words:
-        held = case_values.alias()
-        parts.append(exists().where(
-            held.c.case_seq == cases.c.seq, held.c.kind.in_(TEXT_MEMBERS),
-            func.lower(held.c.string_value).contains(word.lower(), autoescape=True)))
-    return _all(parts)
+        return not_(_probe(*same_field))
+    return _probe(*same_field, held.c.kind == member, _value_test(held, test, member, value))
 
 
 def _tag_test(case_arn_prefix: str, key: str | None, value: str | None) -> ColumnElement:
@@ -149,7 +277,7 @@ def _tag_test(case_arn_prefix: str, key: str | None, value: str | None) -> Colum
     return exists().where(*where)
 
 
-def condition(node: tuple, case_arn_prefix: str) -> ColumnElement:
+def condition(conn: Connection, node: tuple, case_arn_prefix: str) -> ColumnElement:
     """The SQL condition on ``cases_cases`` rows for a filter tree (see the module docstring)."""
     kind = node[0]
     if kind == "field":
@@ -157,51 +285,188 @@ def condition(node: tuple, case_arn_prefix: str) -> ColumnElement:
     if kind == "tag":
         return _tag_test(case_arn_prefix, node[1], node[2])
     if kind == "words":
-        return _words(node[1])
+        return _term_test(conn, node[1])
+    if kind == "seqs":  # the search term's answer, asked beforehand (CaseSearch)
+        return cases.c.seq.in_(node[1])
     if kind == "not":
-        return not_(condition(node[1], case_arn_prefix))
+        return not_(condition(conn, node[1], case_arn_prefix))
     if kind == "and":
-        return _all([condition(inner, case_arn_prefix) for inner in node[1]])
+        return _all([condition(conn, inner, case_arn_prefix) for inner in node[1]])
     if kind == "or":
-        return _any([condition(inner, case_arn_prefix) for inner in node[1]])
+        return _any([condition(conn, inner, case_arn_prefix) for inner in node[1]])
     raise ValueError(f"unknown filter node {kind}")
 
 
-def _case_search(domain_id: str, where: ColumnElement, sorts: list[tuple[str, str, bool]]):
-    """(statement without ORDER BY/LIMIT, sort keys) of a case search."""
-    keys, columns = [], []
-    joined = cases
-    for field_id, column, descending in sorts:
-        sorted_by = case_values.alias()
-        joined = joined.outerjoin(sorted_by, and_(sorted_by.c.case_seq == cases.c.seq,
-                                                  sorted_by.c.field_id == field_id))
-        keys.append(SortKey(sorted_by.c[column], descending, nullable=True))
-        columns.append(sorted_by.c[column])
-    # Newest case first among equal sort keys: the same order on every page.
-    keys.append(SortKey(cases.c.seq, True, nullable=False))
-    statement = (select(cases.c.seq, cases.c.case_id, cases.c.template_id, *columns)
-                 .select_from(joined).where(cases.c.domain_id == domain_id, where))
-    return statement, keys
+def _conjuncts(node: tuple) -> list[tuple]:
+    """The members of a tree's top-level AND (nested ANDs flattened)."""
+    if node[0] == "and":
+        return [part for inner in node[1] for part in _conjuncts(inner)]
+    return [node]
 
 
-def search_cases(conn: Connection, domain_id: str, where: ColumnElement,
-                 sorts: list[tuple[str, str, bool]], after: list | None, limit: int) -> list:
-    """Up to ``limit`` matching cases after the keyset cursor ``after``.
-
-    ``sorts`` are ``(field id, value column, descending)``; each returned row is
-    ``(seq, case_id, template_id, *sort values)``, and ``[*sort values, seq]`` is the row's
-    cursor.
-    """
-    statement, keys = _case_search(domain_id, where, sorts)
-    if after is not None:
-        statement = statement.where(_after(keys, after))
-    return conn.execute(statement.order_by(*(k.order() for k in keys)).limit(limit)).all()
+def _index_key_test(held, test: str, member: str, value: Any) -> ColumnElement:
+    """The part of a value comparison the (domain, field, value) index answers on its own: the
+    whole test for numbers and booleans, the indexed key of text (a superset of the matches)."""
+    column = held.c[COLUMN[member]]
+    if COLUMN[member] != "string_value":
+        return column == value if test == "equalTo" else getattr(column, _COMPARE[test])(value)
+    key, cut = text_key(column), value[:KEY_CHARS]
+    if test == "equalTo":
+        return key == cut
+    return key >= cut if test.startswith("greater") else key <= cut
 
 
-def count_cases(conn: Connection, domain_id: str, where: ColumnElement) -> int:
-    """How many cases of the domain satisfy ``where`` (SearchCases' ``totalCount``)."""
-    return conn.scalar(select(func.count()).select_from(cases)
-                       .where(cases.c.domain_id == domain_id, where))
+def _drivers(conn: Connection, domain_id: str, node: tuple) -> list[tuple]:
+    """``(statement, exact, words)`` per top-level conjunct an index answers (search words,
+    equalTo and range tests): the statement selects (a superset of) the seqs of the cases
+    satisfying the conjunct from that index alone, exactly those when ``exact``; ``words``
+    marks the search term, whose index spans every domain."""
+    found = []
+    for part in _conjuncts(node):
+        if part[0] == "words" and part[1]:
+            _, seq, matched = _term_query(conn, part[1])
+            found.append((select(seq.label("seq")).where(matched), False, True))
+        elif part[0] == "field" and part[3] != "emptyValue" and part[1] != "contains":
+            _, test, field_id, member, value = part
+            held = case_values.alias()
+            # A text key shorter than KEY_CHARS is the whole value: the key test is exact.
+            exact = COLUMN[member] != "string_value" or (
+                test == "equalTo" and len(value) < KEY_CHARS)
+            found.append((select(held.c.case_seq.label("seq")).where(
+                held.c.domain_id == domain_id, held.c.field_id == field_id,
+                _index_key_test(held, test, member, value)), exact, False))
+    return found
+
+
+def _trivial(node: tuple) -> bool:
+    return node[0] == "words" and not node[1]
+
+
+# -- SearchCases: the page and its count -----------------------------------------------------------
+
+# A search whose narrowest index answer holds at most ``drive_limit`` cases reads those cases
+# and sorts them; otherwise it walks the sort index and tests each case until the page is full.
+# totalCount is exact up to ``total_cap`` matching cases and ``total_cap`` beyond (a lower bound,
+# the way a search engine tracks hits), so that counting never walks a whole domain. Both come
+# from the settings (--search-drive-limit, --search-total-cap).
+
+
+class CaseSearch:
+    """One SearchCases query: its filter, its sort keys and the plan chosen for it."""
+
+    def __init__(self, conn: Connection, domain_id: str, tree: tuple, case_arn_prefix: str,
+                 sorts: list[tuple[str, str, bool]], drive_limit: int, total_cap: int):
+        self.conn, self.domain_id, self.sorts = conn, domain_id, sorts
+        self.total_cap = total_cap
+        # The search term asks the term index once: a small answer is kept as a list of case
+        # seqs (the term's test becomes "seq in the list"), a large one stays a subquery.
+        term, sizes = None, {}
+        for part in _conjuncts(tree):
+            if part[0] == "words" and part[1]:
+                _, seq, matched = _term_query(conn, part[1])
+                found = conn.execute(select(seq).where(matched).limit(drive_limit + 1)).all()
+                if len(found) <= drive_limit:
+                    term = [row[0] for row in found]
+                    tree = ("and", [("seqs", term)] + [
+                        p for p in _conjuncts(tree) if p[0] != "words"])
+                else:
+                    sizes[True] = len(found)  # the words driver's size, already known
+                break
+        self.where = condition(conn, tree, case_arn_prefix)
+        # The narrowest index answer, and whether it is narrow enough to read whole.
+        self.driver, self.driven, best, exact, self.words = None, False, None, False, False
+        if term is not None:
+            self.driver, best, self.words = select(cases.c.seq), len(term), True
+        for driver, driver_exact, words in _drivers(conn, domain_id, tree):
+            size = sizes[True] if words else _capped_count(conn, driver, drive_limit + 1)
+            if best is None or size < best:
+                self.driver, best, exact, self.words = driver, size, driver_exact, words
+        self.driven = best is not None and best <= drive_limit
+        # A search of one field test that its index answers exactly is counted on the index.
+        self.counted_on_index = exact and len(
+            [part for part in _conjuncts(tree) if not _trivial(part)]) == 1
+
+    def page(self, after: list | None, limit: int) -> list:
+        """Up to ``limit`` matching cases after the keyset cursor ``after``; each row is
+        ``(seq, case_id, template_id, *sort keys)`` and ``[*sort keys, seq]`` its cursor."""
+        if self.driven:
+            statement, keys = self._statement(outer=True)
+            if not self.words:  # the filter's own term test already narrows to the term's cases
+                statement = statement.where(cases.c.seq.in_(self.driver.scalar_subquery()))
+            return self._run(statement, keys, after, limit)
+        # Walk the first sort field's index in order: cases holding a value, then (unless the
+        # field always has one) the others, newest first.
+        statement, keys = self._statement(outer=False)
+        rows = self._run(statement, keys, after, limit)
+        field_id = self.sorts[0][0]
+        if len(rows) < limit and field_id not in ALWAYS_SET:
+            statement, keys = self._statement(outer=True)
+            statement = statement.where(keys[0].expr.is_(None))
+            rows += self._run(statement, keys, after, limit - len(rows))
+        return rows
+
+    def total(self) -> int:
+        """totalCount: exact up to ``total_cap`` (see above). Counting walks the narrowest index
+        answer when there is one (a large value range joined, so that the walk stops at the
+        cap), else the domain's cases."""
+        mine = [cases.c.domain_id == self.domain_id, self.where]
+        if self.counted_on_index:
+            statement = self.driver
+        elif self.driver is None:
+            statement = select(cases.c.seq).where(*mine)
+        elif self.words:
+            # The filter's own term test narrows to the term's cases (the term index hands
+            # over its whole answer at once, in any case).
+            statement = select(cases.c.seq).where(*mine)
+        elif self.driven:
+            statement = select(cases.c.seq).where(
+                cases.c.seq.in_(self.driver.scalar_subquery()), *mine)
+        else:
+            narrowed = self.driver.subquery()
+            statement = (select(cases.c.seq).select_from(narrowed)
+                         .join(cases, cases.c.seq == narrowed.c.seq).where(*mine))
+        if self.driven:
+            return self.conn.scalar(select(func.count()).select_from(statement.subquery()))
+        return min(_capped_count(self.conn, statement, self.total_cap + 1), self.total_cap)
+
+    def _statement(self, outer: bool):
+        """(statement, sort keys): the domain's cases matching the filter joined to their sort
+        values; ``outer=False`` reads the first sort field's index (cases holding a value)."""
+        keys, columns = [], []
+        joined = cases
+        for n, (field_id, value_column, descending) in enumerate(self.sorts):
+            held = case_values.alias()
+            on = and_(held.c.case_seq == cases.c.seq, held.c.field_id == field_id)
+            key = sort_key(held, value_column)
+            if n == 0 and not outer:
+                # The index (domain, field, key, case seq) drives the statement, in order.
+                joined = held.join(cases, cases.c.seq == held.c.case_seq)
+                first = [held.c.domain_id == self.domain_id, held.c.field_id == field_id]
+                keys.append(SortKey(key, descending, nullable=False))
+                seq_key = held.c.case_seq
+            else:
+                joined = joined.outerjoin(held, on)
+                keys.append(SortKey(key, descending, nullable=True))
+            columns.append(key)
+        if outer or not self.sorts:
+            first, seq_key = [], cases.c.seq
+        # Newest case first among equal sort keys: the same order on every page.
+        keys.append(SortKey(seq_key, True, nullable=False))
+        statement = (select(cases.c.seq, cases.c.case_id, cases.c.template_id, *columns)
+                     .select_from(joined)
+                     .where(*first, cases.c.domain_id == self.domain_id, self.where))
+        return statement, keys
+
+    def _run(self, statement, keys: list[SortKey], after: list | None, limit: int) -> list:
+        if after is not None:
+            statement = statement.where(_after(keys, after))
+        statement = statement.order_by(*(k.order() for k in keys)).limit(limit)
+        return self.conn.execute(statement).all()
+
+
+def _capped_count(conn: Connection, statement, cap: int) -> int:
+    """How many rows ``statement`` yields, counting no further than ``cap``."""
+    return conn.scalar(select(func.count()).select_from(statement.limit(cap).subquery()))
 
 
 def values_of(conn: Connection, case_seqs: list[int],
@@ -230,22 +495,33 @@ def tags_of(conn: Connection, arns: list[str]) -> dict[str, dict[str, str]]:
 
 # -- SearchAllRelatedItems -----------------------------------------------------------------------
 
+# The content member of each related-item type that a filter matches exactly; its value is
+# stored in ``search_key`` so that SearchAllRelatedItems narrows through RELATED_ITEMS_BY_KEY.
+SEARCH_KEY_MEMBER = {"Contact": "contactArn", "File": "fileArn", "ConnectCase": "caseId",
+                     "Sla": "name"}
+RELATED_ITEMS_BY_KEY = Index("ix_cases_related_items_search_key", related_items.c.domain_id,
+                             related_items.c.type, related_items.c.search_key,
+                             related_items.c.association_time, related_items.c.seq)
+
+
+def search_key(item_type: str, content: dict) -> str | None:
+    """The ``search_key`` of a related item with this stored content."""
+    member = SEARCH_KEY_MEMBER.get(item_type)
+    return content.get(member) if member else None
+
+
 def related_item_filter(prefilters: list[tuple[str, dict[str, str]]]) -> ColumnElement:
     """Items that may match any of the ``(item type, {content member: exact value})`` filters
-    (no filters: every item).
-
-    Content is orjson text, so ``"member":<json string>`` appears in it whenever the member
-    holds that string. The test can over-match (the text may sit inside another value, and
-    SQLite's LIKE ignores ASCII case) but never under-match; callers check every row exactly.
-    """
+    (no filters: every item). Only type and ``search_key`` are tested; callers check the rest
+    of each row (channels, SLA status, custom fields)."""
     if not prefilters:
         return true()
     alternatives = []
     for item_type, exact in prefilters:
         parts = [related_items.c.type == item_type]
-        for member, value in exact.items():
-            needle = f'"{member}":{orjson.dumps(value).decode()}'
-            parts.append(related_items.c.content.contains(needle, autoescape=True))
+        member = SEARCH_KEY_MEMBER.get(item_type)
+        if member in exact:
+            parts.append(related_items.c.search_key == exact[member])
         alternatives.append(and_(*parts))
     return or_(*alternatives)
 

@@ -85,16 +85,21 @@ cases = Table(
     Index("ix_cases_cases_case", "domain_id", "case_id", unique=True),
     # Unique, so that two concurrent retries cannot both create a case (NULLs never clash).
     Index("ix_cases_cases_token", "domain_id", "client_token", unique=True),
+    # A domain's cases newest first: SearchCases' order among cases without a sort value, and
+    # its capped totalCount without a filter.
+    Index("ix_cases_cases_domain_seq", "domain_id", "seq"),
 )
 
 # One row per field value of a case. Typed columns (rather than JSON) so that a case search
-# can compare and index values.
+# can compare and index values; ``domain_id`` (the case's) leads the search indexes, which
+# ``search_queries`` declares next to the queries that use them.
 case_values = Table(
     "cases_case_values",
     metadata,
     Column("case_seq", Integer, ForeignKey("cases_cases.seq", ondelete="CASCADE"),
            primary_key=True),
     Column("field_id", String(64), primary_key=True),
+    Column("domain_id", String(ID)),
     Column("kind", String(16), nullable=False),  # the FieldValueUnion member
     Column("string_value", Text),
     Column("double_value", Float),
@@ -114,6 +119,10 @@ related_items = Table(
     Column("created_by", Text),  # JSON UserUnion
     Column("last_updated_user", Text),  # JSON UserUnion
     Column("association_time", BigInteger, nullable=False),
+    # The content member a SearchAllRelatedItems filter matches exactly (contactArn, fileArn,
+    # caseId, SLA name; NULL for comments and custom items), so that the search is an index
+    # range scan; see search_queries.RELATED_ITEMS_BY_KEY.
+    Column("search_key", String(500)),
     Index("ix_cases_related_items_item", "case_seq", "related_item_id", unique=True),
     Index("ix_cases_related_items_case", "case_seq", "seq"),
 )

@@ -6,6 +6,7 @@ from sqlalchemy import Connection, bindparam, delete, select
 
 from ...store.prepared import Inserter, Prepared
 from ...store.sql import insert_or_nothing
+from .. import search_queries
 from ..tables import case_values, cases, contact_links, related_items, tags
 
 _COLUMN = {"stringValue": "string_value", "userArnValue": "string_value",
@@ -69,8 +70,10 @@ def values(conn: Connection, case_seq: int) -> dict[str, dict]:
     return found
 
 
-def write_values(conn: Connection, case_seq: int, changes: dict[str, dict]) -> None:
-    """Set (or, for ``emptyValue``, remove) the given values."""
+def write_values(conn: Connection, domain_id: str, case_seq: int,
+                 changes: dict[str, dict]) -> None:
+    """Set (or, for ``emptyValue``, remove) the given values, and bring the case's search-term
+    document up to date in the same transaction."""
     if not changes:
         return
     _DELETE_VALUES.run(conn, {"case_seq": case_seq, "field_ids": list(changes)})
@@ -79,17 +82,19 @@ def write_values(conn: Connection, case_seq: int, changes: dict[str, dict]) -> N
         kind, value = next(iter(union.items()))
         if kind == "emptyValue":
             continue
-        row = {"case_seq": case_seq, "field_id": field_id, "kind": kind, "string_value": None,
-               "double_value": None, "boolean_value": None}
+        row = {"case_seq": case_seq, "field_id": field_id, "domain_id": domain_id, "kind": kind,
+               "string_value": None, "double_value": None, "boolean_value": None}
         row[_COLUMN[kind]] = value
         rows.append(row)
     for row in rows:
         _INSERT_VALUE(conn, row)
+    search_queries.reindex_cases(conn, [case_seq])
 
 
 def delete_case(conn: Connection, case_seq: int, arns: list[str]) -> None:
     """Remove a case, its values, related items, contact links and the tags of ``arns``."""
     conn.execute(delete(tags).where(tags.c.resource_arn.in_(arns)))
+    search_queries.forget_cases(conn, [case_seq])
     for table in (case_values, contact_links, related_items):
         conn.execute(delete(table).where(table.c.case_seq == case_seq))
     conn.execute(delete(cases).where(cases.c.seq == case_seq))

@@ -6,6 +6,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select
 
 from ...store.prepared import Prepared
 from ...store.tables import accounts
+from .. import search_queries
 from ..merge_tables import merges
 from ..tables import (
     case_values,
@@ -88,6 +89,7 @@ def page(conn: Connection, account_id: str, region: str, after_seq: int, limit: 
 def delete_domain(conn: Connection, domain_id: str) -> None:
     """Remove the domain and every row below it."""
     case_seqs = select(cases.c.seq).where(cases.c.domain_id == domain_id).scalar_subquery()
+    search_queries.forget_cases(conn, case_seqs)
     conn.execute(delete(case_values).where(case_values.c.case_seq.in_(case_seqs)))
     conn.execute(delete(contact_links).where(contact_links.c.domain_id == domain_id))
     for table in (related_items, cases, field_options, definitions, tags):

@@ -6,6 +6,7 @@ import orjson
 from sqlalchemy import Connection, Integer, Select, bindparam, delete, func, insert, select, update
 
 from ...store.prepared import Inserter, Prepared
+from ..search_queries import search_key
 from ..tables import cases, contact_links, related_items
 
 
@@ -48,6 +49,7 @@ _INSERT_ITEM = Inserter(related_items, returning=related_items.c.seq)
 def insert_item(conn: Connection, row: dict) -> int:
     """Store a new related item; returns its sequence number."""
     row = {**row, "content": orjson.dumps(row["content"]).decode(),
+           "search_key": search_key(row["type"], row["content"]),
            "created_by": orjson.dumps(row["created_by"]).decode() if row["created_by"] else None}
     return _INSERT_ITEM(conn, row)
 

@@ -1,13 +1,13 @@
 """Request limits shared by all server processes: limit_counters
 
-Revision ID: pg_0001
+Revision ID: limits_0001
 Revises: 0001
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "pg_0001"
+revision = "limits_0001"
 down_revision = "0001"
 branch_labels = ("limits",)
 depends_on = None

@@ -1,0 +1,162 @@
+"""SearchCases, SearchAllRelatedItems and friends at two store sizes, side by side.
+
+Seeds one store per size with ``casework seed`` (or reuses a store seeded earlier), starts
+``casework serve`` on it, times single boto3 calls (median of ``--repeat``, after one warm-up
+call each) and prints a Markdown table of the sizes side by side with the ratio of the last to
+the first.
+
+    python bench/search.py --sizes 10000,1000000 --work-dir /tmp/casework-search-bench
+
+Searches timed (the domain is the one ``casework seed`` fills, named ``seed``):
+
+* SearchCases without a filter (the first page, newest updated first, with totalCount);
+* SearchCases with ``customer_id`` equalTo one customer (a customer holds about four cases);
+* SearchCases with ``Tier`` equalTo ``gold`` (a quarter of the cases);
+* SearchCases with a searchTerm of one word of the title vocabulary, of two words, and of a
+  case id (one match);
+* SearchAllRelatedItems by contact ARN; GetCase and DescribeCases by id for reference.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import socket
+import statistics
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import boto3
+import httpx
+from botocore.config import Config
+
+ACCOUNT = "000000000000"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+def casework(*args: str) -> None:
+    subprocess.run([sys.executable, "-m", "casework", *args], check=True)
+
+
+def seed(data_dir: Path, size: int) -> None:
+    marker = data_dir / "seeded"
+    if marker.exists():
+        return
+    casework("seed", "--data-dir", str(data_dir), "--connect-cases", str(size),
+             "--related-items-per-case", "1", "--support-cases", str(max(size // 10, 1)),
+             "--communications-per-case", "2")
+    marker.write_text(str(size))
+
+
+def serve(data_dir: Path):
+    port = free_port()
+    log = open(data_dir / "server.log", "ab")  # noqa: SIM115  (closed with the process)
+    process = subprocess.Popen(
+        [sys.executable, "-m", "casework", "serve", "--port", str(port), "--data-dir",
+         str(data_dir), "--threads", "4", "--log-level", "warning"],
+        stdout=log, stderr=subprocess.STDOUT)
+    endpoint = f"http://127.0.0.1:{port}"
+    for _ in range(600):
+        try:
+            if httpx.get(f"{endpoint}/_casework/health", timeout=1).status_code == 200:
+                return process, endpoint
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError("server did not start")
+
+
+def timed(call, repeat: int) -> float:
+    call()  # warm-up
+    samples = []
+    for _ in range(repeat):
+        began = time.perf_counter()
+        call()
+        samples.append((time.perf_counter() - began) * 1000)
+    return statistics.median(samples)
+
+
+def measure(endpoint: str, repeat: int) -> dict[str, float]:
+    def client(service):
+        return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
+                            aws_access_key_id="test", aws_secret_access_key="test",
+                            config=Config(retries={"max_attempts": 1}))
+
+    cc, support = client("connectcases"), client("support")
+    domain = next(d["domainId"] for d in cc.list_domains()["domains"] if d["name"] == "seed")
+    fields = {f["name"]: f["fieldId"] for f in cc.list_fields(domainId=domain)["fields"]}
+    newest = cc.search_cases(domainId=domain, maxResults=1, fields=[
+        {"id": "customer_id"}, {"id": "title"}])["cases"][0]
+    values = {f["id"]: f["value"]["stringValue"] for f in newest["fields"]}
+    case_id = newest["caseId"]
+    title_words = values["title"].lower().split()
+    item = cc.search_all_related_items(domainId=domain, filters=[{"contact": {}}],
+                                       maxResults=1)["relatedItems"][0]
+    contact_arn = item["content"]["contact"]["contactArn"]
+    support_case = support.describe_cases(maxResults=10)["cases"][0]["caseId"]
+
+    calls = {
+        "SearchCases, no filter (first page, totalCount)":
+            lambda: cc.search_cases(domainId=domain),
+        "SearchCases, customer_id equalTo (field filter)":
+            lambda: cc.search_cases(domainId=domain, filter={"field": {"equalTo": {
+                "id": "customer_id", "value": {"stringValue": values["customer_id"]}}}}),
+        "SearchCases, Tier equalTo gold (a quarter of the cases)":
+            lambda: cc.search_cases(domainId=domain, filter={"field": {"equalTo": {
+                "id": fields["Tier"], "value": {"stringValue": "gold"}}}}),
+        "SearchCases, searchTerm one word of a title":
+            lambda: cc.search_cases(domainId=domain, searchTerm=title_words[0]),
+        "SearchCases, searchTerm two words of a title":
+            lambda: cc.search_cases(domainId=domain, searchTerm=" ".join(title_words[:2])),
+        "SearchCases, searchTerm a case id (one match)":
+            lambda: cc.search_cases(domainId=domain, searchTerm=case_id),
+        "SearchAllRelatedItems, contact ARN":
+            lambda: cc.search_all_related_items(domainId=domain, filters=[
+                {"contact": {"contactArn": contact_arn}}]),
+        "GetCase": lambda: cc.get_case(domainId=domain, caseId=case_id,
+                                       fields=[{"id": "title"}]),
+        "DescribeCases (AWS Support) by id":
+            lambda: support.describe_cases(caseIdList=[support_case]),
+    }
+    print(f"terms: {title_words[0]!r}, {' '.join(title_words[:2])!r}", file=sys.stderr)
+    return {name: timed(call, repeat) for name, call in calls.items()}
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--sizes", default="10000,1000000")
+    parser.add_argument("--work-dir", default="/tmp/casework-search-bench", type=Path)
+    parser.add_argument("--repeat", default=15, type=int)
+    args = parser.parse_args()
+    sizes = [int(s) for s in args.sizes.split(",")]
+    results = {}
+    for size in sizes:
+        data_dir = args.work_dir / f"cases-{size}"
+        data_dir.mkdir(parents=True, exist_ok=True)
+        seed(data_dir, size)
+        process, endpoint = serve(data_dir)
+        try:
+            results[size] = measure(endpoint, args.repeat)
+        finally:
+            process.terminate()
+            process.wait(30)
+    names = list(results[sizes[0]])
+    labels = [f"{s:,} cases" for s in sizes]
+    print(f"| call (median of {args.repeat}, ms) | " + " | ".join(labels) + " | ratio |")
+    print("|---|" + "---|" * (len(sizes) + 1))
+    for name in names:
+        row = [results[s][name] for s in sizes]
+        print(f"| {name} | " + " | ".join(f"{v:.1f}" for v in row)
+              + f" | {row[-1] / row[0]:.2f}x |")
+    print(f"\n{os.uname().nodename}: {os.cpu_count()} cores")
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,382 @@
+"""``casework seed``: fill a store fast with realistic AWS Support and Connect Cases data.
+
+The rows are the rows the API would have written, in bulk: the domain, its fields, options and
+template come from the real handlers; each Connect case gets the values CreateCase stores
+(service-maintained ones included), its search-term document, its ``Case.Created`` audit event,
+and ``--related-items-per-case`` related items (contacts, with their contact links, and
+comments) each with its ``RelatedItem.Created`` event. AWS Support cases get a display id from
+the account's counter and ``--communications-per-case`` communications.
+
+Values are drawn from a seeded random generator (``--random-seed``), so two runs with the same
+arguments hold the same titles, customers and contacts (ids and times differ). Customer ids
+and contact ARNs are each shared by a few cases, as they are in a contact centre.
+
+Run it while no server writes to the store: sequence numbers are assigned here, in bulk.
+"""
+
+from __future__ import annotations
+
+import random
+import secrets
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+
+import orjson
+from sqlalchemy import Connection, event, func, insert, select, text, update
+
+from .cases import registry as cases_registry
+from .cases import search_queries
+from .cases.audit import principal_arn, related_item_changes
+from .cases.common import iso
+from .cases.event_tables import audit_events
+from .cases.tables import case_values, cases, contact_links, domains, related_items
+from .config import Settings
+from .handlers import Context
+from .store import Store
+from .store.engine import now_ms
+from .store.tables import accounts, counters
+from .support.cases import DISPLAY_ID_BASE
+from .support.catalog import load_catalog
+from .support.tables import cases as support_cases
+from .support.tables import communications
+from .tokens import TokenSigner
+
+DOMAIN_NAME = "seed"
+REGION = "us-east-1"
+BATCH = 5000  # cases per transaction
+WORDS = [
+    "account", "address", "adjust", "agent", "alarm", "alert", "amount", "annual", "answer",
+    "app", "appointment", "approval", "backup", "balance", "bank", "battery", "bill", "billing",
+    "blocked", "booking", "broken", "browser", "bundle", "button", "cable", "cancel", "card",
+    "carrier", "cart", "charge", "chat", "checkout", "claim", "code", "complaint", "confirm",
+    "contract", "copy", "coupon", "credit", "customer", "damaged", "data", "date", "deal",
+    "debit", "declined", "default", "delay", "delivery", "deposit", "device", "discount",
+    "dispute", "double", "download", "driver", "duplicate", "email", "error", "exchange",
+    "expired", "export", "failed", "fee", "file", "firmware", "fraud", "freeze", "gift", "group",
+    "hardware", "help", "history", "hold", "import", "install", "invoice", "issue", "item", "key",
+    "label", "language", "late", "leak", "license", "limit", "link", "locked", "login", "loyalty",
+    "manual", "meter", "missing", "mobile", "modem", "monthly", "move", "network", "notice",
+    "offer", "order", "outage", "overcharge", "package", "parcel", "partial", "password",
+    "payment", "pending", "phone", "photo", "plan", "points", "portal", "price", "printer",
+    "profile", "promo", "purchase", "quote", "rate", "receipt", "refund", "region", "register",
+    "reminder", "renewal", "repair", "replace", "report", "request", "reset", "return", "review",
+    "reward", "roaming", "router", "schedule", "screen", "seat", "security", "service", "setup",
+    "shipment", "shipping", "signal", "sim", "size", "slow", "software", "speed", "statement",
+    "status", "storage", "subscription", "support", "switch", "sync", "tablet", "tax", "ticket",
+    "tracking", "transfer", "trial", "update", "upgrade", "usage", "user", "voucher", "wallet",
+    "warranty", "wifi", "wrong",
+]
+CHANNELS = ("VOICE", "CHAT", "TASK", "EMAIL")
+CUSTOM_FIELDS = [("Product", "Text"), ("Order total", "Number"), ("Priority customer", "Boolean"),
+                 ("Due", "DateTime"), ("Tier", "SingleSelect"), ("Order page", "Url"),
+                 ("Owner", "User")]
+TIERS = ("bronze", "silver", "gold", "platinum")
+SUPPORT_STATUSES = ("opened", "pending-customer-action", "reopened", "resolved",
+                    "work-in-progress", "customer-action-completed")
+
+
+@dataclass
+class Counts:
+    support_cases: int = 0
+    communications: int = 0
+    connect_cases: int = 0
+    related_items: int = 0
+
+
+_IDS = random.Random(secrets.randbits(64))  # ids differ on every run, content does not
+
+
+def _uuid(_rng: random.Random | None = None) -> str:
+    return str(uuid.UUID(int=_IDS.getrandbits(128), version=4))
+
+
+def _ensure_account(conn: Connection, account_id: str) -> str:
+    email = conn.scalar(select(accounts.c.email).where(accounts.c.account_id == account_id))
+    if email is None:
+        email = f"support+{account_id}@example.com"
+        conn.execute(insert(accounts).values(account_id=account_id, email=email,
+                                             created_at=now_ms()))
+    return email
+
+
+def _next_seq(conn: Connection, table) -> int:
+    return (conn.scalar(select(func.max(table.c.seq))) or 0) + 1
+
+
+def _bump_sequences(conn: Connection, tables) -> None:
+    """PostgreSQL: move each serial past the sequence numbers assigned here."""
+    if conn.dialect.name == "sqlite":
+        return
+    for table in tables:
+        conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'seq'), "
+                          f"(SELECT coalesce(max(seq), 1) FROM {table.name}))"))
+
+
+def _insert(conn: Connection, table, rows: list[tuple]) -> None:
+    """Bulk insert of positional rows (every column of ``table``, in order)."""
+    if not rows:
+        return
+    names = [c.name for c in table.columns]
+    if conn.dialect.name == "sqlite":
+        marks = ", ".join("?" * len(names))
+        conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})",
+                             rows)
+    else:
+        conn.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
+
+
+# -- Connect Cases -------------------------------------------------------------------------------
+
+class ConnectSeeder:
+    """Creates (or reuses) the ``seed`` domain of an account and adds cases to it."""
+
+    def __init__(self, store: Store, account_id: str, rng: random.Random):
+        self.store, self.account_id, self.rng = store, account_id, rng
+        self.instance = f"arn:aws:connect:{REGION}:{account_id}:instance/{_uuid(rng)}"
+        self.agents = [f"{self.instance}/agent/{_uuid(rng)}" for _ in range(50)]
+        self.principal = principal_arn(account_id)
+
+    def _ctx(self, conn: Connection) -> Context:
+        return Context(conn=conn, account_id=self.account_id, access_key_id="seed",
+                       region=REGION, settings=Settings(), tokens=TokenSigner("seed"),
+                       now=now_ms())
+
+    def _call(self, conn: Connection, operation: str, **params) -> dict:
+        return cases_registry.handlers[operation].handler(self._ctx(conn), params)
+
+    def prepare(self) -> None:
+        """The domain, its custom fields, the Tier options and an Active template."""
+        with self.store.transaction() as conn:
+            _ensure_account(conn, self.account_id)
+            found = conn.execute(select(domains.c.domain_id, domains.c.region).where(
+                domains.c.account_id == self.account_id,
+                domains.c.name == DOMAIN_NAME)).first()
+            if found is None:
+                self.domain_id = self._call(conn, "CreateDomain", name=DOMAIN_NAME)["domainId"]
+                self.region = REGION
+                fields = {name: self._call(conn, "CreateField", domainId=self.domain_id,
+                                           name=name, type=kind)["fieldId"]
+                          for name, kind in CUSTOM_FIELDS}
+                self._call(conn, "BatchPutFieldOptions", domainId=self.domain_id,
+                           fieldId=fields["Tier"], options=[
+                               {"name": t.title(), "value": t, "active": True} for t in TIERS])
+                self.template_id = self._call(conn, "CreateTemplate", domainId=self.domain_id,
+                                              name="Seeded cases",
+                                              status="Active")["templateId"]
+            else:
+                self.domain_id, self.region = found
+                listed = self._call(conn, "ListFields", domainId=self.domain_id,
+                                    maxResults=100)["fields"]
+                fields = {f["name"]: f["fieldId"] for f in listed}
+                self.template_id = next(
+                    t["templateId"] for t in self._call(conn, "ListTemplates",
+                                                        domainId=self.domain_id,
+                                                        maxResults=100)["templates"]
+                    if t["name"] == "Seeded cases")
+        self.fields = fields
+        self.case_arn_prefix = (f"arn:aws:cases:{self.region}:{self.account_id}:domain/"
+                                f"{self.domain_id}/case/")
+
+    def values(self, case_id: str, created: int, updated: int, customer: str) -> dict:
+        rng, f = self.rng, self.fields
+        title = " ".join(rng.sample(WORDS, rng.randint(2, 5))).capitalize()
+        agent = rng.choice(self.agents)
+        status = "closed" if rng.random() < 0.3 else "open"
+        found = {
+            "title": {"stringValue": title},
+            "customer_id": {"stringValue": customer},
+            "status": {"stringValue": status},
+            f["Product"]: {"stringValue": f"{rng.choice(WORDS)} {rng.randint(100, 999)}"},
+            f["Order total"]: {"doubleValue": round(rng.uniform(5, 2000), 2)},
+            f["Priority customer"]: {"booleanValue": rng.random() < 0.2},
+            f["Due"]: {"stringValue": iso(updated + rng.randint(1, 30) * 86_400_000)},
+            f["Tier"]: {"stringValue": rng.choice(TIERS)},
+            f["Order page"]: {"stringValue":
+                              f"https://shop.example.com/orders/{rng.randint(10**6, 10**7)}"},
+            f["Owner"]: {"userArnValue": agent},
+            "case_id": {"stringValue": case_id},
+            "reference_number": {"stringValue": f"{rng.randrange(10**8):08d}"},
+            "created_datetime": {"stringValue": iso(created)},
+            "last_updated_datetime": {"stringValue": iso(updated)},
+            "last_updated_user": {"userArnValue": agent},
+        }
+        if status == "closed":
+            found["last_closed_datetime"] = {"stringValue": iso(updated)}
+        return found
+
+    def add(self, number: int, items_per_case: int, progress: Callable[[int], None]) -> int:
+        """Add ``number`` cases with ``items_per_case`` related items each; returns items made."""
+        rng = self.rng
+        made = 0
+        customers = max(1, number // 4)
+        profile = f"arn:aws:profile:{REGION}:{self.account_id}:domains/seed/profiles/"
+        customer_ids = [profile + uuid.UUID(int=rng.getrandbits(128)).hex
+                        for _ in range(min(customers, 100_000))]
+        contact_pool = max(1, number * max(items_per_case, 1) // 3)
+        contact_prefix = f"{self.instance}/contact/"
+        end = now_ms()
+        # Cases were created over the last year, in order; each was last updated a little later.
+        span = 365 * 86_400_000
+        step = max(1, span // max(number, 1))
+        start = end - span
+        done = 0
+        while done < number:
+            size = min(BATCH, number - done)
+            with self.store.transaction() as conn:
+                made += self._batch(conn, done, size, items_per_case, start, step,
+                                    customer_ids, contact_pool, contact_prefix)
+            done += size
+            progress(size)
+        return made
+
+    def _batch(self, conn: Connection, offset: int, size: int, items_per_case: int,
+               start: int, step: int, customer_ids: list[str], contact_pool: int,
+               contact_prefix: str) -> int:
+        rng, domain_id, principal = self.rng, self.domain_id, self.principal
+        case_seq = _next_seq(conn, cases)
+        item_seq = _next_seq(conn, related_items)
+        event_seq = _next_seq(conn, audit_events)
+        case_rows, value_rows, documents, event_rows = [], [], [], []
+        item_rows, link_rows = [], []
+        owner = self.fields["Owner"]
+        for n in range(size):
+            seq = case_seq + n
+            case_id = _uuid(rng)
+            created = start + (offset + n) * step
+            updated = created + rng.randint(0, step)
+            held = self.values(case_id, created, updated, rng.choice(customer_ids))
+            agent = held[owner]["userArnValue"]
+            case_rows.append((seq, domain_id, case_id, self.template_id, None, None, created))
+            texts = []
+            for field_id, union in held.items():
+                kind, value = next(iter(union.items()))
+                if kind == "doubleValue":
+                    value_rows.append((seq, field_id, domain_id, kind, None, value, None))
+                elif kind == "booleanValue":
+                    value_rows.append((seq, field_id, domain_id, kind, None, None, value))
+                else:
+                    value_rows.append((seq, field_id, domain_id, kind, value, None, None))
+                    texts.append(value)
+            documents.append((seq, sorted(set(search_queries.words_of(" ".join(texts))))))
+            user = _USER.format(orjson.dumps(agent).decode())
+            performed = _PERFORMED.format(orjson.dumps(principal).decode(), user)
+            event_rows.append((event_seq, domain_id, seq, _uuid(rng), "Case.Created", None,
+                               created, performed,
+                               orjson.dumps([{"eventFieldId": f, "newValue": v}
+                                             for f, v in held.items()]).decode(), None))
+            event_seq += 1
+            linked = set()
+            for j in range(items_per_case):
+                item_id = _uuid(rng)
+                at = created + j * 60_000
+                if j % 2 == 0:
+                    arn = contact_prefix + f"{rng.randrange(contact_pool):012d}"
+                    if arn in linked:
+                        arn = contact_prefix + _uuid(rng)
+                    linked.add(arn)
+                    item_type, content = "Contact", {"contactArn": arn,
+                                                     "channel": rng.choice(CHANNELS),
+                                                     "connectedToSystemTime": at}
+                    link_rows.append((domain_id, arn, seq, item_seq))
+                else:
+                    item_type, content = "Comment", {
+                        "body": " ".join(rng.sample(WORDS, 8)).capitalize() + ".",
+                        "contentType": "Text/Plain"}
+                item_rows.append((item_seq, domain_id, seq, item_id, item_type,
+                                  orjson.dumps(content).decode(), user, None, at,
+                                  search_queries.search_key(item_type, content)))
+                event_rows.append((event_seq, domain_id, seq, _uuid(rng), "RelatedItem.Created",
+                                   item_type, at, performed, orjson.dumps(related_item_changes(
+                                       item_id, item_type, None, content)).decode(), None))
+                item_seq += 1
+                event_seq += 1
+        _insert(conn, cases, case_rows)
+        _insert(conn, case_values, value_rows)
+        search_queries.write_documents(conn, documents)
+        _insert(conn, related_items, item_rows)
+        _insert(conn, contact_links, link_rows)
+        _insert(conn, audit_events, event_rows)
+        _bump_sequences(conn, (cases, related_items, audit_events))
+        return len(item_rows)
+
+
+_USER = '{{"userArn":{}}}'
+_PERFORMED = '{{"iamPrincipalArn":{},"user":{}}}'
+
+
+def bulk_mode(store: Store) -> None:
+    """SQLite: a large page cache (the value indexes grow at random places) and no fsync per
+    batch (a seed cut short by a crash is simply run again) on every new connection."""
+    if not store.is_sqlite:
+        return
+
+    def pragmas(dbapi_connection, _record) -> None:
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA cache_size=-1000000")
+        cursor.execute("PRAGMA synchronous=OFF")
+        cursor.close()
+
+    store.engine.dispose()
+    event.listen(store.engine, "connect", pragmas)
+
+
+# -- AWS Support ---------------------------------------------------------------------------------
+
+def seed_support(store: Store, account_id: str, number: int, per_case: int, rng: random.Random,
+                 progress: Callable[[int], None]) -> int:
+    """Add ``number`` AWS Support cases with ``per_case`` communications each."""
+    catalog = [(code, category) for code, service in load_catalog(None).services.items()
+               for category in service["categories"]]
+    severities = ("low", "normal", "high", "urgent", "critical")
+    end = now_ms()
+    step = max(1, 365 * 86_400_000 // max(number, 1))
+    start = end - 365 * 86_400_000
+    made, done = 0, 0
+    while done < number:
+        size = min(BATCH, number - done)
+        with store.transaction() as conn:
+            email = _ensure_account(conn, account_id)
+            first_display = _reserve_display_ids(conn, account_id, size)
+            case_seq = _next_seq(conn, support_cases)
+            comm_seq = _next_seq(conn, communications)
+            case_rows, comm_rows = [], []
+            for n in range(size):
+                created = start + (done + n) * step
+                year = datetime.fromtimestamp(created / 1000, UTC).year
+                service, category = rng.choice(catalog)
+                status = rng.choice(SUPPORT_STATUSES)
+                case_rows.append((
+                    case_seq + n, f"case-{account_id}-muen-{year}-{secrets.token_hex(8)}",
+                    account_id, str(DISPLAY_ID_BASE + first_display + n),
+                    " ".join(rng.sample(WORDS, rng.randint(3, 6))).capitalize(), status,
+                    service, category, rng.choice(severities), "en", "technical", email, "[]",
+                    created, created + step if status == "resolved" else None))
+                for k in range(per_case):
+                    who = email if k % 2 == 0 else "Amazon Web Services"
+                    comm_rows.append((comm_seq, case_seq + n,
+                                      " ".join(rng.sample(WORDS, 12)).capitalize() + ".",
+                                      who, "[]", created + k * 3_600_000))
+                    comm_seq += 1
+            _insert(conn, support_cases, case_rows)
+            _insert(conn, communications, comm_rows)
+            _bump_sequences(conn, (support_cases, communications))
+        made += len(comm_rows)
+        done += size
+        progress(size)
+    return made
+
+
+def _reserve_display_ids(conn: Connection, account_id: str, number: int) -> int:
+    """Bump the account's display-id counter by ``number``; returns the first id reserved."""
+    current = conn.scalar(select(counters.c.value).where(
+        counters.c.account_id == account_id, counters.c.name == "display_id"))
+    if current is None:
+        conn.execute(insert(counters).values(account_id=account_id, name="display_id",
+                                             value=number))
+        return 1
+    conn.execute(update(counters).where(counters.c.account_id == account_id,
+                                        counters.c.name == "display_id")
+                 .values(value=current + number))
+    return current + 1

@@ -1,0 +1,110 @@
+"""SearchCases answers the same whichever way it reads its indexes.
+
+A server started with ``--search-drive-limit 2 --search-total-cap 5`` walks the sort index for
+any search matching more than two cases and counts at most five, so that a small domain
+exercises the plans a large one uses: reading a narrow index answer whole and sorting it,
+walking the sort index (cases holding a sort value, then those without), and counting up to
+the cap on a value index, the term index or the domain's cases.
+"""
+
+from __future__ import annotations
+
+import pytest
+from cases_helpers import text
+from conftest import start_server
+
+CAP = 5
+NUMBERS = 14  # cases "case 0" .. "case 13"; the last two hold no score
+
+
+@pytest.fixture(scope="module")
+def tiny(tmp_path_factory):
+    server = start_server(tmp_path_factory.mktemp("plans"), "--search-drive-limit", "2",
+                          "--search-total-cap", str(CAP))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def world(tiny):
+    cc = tiny.client("connectcases")
+    domain = cc.create_domain(name="plans")["domainId"]
+    score = cc.create_field(domainId=domain, name="score", type="Number")["fieldId"]
+    kind = cc.create_field(domainId=domain, name="kind", type="Text")["fieldId"]
+    template = cc.create_template(domainId=domain, name="Plain")["templateId"]
+    rows, ids = [], []
+    for n in range(NUMBERS):
+        row = {"title": f"case {n} {'alpha' if n % 2 else 'beta'}", "kind": f"k{n % 4}"}
+        fields = [{"id": "title", "value": text(row["title"])},
+                  {"id": kind, "value": text(row["kind"])}]
+        if n < NUMBERS - 2:
+            row["score"] = float(n % 3)
+            fields.append({"id": score, "value": {"doubleValue": row["score"]}})
+        ids.append(cc.create_case(domainId=domain, templateId=template,
+                                  fields=fields)["caseId"])
+        rows.append(row)
+    return {"cc": cc, "domain": domain, "score": score, "kind": kind, "rows": rows, "ids": ids}
+
+
+def equal(field: str, value) -> dict:
+    union = {"doubleValue": value} if isinstance(value, float) else text(value)
+    return {"field": {"equalTo": {"id": field, "value": union}}}
+
+
+SEARCHES = {
+    # name: (request members built from the world, which rows match)
+    "everything": (lambda w: {}, lambda r: True),
+    "score 1, walked": (lambda w: {"filter": equal(w["score"], 1.0)},
+                        lambda r: r.get("score") == 1.0),
+    "score above 0, walked": (
+        lambda w: {"filter": {"field": {"greaterThan": {"id": w["score"],
+                                                        "value": {"doubleValue": 0.0}}}}},
+        lambda r: r.get("score", -1) > 0),
+    "narrow, read whole": (
+        lambda w: {"filter": {"andAll": [equal(w["kind"], "k1"), equal(w["score"], 1.0)]}},
+        lambda r: r["kind"] == "k1" and r.get("score") == 1.0),
+    "term, walked": (lambda w: {"searchTerm": "ALPHA"}, lambda r: "alpha" in r["title"]),
+    "term and filter": (lambda w: {"searchTerm": "alp", "filter": equal(w["score"], 2.0)},
+                        lambda r: "alpha" in r["title"] and r.get("score") == 2.0),
+    "term of two words": (lambda w: {"searchTerm": "bet cas"},
+                          lambda r: "beta" in r["title"]),
+    "no index answers": (lambda w: {"filter": {"not": equal(w["kind"], "k0")}},
+                         lambda r: r["kind"] != "k0"),
+}
+
+
+def pages(cc, size: int, **params) -> list[dict]:
+    paginator = cc.get_paginator("search_cases")
+    return list(paginator.paginate(**params, PaginationConfig={"PageSize": size}))
+
+
+@pytest.mark.parametrize("name", list(SEARCHES))
+@pytest.mark.parametrize("size", [2, 3, 100])
+def test_newest_first_in_every_plan(world, name, size):
+    request, matches = SEARCHES[name]
+    got = pages(world["cc"], size, domainId=world["domain"], **request(world))
+    expected = [world["ids"][n] for n in reversed(range(NUMBERS)) if matches(world["rows"][n])]
+    assert [c["caseId"] for p in got for c in p["cases"]] == expected
+    assert all(p["totalCount"] == min(len(expected), CAP) for p in got)
+
+
+@pytest.mark.parametrize("order", ["Asc", "Desc"])
+@pytest.mark.parametrize("size", [2, 5])
+def test_sorted_walk_puts_cases_without_a_value_last(world, order, size):
+    got = pages(world["cc"], size, domainId=world["domain"],
+                sorts=[{"fieldId": world["score"], "sortOrder": order}])
+    rows = world["rows"]
+
+    def key(n):
+        if "score" not in rows[n]:
+            return (1, 0, -n)
+        return (0, rows[n]["score"] if order == "Asc" else -rows[n]["score"], -n)
+
+    expected = [world["ids"][n] for n in sorted(range(NUMBERS), key=key)]
+    assert [c["caseId"] for p in got for c in p["cases"]] == expected
+    assert got[0]["totalCount"] == CAP
+
+
+def test_exact_count_below_the_cap(world):
+    found = world["cc"].search_cases(domainId=world["domain"], filter=equal(world["kind"], "k3"))
+    assert found["totalCount"] == 3 == len(found["cases"])

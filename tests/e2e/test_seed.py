@@ -1,0 +1,136 @@
+"""``casework seed`` fills a store that reads like one written through the API.
+
+The store is seeded before the server starts, then read and written through boto3: seeded
+cases have their values, history, related items and contact links, search finds them, and new
+writes continue the seeded numbering.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+import pytest
+from cases_helpers import text
+from conftest import fresh_database_url, start_server
+
+ACCOUNT = "000000000000"  # the default key's account: `seed` without --account
+CONNECT, ITEMS, SUPPORT, COMMUNICATIONS = 60, 3, 25, 2
+
+
+@pytest.fixture(scope="module")
+def seeded(tmp_path_factory):
+    root = tmp_path_factory.mktemp("seeded")
+    data_dir = root / "data"
+    data_dir.mkdir()
+    url = fresh_database_url(data_dir)
+    done = subprocess.run(
+        [sys.executable, "-m", "casework", "seed", "--data-dir", str(data_dir),
+         "--database-url", url, "--support-cases", str(SUPPORT), "--communications-per-case",
+         str(COMMUNICATIONS), "--connect-cases", str(CONNECT), "--related-items-per-case",
+         str(ITEMS)], capture_output=True, text=True, check=True)
+    assert f"{CONNECT} Connect cases, {CONNECT * ITEMS} related items" in done.stdout
+    assert f"{SUPPORT} AWS Support cases, {SUPPORT * COMMUNICATIONS} communications" in \
+        done.stdout
+    server = start_server(root)
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def cc(seeded):
+    return seeded.client("connectcases")
+
+
+@pytest.fixture(scope="module")
+def domain(cc):
+    found = [d for d in cc.list_domains()["domains"] if d["name"] == "seed"]
+    assert len(found) == 1
+    return found[0]["domainId"]
+
+
+def everything(cc, domain) -> list[dict]:
+    paginator = cc.get_paginator("search_cases")
+    return [c for page in paginator.paginate(domainId=domain, fields=[
+        {"id": "title"}, {"id": "customer_id"}, {"id": "status"},
+        {"id": "last_updated_datetime"}]) for c in page["cases"]]
+
+
+def test_search_lists_every_seeded_case_newest_first(cc, domain):
+    found = everything(cc, domain)
+    assert len(found) == CONNECT
+    assert cc.search_cases(domainId=domain)["totalCount"] == CONNECT
+    updated = [next(f["value"]["stringValue"] for f in c["fields"]
+                    if f["id"] == "last_updated_datetime") for c in found]
+    assert updated == sorted(updated, reverse=True)
+    assert {next(f["value"]["stringValue"] for f in c["fields"] if f["id"] == "status")
+            for c in found} <= {"open", "closed"}
+
+
+def test_seeded_case_reads_like_a_created_one(cc, domain):
+    case = everything(cc, domain)[0]
+    fields = cc.list_fields(domainId=domain)["fields"]
+    custom = [f for f in fields if f["namespace"] == "Custom"]
+    assert {f["type"] for f in custom} == {"Text", "Number", "Boolean", "DateTime",
+                                          "SingleSelect", "Url", "User"}
+    got = cc.get_case(domainId=domain, caseId=case["caseId"],
+                      fields=[{"id": f["fieldId"]} for f in fields])
+    values = {f["id"]: f["value"] for f in got["fields"]}
+    assert values["case_id"] == text(case["caseId"])
+    assert values["title"] == next(f["value"] for f in case["fields"] if f["id"] == "title")
+    assert all(f["fieldId"] in values for f in custom)
+    history = cc.get_case_audit_events(domainId=domain, caseId=case["caseId"])["auditEvents"]
+    assert [e["type"] for e in history] == ["RelatedItem.Created"] * ITEMS + ["Case.Created"]
+    created = history[-1]
+    assert {f["eventFieldId"]: f["newValue"] for f in created["fields"]}["title"] == \
+        values["title"]
+    assert created["performedBy"]["iamPrincipalArn"] == f"arn:aws:iam::{ACCOUNT}:root"
+    items = cc.search_related_items(domainId=domain, caseId=case["caseId"])["relatedItems"]
+    assert sorted(i["type"] for i in items) == ["Comment", "Contact", "Contact"]
+
+
+def test_search_finds_seeded_values(cc, domain):
+    case = everything(cc, domain)[0]
+    values = {f["id"]: f["value"]["stringValue"] for f in case["fields"]}
+    by_term = cc.search_cases(domainId=domain, searchTerm=values["title"].upper(),
+                              maxResults=100)["cases"]
+    assert case["caseId"] in [c["caseId"] for c in by_term]
+    by_id = cc.search_cases(domainId=domain, searchTerm=case["caseId"])["cases"]
+    assert [c["caseId"] for c in by_id] == [case["caseId"]]
+    customer = cc.search_cases(domainId=domain, maxResults=100, filter={"field": {"equalTo": {
+        "id": "customer_id", "value": text(values["customer_id"])}}})
+    assert case["caseId"] in [c["caseId"] for c in customer["cases"]]
+    assert customer["totalCount"] == len(customer["cases"])
+
+
+def test_contacts_link_their_cases(cc, domain):
+    case = everything(cc, domain)[0]
+    contact = next(i for i in cc.search_related_items(
+        domainId=domain, caseId=case["caseId"], filters=[{"contact": {}}])["relatedItems"])
+    arn = contact["content"]["contact"]["contactArn"]
+    linked = cc.list_cases_for_contact(domainId=domain, contactArn=arn)["cases"]
+    assert case["caseId"] in [c["caseId"] for c in linked]
+    items = cc.search_all_related_items(domainId=domain, filters=[
+        {"contact": {"contactArn": arn}}])["relatedItems"]
+    assert {i["caseId"] for i in items} == {c["caseId"] for c in linked}
+
+
+def test_new_writes_continue_the_seeded_store(seeded, cc, domain):
+    template = cc.list_templates(domainId=domain)["templates"][0]["templateId"]
+    new = cc.create_case(domainId=domain, templateId=template, fields=[
+        {"id": "title", "value": text("written after seeding")}])["caseId"]
+    assert cc.search_cases(domainId=domain, maxResults=1)["cases"][0]["caseId"] == new
+    assert [c["caseId"] for c in cc.search_cases(domainId=domain,
+                                                 searchTerm="after seeding")["cases"]] == [new]
+    support = seeded.client("support")
+    listed = support.describe_cases(includeResolvedCases=True, maxResults=100)["cases"]
+    assert len(listed) == SUPPORT
+    one = listed[0]
+    assert len(support.describe_communications(caseId=one["caseId"])["communications"]) == \
+        COMMUNICATIONS
+    assert support.describe_cases(caseIdList=[one["caseId"]], includeResolvedCases=True)[
+        "cases"][0]["subject"] == \
+        one["subject"]
+    made = support.create_case(subject="after seeding", communicationBody="hello")["caseId"]
+    display = support.describe_cases(caseIdList=[made])["cases"][0]["displayId"]
+    assert display not in {c["displayId"] for c in listed}
