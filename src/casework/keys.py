@@ -34,9 +34,10 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, insert, select, update
+from sqlalchemy import Connection, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
+from .store.prepared import Prepared
 from .store.tables import access_keys, server_secrets
 from .wire.errors import ServiceError
 
@@ -198,10 +199,13 @@ def find_key(conn: Connection, master: MasterKey, access_key_id: str) -> KeyReco
     return KeyRecord(secret, row.account_id, row.principal, parse_allowed(row.allowed_actions))
 
 
+_KEY_PRINCIPAL = Prepared(select(access_keys.c.principal)
+                          .where(access_keys.c.access_key_id == bindparam("key_id")))
+
+
 def key_principal(conn: Connection, access_key_id: str) -> str | None:
     """The principal a key speaks for (None: the account's root user)."""
-    return conn.scalar(select(access_keys.c.principal)
-                       .where(access_keys.c.access_key_id == access_key_id))
+    return _KEY_PRINCIPAL.scalar(conn, {"key_id": access_key_id})
 
 
 # --- principals ----------------------------------------------------------------------------

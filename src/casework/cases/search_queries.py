@@ -45,6 +45,7 @@ from sqlalchemy import (
     Index,
     String,
     and_,
+    bindparam,
     cast,
     column,
     delete,
@@ -63,6 +64,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import TSQUERY
 
+from ..store.prepared import Prepared
 from .tables import case_values, cases, related_items, tags
 
 # Which typed column of cases_case_values holds each FieldValueUnion member.
@@ -140,15 +142,28 @@ def _is_sqlite(conn: Connection) -> bool:
     return conn.dialect.name == "sqlite"
 
 
+# Every case write rebuilds the case's document: these run on the driver (store/prepared.py).
+_TEXT_VALUES = Prepared(select(case_values.c.case_seq, case_values.c.string_value).where(
+    case_values.c.case_seq.in_(bindparam("seqs", expanding=True)),
+    case_values.c.kind.in_(TEXT_MEMBERS)))
+_FORGET = Prepared(lambda dialect: (
+    delete(_FTS).where(_FTS.c.rowid.in_(bindparam("seqs", expanding=True)))
+    if dialect == "sqlite" else
+    delete(_TSV).where(_TSV.c.case_seq.in_(bindparam("seqs", expanding=True)))))
+_WRITE_DOCUMENT = Prepared(lambda dialect: text(
+    "INSERT INTO cases_search_terms (rowid, terms) VALUES (:seq, :terms)"
+    if dialect == "sqlite" else
+    "INSERT INTO cases_search_terms (case_seq, terms) "
+    "VALUES (:seq, array_to_tsvector(CAST(:words AS text[])))"))
+
+
 def reindex_cases(conn: Connection, case_seqs: list[int]) -> None:
     """Rebuild the search-term documents of cases from their stored values (in the caller's
     transaction, so that the index changes exactly when the values do)."""
     if not case_seqs:
         return
     found: dict[int, set[str]] = {seq: set() for seq in case_seqs}
-    rows = conn.execute(select(case_values.c.case_seq, case_values.c.string_value).where(
-        case_values.c.case_seq.in_(case_seqs), case_values.c.kind.in_(TEXT_MEMBERS)))
-    for seq, value in rows:
+    for seq, value in _TEXT_VALUES.all(conn, {"seqs": case_seqs}):
         found[seq].update(words_of(value))
     forget_cases(conn, case_seqs)
     write_documents(conn, [(seq, sorted(words)) for seq, words in found.items()])
@@ -156,19 +171,24 @@ def reindex_cases(conn: Connection, case_seqs: list[int]) -> None:
 
 def write_documents(conn: Connection, documents: list[tuple[int, list[str]]]) -> None:
     """Insert the search-term documents ``(case seq, words)`` of cases that have none."""
-    if not documents:
+    if len(documents) > 1:  # many at once (seeding): one executemany
+        if _is_sqlite(conn):
+            conn.exec_driver_sql("INSERT INTO cases_search_terms (rowid, terms) VALUES (?, ?)",
+                                 [(seq, " ".join(words)) for seq, words in documents])
+        else:
+            conn.execute(text("INSERT INTO cases_search_terms (case_seq, terms) "
+                              "VALUES (:seq, array_to_tsvector(CAST(:words AS text[])))"),
+                         [{"seq": seq, "words": words} for seq, words in documents])
         return
-    if _is_sqlite(conn):
-        conn.exec_driver_sql("INSERT INTO cases_search_terms (rowid, terms) VALUES (?, ?)",
-                             [(seq, " ".join(words)) for seq, words in documents])
-    else:
-        conn.execute(text("INSERT INTO cases_search_terms (case_seq, terms) "
-                          "VALUES (:seq, array_to_tsvector(CAST(:words AS text[])))"),
-                     [{"seq": seq, "words": words} for seq, words in documents])
+    for seq, words in documents:
+        _WRITE_DOCUMENT.run(conn, {"seq": seq, "terms": " ".join(words), "words": words})
 
 
 def forget_cases(conn: Connection, case_seqs) -> None:
     """Drop the search-term documents of cases (a list, or a scalar subquery of seqs)."""
+    if isinstance(case_seqs, list):
+        _FORGET.run(conn, {"seqs": case_seqs})
+        return
     key = _FTS.c.rowid if _is_sqlite(conn) else _TSV.c.case_seq
     conn.execute(delete(_FTS if _is_sqlite(conn) else _TSV).where(key.in_(case_seqs)))
 

@@ -37,7 +37,8 @@ class _Compiled:
             raise ValueError("Prepared statements take every value as a parameter "
                              "(column defaults that run in Python are not applied)")
         self.named = not compiled.positional
-        self.expanding = [b.key for b in getattr(compiled, "post_compile_params", ())]
+        self.expanding = [compiled.bind_names[bind]
+                          for bind in getattr(compiled, "post_compile_params", ())]
         self.variants: dict[tuple[int, ...], tuple[str, list]] = {}
         self._compiled = compiled
         defaults = {name: (bind.value if not bind.required and bind.callable is None
@@ -66,14 +67,17 @@ class _Compiled:
     def sql_and_plan(self, params: dict) -> tuple[str, list]:
         if not self.expanding:
             return self.sql, self.plan
-        key = tuple(len(params[name]) for name in self.expanding)
+        # An IN list is given by the caller, or fixed in the statement (its default).
+        lists = {name: params[name] if name in params else self._defaults[name]
+                 for name in self.expanding}
+        key = tuple(len(values) for values in lists.values())
         variant = self.variants.get(key)
         if variant is None:
-            sample = {**{n: self._defaults[n] for n in self._defaults
-                         if self._defaults[n] is not _REQUIRED}, **params}
+            sample = {**{n: v for n, v in self._defaults.items() if v is not _REQUIRED},
+                      **params, **lists}
             state = self._compiled.construct_expanded_state(sample)
-            base_of = {f"{name}_{i + 1}": (name, i) for name in self.expanding
-                       for i in range(len(params[name]))}
+            base_of = {f"{name}_{i + 1}": (name, i) for name, values in lists.items()
+                       for i in range(len(values))}
             names = state.positiontup if not self.named else list(state.parameters)
             variant = self.variants[key] = (state.statement, self._plan(names, base_of))
         return variant
