@@ -712,7 +712,7 @@ def seed(data_dir, database_url, support_cases, communications_per_case, connect
 
     if len(account_id) != 12 or not account_id.isdigit():
         raise click.BadParameter("must be 12 digits", param_hint="--account")
-    store = _open_store(data_dir, database_url)
+    store = _open_store(data_dir, database_url, create=True)  # a new store is fine to fill
     bulk_mode(store)
     rng = random.Random(random_seed)
     try:

@@ -28,12 +28,13 @@ from sqlalchemy import Connection, event, func, insert, select, text, update
 
 from .cases import registry as cases_registry
 from .cases import search_queries
-from .cases.audit import principal_arn, related_item_changes
+from .cases.audit import related_item_changes
 from .cases.common import iso
 from .cases.event_tables import audit_events
 from .cases.tables import case_values, cases, contact_links, domains, related_items
 from .config import Settings
 from .handlers import Context
+from .keys import principal_arn
 from .store import Store
 from .store.engine import now_ms
 from .store.tables import accounts, counters
@@ -136,7 +137,7 @@ class ConnectSeeder:
         self.store, self.account_id, self.rng = store, account_id, rng
         self.instance = f"arn:aws:connect:{REGION}:{account_id}:instance/{_uuid(rng)}"
         self.agents = [f"{self.instance}/agent/{_uuid(rng)}" for _ in range(50)]
-        self.principal = principal_arn(account_id)
+        self.principal = principal_arn(account_id, None)  # the account's root user
 
     def _ctx(self, conn: Connection) -> Context:
         return Context(conn=conn, account_id=self.account_id, access_key_id="seed",

@@ -212,3 +212,23 @@ def test_odd_host_headers_get_a_4xx(guarded, host, protocol):
     answer = httpx.post(request.url, content=request.body, headers={**headers, "Host": host})
     assert 400 <= answer.status_code < 500
     assert answer.json()["__type" if protocol == "json" else "message"]
+
+
+def test_the_target_and_the_payload_must_be_signed(guarded):
+    # X-Amz-Target added after signing: the signature could be replayed for any operation.
+    request = AWSRequest(method="POST", url=f"{guarded.endpoint}/", data=b"{}", headers={
+        "Content-Type": "application/x-amz-json-1.1"})
+    SigV4Auth(Credentials("test", "test"), "support", REGION).add_auth(request)
+    headers = {**dict(request.headers), "X-Amz-Target": "AWSSupport_20130415.ResolveCase"}
+    answer = httpx.post(request.url, content=request.body, headers=headers)
+    assert answer.status_code == 400
+    assert answer.json()["__type"] == "InvalidSignatureException"
+    assert "'X-Amz-Target' must be a 'SignedHeader'" in answer.json()["message"]
+    # UNSIGNED-PAYLOAD: the body would be left out of the signature.
+    request = AWSRequest(method="POST", url=f"{guarded.endpoint}/domains-list", data=b"{}",
+                         headers={"X-Amz-Content-SHA256": "UNSIGNED-PAYLOAD"})
+    SigV4Auth(Credentials("test", "test"), "cases", REGION).add_auth(request)
+    answer = httpx.post(request.url, content=request.body, headers=dict(request.headers))
+    assert answer.status_code == 403
+    assert answer.headers["x-amzn-errortype"] == "InvalidSignatureException"
+    assert "SHA-256 of the payload" in answer.json()["message"]

@@ -12,8 +12,9 @@ from conftest import start_server
 
 README = Path(__file__).resolve().parents[2] / "README.md"
 BLOCK = re.compile(r"^ *```(\w+)\n(.*?)^ *```", re.MULTILINE | re.DOTALL)
-# Blocks that start servers or install things: the test provides the server and the venv.
-NOT_HERE = ("casework serve", "scripts/test", "bench/")
+# Blocks that start servers or install things (the test provides the server and the venv),
+# and the million-case seed (tests/e2e/test_seed.py seeds a small store).
+NOT_HERE = ("casework serve", "scripts/test", "bench/", "casework seed")
 
 
 def blocks(language: str) -> list[str]:

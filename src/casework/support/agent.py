@@ -39,6 +39,7 @@ from ..store.tables import server_secrets
 from ..tokens import TokenSigner
 from ..wire.errors import ServiceError
 from . import queries
+from .cases import communication_view
 from .times import iso_ms, parse_time
 
 TOKEN_SECRET = "agent-api-token"
@@ -186,13 +187,10 @@ class AgentApi:
         thread = queries.whole_thread(conn, case.seq)
         attached = queries.attachments_of(conn, [row.seq for row in thread])
         found = _case(case)
-        found["communications"] = [{
-            "body": row.body,
-            "submittedBy": row.submitted_by,
-            "timeCreated": iso_ms(row.created_at),
-            "ccEmailAddresses": orjson.loads(row.cc_email_addresses),
-            "attachmentSet": attached.get(row.seq, []),
-        } for row in thread]
+        found["communications"] = [
+            {**communication_view(row, case.case_id, attached),
+             "ccEmailAddresses": orjson.loads(row.cc_email_addresses)}
+            for row in thread]
         return JSONResponse(found)
 
     def add_communication(self, conn, case, body: dict) -> JSONResponse:

@@ -90,7 +90,8 @@ def _attach(ctx: Context, set_id: str | None, communication_seq: int) -> None:
                            f"An attachment set with the id {set_id} was not found.")
 
 
-def _communication(row, case_id: str, attachments: dict) -> dict:
+def communication_view(row, case_id: str, attachments: dict) -> dict:
+    """A communication as the API shows it; ``attachments`` as ``queries.attachments_of``."""
     # As the model documents: ``attachments`` lists every attachment of the communication,
     # ``attachmentSet`` only those of at most 5 MB (the ones DescribeAttachment serves).
     found = attachments.get(row.seq, [])
@@ -233,7 +234,7 @@ def describe_cases(ctx: Context, params: dict) -> dict:
             comms = recent.get(row.seq, [])
             shown = comms[: queries.RECENT_COMMUNICATIONS]
             case["recentCommunications"] = {
-                "communications": [_communication(c, row.case_id, attachments) for c in shown]
+                "communications": [communication_view(c, row.case_id, attachments) for c in shown]
             }
             if len(comms) > len(shown):
                 case["recentCommunications"]["nextToken"] = ctx.tokens.encode(
@@ -263,5 +264,5 @@ def describe_communications(ctx: Context, params: dict) -> dict:
         result["nextToken"] = ctx.tokens.encode(
             "support-communications", ctx.account_id, [case.seq, rows[-1].seq])
     attachments = queries.attachments_of(ctx.conn, [row.seq for row in rows])
-    result["communications"] = [_communication(r, case.case_id, attachments) for r in rows]
+    result["communications"] = [communication_view(r, case.case_id, attachments) for r in rows]
     return result
