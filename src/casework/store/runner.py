@@ -35,6 +35,7 @@ log = logging.getLogger("casework.store")
 
 Job = Callable[[Connection], Any]
 MAX_BATCH = 64  # requests one COMMIT may acknowledge; bounds the latency a batch adds
+CHECKPOINT_SECONDS = 0.5
 
 
 class _Write:
@@ -56,6 +57,9 @@ class Runner:
             self._writer = threading.Thread(target=self._write_loop, name="casework-writer",
                                             daemon=True)
             self._writer.start()
+            self._stop = threading.Event()
+            threading.Thread(target=self._checkpoint_loop, name="casework-checkpoint",
+                             daemon=True).start()
         else:
             self._pool = ThreadPoolExecutor(threads, thread_name_prefix="casework-db")
 
@@ -78,6 +82,7 @@ class Runner:
 
     def close(self) -> None:
         if self.store.is_sqlite:
+            self._stop.set()
             self._queue.put(None)
             self._writer.join(timeout=30)
         else:
@@ -94,6 +99,11 @@ class Runner:
                 # The event loop's connection only reads: a handler registered as a read that
                 # tried to write would fail loudly here rather than wait on the writer's lock.
                 conn.exec_driver_sql("PRAGMA query_only=ON")
+                conn.commit()
+            elif self.store.is_sqlite:
+                # The writer never checkpoints the WAL itself (a checkpoint inside a commit
+                # stalls every request of the batch): the checkpoint thread does it.
+                conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
                 conn.commit()
         conn.execution_options(casework_write=write)
         return conn
@@ -135,6 +145,22 @@ class Runner:
             self._pool, context.run, self._run, fn, write, rollback)
 
     # ------------------------------------------------------------------ group commit
+
+    def _checkpoint_loop(self) -> None:
+        """Copy the WAL into the database every CHECKPOINT_SECONDS, beside the writer.
+
+        PASSIVE: it never waits for, nor blocks, readers or the writer; what it cannot copy
+        yet it copies next time. Measured: with SQLite's automatic checkpoints, which run
+        inside a commit, the p99 latency of writes was several times their median.
+        """
+        conn = None
+        while not self._stop.wait(CHECKPOINT_SECONDS):
+            try:
+                if conn is None:
+                    conn = self.store.engine.raw_connection()
+                conn.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            except Exception:  # a locked or busy database: try again next time
+                log.debug("WAL checkpoint skipped", exc_info=True)
 
     def _write_loop(self) -> None:
         while True:
