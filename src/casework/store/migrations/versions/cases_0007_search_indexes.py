@@ -13,7 +13,7 @@ items by their exact content key
 Existing rows are filled in.
 
 Revision ID: cases_0007_search_indexes
-Revises: cases_0006_sealed_keys_account_contacts
+Revises: cases_0006_sealed_keys
 """
 
 import re
@@ -23,7 +23,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "cases_0007_search_indexes"
-down_revision = "cases_0006_sealed_keys_account_contacts"
+down_revision = "cases_0006_sealed_keys"
 branch_labels = None
 depends_on = None
 

@@ -1,13 +1,13 @@
 """access keys: secrets sealed with the master key, principal, allowed actions; contacts by account
 
-Revision ID: cases_0006_sealed_keys_account_contacts
+Revision ID: cases_0006_sealed_keys
 Revises: cases_0005_domains_per_region
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "cases_0006_sealed_keys_account_contacts"
+revision = "cases_0006_sealed_keys"
 down_revision = "cases_0005_domains_per_region"
 branch_labels = None
 depends_on = None

@@ -1,0 +1,27 @@
+"""The migration chain: what Alembic needs to run it on every database."""
+
+from __future__ import annotations
+
+from alembic.config import Config
+from alembic.script import ScriptDirectory
+
+from casework.store.engine import MIGRATIONS
+
+
+def _scripts() -> ScriptDirectory:
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    return ScriptDirectory.from_config(config)
+
+
+def test_revision_ids_fit_alembic_version_column():
+    # alembic_version.version_num is VARCHAR(32): PostgreSQL refuses a longer id.
+    too_long = [r.revision for r in _scripts().walk_revisions() if len(r.revision) > 32]
+    assert too_long == []
+
+
+def test_each_branch_has_one_head():
+    # Four chains grow from the initial revision (support, uploads, connectcases, limits); a
+    # migration chained onto the middle of one would add a fifth head.
+    assert sorted(_scripts().get_heads()) == [
+        "cases_0007_search_indexes", "limits_0001", "support_0002", "uploads_0001"]
