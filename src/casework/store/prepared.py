@@ -27,8 +27,8 @@ _REQUIRED = object()
 class _Compiled:
     """One statement in one dialect: SQL text, how to build its parameters, how to read rows."""
 
-    __slots__ = ("_compiled", "_defaults", "_processors", "expanding", "named", "plan",
-                 "processors", "row", "sql", "variants")
+    __slots__ = ("_compiled", "_defaults", "_processors", "columns", "expanding", "named",
+                 "plan", "processors", "row", "sql", "variants")
 
     def __init__(self, statement: ClauseElement, dialect):
         compiled = statement.compile(dialect=dialect)
@@ -50,10 +50,21 @@ class _Compiled:
                      else list(compiled.bind_names.values()))
             self.sql = compiled.string
             self.plan = self._plan(names)
-        columns = compiled._result_columns
-        self.processors = [(i, proc) for i, col in enumerate(columns)
-                           if (proc := col[3]._cached_result_processor(dialect, None)) is not None]
-        self.row = namedtuple("Row", [col[0] for col in columns], rename=True) if columns else None
+        self.columns = compiled._result_columns
+        # Result processors need the driver's type codes (PostgreSQL's numeric types), so
+        # they are worked out from the first result (``processors_for``).
+        self.processors: list | None = None
+        self.row = (namedtuple("Row", [col[0] for col in self.columns], rename=True)
+                    if self.columns else None)
+
+    def processors_for(self, description, dialect) -> list:
+        """The (column index, processor) pairs of this statement's result columns."""
+        if self.processors is None:
+            codes = [entry[1] for entry in description or ()] or [None] * len(self.columns)
+            self.processors = [
+                (i, proc) for i, (col, code) in enumerate(zip(self.columns, codes, strict=False))
+                if (proc := col[3]._cached_result_processor(dialect, code)) is not None]
+        return self.processors
 
     def _plan(self, names, base_of=None) -> list:
         """(parameter name in the SQL, caller's name, list index or None, default, processor)."""
@@ -118,14 +129,17 @@ class Prepared:
         raw = conn.connection.driver_connection
         return compiled, raw.execute(sql, values)
 
-    def _rows(self, compiled: _Compiled, fetched: list) -> list:
+    def _rows(self, compiled: _Compiled, fetched: list, cursor, conn: Connection) -> list:
         make = compiled.row._make
-        if not compiled.processors:
+        processors = compiled.processors
+        if processors is None:
+            processors = compiled.processors_for(cursor.description, conn.dialect)
+        if not processors:
             return [make(r) for r in fetched]
         out = []
         for r in fetched:
             r = list(r)
-            for i, proc in compiled.processors:
+            for i, proc in processors:
                 r[i] = proc(r[i])
             out.append(make(r))
         return out
@@ -133,13 +147,13 @@ class Prepared:
     def all(self, conn: Connection, params: dict | None = None) -> list:
         """Every row (namedtuples: attribute and index access, like SQLAlchemy's rows)."""
         compiled, cursor = self._cursor(conn, params or {})
-        return self._rows(compiled, cursor.fetchall())
+        return self._rows(compiled, cursor.fetchall(), cursor, conn)
 
     def first(self, conn: Connection, params: dict | None = None) -> Any:
         """The first row, or None."""
         compiled, cursor = self._cursor(conn, params or {})
         row = cursor.fetchone()
-        return None if row is None else self._rows(compiled, [row])[0]
+        return None if row is None else self._rows(compiled, [row], cursor, conn)[0]
 
     def scalar(self, conn: Connection, params: dict | None = None) -> Any:
         """The first column of the first row, or None."""

@@ -75,8 +75,10 @@ _SET_CASE_STATUS = Prepared(update(cases).where(cases.c.seq == bindparam("case_s
 _ACCOUNT_PLAN = Prepared(select(account_plans.c.plan).where(
     account_plans.c.account_id == bindparam("account_id")))
 # Keyset bounds that are always given (open ends are these sentinels), so that one statement
-# serves every page and every range is an index seek.
-_NO_UPPER = 2**62
+# serves every page and every range is an index seek. Sequence numbers are INTEGER columns
+# (PostgreSQL: 32 bits), times BIGINT epoch milliseconds.
+_NO_UPPER_SEQ = 2**31 - 1
+_NO_UPPER_TIME = 2**62
 _NEWEST_COMMUNICATIONS = Prepared(
     select(communications)
     .where(communications.c.case_seq == bindparam("case_seq"),
@@ -142,7 +144,7 @@ def list_cases(conn: Connection, account_id: str, *, display_id: str | None, aft
     """A page of the account's cases, newest first, that pass every given filter."""
     params = {"account_id": account_id, "display_id": display_id, "after": after,
               "before": before, "language": language, "limit": limit,
-              "below_seq": _NO_UPPER if below_seq is None else below_seq}
+              "below_seq": _NO_UPPER_SEQ if below_seq is None else below_seq}
     filters = {name for name in ("display_id", "after", "before", "language")
                if params[name] is not None}
     if not include_resolved:
@@ -163,8 +165,8 @@ def list_communications(conn: Connection, case_seq: int, *, after: int | None,
                         before: int | None, below_seq: int | None, limit: int) -> list:
     return _NEWEST_COMMUNICATIONS.all(conn, {
         "case_seq": case_seq, "after": 0 if after is None else after,
-        "before": _NO_UPPER if before is None else before,
-        "below_seq": _NO_UPPER if below_seq is None else below_seq, "limit": limit})
+        "before": _NO_UPPER_TIME if before is None else before,
+        "below_seq": _NO_UPPER_SEQ if below_seq is None else below_seq, "limit": limit})
 
 
 def attachments_of(conn: Connection, communication_seqs: list[int]) -> dict[int, list]:

@@ -109,4 +109,4 @@ def cases_for_contact(conn: Connection, domain_id: str, contact_arn: str,
     """Cases linked to the contact, most recent link first: one index range scan."""
     return _CASES_FOR_CONTACT.all(conn, {
         "domain_id": domain_id, "contact_arn": contact_arn, "limit": limit,
-        "before_link": 2**62 if before_link is None else before_link})
+        "before_link": 2**31 - 1 if before_link is None else before_link})  # INTEGER column
