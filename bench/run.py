@@ -357,12 +357,12 @@ def _casework_rows(bench: Bench, server: Server, label: str) -> None:
 
 # ----------------------------------------------------------------------------- report
 
-HEAD = (f"{'row':58} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU us':>7} {'RSS MB':>7} "
+HEAD = (f"{'row':66} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU us':>7} {'RSS MB':>7} "
         f"{'errors':>6}")
 
 
 def _line(r: Result) -> str:
-    return (f"{r.row:58} {r.rps:8.0f} {r.p50_ms:7.2f} {r.p99_ms:7.2f} {r.cpu_us:7.0f} "
+    return (f"{r.row:66} {r.rps:8.0f} {r.p50_ms:7.2f} {r.p99_ms:7.2f} {r.cpu_us:7.0f} "
             f"{r.rss_mb:7.1f} {r.errors:6d}")
 
 
