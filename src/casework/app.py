@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import time
@@ -87,7 +88,17 @@ class Casework:
                                          *self.transfers.routes(),
                                          *AgentApi(store).routes(),
                                          *Reset(settings, store, forget=[
-                                             self._keys.clear, self._unknown.clear]).routes()])
+                                             self._keys.clear, self._unknown.clear]).routes()],
+                                 lifespan=self._lifespan)
+
+    @contextlib.asynccontextmanager
+    async def _lifespan(self, _app):
+        yield
+        # Shutdown, after uvicorn has finished the requests in flight: the background workers
+        # stop after what they are doing, the writer after its last batch.
+        for worker in self.workers:
+            worker.close()
+        self.runner.close()
 
     async def __call__(self, scope, receive, send) -> None:
         if scope["type"] == "http" and not scope["path"].startswith("/_casework/"):
