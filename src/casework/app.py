@@ -68,7 +68,7 @@ class Casework:
         self._unknown: set[str] = set()  # unknown key ids already logged
         services = load_services()
         # Throttling and per-account call limits, shared through the database (off: free).
-        self.limiter = Limiter(store, settings, services)
+        self.limiter = Limiter(settings, services)
         self.gateway = Gateway(
             services,
             implemented=set(self.handlers),

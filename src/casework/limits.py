@@ -24,7 +24,6 @@ from dataclasses import dataclass
 from sqlalchemy import Connection, case, literal
 
 from .config import Settings
-from .store import Store
 from .store.sql import upsert
 from .store.tables import limit_counters as counters
 from .support.limits import DOWNLOAD_LIMIT_ERROR
@@ -96,8 +95,7 @@ class _Window:
 class Limiter:
     """The limits of each operation, built once from the settings and the models."""
 
-    def __init__(self, store: Store, settings: Settings, services: list[Service]):
-        self.store = store
+    def __init__(self, settings: Settings, services: list[Service]):
         self.rules: dict[tuple[str, str], list[tuple[str, object]]] = {}
         if settings.throttle_rate > 0:
             bucket = _Bucket(settings.throttle_rate, settings.throttle_burst)

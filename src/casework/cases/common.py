@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 
 import orjson
 
+from ..clock import iso_ms
 from ..handlers import Context
 from . import arns
 from .errors import DOMAIN, not_found, quota
@@ -21,10 +22,8 @@ def at(ms: int | None) -> datetime | None:
     return None if ms is None else datetime.fromtimestamp(ms / 1000, UTC)
 
 
-def iso(ms: int) -> str:
-    """Epoch milliseconds as the ISO 8601 string DateTime field values hold."""
-    moment = datetime.fromtimestamp(ms / 1000, UTC)
-    return moment.strftime("%Y-%m-%dT%H:%M:%S.") + f"{ms % 1000:03d}Z"
+# Epoch milliseconds as the ISO 8601 string DateTime field values hold.
+iso = iso_ms
 
 
 def load_domain(ctx: Context, domain_id: str, lock: str | None = None):

@@ -33,6 +33,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from ..clock import iso_ms
 from ..store import Store
 from ..store.engine import now_ms
 from ..store.tables import server_secrets
@@ -40,7 +41,7 @@ from ..tokens import TokenSigner
 from ..wire.errors import ServiceError
 from . import queries
 from .cases import communication_view
-from .times import iso_ms, parse_time
+from .times import parse_time
 
 TOKEN_SECRET = "agent-api-token"
 AGENT = "Amazon Web Services"  # how AWS's own communications are signed

@@ -18,6 +18,7 @@ from datetime import UTC, datetime
 
 import orjson
 
+from ..clock import iso_ms
 from ..handlers import Context
 from ..keys import key_principal, submitted_by
 from ..wire.errors import ServiceError
@@ -26,7 +27,7 @@ from .attachments import MAX_ATTACHMENT_BYTES, open_attachment_set
 from .catalog import check_case_options
 from .limits import check_case_creation
 from .redaction import redact
-from .times import iso_ms, parse_time
+from .times import parse_time
 from .uploads import attach_uploads, ready_uploads
 
 DEFAULT_PAGE = 100

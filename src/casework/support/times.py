@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import time
 from datetime import UTC, datetime
 
 from ..clock import epoch_ms
 from ..wire.errors import ServiceError
-
-
-def iso_ms(ms: int) -> str:
-    """``2026-11-23T05:40:01.361Z``: how cases and communications report ``timeCreated``."""
-    t = time.gmtime(ms // 1000)  # on every case and communication read: no datetime objects
-    return (f"{t.tm_year:04d}-{t.tm_mon:02d}-{t.tm_mday:02d}T{t.tm_hour:02d}:{t.tm_min:02d}:"
-            f"{t.tm_sec:02d}.{ms % 1000:03d}Z")
 
 
 def expiry(ms: int) -> str:
