@@ -68,7 +68,7 @@ class Runner:
     async def read(self, fn: Job) -> Any:
         """Run ``fn`` in a read-only transaction and return its result."""
         if self.store.is_sqlite:
-            return self._run(fn, write=False, rollback=False)
+            return self._run_sqlite_read(self._connection(False), fn)
         return await self._in_pool(fn, write=False, rollback=False)
 
     async def write(self, fn: Job, rollback: bool = False) -> Any:
@@ -105,13 +105,14 @@ class Runner:
                 # stalls every request of the batch): the checkpoint thread does it.
                 conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
                 conn.commit()
-        conn.execution_options(casework_write=write)
+            # Each thread's connection only ever reads or only ever writes (SQLite's begin
+            # listener reads this; PostgreSQL ignores it).
+            conn.execution_options(casework_write=write)
         return conn
 
     def _run(self, fn: Job, write: bool, rollback: bool) -> Any:
+        """Run ``fn`` in its own transaction (PostgreSQL, on a pool thread)."""
         conn = self._connection(write)
-        if self.store.is_sqlite:
-            return self._run_sqlite_read(conn, fn)
         trans = conn.begin()
         try:
             result = fn(conn)
