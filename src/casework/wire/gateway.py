@@ -111,7 +111,7 @@ class Gateway:
             if isinstance(resolved, WireResponse):
                 response, close = resolved, True
             else:
-                body, reserved = await self._read_body(receive, request.headers)
+                body, reserved = await self._read_body(receive)
                 if body is None:
                     return  # the client went away (or stalled and was cut off)
                 if isinstance(body, ServiceError):
@@ -133,8 +133,7 @@ class Gateway:
         if access_log.isEnabledFor(logging.INFO) or response.status >= 500:
             self._log(request, response, request_id, started)
 
-    async def _read_body(self, receive: Callable, headers: dict[str, str]
-                         ) -> tuple[bytes | ServiceError | None, int]:
+    async def _read_body(self, receive: Callable) -> tuple[bytes | ServiceError | None, int]:
         """The body (None if the client disconnected) and the bytes reserved for it."""
         chunks, size = [], 0
         while True:
