@@ -62,10 +62,23 @@ def test_check_catalog(support):
     assert japanese["cX3c2R1chu"]["name"] == "Amazon EC2 リザーブドインスタンスの最適化"
     assert japanese[IAM_USE]["name"] == by_id[IAM_USE]["name"]
     assert all(japanese[i]["category"] == by_id[i]["category"] for i in by_id)
-    french = support.describe_trusted_advisor_checks(language="fr")["checks"]
-    assert [c["name"] for c in french] == [c["name"] for c in checks]
-    assert "Unsupported language" in invalid(support.describe_trusted_advisor_checks,
-                                             language="xx")
+    # The security checks too, from AWS's Japanese security check reference.
+    assert japanese["7DAFEmoDos"]["name"] == "ルートアカウントの MFA"
+    assert japanese["HCP4007jGY"]["name"] == "セキュリティグループ — 開かれたポート"
+    assert japanese["12Fnkpl8Y5"]["name"] == "露出したアクセスキー"
+    translated = {i for i in by_id if japanese[i]["name"] != by_id[i]["name"]}
+    assert {by_id[i]["category"] for i in translated} == {"cost_optimizing", "security"}
+    assert len(translated) == 33
+    # Every other listed language answers with the English names (no published names are
+    # shipped for them) in the same shape: every check, its id, category and columns.
+    for language in ("zh", "zh_TW", "fr", "de", "id", "it", "ko", "pt_BR", "es"):
+        answer = support.describe_trusted_advisor_checks(language=language)["checks"]
+        assert [{k: c[k] for k in ("id", "name", "category", "metadata")} for c in answer] == \
+            [{k: c[k] for k in ("id", "name", "category", "metadata")} for c in checks], language
+    # Case languages that are not Trusted Advisor languages are refused like unknown ones.
+    for language in ("xx", "pt", "tr"):
+        assert "Unsupported language" in invalid(support.describe_trusted_advisor_checks,
+                                                 language=language)
 
 
 def test_a_check_without_results_is_not_available(server):

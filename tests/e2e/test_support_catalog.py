@@ -217,11 +217,8 @@ def test_names_come_in_the_languages_aws_support_documents(support):
         ("zh", "低", "我将如何付费?", "一般信息和入门"),
         ("ko", "낮음", "요금은 어떻게 청구됩니까?", "일반 정보 및 시작하기"),
         ("fr", "Faible", "Comment serai-je facturé ?", "Informations générales et mise en route"),
-        ("de", "Niedrig", "Wie wird mir das berechnet?",
-         "Allgemeine Informationen und erste Schritte"),
         ("es", "Baja", "¿Cómo se me cobrará?", "Información general e introducción"),
         ("pt_BR", "Baixa", "Como serei cobrado?", "Informações gerais e introdução"),
-        ("zh_TW", "低", "我將如何付費?", "一般資訊和入門"),
     ]:
         levels = support.describe_severity_levels(language=language)["severityLevels"]
         assert [lv["code"] for lv in levels] == ["low", "normal", "high", "urgent", "critical"]
@@ -243,3 +240,31 @@ def test_names_come_in_the_languages_aws_support_documents(support):
         params = {"language": language} if language else {}
         levels = support.describe_severity_levels(**params)["severityLevels"]
         assert [lv["name"] for lv in levels] == ["Low", "Normal", "High", "Urgent", "Critical"]
+
+
+def test_languages_not_documented_for_the_catalog_answer_in_english(support):
+    """The model lists the case languages for DescribeServices and DescribeSeverityLevels; the
+    Trusted Advisor-only languages and unknown ones get English names, in the same shapes."""
+    english_levels = support.describe_severity_levels(language="en")["severityLevels"]
+    english_services = support.describe_services(language="en")["services"]
+    for language in ("de", "it", "id", "zh_TW", "zh-TW", "nl", "xx"):
+        assert support.describe_severity_levels(language=language)["severityLevels"] \
+            == english_levels, language
+        assert support.describe_services(language=language)["services"] == english_services, \
+            language
+    # A regional variant of a covered language reads the base language's names.
+    portuguese = support.describe_severity_levels(language="pt")["severityLevels"]
+    assert support.describe_severity_levels(language="pt_BR")["severityLevels"] == portuguese
+    assert portuguese != english_levels
+    # In every covered language the answers keep their shape: the same codes in the same order,
+    # each with a non-empty name, and product names as AWS writes them.
+    for language in ("ja", "zh", "ko", "es", "pt", "fr", "tr"):
+        services = support.describe_services(language=language)["services"]
+        assert [s["code"] for s in services] == [s["code"] for s in english_services]
+        for translated, original in zip(services, english_services, strict=True):
+            assert [c["code"] for c in translated["categories"]] == \
+                [c["code"] for c in original["categories"]]
+            assert all(c["name"] for c in translated["categories"])
+            if translated["code"] != "general-info":
+                assert translated["name"] == original["name"], language
+        assert services[0]["name"] != english_services[0]["name"]  # general-info

@@ -12,6 +12,11 @@ Errors follow the forms seen from AWS: ``Unknown ID: <id>`` and
 ``[UNREFRESHABLE_CHECK_ID_ERROR] Check <id> is not refreshable.``, both
 ``InvalidParameterValueException`` (400). A language AWS does not list is refused the same way
 (AWS is silent on it).
+
+Check names come in the languages AWS publishes them in: ``data/advisor_checks.json`` names its
+sources (AWS's localized Trusted Advisor check reference). A listed language without a
+published name for a check answers with the English name; no translation is made up here. The
+check ``category`` is a code, the same in every language.
 """
 
 from __future__ import annotations

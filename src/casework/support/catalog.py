@@ -13,12 +13,16 @@ can be reached. Operators merge their own file over it (``--catalog PATH``):
 
 Names (services, categories, severity levels) are a string (English) or an object of names
 per language code; a language without a name of its own gets the English one. The packaged
-entries carry names in the languages AWS Support documents (``data/names.json``: the case
-languages ``ja``, ``zh``, ``ko``, ``es``, ``pt``, ``fr``, ``tr`` and the Trusted Advisor ones
-``zh_TW``, ``de``, ``it``, ``id``, ``pt_BR``) for every severity level and category and for the
-``general-info`` service; AWS product names stay in English, as AWS writes them. A language is
-looked up as given, then by its base (``pt_BR`` -> ``pt``; ``zh-TW`` is read as ``zh_TW``), then
-English.
+entries carry names (``data/names.json``) for every severity level and category and for the
+``general-info`` service in the languages the model documents for these operations' ``language``:
+the case languages ``ja``, ``zh``, ``ko``, ``es``, ``pt``, ``fr`` and ``tr``. The further
+Trusted Advisor languages (``zh_TW``, ``de``, ``it``, ``id``, ``pt_BR``) are documented for the
+Trusted Advisor operations only, so they get English here (``pt_BR`` reads ``pt``'s names).
+AWS product names (``Elastic Compute Cloud (EC2 - Linux)``) stay in English in every language:
+no public AWS material shows DescribeServices translating them, and AWS's own localized pages
+keep product names in English. A language is looked up as given, then by its base
+(``pt_BR`` -> ``pt``; ``zh-TW`` is read as ``zh_TW``), then English; a Chinese variant never
+falls back to ``zh`` (Simplified Chinese is not Traditional Chinese).
 
 Choices where AWS is silent: unknown codes in ``serviceCodeList`` are left out, not refused;
 a code that is not in the catalog, or a severity the plan does not offer, is refused with an
@@ -62,7 +66,8 @@ def localized(names: dict[str, str], language: str | None) -> str:
     """The name in ``language`` (or its base language) when there is one, else English."""
     if language:
         wanted = language.replace("-", "_")
-        for code in (wanted, wanted.split("_")[0]):
+        base = wanted.split("_")[0]
+        for code in (wanted, base) if base != "zh" else (wanted,):
             if names.get(code):
                 return names[code]
     return names[DEFAULT_LANGUAGE]
