@@ -13,16 +13,12 @@ can be reached. Operators merge their own file over it (``--catalog PATH``):
 
 Names (services, categories, severity levels) are a string (English) or an object of names
 per language code; a language without a name of its own gets the English one. The packaged
-entries carry names (``data/names.json``) for every severity level and category and for the
-``general-info`` service in the languages the model documents for these operations' ``language``:
-the case languages ``ja``, ``zh``, ``ko``, ``es``, ``pt``, ``fr`` and ``tr``. The further
-Trusted Advisor languages (``zh_TW``, ``de``, ``it``, ``id``, ``pt_BR``) are documented for the
-Trusted Advisor operations only, so they get English here (``pt_BR`` reads ``pt``'s names).
-AWS product names (``Elastic Compute Cloud (EC2 - Linux)``) stay in English in every language:
-no public AWS material shows DescribeServices translating them, and AWS's own localized pages
-keep product names in English. A language is looked up as given, then by its base
-(``pt_BR`` -> ``pt``; ``zh-TW`` is read as ``zh_TW``), then English; a Chinese variant never
-falls back to ``zh`` (Simplified Chinese is not Traditional Chinese).
+entries carry English names only: no public AWS material gives the severity, category or
+service names DescribeServices and DescribeSeverityLevels answer in other languages, and
+Casework does not make names up. AWS product names stay in English in AWS's own localized
+pages. An operator's catalog may bring names in any language. A language is looked up as
+given, then by its base (``pt_BR`` -> ``pt``; ``zh-TW`` is read as ``zh_TW``), then English;
+a Chinese variant never falls back to ``zh`` (Simplified Chinese is not Traditional Chinese).
 
 Choices where AWS is silent: unknown codes in ``serviceCodeList`` are left out, not refused;
 a code that is not in the catalog, or a severity the plan does not offer, is refused with an
@@ -71,24 +67,6 @@ def localized(names: dict[str, str], language: str | None) -> str:
             if names.get(code):
                 return names[code]
     return names[DEFAULT_LANGUAGE]
-
-
-def _translate(parts: dict) -> None:
-    """Add the packaged translations to the packaged entries' names (an operator's entries,
-    merged later, bring their own names)."""
-    text = resources.files(__package__).joinpath("data", "names.json").read_text("utf-8")
-    names = json.loads(text)
-
-    def add(target: dict[str, str], translations: dict[str, str] | None) -> None:
-        for language, name in (translations or {}).items():
-            target.setdefault(language, name)
-
-    for code, level in parts["severity_levels"].items():
-        add(level, names["severityLevels"].get(code))
-    for code, service in parts["services"].items():
-        add(service["name"], names["services"].get(code))
-        for category, category_names in service["categories"].items():
-            add(category_names, names["categories"].get(category))
 
 
 def _names(value: Any, where: str) -> dict[str, str]:
@@ -177,7 +155,6 @@ def load_catalog(path: Path | None) -> Catalog:
                               "issue_types": {}, "communication_types": {}}
     packaged = resources.files(__package__).joinpath("data", "catalog.json").read_text("utf-8")
     _apply(parts, json.loads(packaged), "packaged catalog")
-    _translate(parts)
     if path is not None:
         try:
             document = json.loads(Path(path).read_text("utf-8"))
