@@ -36,6 +36,7 @@ cases = Table(
     Column("resolved_at", BigInteger),
     Index("ix_support_cases_account_seq", "account_id", "seq"),
     Index("ix_support_cases_account_display", "account_id", "display_id", unique=True),
+    Index("ix_support_cases_status_seq", "status", "seq"),  # the console's queue by status
 )
 
 communications = Table(

@@ -1,0 +1,236 @@
+"""The agent console: an agent works AWS Support cases in a browser while a customer uses boto3.
+
+Chromium (Debian's, headless) is driven by Playwright; screenshots of each step are written to
+test-artifacts/console/.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import uuid
+
+import httpx
+import pytest
+from console_helpers import CHROMIUM, PASSWORD, create_agent, screenshot, sign_in
+from playwright.sync_api import expect, sync_playwright
+
+CUSTOMER_ACCOUNT = "000000000000"  # the default test/test key's account
+OTHER_ACCOUNT = "731500000002"
+WAIT_MS = 30_000
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_playwright() as playwright:
+        launched = playwright.chromium.launch(executable_path=CHROMIUM, headless=True)
+        yield launched
+        launched.close()
+
+
+@pytest.fixture()
+def page(browser):
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    context.set_default_timeout(WAIT_MS)
+    opened = context.new_page()
+    yield opened
+    context.close()
+
+
+def test_console_answers_with_the_sign_in_page_or_a_redirect_to_it(server):
+    answer = httpx.get(f"{server.endpoint}/console")
+    assert answer.status_code == 303
+    assert answer.headers["location"] == "/console/sign-in"
+    answer = httpx.get(f"{server.endpoint}/console/support?status=opened")
+    assert answer.status_code == 303
+    assert answer.headers["location"].startswith("/console/sign-in?next=")
+    answer = httpx.get(f"{server.endpoint}/console/sign-in")
+    assert answer.status_code == 200
+    assert 'name="csrf_token"' in answer.text
+    assert "default-src 'self'" in answer.headers["content-security-policy"]
+
+
+def test_an_agent_works_a_case_end_to_end_while_the_customer_uses_boto3(server, support, page):
+    subject = f"Instances unreachable {uuid.uuid4().hex[:8]}"
+    case_id = support.create_case(
+        subject=subject, communicationBody="Our instances stopped answering.",
+        serviceCode="amazon-elastic-compute-cloud-linux", severityCode="high",
+        categoryCode="instance-issue", ccEmailAddresses=["ops@example.com"])["caseId"]
+    email = create_agent(server, "--accounts", CUSTOMER_ACCOUNT)
+
+    sign_in(page, server, email)
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    screenshot(page, "01-overview")
+    # The sign-in cookie is HttpOnly and SameSite=Lax (not Secure: this is plain http).
+    cookie = next(c for c in page.context.cookies() if c["name"] == "casework_console")
+    assert cookie["httpOnly"] and cookie["sameSite"] == "Lax" and not cookie["secure"]
+
+    page.get_by_role("link", name="AWS Support").click()
+    page.get_by_label("Search").fill(subject)
+    page.get_by_label("Status").select_option("opened")
+    page.get_by_role("button", name="Apply").click()
+    rows = page.locator("table.queue tbody tr")
+    expect(rows).to_have_count(1)
+    expect(rows.first).to_contain_text(subject)
+    page.get_by_label("Search").fill("")
+    page.get_by_role("button", name="Apply").click()
+    screenshot(page, "02-queue")
+    page.get_by_label("Search").fill(subject)
+    page.get_by_role("button", name="Apply").click()
+    page.locator("table.queue tbody tr").first.get_by_role("link").click()
+
+    expect(page.get_by_role("heading", name=subject)).to_be_visible()
+    expect(page.locator("#cc-list")).to_have_text("ops@example.com")
+    expect(page.locator("#thread")).to_contain_text("Our instances stopped answering.")
+    page.get_by_label("Message").fill("We restarted the host. Logs attached.")
+    page.get_by_label(re.compile("^Attachments")).set_input_files(
+        files=[{"name": "host.log", "mimeType": "text/plain", "buffer": b"host log\n"}])
+    page.get_by_label("Then set the status to").select_option("pending-customer-action")
+    page.get_by_role("button", name="Send reply").click()
+    expect(page.locator("#thread")).to_contain_text("We restarted the host.")
+    expect(page.locator("#case-status")).to_have_text("pending-customer-action")
+
+    # boto3 sees the reply, its attachment and the status.
+    newest = support.describe_communications(caseId=case_id)["communications"][0]
+    assert newest["submittedBy"] == "Amazon Web Services"
+    assert newest["body"] == "We restarted the host. Logs attached."
+    assert [a["fileName"] for a in newest["attachmentSet"]] == ["host.log"]
+    attachment = support.describe_attachment(
+        attachmentId=newest["attachmentSet"][0]["attachmentId"])["attachment"]
+    assert attachment == {"fileName": "host.log", "data": b"host log\n"}
+    case = support.describe_cases(caseIdList=[case_id])["cases"][0]
+    assert case["status"] == "pending-customer-action"
+
+    # The agent downloads the attachment from the thread.
+    with page.expect_download() as download:
+        page.get_by_role("link", name="host.log").click()
+    assert download.value.suggested_filename == "host.log"
+    assert download.value.path().read_bytes() == b"host log\n"
+
+    # The customer answers through boto3: the open page shows it, and the new status, unasked.
+    support.add_communication_to_case(caseId=case_id,
+                                      communicationBody="Thanks, they answer again.")
+    expect(page.locator("#thread")).to_contain_text("Thanks, they answer again.")
+    expect(page.locator("#case-status")).to_have_text("customer-action-completed")
+    screenshot(page, "03-case")
+
+    # The agent resolves the case.
+    page.get_by_label("Status", exact=True).select_option("resolved")
+    page.get_by_role("button", name="Set status").click()
+    expect(page.locator("#case-status")).to_have_text("resolved")
+    assert support.describe_cases(caseIdList=[case_id], includeResolvedCases=True)[
+        "cases"][0]["status"] == "resolved"
+
+    page.get_by_role("button", name="Sign out").click()
+    expect(page.get_by_role("heading", name="Sign in")).to_be_visible()
+    page.goto(f"{server.endpoint}/console/support")
+    expect(page).to_have_url(re.compile(r"/console/sign-in"))
+
+
+def test_forms_without_the_csrf_token_or_from_another_origin_are_refused(server, support, page):
+    case_id = support.create_case(subject="CSRF target", communicationBody="x")["caseId"]
+    sign_in(page, server, create_agent(server, "--accounts", CUSTOMER_ACCOUNT))
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    page.goto(f"{server.endpoint}/console/support/cases/{case_id}")
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    url = f"{server.endpoint}/console/support/cases/{case_id}/status"
+    # The browser's cookie goes along; the token does not.
+    refused = page.request.post(url, form={"status": "resolved"}, max_redirects=0)
+    assert refused.status == 403
+    refused = page.request.post(url, form={"status": "resolved", "csrf_token": "forged"},
+                                max_redirects=0)
+    assert refused.status == 403
+    # The right token from a page of another site.
+    refused = page.request.post(url, form={"status": "resolved", "csrf_token": token},
+                                headers={"Origin": "https://evil.example"}, max_redirects=0)
+    assert refused.status == 403
+    assert support.describe_cases(caseIdList=[case_id])["cases"][0]["status"] == "opened"
+    # The same request from the console's own origin is done.
+    done = page.request.post(url, form={"status": "work-in-progress", "csrf_token": token},
+                             headers={"Origin": server.endpoint}, max_redirects=0)
+    assert done.status == 303
+    assert support.describe_cases(caseIdList=[case_id])["cases"][0]["status"] == \
+        "work-in-progress"
+    # Sign-in itself carries a token too.
+    refused = httpx.post(f"{server.endpoint}/console/sign-in",
+                         data={"email": "a@example.com", "password": "x"})
+    assert refused.status_code == 403
+
+
+def test_an_agent_sees_only_the_accounts_granted(server, support, page):
+    key, secret = server.new_account(OTHER_ACCOUNT)
+    other = server.client("support", key=key, secret=secret)
+    hidden = other.create_case(subject=f"Other account {uuid.uuid4().hex[:6]}",
+                               communicationBody="secret")["caseId"]
+    sign_in(page, server, create_agent(server, "--accounts", CUSTOMER_ACCOUNT))
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    answer = page.goto(f"{server.endpoint}/console/support/cases/{hidden}")
+    assert answer.status == 404
+    answer = page.goto(f"{server.endpoint}/console/support?account={OTHER_ACCOUNT}")
+    assert answer.status == 403
+    page.goto(f"{server.endpoint}/console/support?q=Other+account")
+    expect(page.locator("body")).not_to_contain_text("Other account")
+    expect(page.locator("#account option")).to_have_text(["All granted", CUSTOMER_ACCOUNT])
+    # An agent granted every account sees it.
+    page.get_by_role("button", name="Sign out").click()
+    sign_in(page, server, create_agent(server, "--all"))
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    answer = page.goto(f"{server.endpoint}/console/support/cases/{hidden}")
+    assert answer.status == 200
+
+
+def test_ten_failed_sign_ins_in_a_row_lock_the_agent(server, page):
+    email = create_agent(server, "--all")
+    for _ in range(9):
+        sign_in(page, server, email, password="wrong password here")
+        expect(page.get_by_role("alert")).to_have_text("The e-mail or the password is wrong.")
+    # A success in between starts the count again.
+    sign_in(page, server, email)
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    page.get_by_role("button", name="Sign out").click()
+    for _ in range(10):
+        sign_in(page, server, email, password="wrong password here")
+    expect(page.get_by_role("alert")).to_contain_text("locked until")
+    screenshot(page, "04-locked")
+    sign_in(page, server, email)  # the right password, while locked
+    expect(page.get_by_role("alert")).to_contain_text("locked until")
+    listed = _casework(server, "agents", "list").stdout
+    assert f"{email}\t*\tlocked" in listed
+    # An operator's new password unlocks the agent.
+    new = _casework(server, "agents", "reset-password", email).stdout
+    password = re.search(r"^password: (\S+)$", new, re.M).group(1)
+    sign_in(page, server, email, password=password)
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+
+
+def _casework(server, *args: str, stdin: str | None = None,
+              check: bool = True) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "casework", *args, "--data-dir", str(server.data_dir),
+         "--database-url", server.database_url],
+        input=stdin, capture_output=True, text=True, env=server.env, check=check)
+
+
+def test_agents_commands(server):
+    email = f"cli-{uuid.uuid4().hex[:8]}@example.com"
+    created = _casework(server, "agents", "create", email, "--accounts",
+                        f"{CUSTOMER_ACCOUNT},{OTHER_ACCOUNT}").stdout
+    password = re.search(r"^password: (\S+)$", created, re.M).group(1)
+    assert len(password) >= 24
+    assert f"{email}\t{CUSTOMER_ACCOUNT},{OTHER_ACCOUNT}\tok" in \
+        _casework(server, "agents", "list").stdout
+    again = _casework(server, "agents", "create", email, "--all", check=False)
+    assert again.returncode != 0 and "already exists" in again.stderr
+    both = _casework(server, "agents", "create", "x@example.com", "--all", "--accounts",
+                     CUSTOMER_ACCOUNT, check=False)
+    assert both.returncode != 0 and "either --accounts" in both.stderr
+    short = _casework(server, "agents", "create", "y@example.com", "--all",
+                      "--password-stdin", stdin="short\n", check=False)
+    assert short.returncode != 0 and "at least 12" in short.stderr
+    assert _casework(server, "agents", "create", "z@example.com", "--all", "--password-stdin",
+                     stdin=PASSWORD + "\n").stdout.count("password:") == 0
+    assert _casework(server, "agents", "delete", email).stdout.strip() == f"deleted {email}"
+    assert email not in _casework(server, "agents", "list").stdout
+    gone = _casework(server, "agents", "delete", email, check=False)
+    assert gone.returncode != 0 and "no agent" in gone.stderr
