@@ -234,3 +234,75 @@ def test_agents_commands(server):
     assert email not in _casework(server, "agents", "list").stdout
     gone = _casework(server, "agents", "delete", email, check=False)
     assert gone.returncode != 0 and "no agent" in gone.stderr
+
+
+CONNECT_ACCOUNT = "731500000003"
+
+
+def test_a_connect_case_edited_in_the_console_reads_back_through_the_api(server, browser):
+    key, secret = server.new_account(CONNECT_ACCOUNT)
+    cc = server.client("connectcases", key=key, secret=secret)
+    domain = cc.create_domain(name=f"console-{uuid.uuid4().hex[:6]}")["domainId"]
+    priority = cc.create_field(domainId=domain, name="Priority", type="Number")["fieldId"]
+    layout = cc.create_layout(domainId=domain, name="Agent view", content={"basic": {
+        "topPanel": {"sections": [{"fieldGroup": {"name": "Summary", "fields": [
+            {"id": "case_reason"}]}}]},
+        "moreInfo": {"sections": [{"fieldGroup": {"name": "Details", "fields": [
+            {"id": priority}, {"id": "summary"}]}}]}}})["layoutId"]
+    template = cc.create_template(domainId=domain, name="Incident", status="Active",
+                                  layoutConfiguration={"defaultLayout": layout},
+                                  requiredFields=[{"fieldId": "title"}])["templateId"]
+    case_id = cc.create_case(domainId=domain, templateId=template, fields=[
+        {"id": "title", "value": {"stringValue": "Checkout fails for EU customers"}},
+        {"id": "status", "value": {"stringValue": "open"}}])["caseId"]
+    cc.create_related_item(domainId=domain, caseId=case_id, type="Comment", content={
+        "comment": {"body": "Seen since 09:00", "contentType": "Text/Plain"}})
+    email = create_agent(server, "--accounts", CONNECT_ACCOUNT)
+
+    context = browser.new_context(viewport={"width": 1280, "height": 900})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    sign_in(page, server, email)
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    page.get_by_role("link", name="Connect Cases").click()
+    page.get_by_role("link", name=re.compile("^console-")).click()
+    page.get_by_label("Search").fill("checkout")
+    page.get_by_role("button", name="Apply").click()
+    page.get_by_role("link", name="Checkout fails for EU customers").click()
+
+    # Fields as the template's layout places them, the related items and the history.
+    expect(page.get_by_role("group", name="Summary")).to_be_visible()
+    expect(page.get_by_role("group", name="Details").get_by_label("Priority")).to_be_visible()
+    expect(page.locator("#comments")).to_contain_text("Seen since 09:00")
+    expect(page.locator("#audit")).to_contain_text("Case.Created")
+
+    # A required field cannot be emptied: UpdateCase's rule, enforced for the console too.
+    page.get_by_label(re.compile("^Title")).fill("")
+    page.get_by_role("button", name="Save fields").click()
+    expect(page.get_by_role("alert")).to_contain_text("required by the template")
+
+    page.get_by_label(re.compile("^Title")).fill("Checkout fails for EU and UK customers")
+    page.get_by_label("Priority").fill("2")
+    page.get_by_label("Status", exact=True).select_option("closed")
+    page.get_by_role("button", name="Save fields").click()
+    expect(page.get_by_role("heading", name="Checkout fails for EU and UK customers")) \
+        .to_be_visible()
+    page.get_by_label("Add a comment").fill("Rolled back the payment service.")
+    page.get_by_role("button", name="Add comment").click()
+    expect(page.locator("#comments")).to_contain_text("Rolled back the payment service.")
+    screenshot(page, "05-connect-case")
+    context.close()
+
+    fields = {f["id"]: f["value"] for f in cc.get_case(
+        domainId=domain, caseId=case_id,
+        fields=[{"id": "title"}, {"id": "status"}, {"id": priority}])["fields"]}
+    assert fields == {"title": {"stringValue": "Checkout fails for EU and UK customers"},
+                      "status": {"stringValue": "closed"}, priority: {"doubleValue": 2.0}}
+    events = cc.get_case_audit_events(domainId=domain, caseId=case_id)["auditEvents"]
+    updated = [e for e in events if e["type"] == "Case.Updated"]
+    assert len(updated) == 1  # the refused update recorded nothing
+    assert updated[0]["performedBy"]["user"] == {"customEntity": email}
+    assert {f["eventFieldId"] for f in updated[0]["fields"]} >= {"title", "status", priority}
+    comment = [e for e in events if e["type"] == "RelatedItem.Created"
+               and e["performedBy"].get("user") == {"customEntity": email}]
+    assert len(comment) == 1 and comment[0]["relatedItemType"] == "Comment"
