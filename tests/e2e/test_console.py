@@ -306,3 +306,77 @@ def test_a_connect_case_edited_in_the_console_reads_back_through_the_api(server,
     comment = [e for e in events if e["type"] == "RelatedItem.Created"
                and e["performedBy"].get("user") == {"customEntity": email}]
     assert len(comment) == 1 and comment[0]["relatedItemType"] == "Comment"
+
+
+OVERVIEW_ACCOUNT = "731500000004"
+
+
+def test_the_overview_shows_open_cases_the_longest_waiting_and_slas_at_risk(server, browser):
+    key, secret = server.new_account(OVERVIEW_ACCOUNT)
+    customer = server.client("support", key=key, secret=secret)
+    opened = {}
+    for subject, severity, service, category in [
+        ("Database failover did not complete", "urgent",
+         "amazon-relational-database-service-postgresql", "general-guidance"),
+        ("Slow queries on the reporting cluster", "normal",
+         "amazon-relational-database-service-aurora", "performance"),
+        ("Lambda timeouts after the runtime upgrade", "high", "aws-lambda",
+         "general-guidance"),
+        ("How to move instances to a new subnet", "low",
+         "amazon-elastic-compute-cloud-linux", "using-aws"),
+    ]:
+        opened[subject] = customer.create_case(
+            subject=subject, communicationBody=f"{subject}. Details follow.",
+            severityCode=severity, serviceCode=service, categoryCode=category,
+            ccEmailAddresses=["oncall@example.com"])["caseId"]
+    agent = create_agent(server, "--accounts", OVERVIEW_ACCOUNT)
+    cc = server.client("connectcases", key=key, secret=secret)
+    domain = cc.create_domain(name="Storefront support")["domainId"]
+    template = cc.create_template(domainId=domain, name="Order issue",
+                                  status="Active")["templateId"]
+    connect_case = cc.create_case(domainId=domain, templateId=template, fields=[
+        {"id": "title", "value": {"stringValue": "Order 1042 never arrived"}},
+        {"id": "status", "value": {"stringValue": "open"}}])["caseId"]
+    cc.create_related_item(domainId=domain, caseId=connect_case, type="Sla", content={
+        "sla": {"slaInputConfiguration": {
+            "name": "First answer", "type": "CaseField", "fieldId": "status",
+            "targetFieldValues": [{"stringValue": "closed"}], "targetSlaMinutes": 30}}})
+
+    context = browser.new_context(viewport={"width": 1280, "height": 860})
+    context.set_default_timeout(WAIT_MS)
+    page = context.new_page()
+    sign_in(page, server, agent)
+    # One case answered: the others wait, the oldest first.
+    page.goto(f"{server.endpoint}/console/support/cases/"
+              f"{opened['Lambda timeouts after the runtime upgrade']}")
+    page.get_by_label("Message").fill("Which runtime version did you move to?")
+    page.get_by_role("button", name="Send reply").click()
+    expect(page.locator("#case-status")).to_have_text("pending-customer-action")
+    screenshot(page, "06-case-for-docs")
+    page.get_by_role("link", name="AWS Support", exact=True).click()
+    expect(page.locator("table.queue tbody tr")).to_have_count(4)
+    screenshot(page, "07-queue-for-docs")
+    page.set_viewport_size({"width": 390, "height": 844})  # a phone
+    expect(page.locator("table.queue tbody tr").first).to_be_visible()
+    screenshot(page, "09-queue-phone")
+    page.set_viewport_size({"width": 1280, "height": 860})
+    page.get_by_label("Severity").select_option("urgent")
+    page.get_by_role("button", name="Apply").click()
+    expect(page.locator("table.queue tbody tr")).to_have_count(1)
+    expect(page.locator("table.queue")).to_contain_text("Database failover")
+
+    page.get_by_role("link", name="Overview").click()
+    status_chart = page.get_by_role("img", name=re.compile("^Open cases by status"))
+    expect(status_chart).to_have_accessible_name(
+        "Open cases by status: opened 3, pending-customer-action 1")
+    expect(page.get_by_role("img", name=re.compile("^Open cases by severity"))).to_be_visible()
+    waiting = page.locator("section", has=page.get_by_role("heading",
+                                                          name="Waiting longest"))
+    expect(waiting.locator("tbody tr")).to_have_count(3)
+    expect(waiting.locator("tbody tr").first).to_contain_text("Database failover")
+    expect(waiting).not_to_contain_text("Lambda timeouts")
+    expect(page.locator("body")).to_contain_text("First answer")
+    screenshot(page, "08-overview")
+    page.get_by_role("link", name="First answer").click()
+    expect(page.get_by_role("heading", name="Order 1042 never arrived")).to_be_visible()
+    context.close()

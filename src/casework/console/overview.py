@@ -11,6 +11,7 @@ from starlette.routing import Route
 from ..cases import slas
 from ..store.engine import now_ms
 from ..support.agent import AGENT
+from ..support.catalog import load_catalog
 from . import queries
 from .web import Pages
 
@@ -31,6 +32,9 @@ def bar_chart(pairs: list[tuple[str, int]], label: str) -> dict:
 class OverviewPages:
     def __init__(self, pages: Pages):
         self.pages = pages
+        # Most severe first, as the catalog orders them from least to most.
+        levels = list(load_catalog(pages.settings.catalog).severity_levels)
+        self.severity_order = {code: -i for i, code in enumerate(levels)}
 
     def routes(self) -> list[Route]:
         return [Route("/console/overview", self.pages.page(self.overview), methods=["GET"])]
@@ -63,8 +67,9 @@ class OverviewPages:
             request, "overview.html",
             by_status=bar_chart(sorted(by_status.items(), key=lambda kv: -kv[1]),
                                 "Open cases by status"),
-            by_severity=bar_chart(sorted(by_severity.items(), key=lambda kv: -kv[1]),
-                                  "Open cases by severity"),
+            by_severity=bar_chart([(code, by_severity[code]) for code in sorted(
+                by_severity, key=lambda code: (self.severity_order.get(code, 99), code))],
+                "Open cases by severity"),
             waiting=waiting, now=now, at_risk=at_risk[:20],
             risk_chart=bar_chart([(s, sum(1 for i in at_risk if i["status"] == s))
                                   for s in ("Overdue", "Active")], "SLAs at risk"))
