@@ -268,6 +268,9 @@ def main() -> None:
               show_default=True, type=click.IntRange(min=1),
               help="SearchCases' totalCount is exact up to this many matches, and this number "
                    "beyond.")
+@click.option("--console-session-ttl", envvar="CASEWORK_CONSOLE_SESSION_TTL",
+              default=12 * 3600, show_default=True, type=click.IntRange(min=1),
+              help="Seconds an agent's console session lasts after signing in.")
 @_support_options
 def serve(host, port, data_dir, database_url, ephemeral, **options) -> None:
     """Serve the AWS APIs until SIGTERM or SIGINT (in-flight requests finish first).

@@ -9,10 +9,12 @@ from __future__ import annotations
 import re
 import subprocess
 import sys
+import time
 import uuid
 
 import httpx
 import pytest
+from conftest import start_server
 from console_helpers import CHROMIUM, PASSWORD, create_agent, screenshot, sign_in
 from playwright.sync_api import expect, sync_playwright
 
@@ -172,11 +174,20 @@ def test_an_agent_sees_only_the_accounts_granted(server, support, page):
     page.goto(f"{server.endpoint}/console/support?q=Other+account")
     expect(page.locator("body")).not_to_contain_text("Other account")
     expect(page.locator("#account option")).to_have_text(["All granted", CUSTOMER_ACCOUNT])
+    # Nor the domains of Connect Cases.
+    cc = server.client("connectcases", key=key, secret=secret)
+    domain = cc.create_domain(name=f"hidden-{uuid.uuid4().hex[:6]}")["domainId"]
+    answer = page.goto(f"{server.endpoint}/console/connect/{domain}")
+    assert answer.status == 404
+    page.goto(f"{server.endpoint}/console/connect")
+    expect(page.locator("main")).not_to_contain_text("hidden-")
     # An agent granted every account sees it.
     page.get_by_role("button", name="Sign out").click()
     sign_in(page, server, create_agent(server, "--all"))
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
     answer = page.goto(f"{server.endpoint}/console/support/cases/{hidden}")
+    assert answer.status == 200
+    answer = page.goto(f"{server.endpoint}/console/connect/{domain}")
     assert answer.status == 200
 
 
@@ -380,3 +391,47 @@ def test_the_overview_shows_open_cases_the_longest_waiting_and_slas_at_risk(serv
     page.get_by_role("link", name="First answer").click()
     expect(page.get_by_role("heading", name="Order 1042 never arrived")).to_be_visible()
     context.close()
+
+
+def test_text_no_database_can_hold_is_refused_before_any_work(server, support, page):
+    case_id = support.create_case(subject="NUL target", communicationBody="x")["caseId"]
+    sign_in(page, server, create_agent(server, "--accounts", CUSTOMER_ACCOUNT))
+    expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+    page.goto(f"{server.endpoint}/console/support/cases/{case_id}")
+    token = page.locator("input[name=csrf_token]").first.get_attribute("value")
+    refused = page.request.post(
+        f"{server.endpoint}/console/support/cases/{case_id}/reply",
+        multipart={"body": "before\x00after", "status": "resolved", "csrf_token": token},
+        max_redirects=0)
+    assert refused.status == 400
+    assert page.request.get(f"{server.endpoint}/console/support?q=a%00b").status == 400
+    assert page.request.get(f"{server.endpoint}/console/support/cases/a%00b").status == 400
+    assert page.request.get(f"{server.endpoint}/console/connect/a%00b").status == 400
+    assert len(support.describe_communications(caseId=case_id)["communications"]) == 1
+
+
+def test_a_session_ends_when_its_time_is_up(tmp_path, browser):
+    short = start_server(tmp_path, "--console-session-ttl", "2")
+    try:
+        email = create_agent(short, "--all")
+        context = browser.new_context()
+        context.set_default_timeout(WAIT_MS)
+        page = context.new_page()
+        sign_in(page, short, email)
+        expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+        cookie = next(c for c in context.cookies() if c["name"] == "casework_console")
+        assert 0 < cookie["expires"] - time.time() <= 3
+        # Sent anyway (a browser keeps whatever it likes), the ended session signs nobody in.
+        expired = {"casework_console": next(
+            c["value"] for c in context.cookies() if c["name"] == "casework_console")}
+        deadline = time.monotonic() + 60
+        while httpx.get(f"{short.endpoint}/console/overview",
+                        cookies=expired).status_code == 200:
+            assert time.monotonic() < deadline, "the session outlived its time"
+            time.sleep(0.2)
+        answer = httpx.get(f"{short.endpoint}/console/overview", cookies=expired)
+        assert answer.status_code == 303
+        assert answer.headers["location"].startswith("/console/sign-in")
+        context.close()
+    finally:
+        short.stop()

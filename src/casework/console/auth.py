@@ -2,7 +2,8 @@
 
 * A session is a random 256-bit cookie value (``HttpOnly``, ``SameSite=Lax``, ``Secure`` when
   the console is served over https, scoped to ``/console``); the database keeps only its
-  SHA-256, with the agent and an expiry (SESSION_SECONDS after sign-in).
+  SHA-256, with the agent and an expiry (``--console-session-ttl`` after sign-in, default
+  12 hours: a working day).
 * Every form carries the session's CSRF token (the sign-in form, before any session, a token
   bound to a cookie of its own: double submit); a POST without the right token, or from a
   foreign ``Origin`` (or ``Sec-Fetch-Site: cross-site``), gets 403 and changes nothing.
@@ -26,7 +27,6 @@ from .passwords import DUMMY_HASH, verify_password
 
 COOKIE = "casework_console"
 SIGN_IN_COOKIE = "casework_console_signin"
-SESSION_SECONDS = 12 * 3600  # one working day; then the agent signs in again
 LOCKOUT_FAILURES = 10
 LOCKOUT_SECONDS = 15 * 60
 
@@ -91,7 +91,7 @@ class SignIn:
     locked_until: int | None = None
 
 
-async def sign_in(runner, email: str, password: str) -> SignIn:
+async def sign_in(runner, email: str, password: str, session_seconds: int) -> SignIn:
     email = email.strip().lower()
     now = now_ms()
     agent = await runner.read(lambda conn: queries.find_agent_by_email(conn, email))
@@ -113,7 +113,7 @@ async def sign_in(runner, email: str, password: str) -> SignIn:
     def start(conn):
         queries.record_success(conn, agent.agent_id)
         queries.insert_session(conn, _digest(token), agent.agent_id, csrf, now,
-                               now + SESSION_SECONDS * 1000)
+                               now + session_seconds * 1000)
 
     await runner.write(start)
     return SignIn(token=token)

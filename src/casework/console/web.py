@@ -87,6 +87,10 @@ class Pages:
 
         @functools.wraps(endpoint)
         async def guarded(request: Request) -> Response:
+            query = request.query_params.multi_items()
+            if _unstorable(request.scope["path"]) or any(
+                    _unstorable(k) or _unstorable(v) for k, v in query):
+                return self.error(request, 400, "The address holds characters no page uses.")
             if request.method == "POST" and auth.foreign_origin(request):
                 return self.error(request, 403, "This request came from another site.")
             agent = await auth.current_agent(request, self.runner)
@@ -104,6 +108,10 @@ class Pages:
                     return self.error(request, 413, "The form is larger than 16 MB.")
                 form = await request.form(max_files=3, max_fields=200)
                 request.scope["console.form"] = form
+                if any(_unstorable(k) or (isinstance(v, str) and _unstorable(v))
+                       for k, v in form.multi_items()):
+                    return self.error(request, 400, "The form holds characters no text may "
+                                      "hold (NUL or unpaired surrogates).")
                 given = form.get("csrf_token") or request.headers.get("x-csrf-token")
                 if not auth.token_matches(given if isinstance(given, str) else None,
                                           agent.csrf):
@@ -154,7 +162,10 @@ class SignPages:
             return self.pages.error(request, 403, "The form's security token is missing or "
                                     "stale; reload the page and try again.")
         email, password = str(form.get("email", "")), str(form.get("password", ""))
-        outcome = await auth.sign_in(self.pages.runner, email, password)
+        if _unstorable(email) or _unstorable(password):
+            return self._form(request, 401, "The e-mail or the password is wrong.")
+        ttl = self.pages.settings.console_session_ttl
+        outcome = await auth.sign_in(self.pages.runner, email, password, ttl)
         if outcome.token is None:
             if outcome.locked_until is not None:
                 message = (f"Too many failed sign-ins in a row: this agent is locked until "
@@ -163,7 +174,7 @@ class SignPages:
             return self._form(request, 401, "The e-mail or the password is wrong.", email)
         response = RedirectResponse(_local(str(form.get("next", ""))) or "/console/overview",
                                     status_code=303)
-        response.set_cookie(auth.COOKIE, outcome.token, max_age=auth.SESSION_SECONDS,
+        response.set_cookie(auth.COOKIE, outcome.token, max_age=ttl,
                             **auth.cookie_options(request))
         response.delete_cookie(auth.SIGN_IN_COOKIE, path="/console")
         return response
@@ -173,6 +184,18 @@ class SignPages:
         response = RedirectResponse("/console/sign-in", status_code=303)
         response.delete_cookie(auth.COOKIE, path="/console")
         return response
+
+
+def _unstorable(text: str) -> bool:
+    """Text no database column can hold (PostgreSQL refuses NUL; UTF-8 refuses lone
+    surrogates): refused up front rather than failing deep inside a write."""
+    if "\x00" in text:
+        return True
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
 
 
 def _local(path: str) -> str:
