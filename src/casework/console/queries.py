@@ -142,7 +142,10 @@ def support_queue(conn: Connection, *, account_ids: list[str] | None, statuses: 
     if created_to is not None:
         conditions.append(support_cases.c.created_at <= created_to)
     if text:
-        conditions.append(or_(support_cases.c.subject.ilike(_like(text), escape="\\"),
+        # SQLite's LIKE ignores ASCII case by itself (its ILIKE would wrap both sides in lower()).
+        like = support_cases.c.subject.like if conn.dialect.name == "sqlite" \
+            else support_cases.c.subject.ilike
+        conditions.append(or_(like(_like(text), escape="\\"),
                               support_cases.c.display_id == text,
                               support_cases.c.case_id == text))
     newest = sort != "oldest"
@@ -164,14 +167,6 @@ def communications_after(conn: Connection, case_seq: int, after_seq: int) -> lis
         .order_by(communications.c.seq)).fetchall()
 
 
-def support_services(conn: Connection, account_ids: list[str] | None) -> list[str]:
-    """The service codes of the accounts' cases (for the queue's filter)."""
-    query = select(support_cases.c.service_code).distinct().order_by(support_cases.c.service_code)
-    if account_ids is not None:
-        query = query.where(support_cases.c.account_id.in_(account_ids))
-    return list(conn.scalars(query.limit(500)))
-
-
 def open_case_counts(conn: Connection, account_ids: list[str] | None) -> list:
     """``(status, severity_code, count)`` of the accounts' unresolved cases."""
     query = (select(support_cases.c.status, support_cases.c.severity_code, func.count())
@@ -185,15 +180,21 @@ def open_case_counts(conn: Connection, account_ids: list[str] | None) -> list:
 def oldest_unanswered(conn: Connection, account_ids: list[str] | None, agent_name: str,
                       limit: int) -> list:
     """Open cases whose newest communication is the customer's, longest waiting first:
-    ``(case row columns..., waiting_since)``."""
-    newest = (select(communications.c.case_seq, func.max(communications.c.seq).label("last"))
-              .group_by(communications.c.case_seq).subquery())
+    case columns and ``waiting_since``.
+
+    Walks communications oldest first (the primary key) and keeps those that are the newest
+    of their case (one index probe each), so it stops after ``limit`` finds instead of
+    grouping every communication.
+    """
+    later = communications.alias("later")
+    newer = select(later.c.seq).where(later.c.case_seq == communications.c.case_seq,
+                                      later.c.seq > communications.c.seq).exists()
     query = (select(support_cases, communications.c.created_at.label("waiting_since"))
-             .join(newest, newest.c.case_seq == support_cases.c.seq)
-             .join(communications, communications.c.seq == newest.c.last)
-             .where(support_cases.c.status != "resolved",
-                    communications.c.submitted_by != agent_name)
-             .order_by(communications.c.created_at).limit(limit))
+             .select_from(communications)
+             .join(support_cases, support_cases.c.seq == communications.c.case_seq)
+             .where(communications.c.submitted_by != agent_name,
+                    support_cases.c.status != "resolved", ~newer)
+             .order_by(communications.c.seq).limit(limit))
     if account_ids is not None:
         query = query.where(support_cases.c.account_id.in_(account_ids))
     return conn.execute(query).fetchall()

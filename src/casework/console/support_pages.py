@@ -54,7 +54,9 @@ class SupportPages:
     def __init__(self, pages: Pages):
         self.pages = pages
         self.runner = pages.runner
-        self.severities = list(load_catalog(pages.settings.catalog).severity_levels)
+        catalog = load_catalog(pages.settings.catalog)
+        self.severities = list(catalog.severity_levels)
+        self.services = sorted(catalog.services)
 
     def routes(self) -> list[Route]:
         page = self.pages.page
@@ -91,17 +93,16 @@ class SupportPages:
             rows = queries.support_queue(
                 conn, account_ids=accounts, statuses=statuses, severities=severities,
                 text=text, sort=sort, cursor=cursor, limit=PAGE + 1, **filters)
-            return (rows, queries.support_services(conn, agent.accounts),
-                    queries.known_accounts(conn, agent.accounts))
+            return rows, queries.known_accounts(conn, agent.accounts)
 
-        rows, services, known = await self.runner.read(read)
+        rows, known = await self.runner.read(read)
         more = len(rows) > PAGE
         rows = rows[:PAGE]
         params = [(k, v) for k, v in query.multi_items() if k != "after"]
         next_params = [*params, ("after", str(rows[-1].seq))] if more else None
         return self.pages.render(
             request, "support_queue.html", rows=rows, statuses=STATUSES,
-            severities=self.severities, services=services, accounts=known, chosen={
+            severities=self.severities, services=self.services, accounts=known, chosen={
                 "status": statuses, "severity": severities, "account": account,
                 "service": filters["service"] or "", "q": text or "", "sort": sort,
                 "from": query.get("from", ""), "to": query.get("to", "")},

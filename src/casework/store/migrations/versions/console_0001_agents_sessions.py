@@ -1,4 +1,4 @@
-"""Agent console: console_agents, console_sessions; the support queue's status index
+"""Agent console: console_agents, console_sessions; indexes of the support queue and overview
 
 Revision ID: console_0001
 Revises: 0001
@@ -42,9 +42,13 @@ def upgrade() -> None:
     op.create_index("ix_console_sessions_agent", "console_sessions", ["agent_id"])
     # The queue filtered by status pages through this index in sort order.
     op.create_index("ix_support_cases_status_seq", "support_cases", ["status", "seq"])
+    # The overview counts open cases by status and severity from this index alone.
+    op.create_index("ix_support_cases_status_severity", "support_cases",
+                    ["status", "severity_code", "account_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_support_cases_status_severity", table_name="support_cases")
     op.drop_index("ix_support_cases_status_seq", table_name="support_cases")
     op.drop_index("ix_console_sessions_agent", table_name="console_sessions")
     op.drop_table("console_sessions")
