@@ -106,7 +106,7 @@ class Pages:
             if request.method == "POST":
                 if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
                     return self.error(request, 413, "The form is larger than 16 MB.")
-                form = await request.form(max_files=3, max_fields=200)
+                form = await request.form(max_files=3, max_fields=300)
                 request.scope["console.form"] = form
                 if any(_unstorable(k) or (isinstance(v, str) and _unstorable(v))
                        for k, v in form.multi_items()):

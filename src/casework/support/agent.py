@@ -1,7 +1,8 @@
 """The support side of a case: a small internal HTTP API under ``/_casework/support/``.
 
-Used by the agent console and by tests to answer cases as "Amazon Web Services" and move
-their status the way AWS's support staff do (fact sheet 5.3):
+Used by operators' scripts and by tests to answer cases as "Amazon Web Services" and move
+their status the way AWS's support staff do (fact sheet 5.3); the agent console
+(``casework.console``) calls the same :func:`reply` and :func:`move`:
 
 * ``GET  /_casework/support/cases``: every account's cases, newest first, filtered by
   ``status`` (repeatable), ``account`` and ``since`` (created at or after an ISO 8601 time),
