@@ -15,6 +15,7 @@ from starlette.routing import Route
 from . import __version__, datadir, logs
 from .cases import registry as cases_registry
 from .config import Settings
+from .console import web as console_web
 from .faults import Faults
 from .handlers import Context, Registered, Registry
 from .keys import KeyRecord, MasterKey, check_allowed, find_key, open_keys
@@ -90,6 +91,8 @@ class Casework:
                                          *Reset(settings, store, forget=[
                                              self._keys.clear, self._unknown.clear]).routes()],
                                  lifespan=self._lifespan)
+        # The agent console (casework.console): every path under /console.
+        self.agent_console = console_web.build(self)
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app):
@@ -101,7 +104,10 @@ class Casework:
         self.runner.close()
 
     async def __call__(self, scope, receive, send) -> None:
-        if scope["type"] == "http" and not scope["path"].startswith("/_casework/"):
+        path = scope.get("path", "")
+        if path == "/console" or path.startswith("/console/"):
+            await self.agent_console(scope, receive, send)
+        elif scope["type"] == "http" and not path.startswith("/_casework/"):
             remember_origin(scope)  # presigned URLs name the host the client used
             await self.gateway(scope, receive, send)
         else:

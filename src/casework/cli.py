@@ -268,6 +268,9 @@ def main() -> None:
               show_default=True, type=click.IntRange(min=1),
               help="SearchCases' totalCount is exact up to this many matches, and this number "
                    "beyond.")
+@click.option("--console-session-ttl", envvar="CASEWORK_CONSOLE_SESSION_TTL",
+              default=12 * 3600, show_default=True, type=click.IntRange(min=1),
+              help="Seconds an agent's console session lasts after signing in.")
 @_support_options
 def serve(host, port, data_dir, database_url, ephemeral, **options) -> None:
     """Serve the AWS APIs until SIGTERM or SIGINT (in-flight requests finish first).
@@ -601,7 +604,8 @@ def advisor_load(data_dir, database_url, file, account_id, replace):
 
 @main.group()
 def agent() -> None:
-    """The support side: the internal API under /_casework/support/ (agent console, tests)."""
+    """The support side's API under /_casework/support/ for scripts (operator token); people
+    use the console (`casework agents`)."""
 
 
 @agent.command("token")
@@ -613,6 +617,100 @@ def agent_token(data_dir, database_url, rotate):
 
     store = _open_store(data_dir, database_url)
     click.echo(rotate_operator_token(store) if rotate else operator_token(store))
+
+
+@main.group("agents")
+def agents_group() -> None:
+    """People who sign in to the agent console at /console (not the operator token of
+    `casework agent token`, which authenticates scripts calling /_casework/support/)."""
+
+
+def _agent_password(password_stdin: bool) -> tuple[str, bool]:
+    """The password read from stdin (first line), or a new strong one; and whether generated."""
+    from .console.passwords import check_chosen, generate_password
+
+    if not password_stdin:
+        return generate_password(), True
+    password = click.get_text_stream("stdin").readline().rstrip("\r\n")
+    try:
+        check_chosen(password)
+    except ValueError as error:
+        raise click.ClickException(str(error)) from None
+    return password, False
+
+
+@agents_group.command("create")
+@_store_options
+@click.argument("email")
+@click.option("--accounts", "account_ids", default=None,
+              help="Comma-separated 12-digit account ids whose cases the agent sees.")
+@click.option("--all", "all_accounts", is_flag=True, help="The agent sees every account.")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the password from the first line of stdin (at least 12 characters); "
+                   "default: generate a strong one and print it once.")
+def agents_create(data_dir, database_url, email, account_ids, all_accounts, password_stdin):
+    """Create a console agent who signs in with EMAIL and sees the granted accounts."""
+    from .console import agents as console_agents
+
+    if all_accounts == (account_ids is not None):
+        raise click.UsageError("give either --accounts ID,... or --all")
+    try:
+        ids = console_agents.parse_accounts(account_ids)
+        if not all_accounts and not ids:
+            raise console_agents.AgentError("--accounts names no account")
+        password, generated = _agent_password(password_stdin)
+        store = _open_store(data_dir, database_url)
+        console_agents.create(store, email, ids, all_accounts, password)
+    except console_agents.AgentError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"agent {email.strip().lower()} created; accounts: "
+               f"{'all' if all_accounts else ','.join(ids)}")
+    if generated:
+        click.echo(f"password: {password}")
+        click.echo("# the password is shown this once; Casework keeps only its scrypt hash")
+
+
+@agents_group.command("list")
+@_store_options
+def agents_list(data_dir, database_url):
+    """List console agents: e-mail, granted accounts (* for all), and whether locked."""
+    from .console import agents as console_agents
+
+    for row in console_agents.listing(_open_store(data_dir, database_url)):
+        click.echo(f"{row['email']}\t{row['accounts']}\t{'locked' if row['locked'] else 'ok'}")
+
+
+@agents_group.command("delete")
+@_store_options
+@click.argument("email")
+def agents_delete(data_dir, database_url, email):
+    """Delete a console agent; its sessions end at once."""
+    from .console import agents as console_agents
+
+    try:
+        console_agents.delete(_open_store(data_dir, database_url), email)
+    except console_agents.AgentError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"deleted {email.strip().lower()}")
+
+
+@agents_group.command("reset-password")
+@_store_options
+@click.argument("email")
+@click.option("--password-stdin", is_flag=True,
+              help="Read the new password from the first line of stdin; default: generate one.")
+def agents_reset_password(data_dir, database_url, email, password_stdin):
+    """Give a console agent a new password; unlocks it and ends its sessions."""
+    from .console import agents as console_agents
+
+    password, generated = _agent_password(password_stdin)
+    try:
+        console_agents.reset_password(_open_store(data_dir, database_url), email, password)
+    except console_agents.AgentError as error:
+        raise click.ClickException(str(error)) from None
+    click.echo(f"password of {email.strip().lower()} reset")
+    if generated:
+        click.echo(f"password: {password}")
 
 
 @main.group()

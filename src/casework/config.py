@@ -55,6 +55,7 @@ class Settings:
     # sort order), and the number of matches totalCount counts exactly (see cases/search.py).
     search_drive_limit: int = 1000
     search_total_cap: int = 10_000
+    console_session_ttl: int = 12 * 3600  # seconds an agent's console session lasts
 
     def to_json(self) -> str:
         """These settings as JSON (for ``serve --workers``, whose processes are spawned)."""

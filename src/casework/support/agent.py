@@ -1,7 +1,8 @@
 """The support side of a case: a small internal HTTP API under ``/_casework/support/``.
 
-Used by the agent console and by tests to answer cases as "Amazon Web Services" and move
-their status the way AWS's support staff do (fact sheet 5.3):
+Used by operators' scripts and by tests to answer cases as "Amazon Web Services" and move
+their status the way AWS's support staff do (fact sheet 5.3); the agent console
+(``casework.console``) calls the same :func:`reply` and :func:`move`:
 
 * ``GET  /_casework/support/cases``: every account's cases, newest first, filtered by
   ``status`` (repeatable), ``account`` and ``since`` (created at or after an ISO 8601 time),
@@ -40,6 +41,12 @@ from ..store.tables import server_secrets
 from ..tokens import TokenSigner
 from ..wire.errors import ServiceError
 from . import queries
+from .attachments import (
+    MAX_ATTACHMENT_BYTES,
+    MAX_ATTACHMENTS_PER_SET,
+    new_attachment_id,
+    new_set_id,
+)
 from .cases import communication_view
 from .times import parse_time
 
@@ -202,15 +209,13 @@ class AgentApi:
         status = body.get("status", "pending-customer-action")
         if status not in AGENT_STATUSES:
             return _bad_status(status)
-        now = now_ms()
-        queries.insert_communication(conn, case.seq, text, AGENT, [], now)
-        return JSONResponse(_moved(conn, case, status, now))
+        return JSONResponse(reply(conn, case, text, status, [], now_ms()))
 
     def set_status(self, conn, case, body: dict) -> JSONResponse:
         status = body.get("status")
         if status not in AGENT_STATUSES:
             return _bad_status(status)
-        return JSONResponse(_moved(conn, case, status, now_ms()))
+        return JSONResponse(move(conn, case, status, now_ms()))
 
 
 def _bad_status(status) -> JSONResponse:
@@ -218,7 +223,48 @@ def _bad_status(status) -> JSONResponse:
                   f"status must be one of {', '.join(AGENT_STATUSES)}; got {status!r}.")
 
 
-def _moved(conn, case, status: str, now: int) -> dict:
+# --- the support side's domain rules, shared by this API and the agent console ---------------
+
+
+def reply(conn, case, body: str, status: str, files: list[tuple[str, bytes]], now: int) -> dict:
+    """Add a communication from "Amazon Web Services" to ``case`` (a row locked by the caller)
+    with ``files`` (``(file name, bytes)``, at most 3 of at most 5 MB: an attachment set's
+    bounds) as its attachments, then move the case to ``status``.
+
+    The attachments go into a set of the case's account, used at once by the communication,
+    so that DescribeCommunications lists them and DescribeAttachment serves them to the
+    customer exactly as the customer's own. Raises ValueError for a reply out of bounds.
+    """
+    if not 1 <= len(body) <= MAX_BODY:
+        raise ValueError(f"The reply must be 1 to {MAX_BODY} characters long.")
+    if status not in AGENT_STATUSES:
+        raise ValueError(f"The status must be one of {', '.join(AGENT_STATUSES)}.")
+    if len(files) > MAX_ATTACHMENTS_PER_SET:
+        raise ValueError(f"A reply carries at most {MAX_ATTACHMENTS_PER_SET} attachments.")
+    for name, data in files:
+        if not name or len(name) > 255:
+            raise ValueError("An attachment needs a file name of at most 255 characters.")
+        if len(data) > MAX_ATTACHMENT_BYTES:
+            raise ValueError(f"The attachment {name} is larger than the 5 MB an attachment "
+                             "may be.")
+    communication_seq = queries.insert_communication(conn, case.seq, body, AGENT, [], now)
+    if files:
+        set_id = new_set_id()
+        queries.insert_attachment_set(conn, case.account_id, set_id, now, now)
+        for position, (name, data) in enumerate(files):
+            queries.insert_attachment(conn, {
+                "attachment_id": new_attachment_id(), "attachment_set_id": set_id,
+                "account_id": case.account_id, "position": position, "file_name": name,
+                "size": len(data), "data": data})
+        queries.consume_attachment_set(conn, set_id, communication_seq)
+    return move(conn, case, status, now)
+
+
+def move(conn, case, status: str, now: int) -> dict:
+    """Set the status of ``case`` (a row locked by the caller) as support staff do:
+    ``work-in-progress``, ``pending-customer-action`` or ``resolved``."""
+    if status not in AGENT_STATUSES:
+        raise ValueError(f"The status must be one of {', '.join(AGENT_STATUSES)}.")
     if status != case.status:
         resolved_at = now if status == "resolved" else None
         queries.set_case_status(conn, case.seq, status, resolved_at)

@@ -16,12 +16,12 @@ MAX_ATTACHMENT_BYTES = 5 * 1024 * 1024
 STALE_AFTER_MS = 24 * 3600 * 1000  # expired, unused sets are forgotten a day after expiry
 
 
-def _new_set_id() -> str:
+def new_set_id() -> str:
     # Shaped like AWS's ids (``as-<hex>-mu-<url-safe tail>``) and as unguessable.
     return f"as-{secrets.token_hex(9)[:17]}-mu-{secrets.token_urlsafe(36)}"
 
 
-def _new_attachment_id() -> str:
+def new_attachment_id() -> str:
     return f"attachment-{secrets.token_urlsafe(96)}"
 
 
@@ -62,7 +62,7 @@ def add_attachments_to_set(ctx: Context, params: dict) -> dict:
     else:
         check_attachment_set_creation(ctx)
         queries.delete_stale_attachment_sets(ctx.conn, ctx.now - STALE_AFTER_MS)
-        set_id = _new_set_id()
+        set_id = new_set_id()
         expires_at = ctx.now + ctx.settings.attachment_set_ttl * 1000
         queries.insert_attachment_set(ctx.conn, ctx.account_id, set_id, ctx.now, expires_at)
         present = 0
@@ -74,7 +74,7 @@ def add_attachments_to_set(ctx: Context, params: dict) -> dict:
     for position, item in enumerate(new, present):
         data = item.get("data", b"")
         queries.insert_attachment(ctx.conn, {
-            "attachment_id": _new_attachment_id(),
+            "attachment_id": new_attachment_id(),
             "attachment_set_id": set_id,
             "account_id": ctx.account_id,
             "position": position,
@@ -88,12 +88,19 @@ def add_attachments_to_set(ctx: Context, params: dict) -> dict:
 @registry.operation("DescribeAttachment", writes=False)
 def describe_attachment(ctx: Context, params: dict) -> dict:
     attachment_id = params["attachmentId"]  # calls are counted first (casework.limits)
-    found = queries.find_attachment(ctx.conn, ctx.account_id, attachment_id)
+    file_name, data = attachment_file(ctx.conn, ctx.settings, ctx.account_id, attachment_id)
+    return {"attachment": {"fileName": file_name, "data": data}}
+
+
+def attachment_file(conn, settings, account_id: str, attachment_id: str) -> tuple[str, bytes]:
+    """``(file name, bytes)`` of one of the account's attachments of at most 5 MB, or the AWS
+    error (DescribeAttachment, and the agent console's downloads)."""
+    found = queries.find_attachment(conn, account_id, attachment_id)
     if found is None:
         raise ServiceError("AttachmentIdNotFound",
                            f"An attachment with the id {attachment_id} was not found.")
     data = found.data
-    large = upload_queries.find_attachment_meta(ctx.conn, ctx.account_id, attachment_id)
+    large = upload_queries.find_attachment_meta(conn, account_id, attachment_id)
     if large.upload_id is not None:
         # Uploaded with GetAttachmentUploadLinks: the bytes are in part files on disk, and, as
         # the model documents, DescribeAttachment refuses files over 5 MB
@@ -103,6 +110,6 @@ def describe_attachment(ctx: Context, params: dict) -> dict:
                 "InvalidParameterValueException",
                 f"The attachment {attachment_id} is larger than 5 MB. Use "
                 "GetAttachmentDownloadLink to download it.", 400)
-        data = blob_store(ctx.settings.data_dir).read_all(
-            large.storage_key, upload_queries.part_files(ctx.conn, large.upload_id))
-    return {"attachment": {"fileName": found.file_name, "data": data}}
+        data = blob_store(settings.data_dir).read_all(
+            large.storage_key, upload_queries.part_files(conn, large.upload_id))
+    return found.file_name, data

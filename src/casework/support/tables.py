@@ -36,6 +36,9 @@ cases = Table(
     Column("resolved_at", BigInteger),
     Index("ix_support_cases_account_seq", "account_id", "seq"),
     Index("ix_support_cases_account_display", "account_id", "display_id", unique=True),
+    Index("ix_support_cases_status_seq", "status", "seq"),  # the console's queue by status
+    # The console's overview counts open cases by status and severity from this index alone.
+    Index("ix_support_cases_status_severity", "status", "severity_code", "account_id"),
 )
 
 communications = Table(

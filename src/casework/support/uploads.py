@@ -50,7 +50,7 @@ import secrets
 from ..handlers import Context
 from ..wire.errors import ServiceError
 from . import queries, registry, upload_queries
-from .attachments import _new_attachment_id, _new_set_id
+from .attachments import new_attachment_id, new_set_id
 from .blobs import new_storage_key
 from .times import expiry
 from .transfer import LINK_SECRET, attachment_path, current_origin, part_path, presign
@@ -267,12 +267,12 @@ def attach_uploads(ctx: Context, rows: list, communication_seq: int) -> None:
         position = upload_queries.next_attachment_position(ctx.conn, set_id)
     else:
         # A set made only to hold the uploads: it is used at once, so it never expires.
-        set_id = _new_set_id()
+        set_id = new_set_id()
         queries.insert_attachment_set(ctx.conn, ctx.account_id, set_id, ctx.now, ctx.now)
         queries.consume_attachment_set(ctx.conn, set_id, communication_seq)
         position = 0
     for offset, row in enumerate(rows):
-        attachment_id = _new_attachment_id()
+        attachment_id = new_attachment_id()
         queries.insert_attachment(ctx.conn, {
             "attachment_id": attachment_id,
             "attachment_set_id": set_id,

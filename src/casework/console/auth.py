@@ -1,0 +1,125 @@
+"""Who is signed in: sessions, sign-in with lockout, CSRF tokens and the Origin check.
+
+* A session is a random 256-bit cookie value (``HttpOnly``, ``SameSite=Lax``, ``Secure`` when
+  the console is served over https, scoped to ``/console``); the database keeps only its
+  SHA-256, with the agent and an expiry (``--console-session-ttl`` after sign-in, default
+  12 hours: a working day).
+* Every form carries the session's CSRF token (the sign-in form, before any session, a token
+  bound to a cookie of its own: double submit); a POST without the right token, or from a
+  foreign ``Origin`` (or ``Sec-Fetch-Site: cross-site``), gets 403 and changes nothing.
+* LOCKOUT_FAILURES wrong passwords in a row lock the agent for LOCKOUT_SECONDS; a right
+  password while locked is refused too.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from dataclasses import dataclass
+
+from starlette.concurrency import run_in_threadpool
+from starlette.requests import Request
+
+from ..store.engine import now_ms
+from . import queries
+from .passwords import DUMMY_HASH, verify_password
+
+COOKIE = "casework_console"
+SIGN_IN_COOKIE = "casework_console_signin"
+LOCKOUT_FAILURES = 10
+LOCKOUT_SECONDS = 15 * 60
+
+
+@dataclass(frozen=True)
+class Agent:
+    """The signed-in agent, as a request sees it."""
+
+    agent_id: int
+    email: str
+    accounts: list[str] | None  # granted account ids; None: every account
+    csrf: str
+
+    def may_see(self, account_id: str) -> bool:
+        return self.accounts is None or account_id in self.accounts
+
+
+def _digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def secure(request: Request) -> bool:
+    return request.url.scheme == "https"
+
+
+def cookie_options(request: Request) -> dict:
+    return {"httponly": True, "samesite": "lax", "secure": secure(request), "path": "/console"}
+
+
+async def current_agent(request: Request, runner) -> Agent | None:
+    token = request.cookies.get(COOKIE)
+    if not token or len(token) > 100:
+        return None
+    now = now_ms()
+    found = await runner.read(lambda conn: queries.find_session(conn, _digest(token), now))
+    if found is None:
+        return None
+    return Agent(found.agent_id, found.email, queries.granted_accounts(found), found.csrf_token)
+
+
+def foreign_origin(request: Request) -> bool:
+    """A request sent by a page of another site (the browser says so in its headers)."""
+    if request.headers.get("sec-fetch-site") == "cross-site":
+        return True
+    origin = request.headers.get("origin")
+    if origin is None:
+        return False
+    host = request.headers.get("host", "")
+    return origin != f"{request.url.scheme}://{host}"
+
+
+def token_matches(given: str | None, expected: str | None) -> bool:
+    return bool(given) and bool(expected) and hmac.compare_digest(given.encode(),
+                                                                  expected.encode())
+
+
+@dataclass(frozen=True)
+class SignIn:
+    """The outcome of a sign-in attempt: a new session's cookie value, or why not."""
+
+    token: str | None = None
+    locked_until: int | None = None
+
+
+async def sign_in(runner, email: str, password: str, session_seconds: int) -> SignIn:
+    email = email.strip().lower()
+    now = now_ms()
+    agent = await runner.read(lambda conn: queries.find_agent_by_email(conn, email))
+    if agent is not None and agent.locked_until is not None and agent.locked_until > now:
+        return SignIn(locked_until=agent.locked_until)
+    # Checked off the event loop: scrypt takes a tenth of a second on purpose. An unknown
+    # e-mail costs the same check, so timing tells nobody which agents exist.
+    right = await run_in_threadpool(verify_password, password[:1024],
+                                    DUMMY_HASH if agent is None else agent.password_hash)
+    if agent is None:
+        return SignIn()
+    if not right:
+        until = now + LOCKOUT_SECONDS * 1000
+        failures = await runner.write(lambda conn: queries.record_failure(
+            conn, agent.agent_id, LOCKOUT_FAILURES, until))
+        return SignIn(locked_until=until if failures >= LOCKOUT_FAILURES else None)
+    token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
+
+    def start(conn):
+        queries.record_success(conn, agent.agent_id)
+        queries.insert_session(conn, _digest(token), agent.agent_id, csrf, now,
+                               now + session_seconds * 1000)
+
+    await runner.write(start)
+    return SignIn(token=token)
+
+
+async def sign_out(request: Request, runner) -> None:
+    token = request.cookies.get(COOKIE)
+    if token:
+        await runner.write(lambda conn: queries.delete_session(conn, _digest(token)))

@@ -1,0 +1,32 @@
+"""The agent console's tables: agents (people who answer cases) and their sign-in sessions."""
+
+from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
+
+from ..store.tables import metadata
+
+agents = Table(
+    "console_agents",
+    metadata,
+    Column("agent_id", Integer, primary_key=True, autoincrement=True),
+    Column("email", String(320), nullable=False, unique=True),  # stored lower-cased
+    Column("password_hash", Text, nullable=False),  # scrypt$N$r$p$salt$hash (passwords.py)
+    Column("all_accounts", Boolean, nullable=False),
+    Column("accounts", Text, nullable=False),  # JSON list of granted account ids
+    Column("created_at", BigInteger, nullable=False),
+    # Sign-in failures in a row; at LOCKOUT_FAILURES the agent is locked until locked_until.
+    Column("failed_signins", Integer, nullable=False),
+    Column("locked_until", BigInteger),
+)
+
+sessions = Table(
+    "console_sessions",
+    metadata,
+    # SHA-256 of the cookie's value: a copy of the table signs nobody in.
+    Column("token_hash", String(64), primary_key=True),
+    Column("agent_id", Integer, ForeignKey("console_agents.agent_id", ondelete="CASCADE"),
+           nullable=False),
+    Column("csrf_token", String(64), nullable=False),
+    Column("created_at", BigInteger, nullable=False),
+    Column("expires_at", BigInteger, nullable=False),
+    Index("ix_console_sessions_agent", "agent_id"),
+)
