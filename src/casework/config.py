@@ -55,6 +55,8 @@ class Settings:
     # sort order), and the number of matches totalCount counts exactly (see cases/search.py).
     search_drive_limit: int = 1000
     search_total_cap: int = 10_000
+    # Case events (outbox/): where they go and how often a delivery is tried.
+    event_max_attempts: int = 10  # failed deliveries before a message is dead
 
     def to_json(self) -> str:
         """These settings as JSON (for ``serve --workers``, whose processes are spawned)."""
