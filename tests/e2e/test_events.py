@@ -158,6 +158,12 @@ def cc(hooked):
     return account_client(hooked, ACCOUNT)
 
 
+@pytest.fixture(scope="module")
+def cc2(hooked):
+    """A second account: the domain quota is 5 per account."""
+    return account_client(hooked, "610000000002")
+
+
 def configure(cc, domain_id: str, enabled: bool = True, fields=None, content=None) -> None:
     configuration = {"enabled": enabled}
     included = {}
@@ -284,7 +290,8 @@ def test_nothing_is_published_while_disabled(cc, receiver):
     assert events[0]["detail"]["case"]["fields"] == {"title": {"value": text("On")}}
 
 
-def test_a_batch_publishes_for_the_cases_it_changed(cc, receiver):
+def test_a_batch_publishes_for_the_cases_it_changed(cc2, receiver):
+    cc = cc2
     domain_id = new_domain(cc)
     template_id = new_template(cc, domain_id)
     configure(cc, domain_id, fields=["status"])
@@ -322,7 +329,8 @@ def test_a_merge_publishes_the_changes_it_applies(cc, receiver):
     assert closed["performedBy"]["iamPrincipalArn"] == f"arn:aws:iam::{ACCOUNT}:root"
 
 
-def test_a_rolled_back_change_publishes_nothing(hooked, cc, receiver):
+def test_a_rolled_back_change_publishes_nothing(cc2, receiver):
+    cc = cc2
     domain_id = new_domain(cc)
     configure(cc, domain_id, fields=["title"])
     # Template tags and request tags together exceed 50: CreateCase fails after it has
