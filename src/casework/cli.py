@@ -13,6 +13,7 @@ import string
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 import uvicorn
@@ -79,6 +80,60 @@ def _support_options(func):
         func = click.option(flag, envvar=envvar, default=default, show_default=True, type=kind,
                             help=text)(func)
     return func
+
+
+def _event_options(func):
+    """``serve`` options of case events (the outbox, ``casework.outbox``)."""
+    options = [
+        ("--event-max-attempts", "CASEWORK_EVENT_MAX_ATTEMPTS", 10, click.IntRange(min=1),
+         "Failed deliveries of an event (or e-mail) to one sink before it is marked dead; "
+         "retries wait 1 s, 2 s, 4 s, ... at most 60 s."),
+    ]
+    for flag, envvar, default, kind, text in reversed(options):
+        func = click.option(flag, envvar=envvar, default=default, show_default=True, type=kind,
+                            help=text)(func)
+    func = click.option(
+        "--eventbridge-source-prefix", envvar="CASEWORK_EVENTBRIDGE_SOURCE_PREFIX", default=None,
+        help="Replaces 'aws.' in event sources sent to EventBridge (e.g. casework. gives "
+             "casework.support): a real EventBridge refuses sources beginning with aws.; "
+             "emulators take AWS's own.")(func)
+    func = click.option(
+        "--eventbridge-bus", envvar="CASEWORK_EVENTBRIDGE_BUS", default="default",
+        show_default=True, help="Event bus name or ARN that PutEvents sends events to.")(func)
+    func = click.option(
+        "--eventbridge-endpoint", envvar="CASEWORK_EVENTBRIDGE_ENDPOINT", default=None,
+        callback=_check_eventbridge_endpoint,
+        help="Send case events to EventBridge with PutEvents at this endpoint URL (LocalStack, "
+             "moto, ...), or 'aws' for AWS's own endpoint of each event's region; credentials "
+             "from the standard AWS chain.")(func)
+    func = click.option(
+        "--event-webhook-secret", envvar="CASEWORK_EVENT_WEBHOOK_SECRET", default=None,
+        help="Sign webhook bodies: X-Casework-Signature: sha256=<HMAC-SHA256 of the body under "
+             "this secret, hex>.")(func)
+    func = click.option(
+        "--event-webhook", "event_webhooks", envvar="CASEWORK_EVENT_WEBHOOK", multiple=True,
+        callback=_check_webhooks,
+        help="POST every case event as JSON to this http(s) URL (repeatable; in the variable, "
+             "separate URLs with spaces).")(func)
+    return func
+
+
+def _check_webhooks(_ctx, _param, urls: tuple[str, ...]) -> tuple[str, ...]:
+    for url in urls:
+        parsed = urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise _bad("--event-webhook", f"{url!r} is not an http:// or https:// URL")
+    return urls
+
+
+def _check_eventbridge_endpoint(_ctx, _param, endpoint: str | None) -> str | None:
+    if endpoint in (None, "aws"):
+        return endpoint
+    parsed = urlsplit(endpoint)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise _bad("--eventbridge-endpoint", f"{endpoint!r} is neither an http:// or https:// "
+                   "URL nor 'aws'")
+    return endpoint
 
 
 def _bad(option: str, message: str) -> click.ClickException:
@@ -272,6 +327,7 @@ def main() -> None:
               default=12 * 3600, show_default=True, type=click.IntRange(min=1),
               help="Seconds an agent's console session lasts after signing in.")
 @_support_options
+@_event_options
 def serve(host, port, data_dir, database_url, ephemeral, **options) -> None:
     """Serve the AWS APIs until SIGTERM or SIGINT (in-flight requests finish first).
 
@@ -348,6 +404,15 @@ def _serve(host, port, data_dir, database_url, **options) -> None:
                    "(account 000000000000)")
     else:
         click.echo("  credentials: no default key (`casework keys create` makes keys)")
+    for url in settings.event_webhooks:
+        signed = ("signed" if settings.event_webhook_secret
+                  else "unsigned: no --event-webhook-secret")
+        click.echo(f"  events:      webhook {url} ({signed})")
+    if settings.eventbridge_endpoint:
+        source = (f", sources {settings.eventbridge_source_prefix.rstrip('.')}.*"
+                  if settings.eventbridge_source_prefix else "")
+        click.echo(f"  events:      EventBridge {settings.eventbridge_endpoint}, bus "
+                   f"{settings.eventbridge_bus}{source}")
     common = {"log_level": settings.log_level, "access_log": False, "lifespan": "on",
               "timeout_graceful_shutdown": 30, "http": GuardedHttpToolsProtocol}
     if settings.workers > 1:
@@ -834,6 +899,50 @@ def seed(data_dir, database_url, support_cases, communications_per_case, connect
                        f"{seeder.domain_id}, template {seeder.template_id}")
     finally:
         store.dispose()
+
+
+@main.group()
+def events() -> None:
+    """The outbox: case events (and e-mail) waiting for, or done with, delivery."""
+
+
+@events.command("list")
+@_store_options
+@click.option("--status", type=click.Choice(["pending", "dead", "delivered"]), default=None,
+              help="Only messages in this state; default: all.")
+def events_list(data_dir, database_url, status):
+    """One line per message and sink, oldest first: id, type, case id, status, attempts,
+    sink, and the last error of an undelivered one."""
+    from .outbox import queries as outbox_queries
+
+    store = _open_store(data_dir, database_url)
+    with store.transaction(write=False) as conn:
+        rows = outbox_queries.listing(conn, status)
+    for row in rows:
+        line = (f"{row.message_id}\t{row.kind}\t{row.case_id or '-'}\t{row.status}\t"
+                f"{row.attempts}\t{row.channel}")
+        if row.status != "delivered" and row.last_error:
+            line += "\t" + " ".join(row.last_error.split())[:200]
+        click.echo(line)
+
+
+@events.command("retry")
+@_store_options
+@click.argument("message_id", required=False)
+@click.option("--dead", is_flag=True, help="Retry every dead message.")
+def events_retry(data_dir, database_url, message_id, dead):
+    """Deliver MESSAGE_ID (each sink it has not reached) or every --dead message again now,
+    with a fresh count of attempts; a running server picks them up within a second."""
+    from .outbox import queries as outbox_queries
+
+    if (message_id is None) == (not dead):
+        raise click.UsageError("give a message id or --dead (not both)")
+    store = _open_store(data_dir, database_url)
+    with store.transaction() as conn:
+        count = outbox_queries.retry(conn, now_ms(), message_id=message_id, dead=dead)
+    if message_id is not None and not count:
+        raise click.ClickException(f"no undelivered message {message_id}")
+    click.echo(f"{count} message(s) due for delivery again")
 
 
 def _show_envvars(command: click.Command) -> None:

@@ -56,6 +56,13 @@ class Settings:
     search_drive_limit: int = 1000
     search_total_cap: int = 10_000
     console_session_ttl: int = 12 * 3600  # seconds an agent's console session lasts
+    # Case events (outbox/): where they go and how often a delivery is tried.
+    event_max_attempts: int = 10  # failed deliveries before a message is dead
+    event_webhooks: tuple[str, ...] = ()  # URLs each event is POSTed to
+    event_webhook_secret: str | None = field(default=None, repr=False)  # HMAC-SHA256 key
+    eventbridge_endpoint: str | None = None  # PutEvents endpoint; "aws": boto3's own
+    eventbridge_bus: str = "default"
+    eventbridge_source_prefix: str | None = None  # replaces "aws." in sources (real buses)
 
     def to_json(self) -> str:
         """These settings as JSON (for ``serve --workers``, whose processes are spawned)."""

@@ -14,11 +14,12 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from types import SimpleNamespace
 
 import orjson
 
 from ..handlers import Context
-from . import audit, registry, rules, slas, values
+from . import audit, events, registry, rules, slas, values
 from .common import arn_of, iso, load_domain, related_item_arn
 from .errors import CASE, conflict, invalid, not_found
 from .queries import case_records, related_items, tags
@@ -100,8 +101,12 @@ def create_case(ctx: Context, params: dict) -> dict:
         service["last_closed_datetime"] = now
     initial = {**stored, **service}
     case_records.write_values(ctx.conn, domain_id, case_seq, initial)
-    audit.record(ctx, domain_id, case_seq, "Case.Created", audit.case_changes({}, initial),
+    changed = audit.case_changes({}, initial)
+    audit.record(ctx, domain_id, case_seq, "Case.Created", changed,
                  user=params.get("performedBy"))
+    events.case_changed(ctx, domain_id, SimpleNamespace(
+        seq=case_seq, case_id=case_id, template_id=template["id"], created_at=ctx.now),
+        "CASE.CREATED", changed, params.get("performedBy"), initial)
 
     case_tags = {}
     for propagation in template["tagPropagationConfigurations"] or []:
@@ -167,8 +172,11 @@ def update_case(ctx: Context, params: dict) -> dict:
         service["last_closed_datetime"] = now
     writes = {**changes, **service}
     case_records.write_values(ctx.conn, domain_id, case.seq, writes)
-    audit.record(ctx, domain_id, case.seq, "Case.Updated", audit.case_changes(current, writes),
+    changed = audit.case_changes(current, writes)
+    audit.record(ctx, domain_id, case.seq, "Case.Updated", changed,
                  user=params.get("performedBy"))
+    events.case_changed(ctx, domain_id, case, "CASE.UPDATED", changed,
+                        params.get("performedBy"), {**merged, **service})
     slas.record_progress(ctx, case.seq, changes)
     return {}
 
@@ -182,6 +190,7 @@ def delete_case(ctx: Context, params: dict) -> dict:
     doomed = [arn_of(ctx, domain_id, "case", case.case_id)] + [
         related_item_arn(ctx, domain_id, case.case_id, item["id"])
         for item in related_items.for_case(ctx.conn, case.seq)]
+    events.case_changed(ctx, domain_id, case, "CASE.DELETED", [], None)
     audit.forget_case(ctx, case.seq)
     case_records.delete_case(ctx.conn, case.seq, doomed)
     return {}

@@ -15,7 +15,6 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
-from ..store.engine import now_ms
 from ..support import agent as support_side
 from ..support import queries as support_queries
 from ..support.attachments import MAX_ATTACHMENT_BYTES, attachment_file
@@ -57,6 +56,17 @@ class SupportPages:
         catalog = load_catalog(pages.settings.catalog)
         self.severities = list(catalog.severity_levels)
         self.services = sorted(catalog.services)
+
+    def _context(self, conn, case):
+        """The context of a change to ``case``, published for the case's account."""
+        return support_side.case_context(conn, case, self.pages.settings,
+                                         self.pages.casework.tokens)
+
+    @staticmethod
+    def _committed(ctx) -> None:
+        """After the change committed: what it left for later (the outbox's wake-up)."""
+        for callback in ctx.after_commit:
+            callback()
 
     def routes(self) -> list[Route]:
         page = self.pages.page
@@ -166,16 +176,18 @@ class SupportPages:
             if isinstance(upload, UploadFile) and upload.filename:
                 data = await upload.read(MAX_ATTACHMENT_BYTES + 1)
                 files.append((upload.filename, data))
-        now = now_ms()
 
         def write(conn):
             case = support_queries.find_case_any_account(conn, found.case_id, lock=True)
-            return support_side.reply(conn, case, body, status, files, now)
+            ctx = self._context(conn, case)
+            support_side.reply(ctx, case, body, status, files)
+            return ctx
 
         try:
-            await self.runner.write(write)
+            ctx = await self.runner.write(write)
         except ValueError as error:
             return await self.case(request, agent, error=str(error), status=400)
+        self._committed(ctx)
         return RedirectResponse(f"/console/support/cases/{quote(found.case_id)}#latest",
                                 status_code=303)
 
@@ -184,16 +196,18 @@ class SupportPages:
         if found is None:
             return self._missing(request)
         status = str(request.scope["console.form"].get("status", ""))
-        now = now_ms()
 
         def write(conn):
             case = support_queries.find_case_any_account(conn, found.case_id, lock=True)
-            return support_side.move(conn, case, status, now)
+            ctx = self._context(conn, case)
+            support_side.move(ctx, case, status)
+            return ctx
 
         try:
-            await self.runner.write(write)
+            ctx = await self.runner.write(write)
         except ValueError as error:
             return await self.case(request, agent, error=str(error), status=400)
+        self._committed(ctx)
         return RedirectResponse(f"/console/support/cases/{quote(found.case_id)}",
                                 status_code=303)
 

@@ -35,12 +35,14 @@ from starlette.responses import JSONResponse
 from starlette.routing import Route
 
 from ..clock import iso_ms
+from ..config import Settings
+from ..handlers import Context
 from ..store import Store
 from ..store.engine import now_ms
 from ..store.tables import server_secrets
 from ..tokens import TokenSigner
 from ..wire.errors import ServiceError
-from . import queries
+from . import events, queries
 from .attachments import (
     MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENTS_PER_SET,
@@ -77,10 +79,11 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 
 
 class AgentApi:
-    """The routes, bound to the running store."""
+    """The routes, bound to the running store (and settings: where case events go)."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, settings: Settings | None = None):
         self.store = store
+        self.settings = settings if settings is not None else Settings()
         self.tokens = TokenSigner(store.secret("pagination-tokens"))
 
     def routes(self) -> list[Route]:
@@ -189,9 +192,15 @@ class AgentApi:
                                                  lock=endpoint is not self.get_case)
             if case is None:
                 return _error(404, "CaseIdNotFound", f"Case ID {case_id} was not found.")
-            return endpoint(conn, case, body)
+            # The case's account is the one its events are published for.
+            ctx = case_context(conn, case, self.settings, self.tokens)
+            answer = endpoint(ctx, case, body)
+        for callback in ctx.after_commit:  # committed: wake the outbox
+            callback()
+        return answer
 
-    def get_case(self, conn, case, body: dict) -> JSONResponse:
+    def get_case(self, ctx: Context, case, body: dict) -> JSONResponse:
+        conn = ctx.conn
         thread = queries.whole_thread(conn, case.seq)
         attached = queries.attachments_of(conn, [row.seq for row in thread])
         found = _case(case)
@@ -201,7 +210,7 @@ class AgentApi:
             for row in thread]
         return JSONResponse(found)
 
-    def add_communication(self, conn, case, body: dict) -> JSONResponse:
+    def add_communication(self, ctx: Context, case, body: dict) -> JSONResponse:
         text = body.get("body")
         if not isinstance(text, str) or not 1 <= len(text) <= MAX_BODY:
             return _error(400, "ValidationException",
@@ -209,13 +218,13 @@ class AgentApi:
         status = body.get("status", "pending-customer-action")
         if status not in AGENT_STATUSES:
             return _bad_status(status)
-        return JSONResponse(reply(conn, case, text, status, [], now_ms()))
+        return JSONResponse(reply(ctx, case, text, status, []))
 
-    def set_status(self, conn, case, body: dict) -> JSONResponse:
+    def set_status(self, ctx: Context, case, body: dict) -> JSONResponse:
         status = body.get("status")
         if status not in AGENT_STATUSES:
             return _bad_status(status)
-        return JSONResponse(move(conn, case, status, now_ms()))
+        return JSONResponse(move(ctx, case, status))
 
 
 def _bad_status(status) -> JSONResponse:
@@ -226,7 +235,14 @@ def _bad_status(status) -> JSONResponse:
 # --- the support side's domain rules, shared by this API and the agent console ---------------
 
 
-def reply(conn, case, body: str, status: str, files: list[tuple[str, bytes]], now: int) -> dict:
+def case_context(conn, case, settings, tokens) -> Context:
+    """The handler context of a support-side change to ``case``: its account is the one the
+    change's events are published for. After the commit, run ``ctx.after_commit``."""
+    return Context(conn=conn, account_id=case.account_id, access_key_id="",
+                   region=events.REGION, settings=settings, tokens=tokens, now=now_ms())
+
+
+def reply(ctx: Context, case, body: str, status: str, files: list[tuple[str, bytes]]) -> dict:
     """Add a communication from "Amazon Web Services" to ``case`` (a row locked by the caller)
     with ``files`` (``(file name, bytes)``, at most 3 of at most 5 MB: an attachment set's
     bounds) as its attachments, then move the case to ``status``.
@@ -247,6 +263,7 @@ def reply(conn, case, body: str, status: str, files: list[tuple[str, bytes]], no
         if len(data) > MAX_ATTACHMENT_BYTES:
             raise ValueError(f"The attachment {name} is larger than the 5 MB an attachment "
                              "may be.")
+    conn, now = ctx.conn, ctx.now
     communication_seq = queries.insert_communication(conn, case.seq, body, AGENT, [], now)
     if files:
         set_id = new_set_id()
@@ -257,17 +274,20 @@ def reply(conn, case, body: str, status: str, files: list[tuple[str, bytes]], no
                 "account_id": case.account_id, "position": position, "file_name": name,
                 "size": len(data), "data": data})
         queries.consume_attachment_set(conn, set_id, communication_seq)
-    return move(conn, case, status, now)
+    events.case_updated(ctx, case.case_id, case.display_id, "AddCommunicationToCase",
+                        communication_seq=communication_seq, origin=events.AMAZON)
+    return move(ctx, case, status)
 
 
-def move(conn, case, status: str, now: int) -> dict:
+def move(ctx: Context, case, status: str) -> dict:
     """Set the status of ``case`` (a row locked by the caller) as support staff do:
     ``work-in-progress``, ``pending-customer-action`` or ``resolved``."""
     if status not in AGENT_STATUSES:
         raise ValueError(f"The status must be one of {', '.join(AGENT_STATUSES)}.")
     if status != case.status:
-        resolved_at = now if status == "resolved" else None
-        queries.set_case_status(conn, case.seq, status, resolved_at)
+        resolved_at = ctx.now if status == "resolved" else None
+        queries.set_case_status(ctx.conn, case.seq, status, resolved_at)
+        events.status_moved(ctx, case.case_id, case.display_id, case.status, status)
     return {"caseId": case.case_id, "previousStatus": case.status, "status": status}
 
 

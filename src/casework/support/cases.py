@@ -22,7 +22,7 @@ from ..clock import iso_ms
 from ..handlers import Context
 from ..keys import key_principal, submitted_by
 from ..wire.errors import ServiceError
-from . import queries, registry
+from . import events, queries, registry
 from .attachments import MAX_ATTACHMENT_BYTES, open_attachment_set
 from .catalog import check_case_options
 from .limits import check_case_creation
@@ -133,6 +133,7 @@ def create_case(ctx: Context, params: dict) -> dict:
         ctx.conn, case_seq, redact(params["communicationBody"]), _submitted_by(ctx), cc, ctx.now)
     _attach(ctx, set_id, communication_seq)
     attach_uploads(ctx, ready, communication_seq)
+    events.case_updated(ctx, case_id, display_id, "CreateCase")
     return {"caseId": case_id}
 
 
@@ -156,9 +157,12 @@ def add_communication_to_case(ctx: Context, params: dict) -> dict:
         params.get("ccEmailAddresses") or [], ctx.now)
     _attach(ctx, set_id, communication_seq)
     attach_uploads(ctx, ready, communication_seq)
+    events.case_updated(ctx, case.case_id, case.display_id, "AddCommunicationToCase",
+                        communication_seq=communication_seq, origin=events.CUSTOMER)
     new_status = REPLY_TRANSITIONS.get(case.status)
     if new_status is not None:
         queries.set_case_status(ctx.conn, case.seq, new_status, None)
+        events.status_moved(ctx, case.case_id, case.display_id, case.status, new_status)
     return {"result": True}
 
 
@@ -167,6 +171,7 @@ def resolve_case(ctx: Context, params: dict) -> dict:
     case = _load_case(ctx, _required_case_id(params), lock=True)
     if case.status != "resolved":
         queries.set_case_status(ctx.conn, case.seq, "resolved", ctx.now)
+        events.status_moved(ctx, case.case_id, case.display_id, case.status, "resolved")
     return {"initialCaseStatus": case.status, "finalCaseStatus": "resolved"}
 
 
