@@ -1,0 +1,294 @@
+"""E-mail to the people on an AWS Support case.
+
+Every communication on a case, the customer's (CreateCase, AddCommunicationToCase) and the
+agent's (the support-side API and the console), is mailed over SMTP to the case's CC
+addresses and to the CC line of the communication itself; an agent's reply also goes to the
+account's e-mail, as AWS Support writes to the account when it answers. Mail is off until
+``--smtp-host`` is set, and then costs nothing for a case nobody is copied on.
+
+A message is composed in the transaction that adds the communication (``compose``), as a
+small JSON-able dict, and written to the durable outbox in that same transaction; the outbox
+worker later hands it to :func:`send`, which speaks SMTP with the standard library in a
+thread. A rolled-back write or a dry run therefore mails nothing, and a message waiting when
+the server dies is sent after it restarts. Composing at write time fixes what the message
+says (subject, recipients, sender) when the communication is added: a retry sends the very
+same message, with the same ``Message-ID``.
+
+Threading: the first communication of case ``case-…`` is ``<case-…@DOMAIN>``, every later
+one ``<case-….SEQ@DOMAIN>`` (SEQ: the communication's number in the store), with
+``In-Reply-To`` naming the communication before it and ``References`` the first and the one
+before, so mail clients show the case as one thread. DOMAIN is the domain of ``--mail-from``.
+"""
+
+from __future__ import annotations
+
+import logging
+import smtplib
+import socket
+import ssl
+from datetime import UTC, datetime
+from email.errors import HeaderParseError
+from email.headerregistry import Address
+from email.message import EmailMessage
+from email.utils import format_datetime, formataddr, getaddresses
+
+import orjson
+from sqlalchemy import Connection, bindparam, func, select
+
+from ..config import Settings
+from ..store.prepared import Prepared
+from ..store.tables import accounts
+from .tables import communications
+
+log = logging.getLogger("casework.mail")
+
+PORTS = {"plain": 25, "starttls": 587, "tls": 465}
+PASSWORD_ENV = "CASEWORK_SMTP_PASSWORD"
+AGENT = "Amazon Web Services"
+FALLBACK_DOMAIN = "casework.invalid"
+
+# The case's first communication and the one before ``seq``: the thread's root and parent.
+_THREAD = Prepared(select(
+    select(func.min(communications.c.seq))
+    .where(communications.c.case_seq == bindparam("case_seq")).scalar_subquery().label("first"),
+    select(func.max(communications.c.seq))
+    .where(communications.c.case_seq == bindparam("case_seq"),
+           communications.c.seq < bindparam("seq")).scalar_subquery().label("previous")))
+_ACCOUNT_EMAIL = Prepared(select(accounts.c.email).where(
+    accounts.c.account_id == bindparam("account_id")))
+
+
+class MailSettingsError(ValueError):
+    """A mail setting that cannot work: ``option`` names it, the message says why."""
+
+    def __init__(self, option: str, message: str):
+        super().__init__(f"{option}: {message}")
+        self.option = option
+
+
+def enabled(settings: Settings) -> bool:
+    return bool(settings.smtp_host)
+
+
+def security(settings: Settings) -> str:
+    """``plain``, ``starttls`` or ``tls``."""
+    return "tls" if settings.smtp_tls else "starttls" if settings.smtp_starttls else "plain"
+
+
+def port(settings: Settings) -> int:
+    return settings.smtp_port or PORTS[security(settings)]
+
+
+def sender(settings: Settings) -> str:
+    """The From: of every message: ``--mail-from``, or ``Casework <casework@HOST>``."""
+    return settings.mail_from or formataddr(("Casework", f"casework@{socket.gethostname()}"))
+
+
+def check_settings(settings: Settings) -> None:
+    """Refuse mail settings that could never send, before the server starts."""
+    if settings.smtp_host is None:
+        given = [option for option, value in (
+            ("--smtp-port", settings.smtp_port), ("--smtp-starttls", settings.smtp_starttls),
+            ("--smtp-tls", settings.smtp_tls), ("--smtp-user", settings.smtp_user),
+            ("--smtp-ca-file", settings.smtp_ca_file), ("--mail-from", settings.mail_from))
+            if value]
+        if given:
+            raise MailSettingsError(given[0], "has no effect without --smtp-host (mail is off "
+                                    "until --smtp-host names an SMTP server)")
+        return
+    if not settings.smtp_host.strip() or any(c.isspace() for c in settings.smtp_host):
+        raise MailSettingsError("--smtp-host", "must be a host name or address")
+    if settings.smtp_starttls and settings.smtp_tls:
+        raise MailSettingsError("--smtp-tls", "choose one of --smtp-starttls (upgrade a plain "
+                                "connection, usually port 587) and --smtp-tls (TLS from the "
+                                "start, usually port 465)")
+    if not 0 <= settings.smtp_port <= 65535:
+        raise MailSettingsError("--smtp-port", "must be a port number (1-65535)")
+    if settings.smtp_user and not settings.smtp_password:
+        raise MailSettingsError("--smtp-user", f"needs the password in {PASSWORD_ENV}")
+    if settings.smtp_password and not settings.smtp_user:
+        raise MailSettingsError(PASSWORD_ENV, "is set but --smtp-user is not")
+    if settings.smtp_ca_file is not None:
+        if not (settings.smtp_tls or settings.smtp_starttls):
+            raise MailSettingsError("--smtp-ca-file", "needs --smtp-starttls or --smtp-tls")
+        try:
+            ssl.create_default_context(cafile=str(settings.smtp_ca_file))
+        except (OSError, ssl.SSLError) as error:
+            raise MailSettingsError("--smtp-ca-file", f"cannot load {settings.smtp_ca_file}: "
+                                    f"{error}") from None
+    if settings.mail_from is not None and _mailbox(settings.mail_from) is None:
+        raise MailSettingsError("--mail-from", f"{settings.mail_from!r} is not an e-mail "
+                                "address (e.g. support@example.com or "
+                                "'Support <support@example.com>')")
+
+
+def _mailbox(text: str) -> str | None:
+    """The address in ``text`` (``a@b`` or ``Name <a@b>``) if it is one mail can go to."""
+    if not isinstance(text, str) or any(ord(c) < 32 or ord(c) == 127 for c in text):
+        return None
+    found = getaddresses([text])
+    if len(found) != 1:  # one entry, one address
+        return None
+    address = found[0][1]
+    if not address or "@" not in address or any(c.isspace() for c in address):
+        return None
+    try:
+        parsed = Address(addr_spec=address)
+    except (ValueError, IndexError, HeaderParseError):
+        return None
+    if not parsed.username or not parsed.domain:
+        return None
+    return parsed.addr_spec
+
+
+def _recipients(addresses) -> list[str]:
+    """The deliverable addresses, each once (case-insensitively), in the order given."""
+    found: dict[str, str] = {}
+    for text in addresses:
+        address = _mailbox(text)
+        if address is None:
+            log.warning("not mailing %r: not an e-mail address", str(text)[:100])
+        else:
+            found.setdefault(address.lower(), address)
+    return list(found.values())
+
+
+def _domain(settings: Settings) -> str:
+    address = _mailbox(sender(settings))
+    return address.rsplit("@", 1)[1] if address else FALLBACK_DOMAIN
+
+
+def message_id(settings: Settings, case_id: str, seq: int | None) -> str:
+    """The ``Message-ID`` of a case's communication; ``seq`` None: the case's first one."""
+    local = case_id if seq is None else f"{case_id}.{seq}"
+    return f"<{local}@{_domain(settings)}>"
+
+
+def _one_line(text: str) -> str:
+    return " ".join(text.split())
+
+
+def compose(conn: Connection, settings: Settings, case, *, seq: int, body: str,
+            written_by: str, cc: list[str], created_at: int, first: bool, agent: bool,
+            attachments: list[str]) -> dict | None:
+    """The message for communication ``seq`` of ``case`` (a ``support_cases`` row), as a
+    JSON-able dict for the outbox, or None when nobody is to receive it.
+
+    ``cc`` is the communication's own CC line, ``attachments`` its file names; ``first``
+    says whether it opened the case, ``agent`` whether AWS (the support side) wrote it.
+    """
+    copied = _recipients([*orjson.loads(case.cc_email_addresses), *cc])
+    to: list[str] = []
+    if agent:
+        account = _ACCOUNT_EMAIL.scalar(conn, {"account_id": case.account_id})
+        to = _recipients([account] if account else [])
+    copied = [a for a in copied if a.lower() not in {t.lower() for t in to}]
+    if not to and not copied:
+        return None
+    if not to:  # a customer's communication goes to the people copied on the case
+        to, copied = copied, []
+    subject = f"[Case {case.display_id}] {_one_line(case.subject)}"
+    headers = {"Message-ID": message_id(settings, case.case_id, None if first else seq)}
+    if not first:
+        subject = "Re: " + subject
+        root = message_id(settings, case.case_id, None)
+        thread = _THREAD.first(conn, {"case_seq": case.seq, "seq": seq})
+        # The case's first communication is the thread's root, whatever its number.
+        parent = root if thread.previous is None or thread.previous == thread.first else \
+            message_id(settings, case.case_id, thread.previous)
+        headers["In-Reply-To"] = parent
+        headers["References"] = root if parent == root else f"{root} {parent}"
+    when = datetime.fromtimestamp(created_at / 1000, UTC)
+    lines = [f"{written_by} wrote on {when:%Y-%m-%d %H:%M} UTC:", "", body.rstrip(), ""]
+    if attachments:
+        lines += [f"Attachments ({len(attachments)}):",
+                  *(f"  - {_one_line(name)}" for name in attachments), ""]
+    lines += ["-- ", f"Case {case.display_id}: {_one_line(case.subject)}",
+              f"Case ID: {case.case_id}",
+              "Reply through the AWS Support API (AddCommunicationToCase), not by e-mail."]
+    return {
+        "from": sender(settings),
+        "to": to,
+        "cc": copied,
+        "subject": subject,
+        "date": created_at,
+        "headers": headers,
+        "text": "\n".join(lines) + "\n",
+    }
+
+
+def build(message: dict) -> EmailMessage:
+    """The RFC 5322 message of a composed ``message``."""
+    email = EmailMessage()
+    email["From"] = message["from"]
+    email["To"] = ", ".join(message["to"])
+    if message["cc"]:
+        email["Cc"] = ", ".join(message["cc"])
+    email["Subject"] = message["subject"]
+    email["Date"] = format_datetime(datetime.fromtimestamp(message["date"] / 1000, UTC))
+    for name, value in message["headers"].items():
+        email[name] = value
+    email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a robot
+    email.set_content(message["text"])
+    return email
+
+
+class SendError(Exception):
+    """Sending failed; ``permanent`` when the server refused the message for good (5xx)."""
+
+    def __init__(self, message: str, permanent: bool = False):
+        super().__init__(message)
+        self.permanent = permanent
+
+
+def send(settings: Settings, message: dict) -> None:
+    """Deliver ``message`` to the SMTP server (blocking: run it in a thread).
+
+    Raises :class:`SendError` with a one-line reason; a message that reached at least one of
+    its recipients counts as sent (the refused ones are logged).
+    """
+    email = build(message)
+    envelope_from = _mailbox(message["from"]) or ""
+    recipients = [*message["to"], *message["cc"]]
+    mode = security(settings)
+    context = None
+    if mode != "plain":
+        context = ssl.create_default_context(
+            cafile=str(settings.smtp_ca_file) if settings.smtp_ca_file else None)
+    host, number = settings.smtp_host, port(settings)
+    try:
+        if mode == "tls":
+            smtp = smtplib.SMTP_SSL(host, number, timeout=settings.smtp_timeout,
+                                    context=context)
+        else:
+            smtp = smtplib.SMTP(host, number, timeout=settings.smtp_timeout)
+        with smtp:
+            if mode == "starttls":
+                smtp.starttls(context=context)
+            if settings.smtp_user:
+                smtp.login(settings.smtp_user, settings.smtp_password or "")
+            refused = smtp.send_message(email, from_addr=envelope_from, to_addrs=recipients)
+    except smtplib.SMTPRecipientsRefused as error:
+        raise SendError(f"every recipient was refused: {_refusals(error.recipients)}",
+                        permanent=_all_permanent(error.recipients)) from None
+    except smtplib.SMTPResponseException as error:
+        text = error.smtp_error.decode(errors="replace") if isinstance(
+            error.smtp_error, bytes) else str(error.smtp_error)
+        raise SendError(f"{host}:{number} answered {error.smtp_code} {_one_line(text)}",
+                        permanent=500 <= error.smtp_code < 600
+                        and not isinstance(error, smtplib.SMTPAuthenticationError)) from None
+    except (OSError, smtplib.SMTPException) as error:
+        reason = _one_line(str(error)) or type(error).__name__
+        raise SendError(f"{host}:{number}: {reason}") from None
+    if refused:
+        log.warning("%s: refused %s", email["Message-ID"], _refusals(refused))
+
+
+def _refusals(refused: dict) -> str:
+    return "; ".join(f"{address} ({code} {_one_line(text.decode(errors='replace'))})"
+                     for address, (code, text) in refused.items())
+
+
+def _all_permanent(refused: dict) -> bool:
+    return all(500 <= code < 600 for code, _ in refused.values())
+
