@@ -12,7 +12,7 @@ from starlette.applications import Starlette
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from . import __version__, datadir, logs
+from . import __version__, datadir, logs, outbox
 from .cases import registry as cases_registry
 from .config import Settings
 from .faults import Faults
@@ -93,9 +93,18 @@ class Casework:
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app):
+        # The outbox's deliveries (case events, ...) run on this loop, for the channels the
+        # settings configure; none configured: no worker (and nothing is ever enqueued).
+        channels = outbox.configured_channels(self.settings)
+        delivering = (outbox.OutboxWorker(self.runner, channels, self.settings.event_max_attempts)
+                      if channels else None)
+        if delivering is not None:
+            delivering.start()
         yield
         # Shutdown, after uvicorn has finished the requests in flight: the background workers
         # stop after what they are doing, the writer after its last batch.
+        if delivering is not None:
+            await delivering.close()
         for worker in self.workers:
             worker.close()
         self.runner.close()

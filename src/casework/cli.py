@@ -81,6 +81,19 @@ def _support_options(func):
     return func
 
 
+def _event_options(func):
+    """``serve`` options of case events (the outbox, ``casework.outbox``)."""
+    options = [
+        ("--event-max-attempts", "CASEWORK_EVENT_MAX_ATTEMPTS", 10, click.IntRange(min=1),
+         "Failed deliveries of an event (or e-mail) to one sink before it is marked dead; "
+         "retries wait 1 s, 2 s, 4 s, ... at most 60 s."),
+    ]
+    for flag, envvar, default, kind, text in reversed(options):
+        func = click.option(flag, envvar=envvar, default=default, show_default=True, type=kind,
+                            help=text)(func)
+    return func
+
+
 def _mail_options(func):
     """``serve`` options of e-mail to the people on a case (support/mail.py); the password
     comes only from CASEWORK_SMTP_PASSWORD, never from the command line."""
@@ -302,6 +315,7 @@ def main() -> None:
               help="SearchCases' totalCount is exact up to this many matches, and this number "
                    "beyond.")
 @_support_options
+@_event_options
 @_mail_options
 def serve(host, port, data_dir, database_url, ephemeral, **options) -> None:
     """Serve the AWS APIs until SIGTERM or SIGINT (in-flight requests finish first).
@@ -777,6 +791,50 @@ def seed(data_dir, database_url, support_cases, communications_per_case, connect
                        f"{seeder.domain_id}, template {seeder.template_id}")
     finally:
         store.dispose()
+
+
+@main.group()
+def events() -> None:
+    """The outbox: case events (and e-mail) waiting for, or done with, delivery."""
+
+
+@events.command("list")
+@_store_options
+@click.option("--status", type=click.Choice(["pending", "dead", "delivered"]), default=None,
+              help="Only messages in this state; default: all.")
+def events_list(data_dir, database_url, status):
+    """One line per message and sink, oldest first: id, type, case id, status, attempts,
+    sink, and the last error of an undelivered one."""
+    from .outbox import queries as outbox_queries
+
+    store = _open_store(data_dir, database_url)
+    with store.transaction(write=False) as conn:
+        rows = outbox_queries.listing(conn, status)
+    for row in rows:
+        line = (f"{row.message_id}\t{row.kind}\t{row.case_id or '-'}\t{row.status}\t"
+                f"{row.attempts}\t{row.channel}")
+        if row.status != "delivered" and row.last_error:
+            line += "\t" + " ".join(row.last_error.split())[:200]
+        click.echo(line)
+
+
+@events.command("retry")
+@_store_options
+@click.argument("message_id", required=False)
+@click.option("--dead", is_flag=True, help="Retry every dead message.")
+def events_retry(data_dir, database_url, message_id, dead):
+    """Deliver MESSAGE_ID (each sink it has not reached) or every --dead message again now,
+    with a fresh count of attempts; a running server picks them up within a second."""
+    from .outbox import queries as outbox_queries
+
+    if (message_id is None) == (not dead):
+        raise click.UsageError("give a message id or --dead (not both)")
+    store = _open_store(data_dir, database_url)
+    with store.transaction() as conn:
+        count = outbox_queries.retry(conn, now_ms(), message_id=message_id, dead=dead)
+    if message_id is not None and not count:
+        raise click.ClickException(f"no undelivered message {message_id}")
+    click.echo(f"{count} message(s) due for delivery again")
 
 
 def _show_envvars(command: click.Command) -> None:

@@ -55,6 +55,8 @@ class Settings:
     # sort order), and the number of matches totalCount counts exactly (see cases/search.py).
     search_drive_limit: int = 1000
     search_total_cap: int = 10_000
+    # Case events (outbox/): where they go and how often a delivery is tried.
+    event_max_attempts: int = 10  # failed deliveries before a message is dead
     # E-mail of case communications (support/mail.py): off until smtp_host is set.
     smtp_host: str | None = None
     smtp_port: int = 0  # 0: the security mode's port (25, 587 with STARTTLS, 465 with TLS)
