@@ -22,8 +22,8 @@ def test_revision_ids_fit_alembic_version_column():
 
 def test_each_branch_has_one_head():
     # Four chains grow from the initial revision (support, uploads, connectcases, limits), and
-    # the outbox has a base of its own; a migration chained onto the middle of one would add
-    # another head.
+    # the outbox and e-mail have bases of their own; a migration chained onto the middle of one
+    # would add another head.
     assert sorted(_scripts().get_heads()) == [
-        "cases_0007_search_indexes", "limits_0001", "outbox_0001", "support_0002",
-        "uploads_0001"]
+        "cases_0007_search_indexes", "limits_0001", "mail_0001", "outbox_0001",
+        "support_0002", "uploads_0001"]

@@ -86,7 +86,7 @@ class Casework:
                         for start in registry.workers]
         self.console = Starlette(routes=[Route("/_casework/health", self.health),
                                          *self.transfers.routes(),
-                                         *AgentApi(store).routes(),
+                                         *AgentApi(store, settings).routes(),
                                          *Reset(settings, store, forget=[
                                              self._keys.clear, self._unknown.clear]).routes()],
                                  lifespan=self._lifespan)

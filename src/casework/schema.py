@@ -3,6 +3,7 @@
 from .cases import tables as _cases_tables  # noqa: F401
 from .outbox import tables as _outbox_tables  # noqa: F401
 from .store.tables import metadata
+from .support import mail_tables as _mail_tables  # noqa: F401
 from .support import tables as _support_tables  # noqa: F401  (registers the tables)
 from .support import upload_tables as _upload_tables  # noqa: F401
 

@@ -7,7 +7,9 @@ their status the way AWS's support staff do (fact sheet 5.3):
   ``status`` (repeatable), ``account`` and ``since`` (created at or after an ISO 8601 time),
   in pages of ``limit`` (1-100, default 100) continued with ``nextToken``;
 * ``GET  /_casework/support/cases/{caseId}``: the case, whatever its account, with its whole
-  thread of communications (oldest first);
+  thread of communications (oldest first); a communication that was e-mailed carries
+  ``mail``: its delivery state (``pending``, ``delivered`` or ``dead``), attempts, recipients
+  and last error (``support/mail.py``);
 * ``POST /_casework/support/cases/{caseId}/communications`` ``{"body": ..., "status": ...}``:
   adds a communication from "Amazon Web Services" and sets the status (default
   ``pending-customer-action``: an answer usually waits for the customer);
@@ -33,13 +35,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
+from .. import outbox
 from ..clock import iso_ms
+from ..config import Settings
 from ..store import Store
 from ..store.engine import now_ms
 from ..store.tables import server_secrets
 from ..tokens import TokenSigner
 from ..wire.errors import ServiceError
-from . import queries
+from . import mail, queries
 from .cases import communication_view
 from .times import parse_time
 
@@ -72,8 +76,9 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 class AgentApi:
     """The routes, bound to the running store."""
 
-    def __init__(self, store: Store):
+    def __init__(self, store: Store, settings: Settings | None = None):
         self.store = store
+        self.settings = settings or Settings()
         self.tokens = TokenSigner(store.secret("pagination-tokens"))
 
     def routes(self) -> list[Route]:
@@ -104,8 +109,11 @@ class AgentApi:
                 if not isinstance(body, dict):
                     return _error(400, "SerializationException",
                                   "The body must be a JSON object.")
-            return await run_in_threadpool(self._in_transaction, endpoint,
-                                           request.path_params["case_id"], body)
+            answer = await run_in_threadpool(self._in_transaction, endpoint,
+                                             request.path_params["case_id"], body)
+            if request.method == "POST" and answer.status_code == 200:
+                outbox.notify()  # committed: mail it enqueued goes out now
+            return answer
 
         return run
 
@@ -187,10 +195,12 @@ class AgentApi:
     def get_case(self, conn, case, body: dict) -> JSONResponse:
         thread = queries.whole_thread(conn, case.seq)
         attached = queries.attachments_of(conn, [row.seq for row in thread])
+        mailed = mail.delivery_states(conn, case.case_id)
         found = _case(case)
         found["communications"] = [
             {**communication_view(row, case.case_id, attached),
-             "ccEmailAddresses": orjson.loads(row.cc_email_addresses)}
+             "ccEmailAddresses": orjson.loads(row.cc_email_addresses),
+             **({"mail": mailed[row.seq]} if row.seq in mailed else {})}
             for row in thread]
         return JSONResponse(found)
 
@@ -203,7 +213,11 @@ class AgentApi:
         if status not in AGENT_STATUSES:
             return _bad_status(status)
         now = now_ms()
-        queries.insert_communication(conn, case.seq, text, AGENT, [], now)
+        seq = queries.insert_communication(conn, case.seq, text, AGENT, [], now)
+        # Mailed to the account and the case's CC line, in this transaction (SMTP configured).
+        mail.enqueue_communication(conn, self.settings, mail.CaseThread.of(case), seq=seq,
+                                   body=text, written_by=AGENT, cc=[], created_at=now,
+                                   agent=True)
         return JSONResponse(_moved(conn, case, status, now))
 
     def set_status(self, conn, case, body: dict) -> JSONResponse:

@@ -22,10 +22,12 @@ before, so mail clients show the case as one thread. DOMAIN is the domain of ``-
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import smtplib
 import socket
 import ssl
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.errors import HeaderParseError
 from email.headerregistry import Address
@@ -35,9 +37,24 @@ from email.utils import format_datetime, formataddr, getaddresses
 import orjson
 from sqlalchemy import Connection, bindparam, func, select
 
+from ..clock import iso_ms
 from ..config import Settings
+from ..outbox import (
+    DELIVERED,
+    MAIL,
+    PENDING,
+    Channel,
+    Message,
+    PermanentFailure,
+    channel_names,
+    channel_provider,
+    enqueue,
+    notify,
+    outbox,
+)
 from ..store.prepared import Prepared
 from ..store.tables import accounts
+from .queries import attachments_of
 from .tables import communications
 
 log = logging.getLogger("casework.mail")
@@ -168,21 +185,40 @@ def _one_line(text: str) -> str:
     return " ".join(text.split())
 
 
-def compose(conn: Connection, settings: Settings, case, *, seq: int, body: str,
+@dataclass(frozen=True)
+class CaseThread:
+    """What a message needs to know of its case (from a ``support_cases`` row, or from what
+    CreateCase is writing)."""
+
+    seq: int
+    case_id: str
+    display_id: str
+    subject: str
+    account_id: str
+    cc: tuple[str, ...]
+
+    @classmethod
+    def of(cls, row) -> CaseThread:
+        return cls(row.seq, row.case_id, row.display_id, row.subject, row.account_id,
+                   tuple(orjson.loads(row.cc_email_addresses)))
+
+
+def compose(conn: Connection, settings: Settings, case: CaseThread, *, seq: int, body: str,
             written_by: str, cc: list[str], created_at: int, first: bool, agent: bool,
             attachments: list[str]) -> dict | None:
-    """The message for communication ``seq`` of ``case`` (a ``support_cases`` row), as a
-    JSON-able dict for the outbox, or None when nobody is to receive it.
+    """The message for communication ``seq`` of ``case``, as a JSON-able dict for the
+    outbox, or None when nobody is to receive it.
 
     ``cc`` is the communication's own CC line, ``attachments`` its file names; ``first``
     says whether it opened the case, ``agent`` whether AWS (the support side) wrote it.
     """
-    copied = _recipients([*orjson.loads(case.cc_email_addresses), *cc])
+    copied = _recipients([*case.cc, *cc])
     to: list[str] = []
     if agent:
         account = _ACCOUNT_EMAIL.scalar(conn, {"account_id": case.account_id})
         to = _recipients([account] if account else [])
-    copied = [a for a in copied if a.lower() not in {t.lower() for t in to}]
+    addressed = {address.lower() for address in to}
+    copied = [address for address in copied if address.lower() not in addressed]
     if not to and not copied:
         return None
     if not to:  # a customer's communication goes to the people copied on the case
@@ -215,6 +251,94 @@ def compose(conn: Connection, settings: Settings, case, *, seq: int, body: str,
         "headers": headers,
         "text": "\n".join(lines) + "\n",
     }
+
+
+def outbox_id(case_id: str, seq: int) -> str:
+    """The outbox's ``message_id`` of communication ``seq``'s mail (unique in the store)."""
+    return f"{case_id}.{seq}"
+
+
+def enqueue_communication(conn: Connection, settings: Settings, case: CaseThread, *,
+                          seq: int, body: str, written_by: str, cc: list[str],
+                          created_at: int, first: bool = False, agent: bool = False) -> int:
+    """Write the mail of communication ``seq`` to the outbox in the caller's transaction,
+    after the communication and its attachments; returns the rows written (0: mail is off,
+    or nobody is to receive it). Outside a handler, call ``outbox.notify()`` after the commit.
+    """
+    channels = channel_names(settings, MAIL)
+    if not channels:
+        return 0
+    names = [details["fileName"] for details, _ in attachments_of(conn, [seq]).get(seq, [])]
+    message = compose(conn, settings, case, seq=seq, body=body, written_by=written_by, cc=cc,
+                      created_at=created_at, first=first, agent=agent, attachments=names)
+    if message is None:
+        return 0
+    return enqueue(conn, channels, message_id=outbox_id(case.case_id, seq),
+                   account_id=case.account_id, case_id=case.case_id, kind="mail",
+                   payload=message, now=created_at)
+
+
+def publish_communication(ctx, case: CaseThread, **communication) -> None:
+    """:func:`enqueue_communication` for a handler: this process's outbox is woken once the
+    request's transaction commits."""
+    if enqueue_communication(ctx.conn, ctx.settings, case, **communication) \
+            and notify not in ctx.after_commit:
+        ctx.after_commit.append(notify)
+
+
+_CASE_MAIL = Prepared(
+    select(outbox.c.message_id, outbox.c.status, outbox.c.attempts, outbox.c.next_attempt_at,
+           outbox.c.last_error, outbox.c.delivered_at, outbox.c.payload)
+    .where(outbox.c.case_id == bindparam("case_id"), outbox.c.kind == "mail")
+    .order_by(outbox.c.seq))
+
+
+def delivery_states(conn: Connection, case_id: str) -> dict[int, dict]:
+    """``{communication seq: its mail's delivery}`` for the case's mailed communications:
+    ``status`` (``pending``, ``delivered`` or ``dead``: given up), ``attempts``, the
+    recipients, and ``lastError``/``nextAttemptAt``/``deliveredAt`` where they apply."""
+    found: dict[int, dict] = {}
+    prefix = case_id + "."
+    for row in _CASE_MAIL.all(conn, {"case_id": case_id}):
+        if not row.message_id.startswith(prefix) or not row.message_id[len(prefix):].isdigit():
+            continue
+        message = orjson.loads(row.payload)
+        state = {"status": row.status, "attempts": row.attempts,
+                 "messageId": message["headers"]["Message-ID"],
+                 "to": message["to"], "cc": message["cc"]}
+        if row.status != DELIVERED and row.last_error:
+            state["lastError"] = row.last_error
+        if row.status == PENDING:
+            state["nextAttemptAt"] = iso_ms(row.next_attempt_at)
+        if row.delivered_at is not None:
+            state["deliveredAt"] = iso_ms(row.delivered_at)
+        found[int(row.message_id[len(prefix):])] = state
+    return found
+
+
+class MailChannel(Channel):
+    """The outbox channel that sends case mail over SMTP."""
+
+    name = "mail"
+    group = MAIL
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        # smtplib's timeout bounds each network step; the conversation has several.
+        self.timeout = max(10.0, settings.smtp_timeout * 4)
+
+    async def deliver(self, message: Message) -> None:
+        try:
+            await asyncio.to_thread(send, self.settings, message.data())
+        except SendError as error:
+            if error.permanent:
+                raise PermanentFailure(str(error)) from None
+            raise
+
+
+@channel_provider
+def _mail_channels(settings: Settings) -> list[Channel]:
+    return [MailChannel(settings)] if enabled(settings) else []
 
 
 def build(message: dict) -> EmailMessage:
