@@ -13,6 +13,7 @@ import string
 import tempfile
 from contextlib import contextmanager
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import click
 import uvicorn
@@ -91,7 +92,48 @@ def _event_options(func):
     for flag, envvar, default, kind, text in reversed(options):
         func = click.option(flag, envvar=envvar, default=default, show_default=True, type=kind,
                             help=text)(func)
+    func = click.option(
+        "--eventbridge-source-prefix", envvar="CASEWORK_EVENTBRIDGE_SOURCE_PREFIX", default=None,
+        help="Replaces 'aws.' in event sources sent to EventBridge (e.g. casework. gives "
+             "casework.support): a real EventBridge refuses sources beginning with aws.; "
+             "emulators take AWS's own.")(func)
+    func = click.option(
+        "--eventbridge-bus", envvar="CASEWORK_EVENTBRIDGE_BUS", default="default",
+        show_default=True, help="Event bus name or ARN that PutEvents sends events to.")(func)
+    func = click.option(
+        "--eventbridge-endpoint", envvar="CASEWORK_EVENTBRIDGE_ENDPOINT", default=None,
+        callback=_check_eventbridge_endpoint,
+        help="Send case events to EventBridge with PutEvents at this endpoint URL (LocalStack, "
+             "moto, ...), or 'aws' for AWS's own endpoint of each event's region; credentials "
+             "from the standard AWS chain.")(func)
+    func = click.option(
+        "--event-webhook-secret", envvar="CASEWORK_EVENT_WEBHOOK_SECRET", default=None,
+        help="Sign webhook bodies: X-Casework-Signature: sha256=<HMAC-SHA256 of the body under "
+             "this secret, hex>.")(func)
+    func = click.option(
+        "--event-webhook", "event_webhooks", envvar="CASEWORK_EVENT_WEBHOOK", multiple=True,
+        callback=_check_webhooks,
+        help="POST every case event as JSON to this http(s) URL (repeatable; in the variable, "
+             "separate URLs with spaces).")(func)
     return func
+
+
+def _check_webhooks(_ctx, _param, urls: tuple[str, ...]) -> tuple[str, ...]:
+    for url in urls:
+        parsed = urlsplit(url)
+        if parsed.scheme not in ("http", "https") or not parsed.netloc:
+            raise _bad("--event-webhook", f"{url!r} is not an http:// or https:// URL")
+    return urls
+
+
+def _check_eventbridge_endpoint(_ctx, _param, endpoint: str | None) -> str | None:
+    if endpoint in (None, "aws"):
+        return endpoint
+    parsed = urlsplit(endpoint)
+    if parsed.scheme not in ("http", "https") or not parsed.netloc:
+        raise _bad("--eventbridge-endpoint", f"{endpoint!r} is neither an http:// or https:// "
+                   "URL nor 'aws'")
+    return endpoint
 
 
 def _mail_options(func):
@@ -400,6 +442,15 @@ def _serve(host, port, data_dir, database_url, **options) -> None:
                    "(account 000000000000)")
     else:
         click.echo("  credentials: no default key (`casework keys create` makes keys)")
+    for url in settings.event_webhooks:
+        signed = ("signed" if settings.event_webhook_secret
+                  else "unsigned: no --event-webhook-secret")
+        click.echo(f"  events:      webhook {url} ({signed})")
+    if settings.eventbridge_endpoint:
+        source = (f", sources {settings.eventbridge_source_prefix.rstrip('.')}.*"
+                  if settings.eventbridge_source_prefix else "")
+        click.echo(f"  events:      EventBridge {settings.eventbridge_endpoint}, bus "
+                   f"{settings.eventbridge_bus}{source}")
     common = {"log_level": settings.log_level, "access_log": False, "lifespan": "on",
               "timeout_graceful_shutdown": 30, "http": GuardedHttpToolsProtocol}
     if settings.workers > 1:

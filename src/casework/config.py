@@ -57,6 +57,11 @@ class Settings:
     search_total_cap: int = 10_000
     # Case events (outbox/): where they go and how often a delivery is tried.
     event_max_attempts: int = 10  # failed deliveries before a message is dead
+    event_webhooks: tuple[str, ...] = ()  # URLs each event is POSTed to
+    event_webhook_secret: str | None = field(default=None, repr=False)  # HMAC-SHA256 key
+    eventbridge_endpoint: str | None = None  # PutEvents endpoint; "aws": boto3's own
+    eventbridge_bus: str = "default"
+    eventbridge_source_prefix: str | None = None  # replaces "aws." in sources (real buses)
     # E-mail of case communications (support/mail.py): off until smtp_host is set.
     smtp_host: str | None = None
     smtp_port: int = 0  # 0: the security mode's port (25, 587 with STARTTLS, 465 with TLS)

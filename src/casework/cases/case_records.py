@@ -18,7 +18,7 @@ import uuid
 import orjson
 
 from ..handlers import Context
-from . import audit, registry, rules, slas, values
+from . import audit, events, registry, rules, slas, values
 from .common import arn_of, iso, load_domain, related_item_arn
 from .errors import CASE, conflict, invalid, not_found
 from .queries import case_records, related_items, tags
@@ -100,8 +100,13 @@ def create_case(ctx: Context, params: dict) -> dict:
         service["last_closed_datetime"] = now
     initial = {**stored, **service}
     case_records.write_values(ctx.conn, domain_id, case_seq, initial)
-    audit.record(ctx, domain_id, case_seq, "Case.Created", audit.case_changes({}, initial),
+    changes = audit.case_changes({}, initial)
+    audit.record(ctx, domain_id, case_seq, "Case.Created", changes,
                  user=params.get("performedBy"))
+    if events.wanted(ctx):
+        row = case_records.find(ctx.conn, domain_id, case_id)
+        events.case_changed(ctx, domain_id, row, "CASE.CREATED", changes,
+                            params.get("performedBy"), initial)
 
     case_tags = {}
     for propagation in template["tagPropagationConfigurations"] or []:
@@ -167,8 +172,11 @@ def update_case(ctx: Context, params: dict) -> dict:
         service["last_closed_datetime"] = now
     writes = {**changes, **service}
     case_records.write_values(ctx.conn, domain_id, case.seq, writes)
-    audit.record(ctx, domain_id, case.seq, "Case.Updated", audit.case_changes(current, writes),
+    changes = audit.case_changes(current, writes)
+    audit.record(ctx, domain_id, case.seq, "Case.Updated", changes,
                  user=params.get("performedBy"))
+    events.case_changed(ctx, domain_id, case, "CASE.UPDATED", changes,
+                        params.get("performedBy"), {**merged, **service})
     slas.record_progress(ctx, case.seq, changes)
     return {}
 
@@ -182,6 +190,7 @@ def delete_case(ctx: Context, params: dict) -> dict:
     doomed = [arn_of(ctx, domain_id, "case", case.case_id)] + [
         related_item_arn(ctx, domain_id, case.case_id, item["id"])
         for item in related_items.for_case(ctx.conn, case.seq)]
+    events.case_changed(ctx, domain_id, case, "CASE.DELETED", [], None)
     audit.forget_case(ctx, case.seq)
     case_records.delete_case(ctx.conn, case.seq, doomed)
     return {}

@@ -35,7 +35,7 @@ from ..handlers import Context
 from ..store import Store
 from ..store.engine import now_ms
 from ..wire.errors import ServiceError
-from . import audit, registry, slas
+from . import audit, events, registry, slas
 from .case_records import load_case
 from .common import iso, load_domain, related_item_arn
 from .errors import CASE, conflict, invalid, not_found, quota
@@ -52,6 +52,9 @@ MOVABLE = {"comment": "Comment", "connectCase": "ConnectCase", "contact": "Conta
            "custom": "Custom"}  # files and SLAs never move
 CLOSED = {"stringValue": "closed"}
 POLL_SECONDS = 1.0  # how often a worker looks for merges another process recorded
+# The case events of the related-item changes a merge makes (cases/events.py).
+EVENT_TYPES = {"RelatedItem.Created": "RELATED_ITEM.CREATED",
+               "RelatedItem.Deleted": "RELATED_ITEM.DELETED"}
 MAX_ATTEMPTS = 5  # unexpected errors (a bug, a lost database) before a merge is given up
 RETRY_MS = 2000
 
@@ -271,9 +274,13 @@ def apply_merge(ctx: Context, merge: dict) -> None:
                 "secondaryCaseId": secondary_id}
 
     def history(case, event_type: str, item: dict, before, after) -> None:
-        audit.record(ctx, domain_id, case.seq, event_type,
-                     audit.related_item_changes(item["id"], item["type"], before, after),
-                     user=performed_by, related_item_type=item["type"], merge=metadata)
+        changes = audit.related_item_changes(item["id"], item["type"], before, after)
+        audit.record(ctx, domain_id, case.seq, event_type, changes, user=performed_by,
+                     related_item_type=item["type"], merge=metadata)
+        events.related_item_changed(
+            ctx, domain_id, case.case_id, EVENT_TYPES[event_type],
+            {**item, "content": after if after is not None else before}, changes,
+            performed_by)
 
     for item in plan["moves"]:
         merge_queries.move_item(ctx.conn, item["seq"], primary.seq, arn(secondary_id, item),
@@ -292,7 +299,7 @@ def apply_merge(ctx: Context, merge: dict) -> None:
                                    (plan["link_secondary"], secondary, primary_id)):
         if needed:
             link = {"id": str(uuid.uuid4()), "type": "ConnectCase",
-                    "content": {"caseId": other_id}}
+                    "content": {"caseId": other_id}, "association_time": ctx.now}
             related_items.insert_item(ctx.conn, {
                 "domain_id": domain_id, "case_seq": case.seq, "related_item_id": link["id"],
                 "type": "ConnectCase", "content": link["content"], "created_by": performed_by,
@@ -319,8 +326,11 @@ def apply_merge(ctx: Context, merge: dict) -> None:
     slas.record_progress(ctx, secondary.seq, {"status": CLOSED})
     for case, before, writes in ((primary, primary_values, merged),
                                  (secondary, secondary_values, closing)):
-        audit.record(ctx, domain_id, case.seq, "Case.Merged",
-                     audit.case_changes(before, writes), user=performed_by, merge=metadata)
+        changes = audit.case_changes(before, writes)
+        audit.record(ctx, domain_id, case.seq, "Case.Merged", changes, user=performed_by,
+                     merge=metadata)
+        events.case_changed(ctx, domain_id, case, "CASE.UPDATED", changes, performed_by,
+                            {**before, **writes})
 
 
 class MergeWorker:
@@ -383,6 +393,8 @@ class MergeWorker:
                                          str(error))
                 else:
                     merge_queries.finish(conn, merge["seq"], merge_queries.COMPLETED, ctx.now)
+            for callback in ctx.after_commit:  # committed: e.g. wake the outbox for its events
+                callback()
         except Exception as error:
             log.exception("case merge %s failed unexpectedly", merge_id)
             with self.store.transaction() as conn:

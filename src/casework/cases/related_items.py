@@ -18,7 +18,7 @@ from __future__ import annotations
 import uuid
 
 from ..handlers import Context
-from . import audit, filters, registry, slas, values
+from . import audit, events, filters, registry, slas, values
 from .arns import CONTACT_ARN, FILE_ARN
 from .case_records import load_case, refuse_while_merging
 from .common import at, cursor, load_domain, next_token, related_item_arn
@@ -72,7 +72,7 @@ def _content(ctx: Context, domain_id: str, case, kind: str, body: dict) -> dict:
     return dict(body)
 
 
-def _api_content(item: dict, now: int) -> dict:
+def api_content(item: dict, now: int) -> dict:
     """The RelatedItemContent union of a stored item."""
     kind, content = MEMBER[item["type"]], item["content"]
     if kind == "contact":
@@ -109,9 +109,13 @@ def create_related_item(ctx: Context, params: dict) -> dict:
         "association_time": ctx.now})
     if kind == "contact":
         related_items.link_contact(ctx.conn, domain_id, content["contactArn"], case.seq, seq)
-    audit.record(ctx, domain_id, case.seq, "RelatedItem.Created",
-                 audit.related_item_changes(item_id, params["type"], None, content),
+    changes = audit.related_item_changes(item_id, params["type"], None, content)
+    audit.record(ctx, domain_id, case.seq, "RelatedItem.Created", changes,
                  user=params.get("performedBy"), related_item_type=params["type"])
+    events.related_item_changed(
+        ctx, domain_id, case.case_id, "RELATED_ITEM.CREATED",
+        {"id": item_id, "type": params["type"], "content": content,
+         "association_time": ctx.now}, changes, params.get("performedBy"))
     return {"relatedItemId": item_id, "relatedItemArn": _arn(ctx, domain_id, case.case_id,
                                                              item_id)}
 
@@ -140,13 +144,15 @@ def update_related_item(ctx: Context, params: dict) -> dict:
                else {"fields": _custom_fields(ctx, domain_id, body["fields"])})
     user = params.get("performedBy")
     related_items.save_content(ctx.conn, item["seq"], content, user)
-    audit.record(ctx, domain_id, case.seq, "RelatedItem.Updated",
-                 audit.related_item_changes(item["id"], item["type"], item["content"], content),
-                 user=user, related_item_type=item["type"])
+    changes = audit.related_item_changes(item["id"], item["type"], item["content"], content)
+    audit.record(ctx, domain_id, case.seq, "RelatedItem.Updated", changes, user=user,
+                 related_item_type=item["type"])
     item = {**item, "content": content, "last_updated_user": user}
+    events.related_item_changed(ctx, domain_id, case.case_id, "RELATED_ITEM.UPDATED", item,
+                                changes, user)
     arn = _arn(ctx, domain_id, case.case_id, item["id"])
     return {"relatedItemId": item["id"], "relatedItemArn": arn, "type": item["type"],
-            "content": _api_content(item, ctx.now),
+            "content": api_content(item, ctx.now),
             "associationTime": at(item["association_time"]),
             "tags": tags.of(ctx.conn, arn), "lastUpdatedUser": user,
             "createdBy": item["created_by"]}
@@ -160,9 +166,11 @@ def delete_related_item(ctx: Context, params: dict) -> dict:
         raise invalid("File related items cannot be deleted; delete the attached file in "
                       "Amazon Connect instead")
     related_items.delete_item(ctx.conn, item["seq"])
-    audit.record(ctx, domain_id, case.seq, "RelatedItem.Deleted",
-                 audit.related_item_changes(item["id"], item["type"], item["content"], None),
+    changes = audit.related_item_changes(item["id"], item["type"], item["content"], None)
+    audit.record(ctx, domain_id, case.seq, "RelatedItem.Deleted", changes,
                  related_item_type=item["type"])
+    events.related_item_changed(ctx, domain_id, case.case_id, "RELATED_ITEM.DELETED", item,
+                                changes, params.get("performedBy"))
     tags.remove_all(ctx.conn, _arn(ctx, domain_id, case.case_id, item["id"]))
     if item["type"] == "Contact":
         contact_arn = item["content"]["contactArn"]
@@ -213,7 +221,7 @@ def search_related_items(ctx: Context, params: dict) -> dict:
         "relatedItems": [{
             "relatedItemId": item["id"], "type": item["type"],
             "associationTime": at(item["association_time"]),
-            "content": _api_content(item, ctx.now),
+            "content": api_content(item, ctx.now),
             "tags": tags.of(ctx.conn, _arn(ctx, domain_id, case.case_id, item["id"])),
             "performedBy": item["created_by"],
         } for item in page],

@@ -41,6 +41,8 @@ Plugging in another channel
 ``casework events list`` and ``casework events retry`` show and revive every channel's rows.
 """
 
+# The channels that ship with Casework register their providers on import.
+from . import eventbridge, webhook
 from .core import (
     EVENTS,
     MAIL,
@@ -60,4 +62,5 @@ from .worker import OutboxWorker
 
 __all__ = ["DEAD", "DELIVERED", "EVENTS", "MAIL", "PENDING", "Channel", "Message",
            "OutboxWorker", "PermanentFailure", "channel_names", "channel_provider",
-           "configured_channels", "enqueue", "notify", "outbox", "publish", "retry_delay_ms"]
+           "configured_channels", "enqueue", "eventbridge", "notify", "outbox", "publish",
+           "retry_delay_ms", "webhook"]

@@ -55,6 +55,12 @@ def delivered(conn: Connection, message: Message, lease: str, now: int) -> None:
                          attempts=outbox.c.attempts + 1))
 
 
+def release(conn: Connection, message: Message, lease: str, due_at: int) -> None:
+    """Give back a claimed row that was not tried, due again at ``due_at``."""
+    conn.execute(update(outbox).where(outbox.c.seq == message.seq, outbox.c.lease == lease)
+                 .values(lease=None, next_attempt_at=due_at))
+
+
 def failed(conn: Connection, message: Message, lease: str, now: int, error: str,
            retry_at: int | None) -> None:
     """Count a failed delivery: retried at ``retry_at``, or dead when that is None."""

@@ -6,6 +6,7 @@ import asyncio
 import contextlib
 import logging
 import secrets
+import time
 
 from ..store.engine import now_ms
 from . import queries
@@ -22,7 +23,7 @@ from .core import (
 log = logging.getLogger("casework.outbox")
 
 POLL_SECONDS = 1.0  # how often a channel looks for rows other processes wrote, and for retries
-BATCH = 32  # rows one claim takes (delivered concurrently)
+BATCH = 32  # rows one claim takes (delivered one after the other)
 LEASE_MS = 60_000  # a claimed row is another claimer's again after this (a dead process)
 
 
@@ -30,7 +31,7 @@ class OutboxWorker:
     """Delivers the outbox's rows: one task per channel on the event loop.
 
     Each task claims its channel's due rows in a write through the runner (under a lease, see
-    :func:`queries.claim`), delivers them concurrently, each within the channel's timeout, and
+    :func:`queries.claim`), delivers them in order, each within the channel's timeout, and
     records every outcome in one more write: delivered; or retried after
     :func:`~casework.outbox.core.retry_delay_ms`; or dead after ``max_attempts`` failed
     deliveries, or at once on :class:`PermanentFailure`. It wakes when this process commits
@@ -86,7 +87,15 @@ class OutboxWorker:
                 await asyncio.wait_for(wake.wait(), POLL_SECONDS)
 
     async def round(self, channel: Channel) -> bool:
-        """Claim and deliver one batch of ``channel``'s due rows; whether there were any."""
+        """Claim and deliver one batch of ``channel``'s due rows; whether there were any.
+
+        The batch is delivered one message after the other, oldest first, so that a
+        receiver sees a case's events in the order they happened. When a delivery fails (not
+        for good), the rest of the batch is not tried: it waits as long as the failed message
+        without an attempt counted, so a sink that is down gets one try per retry, not one per
+        message. A batch that runs long (slow answers) stops at half the lease, before
+        another process could claim its rows.
+        """
         now = now_ms()
         if not await self.runner.read(lambda conn: queries.any_due(conn, channel.name, now)):
             return False
@@ -95,11 +104,24 @@ class OutboxWorker:
             conn, channel.name, now, lease, now + LEASE_MS, BATCH))
         if not messages:
             return False
-        outcomes = await asyncio.gather(*(self._deliver(channel, m) for m in messages))
+        outcomes: dict[int, tuple[bool, str] | None] = {}
+        started = time.monotonic()
+        for message in messages:
+            if time.monotonic() - started > LEASE_MS / 2000:
+                break
+            error = outcomes[message.seq] = await self._deliver(channel, message)
+            if error is not None and not error[0]:
+                break
         done = now_ms()
+        resume_at = done  # when the messages not tried are due again
 
         def record(conn) -> None:
-            for message, error in zip(messages, outcomes, strict=True):
+            nonlocal resume_at
+            for message in messages:
+                if message.seq not in outcomes:
+                    queries.release(conn, message, lease, resume_at)
+                    continue
+                error = outcomes[message.seq]
                 if error is None:
                     queries.delivered(conn, message, lease, done)
                     continue
@@ -107,6 +129,8 @@ class OutboxWorker:
                 attempts = message.attempts + 1
                 retry_at = (None if permanent or attempts >= self.max_attempts
                             else done + retry_delay_ms(attempts))
+                if not permanent:
+                    resume_at = retry_at if retry_at is not None else done + retry_delay_ms(1)
                 queries.failed(conn, message, lease, done, text, retry_at)
 
         await self.runner.write(record)

@@ -35,15 +35,15 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from .. import outbox
 from ..clock import iso_ms
 from ..config import Settings
+from ..handlers import Context
 from ..store import Store
 from ..store.engine import now_ms
 from ..store.tables import server_secrets
 from ..tokens import TokenSigner
 from ..wire.errors import ServiceError
-from . import mail, queries
+from . import events, mail, queries
 from .cases import communication_view
 from .times import parse_time
 
@@ -74,11 +74,11 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 
 
 class AgentApi:
-    """The routes, bound to the running store."""
+    """The routes, bound to the running store (and settings: where case events go)."""
 
     def __init__(self, store: Store, settings: Settings | None = None):
         self.store = store
-        self.settings = settings or Settings()
+        self.settings = settings if settings is not None else Settings()
         self.tokens = TokenSigner(store.secret("pagination-tokens"))
 
     def routes(self) -> list[Route]:
@@ -109,11 +109,8 @@ class AgentApi:
                 if not isinstance(body, dict):
                     return _error(400, "SerializationException",
                                   "The body must be a JSON object.")
-            answer = await run_in_threadpool(self._in_transaction, endpoint,
-                                             request.path_params["case_id"], body)
-            if request.method == "POST" and answer.status_code == 200:
-                outbox.notify()  # committed: mail it enqueued goes out now
-            return answer
+            return await run_in_threadpool(self._in_transaction, endpoint,
+                                           request.path_params["case_id"], body)
 
         return run
 
@@ -190,9 +187,17 @@ class AgentApi:
                                                  lock=endpoint is not self.get_case)
             if case is None:
                 return _error(404, "CaseIdNotFound", f"Case ID {case_id} was not found.")
-            return endpoint(conn, case, body)
+            # The case's account is the one its events are published for.
+            ctx = Context(conn=conn, account_id=case.account_id, access_key_id="",
+                          region=events.REGION, settings=self.settings, tokens=self.tokens,
+                          now=now_ms())
+            answer = endpoint(ctx, case, body)
+        for callback in ctx.after_commit:  # committed: wake the outbox
+            callback()
+        return answer
 
-    def get_case(self, conn, case, body: dict) -> JSONResponse:
+    def get_case(self, ctx: Context, case, body: dict) -> JSONResponse:
+        conn = ctx.conn
         thread = queries.whole_thread(conn, case.seq)
         attached = queries.attachments_of(conn, [row.seq for row in thread])
         mailed = mail.delivery_states(conn, case.case_id)
@@ -204,7 +209,7 @@ class AgentApi:
             for row in thread]
         return JSONResponse(found)
 
-    def add_communication(self, conn, case, body: dict) -> JSONResponse:
+    def add_communication(self, ctx: Context, case, body: dict) -> JSONResponse:
         text = body.get("body")
         if not isinstance(text, str) or not 1 <= len(text) <= MAX_BODY:
             return _error(400, "ValidationException",
@@ -212,19 +217,21 @@ class AgentApi:
         status = body.get("status", "pending-customer-action")
         if status not in AGENT_STATUSES:
             return _bad_status(status)
-        now = now_ms()
-        seq = queries.insert_communication(conn, case.seq, text, AGENT, [], now)
+        communication_seq = queries.insert_communication(ctx.conn, case.seq, text, AGENT, [],
+                                                         ctx.now)
+        events.case_updated(ctx, case.case_id, case.display_id, "AddCommunicationToCase",
+                            communication_seq=communication_seq, origin=events.AMAZON)
         # Mailed to the account and the case's CC line, in this transaction (SMTP configured).
-        mail.enqueue_communication(conn, self.settings, mail.CaseThread.of(case), seq=seq,
-                                   body=text, written_by=AGENT, cc=[], created_at=now,
+        mail.publish_communication(ctx, mail.CaseThread.of(case), seq=communication_seq,
+                                   body=text, written_by=AGENT, cc=[], created_at=ctx.now,
                                    agent=True)
-        return JSONResponse(_moved(conn, case, status, now))
+        return JSONResponse(_moved(ctx, case, status))
 
-    def set_status(self, conn, case, body: dict) -> JSONResponse:
+    def set_status(self, ctx: Context, case, body: dict) -> JSONResponse:
         status = body.get("status")
         if status not in AGENT_STATUSES:
             return _bad_status(status)
-        return JSONResponse(_moved(conn, case, status, now_ms()))
+        return JSONResponse(_moved(ctx, case, status))
 
 
 def _bad_status(status) -> JSONResponse:
@@ -232,10 +239,11 @@ def _bad_status(status) -> JSONResponse:
                   f"status must be one of {', '.join(AGENT_STATUSES)}; got {status!r}.")
 
 
-def _moved(conn, case, status: str, now: int) -> dict:
+def _moved(ctx: Context, case, status: str) -> dict:
     if status != case.status:
-        resolved_at = now if status == "resolved" else None
-        queries.set_case_status(conn, case.seq, status, resolved_at)
+        resolved_at = ctx.now if status == "resolved" else None
+        queries.set_case_status(ctx.conn, case.seq, status, resolved_at)
+        events.status_moved(ctx, case.case_id, case.display_id, case.status, status)
     return {"caseId": case.case_id, "previousStatus": case.status, "status": status}
 
 

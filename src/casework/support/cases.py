@@ -22,7 +22,7 @@ from ..clock import iso_ms
 from ..handlers import Context
 from ..keys import key_principal, submitted_by
 from ..wire.errors import ServiceError
-from . import mail, queries, registry
+from . import events, mail, queries, registry
 from .attachments import MAX_ATTACHMENT_BYTES, open_attachment_set
 from .catalog import check_case_options
 from .limits import check_case_creation
@@ -135,6 +135,7 @@ def create_case(ctx: Context, params: dict) -> dict:
         ctx.conn, case_seq, body, written_by, cc, ctx.now)
     _attach(ctx, set_id, communication_seq)
     attach_uploads(ctx, ready, communication_seq)
+    events.case_updated(ctx, case_id, display_id, "CreateCase")
     # E-mail to the CC line (when SMTP is configured), through the outbox in this transaction.
     mail.publish_communication(
         ctx, mail.CaseThread(case_seq, case_id, display_id, subject, ctx.account_id, tuple(cc)),
@@ -164,11 +165,14 @@ def add_communication_to_case(ctx: Context, params: dict) -> dict:
         ctx.conn, case.seq, body, written_by, cc, ctx.now)
     _attach(ctx, set_id, communication_seq)
     attach_uploads(ctx, ready, communication_seq)
+    events.case_updated(ctx, case.case_id, case.display_id, "AddCommunicationToCase",
+                        communication_seq=communication_seq, origin=events.CUSTOMER)
     mail.publish_communication(ctx, mail.CaseThread.of(case), seq=communication_seq, body=body,
                                written_by=written_by, cc=cc, created_at=ctx.now)
     new_status = REPLY_TRANSITIONS.get(case.status)
     if new_status is not None:
         queries.set_case_status(ctx.conn, case.seq, new_status, None)
+        events.status_moved(ctx, case.case_id, case.display_id, case.status, new_status)
     return {"result": True}
 
 
@@ -177,6 +181,7 @@ def resolve_case(ctx: Context, params: dict) -> dict:
     case = _load_case(ctx, _required_case_id(params), lock=True)
     if case.status != "resolved":
         queries.set_case_status(ctx.conn, case.seq, "resolved", ctx.now)
+        events.status_moved(ctx, case.case_id, case.display_id, case.status, "resolved")
     return {"initialCaseStatus": case.status, "finalCaseStatus": "resolved"}
 
 
