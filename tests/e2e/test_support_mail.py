@@ -162,9 +162,23 @@ def test_a_case_nobody_is_copied_on_is_mailed_only_for_agent_replies(customer, a
 def test_addresses_mail_cannot_go_to_are_left_out(customer, inbox):
     case_id = customer.create_case(subject="Odd CC line", communicationBody="hi",
                                    ccEmailAddresses=["not-an-address", "a@b.test, c@d.test",
-                                                     "fine@acme.test"])["caseId"]
+                                                     "x@y.test\r\nBcc: z@y.test",
+                                                     "jörg@exämple.test", "fine@acme.test"])[
+        "caseId"]
     [message] = inbox.of_case(display_id(customer, case_id), 1)
     assert message.rcpt_tos == ["fine@acme.test"]
+    assert message.message["Bcc"] is None
+
+
+def test_text_beyond_ascii_arrives_intact(customer, inbox):
+    body = "Requêtes très lentes — 日本語も。\n" + "é" * 2000  # a line longer than SMTP's 998
+    case_id = customer.create_case(subject="Base de données lente\nvraiment",
+                                   communicationBody=body,
+                                   ccEmailAddresses=["intl@acme.test"])["caseId"]
+    [message] = inbox.of_case(display_id(customer, case_id), 1)
+    assert message.message["Subject"].endswith("] Base de données lente vraiment")
+    assert body in message.body
+    assert message.message["Content-Transfer-Encoding"] == "quoted-printable"
 
 
 def test_dry_runs_mail_nothing(customer, mail_server, inbox):

@@ -141,7 +141,10 @@ def check_settings(settings: Settings) -> None:
 
 def _mailbox(text: str) -> str | None:
     """The address in ``text`` (``a@b`` or ``Name <a@b>``) if it is one mail can go to."""
-    if not isinstance(text, str) or any(ord(c) < 32 or ord(c) == 127 for c in text):
+    # ASCII only: an internationalized address needs SMTPUTF8 all the way, which few relays
+    # offer; such an entry is left out (and logged) rather than failing the whole message.
+    if not isinstance(text, str) or not text.isascii() \
+            or any(ord(c) < 32 or ord(c) == 127 for c in text):
         return None
     found = getaddresses([text])
     if len(found) != 1:  # one entry, one address
@@ -353,7 +356,9 @@ def build(message: dict) -> EmailMessage:
     for name, value in message["headers"].items():
         email[name] = value
     email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a robot
-    email.set_content(message["text"])
+    # Quoted-printable for any non-ASCII text: relays without 8BITMIME still carry it intact.
+    text = message["text"]
+    email.set_content(text, cte=None if text.isascii() else "quoted-printable")
     return email
 
 
