@@ -28,6 +28,7 @@ class Received:
     rcpt_tos: list[str]
     message: EmailMessage
     user: str | None  # who authenticated, if anyone
+    peer: tuple  # the client's address and port: one per SMTP connection
 
     @property
     def body(self) -> str:
@@ -89,7 +90,7 @@ class Inbox:
         user = session.auth_data if session.authenticated else None
         with self._changed:
             self.received.append(Received(envelope.mail_from, list(envelope.rcpt_tos),
-                                          message, user))
+                                          message, user, tuple(session.peer)))
             self._changed.notify_all()
         return "250 Message accepted for delivery"
 

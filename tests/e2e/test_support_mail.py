@@ -239,6 +239,36 @@ def test_mail_waits_for_a_server_that_is_down(tmp_path):
         inbox.stop()
 
 
+def test_one_connection_carries_many_messages_and_a_closed_one_is_replaced(tmp_path):
+    inbox = Inbox().start()
+    server = start_server(tmp_path, *smtp_args(inbox))
+    try:
+        support, agent = customer_of(server), Agent(server)
+        case_id = support.create_case(subject="Chatty", communicationBody="one",
+                                      ccEmailAddresses=["ops@acme.test"])["caseId"]
+        number = display_id(support, case_id)
+        inbox.of_case(number, 1)
+        for n in range(3):
+            support.add_communication_to_case(caseId=case_id, communicationBody=f"more {n}")
+            inbox.of_case(number, 2 + n)  # one after the other: the connection is kept
+        assert len({m.peer for m in inbox.received}) == 1
+        # The SMTP server restarts, closing the kept connection: the next message takes a
+        # new one, and that is not a failed attempt.
+        inbox.stop()
+        again = Inbox(inbox.port).start()
+        try:
+            support.add_communication_to_case(caseId=case_id, communicationBody="after")
+            again.of_case(number, 1)
+            states = wait_for_states(agent, case_id, lambda s: all(
+                state["status"] == "delivered" for state in s))
+            assert [state["attempts"] for state in states] == [1] * 5
+        finally:
+            again.stop()
+    finally:
+        server.stop()
+        inbox.stop()
+
+
 def test_mail_pending_when_the_server_is_killed_arrives_after_restart(tmp_path):
     inbox = Inbox()
     first = start_server(tmp_path, *smtp_args(inbox))

@@ -23,15 +23,19 @@ before, so mail clients show the case as one thread. DOMAIN is the domain of ``-
 from __future__ import annotations
 
 import asyncio
+import binascii
+import functools
 import logging
 import smtplib
 import socket
 import ssl
+import threading
+import time
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from email.errors import HeaderParseError
+from email.header import Header
 from email.headerregistry import Address
-from email.message import EmailMessage
 from email.utils import format_datetime, formataddr, getaddresses
 
 import orjson
@@ -98,7 +102,12 @@ def port(settings: Settings) -> int:
 
 def sender(settings: Settings) -> str:
     """The From: of every message: ``--mail-from``, or ``Casework <casework@HOST>``."""
-    return settings.mail_from or formataddr(("Casework", f"casework@{socket.gethostname()}"))
+    return settings.mail_from or _default_sender()
+
+
+@functools.lru_cache(maxsize=1)
+def _default_sender() -> str:
+    return formataddr(("Casework", f"casework@{socket.gethostname()}"))
 
 
 def check_settings(settings: Settings) -> None:
@@ -139,18 +148,19 @@ def check_settings(settings: Settings) -> None:
                                 "'Support <support@example.com>')")
 
 
+@functools.lru_cache(maxsize=4096)  # a case's CC line comes back with each communication
 def _mailbox(text: str) -> str | None:
     """The address in ``text`` (``a@b`` or ``Name <a@b>``) if it is one mail can go to."""
-    # ASCII only: an internationalized address needs SMTPUTF8 all the way, which few relays
-    # offer; such an entry is left out (and logged) rather than failing the whole message.
-    if not isinstance(text, str) or not text.isascii() \
-            or any(ord(c) < 32 or ord(c) == 127 for c in text):
+    if not isinstance(text, str) or any(ord(c) < 32 or ord(c) == 127 for c in text):
         return None
     found = getaddresses([text])
     if len(found) != 1:  # one entry, one address
         return None
     address = found[0][1]
-    if not address or "@" not in address or any(c.isspace() for c in address):
+    # ASCII only: an internationalized address needs SMTPUTF8 all the way, which few relays
+    # offer; such an entry is left out (and logged) rather than failing the whole message.
+    if not address or not address.isascii() or "@" not in address \
+            or any(c.isspace() for c in address):
         return None
     try:
         parsed = Address(addr_spec=address)
@@ -174,7 +184,12 @@ def _recipients(addresses) -> list[str]:
 
 
 def _domain(settings: Settings) -> str:
-    address = _mailbox(sender(settings))
+    return _domain_of(sender(settings))
+
+
+@functools.lru_cache(maxsize=16)
+def _domain_of(mail_from: str) -> str:
+    address = _mailbox(mail_from)
     return address.rsplit("@", 1)[1] if address else FALLBACK_DOMAIN
 
 
@@ -327,16 +342,21 @@ class MailChannel(Channel):
 
     def __init__(self, settings: Settings):
         self.settings = settings
-        # smtplib's timeout bounds each network step; the conversation has several.
-        self.timeout = max(10.0, settings.smtp_timeout * 4)
+        self.sender = Sender(settings)
+        # smtplib's timeout bounds each network step; a delivery may open a connection
+        # (TLS, login) and send, several steps.
+        self.timeout = max(10.0, settings.smtp_timeout * 6)
 
     async def deliver(self, message: Message) -> None:
         try:
-            await asyncio.to_thread(send, self.settings, message.data())
+            await asyncio.to_thread(self.sender.send, message.data())
         except SendError as error:
             if error.permanent:
                 raise PermanentFailure(str(error)) from None
             raise
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self.sender.close)
 
 
 @channel_provider
@@ -344,22 +364,43 @@ def _mail_channels(settings: Settings) -> list[Channel]:
     return [MailChannel(settings)] if enabled(settings) else []
 
 
-def build(message: dict) -> EmailMessage:
-    """The RFC 5322 message of a composed ``message``."""
-    email = EmailMessage()
-    email["From"] = message["from"]
-    email["To"] = ", ".join(message["to"])
-    if message["cc"]:
-        email["Cc"] = ", ".join(message["cc"])
-    email["Subject"] = message["subject"]
-    email["Date"] = format_datetime(datetime.fromtimestamp(message["date"] / 1000, UTC))
-    for name, value in message["headers"].items():
-        email[name] = value
-    email["Auto-Submitted"] = "auto-generated"  # RFC 3834: no vacation replies to a robot
-    # Quoted-printable for any non-ASCII text: relays without 8BITMIME still carry it intact.
+MAX_LINE = 998  # RFC 5322: characters in a line, without its CRLF
+
+
+def render(message: dict) -> bytes:
+    """The RFC 5322 bytes of a composed ``message``: plain text, UTF-8.
+
+    Written out directly rather than through ``email.message.EmailMessage``, whose header
+    parsing cost over a millisecond a message; every value here was checked when the message
+    was composed (addresses are plain ASCII mailboxes, the subject is one line).
+    """
+    name, address = getaddresses([message["from"]])[0]
+    subject = message["subject"]
+    wide = not subject.isascii() or max(map(len, subject.split(" "))) > MAX_LINE - 100
+    headers = [
+        ("From", formataddr((name, address), charset="utf-8")),
+        ("To", ",\r\n ".join(message["to"])),
+        *([("Cc", ",\r\n ".join(message["cc"]))] if message["cc"] else []),
+        ("Subject", Header(subject, "utf-8" if wide else "us-ascii",
+                           header_name="Subject").encode(linesep="\r\n")),
+        ("Date", format_datetime(datetime.fromtimestamp(message["date"] / 1000, UTC))),
+        *message["headers"].items(),
+        ("Auto-Submitted", "auto-generated"),  # RFC 3834: no vacation replies to a robot
+        ("MIME-Version", "1.0"),
+    ]
     text = message["text"]
-    email.set_content(text, cte=None if text.isascii() else "quoted-printable")
-    return email
+    if text.isascii() and all(len(line) <= MAX_LINE for line in text.split("\n")):
+        headers += [("Content-Type", 'text/plain; charset="us-ascii"'),
+                    ("Content-Transfer-Encoding", "7bit")]
+        body = text
+    else:
+        # Quoted-printable: relays without 8BITMIME carry it intact, and lines stay short.
+        headers += [("Content-Type", 'text/plain; charset="utf-8"'),
+                    ("Content-Transfer-Encoding", "quoted-printable")]
+        body = binascii.b2a_qp(text.encode()).decode("ascii")
+    head = "".join(f"{key}: {value}\r\n" for key, value in headers)
+    # Every part is ASCII by now: encoded words, quoted-printable or 7-bit text.
+    return (head + "\r\n" + body.replace("\r\n", "\n").replace("\n", "\r\n")).encode("ascii")
 
 
 class SendError(Exception):
@@ -370,47 +411,109 @@ class SendError(Exception):
         self.permanent = permanent
 
 
-def send(settings: Settings, message: dict) -> None:
-    """Deliver ``message`` to the SMTP server (blocking: run it in a thread).
+class Sender:
+    """Sends messages over one SMTP connection, kept open between them (blocking: call
+    :meth:`send` in a thread). A connection idle for ``IDLE`` seconds, or one the server has
+    closed, is replaced by a new one without counting as a failed attempt."""
 
-    Raises :class:`SendError` with a one-line reason; a message that reached at least one of
-    its recipients counts as sent (the refused ones are logged).
-    """
-    email = build(message)
-    envelope_from = _mailbox(message["from"]) or ""
-    recipients = [*message["to"], *message["cc"]]
-    mode = security(settings)
-    context = None
-    if mode != "plain":
-        context = ssl.create_default_context(
-            cafile=str(settings.smtp_ca_file) if settings.smtp_ca_file else None)
-    host, number = settings.smtp_host, port(settings)
-    try:
+    IDLE = 30.0
+
+    def __init__(self, settings: Settings):
+        self.settings = settings
+        self.where = f"{settings.smtp_host}:{port(settings)}"
+        self._smtp: smtplib.SMTP | None = None
+        self._used = 0.0
+        self._lock = threading.Lock()
+
+    def _open(self) -> smtplib.SMTP:
+        settings, mode = self.settings, security(self.settings)
+        context = None
+        if mode != "plain":
+            context = ssl.create_default_context(
+                cafile=str(settings.smtp_ca_file) if settings.smtp_ca_file else None)
         if mode == "tls":
-            smtp = smtplib.SMTP_SSL(host, number, timeout=settings.smtp_timeout,
-                                    context=context)
+            smtp = smtplib.SMTP_SSL(settings.smtp_host, port(settings),
+                                    timeout=settings.smtp_timeout, context=context)
         else:
-            smtp = smtplib.SMTP(host, number, timeout=settings.smtp_timeout)
-        with smtp:
+            smtp = smtplib.SMTP(settings.smtp_host, port(settings),
+                                timeout=settings.smtp_timeout)
+        try:
             if mode == "starttls":
                 smtp.starttls(context=context)
             if settings.smtp_user:
                 smtp.login(settings.smtp_user, settings.smtp_password or "")
-            refused = smtp.send_message(email, from_addr=envelope_from, to_addrs=recipients)
-    except smtplib.SMTPRecipientsRefused as error:
-        raise SendError(f"every recipient was refused: {_refusals(error.recipients)}",
-                        permanent=_all_permanent(error.recipients)) from None
-    except smtplib.SMTPResponseException as error:
-        text = error.smtp_error.decode(errors="replace") if isinstance(
-            error.smtp_error, bytes) else str(error.smtp_error)
-        raise SendError(f"{host}:{number} answered {error.smtp_code} {_one_line(text)}",
-                        permanent=500 <= error.smtp_code < 600
-                        and not isinstance(error, smtplib.SMTPAuthenticationError)) from None
-    except (OSError, smtplib.SMTPException) as error:
-        reason = _one_line(str(error)) or type(error).__name__
-        raise SendError(f"{host}:{number}: {reason}") from None
-    if refused:
-        log.warning("%s: refused %s", email["Message-ID"], _refusals(refused))
+        except BaseException:
+            smtp.close()
+            raise
+        return smtp
+
+    def close(self) -> None:
+        with self._lock:
+            self._drop()
+
+    def _drop(self) -> None:
+        smtp, self._smtp = self._smtp, None
+        if smtp is not None:
+            try:
+                smtp.quit()
+            except (OSError, smtplib.SMTPException):
+                smtp.close()
+
+    def send(self, message: dict) -> None:
+        """Deliver ``message``; raises :class:`SendError` with a one-line reason. A message
+        that reached at least one of its recipients counts as sent (refusals are logged)."""
+        data = render(message)
+        envelope_from = _mailbox(message["from"]) or ""
+        recipients = [*message["to"], *message["cc"]]
+        with self._lock:
+            try:
+                refused = self._send(envelope_from, recipients, data)
+            except smtplib.SMTPRecipientsRefused as error:
+                raise SendError(f"every recipient was refused: {_refusals(error.recipients)}",
+                                permanent=_all_permanent(error.recipients)) from None
+            except smtplib.SMTPResponseException as error:
+                if error.smtp_code == 421 or isinstance(error, smtplib.SMTPConnectError):
+                    self._drop()  # the server is closing this connection
+                text = error.smtp_error.decode(errors="replace") if isinstance(
+                    error.smtp_error, bytes) else str(error.smtp_error)
+                raise SendError(
+                    f"{self.where} answered {error.smtp_code} {_one_line(text)}",
+                    permanent=500 <= error.smtp_code < 600
+                    and not isinstance(error, smtplib.SMTPAuthenticationError)) from None
+            except (OSError, smtplib.SMTPException) as error:
+                self._drop()
+                reason = _one_line(str(error)) or type(error).__name__
+                raise SendError(f"{self.where}: {reason}") from None
+        if refused:
+            log.warning("%s: refused %s", message["headers"]["Message-ID"], _refusals(refused))
+
+    def _send(self, envelope_from: str, recipients: list[str], data: bytes) -> dict:
+        now = time.monotonic()
+        if self._smtp is not None and now - self._used > self.IDLE:
+            self._drop()
+        kept = self._smtp is not None
+        if self._smtp is None:
+            self._smtp = self._open()
+        try:
+            refused = self._smtp.sendmail(envelope_from, recipients, data)
+        except (smtplib.SMTPServerDisconnected, ConnectionError):
+            if not kept:
+                raise
+            # The kept connection had gone stale (the server's idle timeout): a new one.
+            self._drop()
+            self._smtp = self._open()
+            refused = self._smtp.sendmail(envelope_from, recipients, data)
+        self._used = time.monotonic()
+        return refused
+
+
+def send(settings: Settings, message: dict) -> None:
+    """Deliver ``message`` over a connection of its own (see :class:`Sender`)."""
+    sender = Sender(settings)
+    try:
+        sender.send(message)
+    finally:
+        sender.close()
 
 
 def _refusals(refused: dict) -> str:
