@@ -158,6 +158,12 @@ def cc(hooked):
     return account_client(hooked, ACCOUNT)
 
 
+@pytest.fixture(scope="module")
+def cc2(hooked):
+    """A second account: the domain quota is 5 per account."""
+    return account_client(hooked, "610000000002")
+
+
 def configure(cc, domain_id: str, enabled: bool = True, fields=None, content=None) -> None:
     configuration = {"enabled": enabled}
     included = {}
@@ -284,7 +290,8 @@ def test_nothing_is_published_while_disabled(cc, receiver):
     assert events[0]["detail"]["case"]["fields"] == {"title": {"value": text("On")}}
 
 
-def test_a_batch_publishes_for_the_cases_it_changed(cc, receiver):
+def test_a_batch_publishes_for_the_cases_it_changed(cc2, receiver):
+    cc = cc2
     domain_id = new_domain(cc)
     template_id = new_template(cc, domain_id)
     configure(cc, domain_id, fields=["status"])
@@ -301,7 +308,29 @@ def test_a_batch_publishes_for_the_cases_it_changed(cc, receiver):
     assert receiver.events(missing) == []
 
 
-def test_a_rolled_back_change_publishes_nothing(hooked, cc, receiver):
+def test_a_merge_publishes_the_changes_it_applies(cc, receiver):
+    domain_id = new_domain(cc)
+    template_id = new_template(cc, domain_id)
+    configure(cc, domain_id, fields=["status"], content=True)
+    primary, secondary = (cc.create_case(domainId=domain_id, templateId=template_id, fields=[
+        {"id": "title", "value": text(title)}])["caseId"] for title in ("Primary", "Secondary"))
+    cc.start_merge_cases(domainId=domain_id, caseId=primary, secondaryCaseIds=[secondary])
+    # Each case: its creation, a ConnectCase link to the other, then the merged values (the
+    # secondary closed).
+    for case_id, other in ((primary, secondary), (secondary, primary)):
+        events = receiver.wait_for(case_id, 3)
+        assert names(events) == ["CASE.CREATED", "RELATED_ITEM.CREATED", "CASE.UPDATED"]
+        link = events[1]["detail"]["relatedItem"]
+        assert link["relatedItemType"] == "ConnectCase" and link["connectCase"] == {
+            "caseId": other}
+    closed = receiver.events(secondary)[2]["detail"]
+    assert "status" in closed["changedFieldIds"]
+    assert closed["case"]["fields"] == {"status": {"value": text("closed")}}
+    assert closed["performedBy"]["iamPrincipalArn"] == f"arn:aws:iam::{ACCOUNT}:root"
+
+
+def test_a_rolled_back_change_publishes_nothing(cc2, receiver):
+    cc = cc2
     domain_id = new_domain(cc)
     configure(cc, domain_id, fields=["title"])
     # Template tags and request tags together exceed 50: CreateCase fails after it has

@@ -14,6 +14,7 @@ from __future__ import annotations
 import hashlib
 import secrets
 import uuid
+from types import SimpleNamespace
 
 import orjson
 
@@ -103,10 +104,9 @@ def create_case(ctx: Context, params: dict) -> dict:
     changes = audit.case_changes({}, initial)
     audit.record(ctx, domain_id, case_seq, "Case.Created", changes,
                  user=params.get("performedBy"))
-    if events.wanted(ctx):
-        row = case_records.find(ctx.conn, domain_id, case_id)
-        events.case_changed(ctx, domain_id, row, "CASE.CREATED", changes,
-                            params.get("performedBy"), initial)
+    events.case_changed(ctx, domain_id, SimpleNamespace(
+        seq=case_seq, case_id=case_id, template_id=template["id"], created_at=ctx.now),
+        "CASE.CREATED", changes, params.get("performedBy"), initial)
 
     case_tags = {}
     for propagation in template["tagPropagationConfigurations"] or []:

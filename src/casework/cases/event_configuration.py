@@ -1,7 +1,9 @@
 """Case event configuration: PutCaseEventConfiguration, GetCaseEventConfiguration.
 
 The configuration is stored exactly as put (a Put replaces the whole of it) and answered back;
-Casework has no EventBridge, so nothing is published whatever ``enabled`` says.
+``cases/events.py`` reads it to decide what each case change publishes (nothing while
+``enabled`` is false), when the server has an event sink (``--event-webhook``,
+``--eventbridge-endpoint``).
 
 Choices where AWS is silent: before any Put a domain answers ``{"enabled": false}`` and nothing
 else (event streams are off until someone turns them on); ``caseData.fields`` must name fields

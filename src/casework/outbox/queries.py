@@ -47,18 +47,25 @@ def claim(conn: Connection, channel: str, now: int, lease: str, lease_until: int
     return sorted((Message(*row) for row in rows), key=lambda m: m.seq)
 
 
+_DELIVERED = Prepared(
+    update(outbox)
+    .where(outbox.c.seq == bindparam("row"), outbox.c.lease == bindparam("held"))
+    .values(status=DELIVERED, delivered_at=bindparam("now"), lease=None, last_error=None,
+            attempts=outbox.c.attempts + 1))
+_RELEASE = Prepared(
+    update(outbox)
+    .where(outbox.c.seq == bindparam("row"), outbox.c.lease == bindparam("held"))
+    .values(lease=None, next_attempt_at=bindparam("due_at")))
+
+
 def delivered(conn: Connection, message: Message, lease: str, now: int) -> None:
     """Mark a claimed row delivered (unless its lease ran out and another delivery holds it)."""
-    conn.execute(update(outbox)
-                 .where(outbox.c.seq == message.seq, outbox.c.lease == lease)
-                 .values(status=DELIVERED, delivered_at=now, lease=None, last_error=None,
-                         attempts=outbox.c.attempts + 1))
+    _DELIVERED.run(conn, {"row": message.seq, "held": lease, "now": now})
 
 
 def release(conn: Connection, message: Message, lease: str, due_at: int) -> None:
     """Give back a claimed row that was not tried, due again at ``due_at``."""
-    conn.execute(update(outbox).where(outbox.c.seq == message.seq, outbox.c.lease == lease)
-                 .values(lease=None, next_attempt_at=due_at))
+    _RELEASE.run(conn, {"row": message.seq, "held": lease, "due_at": due_at})
 
 
 def failed(conn: Connection, message: Message, lease: str, now: int, error: str,

@@ -74,10 +74,11 @@ class OutboxWorker:
                 log.exception("closing outbox channel %s failed", channel.name)
 
     async def _run(self, channel: Channel, wake: asyncio.Event) -> None:
+        outcome = None  # the last batch's outcome, recorded with the next claim
         while not self._stopping:
             wake.clear()  # before looking, so a wake during the round is not lost
             try:
-                busy = await self.round(channel)
+                busy, outcome = await self.round(channel, outcome)
             except Exception:  # the database may be briefly away: look again later
                 log.exception("outbox channel %s: claiming or recording failed", channel.name)
                 busy = False
@@ -85,9 +86,16 @@ class OutboxWorker:
                 continue
             with contextlib.suppress(TimeoutError):
                 await asyncio.wait_for(wake.wait(), POLL_SECONDS)
+        if outcome is not None:
+            try:
+                await self.runner.write(outcome)
+            except Exception:  # the rows stay leased: delivered again once the lease ends
+                log.exception("outbox channel %s: recording failed", channel.name)
 
-    async def round(self, channel: Channel) -> bool:
-        """Claim and deliver one batch of ``channel``'s due rows; whether there were any.
+    async def round(self, channel: Channel, outcome=None) -> tuple[bool, object]:
+        """Record the previous batch's ``outcome`` (if any) and claim the next batch of
+        ``channel``'s due rows in one write, then deliver them; returns whether there were
+        any, and the function that records how they went (for the next round).
 
         The batch is delivered one message after the other, oldest first, so that a
         receiver sees a case's events in the order they happened. When a delivery fails (not
@@ -97,13 +105,19 @@ class OutboxWorker:
         another process could claim its rows.
         """
         now = now_ms()
-        if not await self.runner.read(lambda conn: queries.any_due(conn, channel.name, now)):
-            return False
+        if outcome is None and not await self.runner.read(
+                lambda conn: queries.any_due(conn, channel.name, now)):
+            return False, None
         lease = secrets.token_hex(16)
-        messages = await self.runner.write(lambda conn: queries.claim(
-            conn, channel.name, now, lease, now + LEASE_MS, BATCH))
+
+        def record_and_claim(conn) -> list[Message]:
+            if outcome is not None:
+                outcome(conn)
+            return queries.claim(conn, channel.name, now, lease, now + LEASE_MS, BATCH)
+
+        messages = await self.runner.write(record_and_claim)
         if not messages:
-            return False
+            return False, None
         outcomes: dict[int, tuple[bool, str] | None] = {}
         started = time.monotonic()
         for message in messages:
@@ -113,10 +127,9 @@ class OutboxWorker:
             if error is not None and not error[0]:
                 break
         done = now_ms()
-        resume_at = done  # when the messages not tried are due again
 
         def record(conn) -> None:
-            nonlocal resume_at
+            resume_at = done  # when the messages not tried are due again
             for message in messages:
                 if message.seq not in outcomes:
                     queries.release(conn, message, lease, resume_at)
@@ -133,8 +146,7 @@ class OutboxWorker:
                     resume_at = retry_at if retry_at is not None else done + retry_delay_ms(1)
                 queries.failed(conn, message, lease, done, text, retry_at)
 
-        await self.runner.write(record)
-        return True
+        return True, record
 
     async def _deliver(self, channel: Channel, message: Message) -> tuple[bool, str] | None:
         """None when delivered, else (permanent, error text)."""

@@ -3,15 +3,19 @@
 from __future__ import annotations
 
 import orjson
-from sqlalchemy import Connection, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, insert, select
 
+from ...store.prepared import Prepared
 from ..event_tables import event_configurations
+
+# Read by every case change once an event sink is configured (cases/events.py).
+_FIND = Prepared(select(event_configurations.c.configuration)
+                 .where(event_configurations.c.domain_id == bindparam("domain_id")))
 
 
 def find(conn: Connection, domain_id: str) -> dict | None:
     """The configuration last put for the domain, or None."""
-    text = conn.scalar(select(event_configurations.c.configuration)
-                       .where(event_configurations.c.domain_id == domain_id))
+    text = _FIND.scalar(conn, {"domain_id": domain_id})
     return None if text is None else orjson.loads(text)
 
 
