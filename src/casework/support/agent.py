@@ -222,9 +222,7 @@ class AgentApi:
         events.case_updated(ctx, case.case_id, case.display_id, "AddCommunicationToCase",
                             communication_seq=communication_seq, origin=events.AMAZON)
         # Mailed to the account and the case's CC line, in this transaction (SMTP configured).
-        mail.publish_communication(ctx, mail.CaseThread.of(case), seq=communication_seq,
-                                   body=text, written_by=AGENT, cc=[], created_at=ctx.now,
-                                   agent=True)
+        mail.publish_agent_reply(ctx, case, communication_seq, text)
         return JSONResponse(_moved(ctx, case, status))
 
     def set_status(self, ctx: Context, case, body: dict) -> JSONResponse:

@@ -304,6 +304,14 @@ def publish_communication(ctx, case: CaseThread, **communication) -> None:
         ctx.after_commit.append(notify)
 
 
+def publish_agent_reply(ctx, case, seq: int, body: str) -> None:
+    """Mail communication ``seq``, an answer from "Amazon Web Services" on ``case`` (a
+    ``support_cases`` row), to the account and the CC line: for every support-side reply (the
+    support API, the console), called after its attachments are stored."""
+    publish_communication(ctx, CaseThread.of(case), seq=seq, body=body, written_by=AGENT,
+                          cc=[], created_at=ctx.now, agent=True)
+
+
 _CASE_MAIL = Prepared(
     select(outbox.c.message_id, outbox.c.status, outbox.c.attempts, outbox.c.next_attempt_at,
            outbox.c.last_error, outbox.c.delivered_at, outbox.c.payload)
