@@ -101,12 +101,12 @@ def create_case(ctx: Context, params: dict) -> dict:
         service["last_closed_datetime"] = now
     initial = {**stored, **service}
     case_records.write_values(ctx.conn, domain_id, case_seq, initial)
-    changes = audit.case_changes({}, initial)
-    audit.record(ctx, domain_id, case_seq, "Case.Created", changes,
+    changed = audit.case_changes({}, initial)
+    audit.record(ctx, domain_id, case_seq, "Case.Created", changed,
                  user=params.get("performedBy"))
     events.case_changed(ctx, domain_id, SimpleNamespace(
         seq=case_seq, case_id=case_id, template_id=template["id"], created_at=ctx.now),
-        "CASE.CREATED", changes, params.get("performedBy"), initial)
+        "CASE.CREATED", changed, params.get("performedBy"), initial)
 
     case_tags = {}
     for propagation in template["tagPropagationConfigurations"] or []:
@@ -172,10 +172,10 @@ def update_case(ctx: Context, params: dict) -> dict:
         service["last_closed_datetime"] = now
     writes = {**changes, **service}
     case_records.write_values(ctx.conn, domain_id, case.seq, writes)
-    changes = audit.case_changes(current, writes)
-    audit.record(ctx, domain_id, case.seq, "Case.Updated", changes,
+    changed = audit.case_changes(current, writes)
+    audit.record(ctx, domain_id, case.seq, "Case.Updated", changed,
                  user=params.get("performedBy"))
-    events.case_changed(ctx, domain_id, case, "CASE.UPDATED", changes,
+    events.case_changed(ctx, domain_id, case, "CASE.UPDATED", changed,
                         params.get("performedBy"), {**merged, **service})
     slas.record_progress(ctx, case.seq, changes)
     return {}

@@ -274,12 +274,12 @@ def apply_merge(ctx: Context, merge: dict) -> None:
                 "secondaryCaseId": secondary_id}
 
     def history(case, event_type: str, item: dict, before, after) -> None:
-        changes = audit.related_item_changes(item["id"], item["type"], before, after)
-        audit.record(ctx, domain_id, case.seq, event_type, changes, user=performed_by,
+        changed = audit.related_item_changes(item["id"], item["type"], before, after)
+        audit.record(ctx, domain_id, case.seq, event_type, changed, user=performed_by,
                      related_item_type=item["type"], merge=metadata)
         events.related_item_changed(
             ctx, domain_id, case.case_id, EVENT_TYPES[event_type],
-            {**item, "content": after if after is not None else before}, changes,
+            {**item, "content": after if after is not None else before}, changed,
             performed_by)
 
     for item in plan["moves"]:
@@ -326,10 +326,10 @@ def apply_merge(ctx: Context, merge: dict) -> None:
     slas.record_progress(ctx, secondary.seq, {"status": CLOSED})
     for case, before, writes in ((primary, primary_values, merged),
                                  (secondary, secondary_values, closing)):
-        changes = audit.case_changes(before, writes)
-        audit.record(ctx, domain_id, case.seq, "Case.Merged", changes, user=performed_by,
+        changed = audit.case_changes(before, writes)
+        audit.record(ctx, domain_id, case.seq, "Case.Merged", changed, user=performed_by,
                      merge=metadata)
-        events.case_changed(ctx, domain_id, case, "CASE.UPDATED", changes, performed_by,
+        events.case_changed(ctx, domain_id, case, "CASE.UPDATED", changed, performed_by,
                             {**before, **writes})
 
 
