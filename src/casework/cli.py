@@ -136,6 +136,39 @@ def _check_eventbridge_endpoint(_ctx, _param, endpoint: str | None) -> str | Non
     return endpoint
 
 
+def _mail_options(func):
+    """``serve`` options of e-mail to the people on a case (support/mail.py); the password
+    comes only from CASEWORK_SMTP_PASSWORD, never from the command line."""
+    options = [
+        ("--smtp-host", {"help": "SMTP server that mails every case communication to the "
+                         "case's CC addresses (and agent replies to the account's e-mail); "
+                         "mail is off until this is set."}),
+        ("--smtp-port", {"default": 0, "show_default": True, "type": click.IntRange(0, 65535),
+                         "help": "SMTP port; 0: 25, or 587 with --smtp-starttls, or 465 with "
+                         "--smtp-tls."}),
+        ("--smtp-starttls", {"is_flag": True, "help": "Upgrade the SMTP connection with "
+                             "STARTTLS before anything is sent (usually port 587); a server "
+                             "without STARTTLS is an error."}),
+        ("--smtp-tls", {"is_flag": True, "help": "Speak TLS from the first byte (SMTPS, "
+                        "usually port 465)."}),
+        ("--smtp-user", {"help": "SMTP user name; the password is read from "
+                         "CASEWORK_SMTP_PASSWORD."}),
+        ("--smtp-ca-file", {"type": click.Path(exists=True, dir_okay=False, path_type=Path),
+                            "help": "PEM file of CA certificates to trust for the SMTP server "
+                            "instead of the system's."}),
+        ("--smtp-timeout", {"default": 30.0, "show_default": True,
+                            "type": click.FloatRange(min=0.1),
+                            "help": "Seconds an SMTP conversation may stall before the attempt "
+                            "fails (and is retried)."}),
+        ("--mail-from", {"help": "From: of case mail, e.g. 'Support <support@example.com>'; "
+                         "default: casework@<this host>."}),
+    ]
+    for flag, settings in reversed(options):
+        envvar = "CASEWORK_" + flag[2:].upper().replace("-", "_")
+        func = click.option(flag, envvar=envvar, **settings)(func)
+    return func
+
+
 def _bad(option: str, message: str) -> click.ClickException:
     """A bad setting: one line naming the option, without the usage text."""
     return click.ClickException(f"{option}: {message}")
@@ -328,6 +361,7 @@ def main() -> None:
               help="Seconds an agent's console session lasts after signing in.")
 @_support_options
 @_event_options
+@_mail_options
 def serve(host, port, data_dir, database_url, ephemeral, **options) -> None:
     """Serve the AWS APIs until SIGTERM or SIGINT (in-flight requests finish first).
 
@@ -351,6 +385,8 @@ def _serve(host, port, data_dir, database_url, **options) -> None:
     from .faults import Faults, FaultsError
     from .keys import DEFAULT_KEY_ID, DEFAULT_SECRET, find_key
     from .support.catalog import CatalogError, load_catalog
+    from .support.mail import PASSWORD_ENV, MailSettingsError
+    from .support.mail import check_settings as check_mail_settings
     from .wire.http import GuardedHttpToolsProtocol
 
     if database_url:
@@ -363,7 +399,12 @@ def _serve(host, port, data_dir, database_url, **options) -> None:
         # The real port (--port 0 picks one) is the one presigned URLs fall back to.
         settings = Settings(host=host, port=listener.getsockname()[1], data_dir=data_dir,
                             database_url=database_url,
-                            master_key=os.environ.get(MASTER_KEY_ENV), **options)
+                            master_key=os.environ.get(MASTER_KEY_ENV),
+                            smtp_password=os.environ.get(PASSWORD_ENV) or None, **options)
+        try:  # mail settings that could never send stop the start
+            check_mail_settings(settings)
+        except MailSettingsError as error:
+            raise click.ClickException(str(error)) from None
         try:  # a broken operator catalog stops the start, not a request
             load_catalog(settings.catalog)
         except CatalogError as error:

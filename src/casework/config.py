@@ -63,6 +63,16 @@ class Settings:
     eventbridge_endpoint: str | None = None  # PutEvents endpoint; "aws": boto3's own
     eventbridge_bus: str = "default"
     eventbridge_source_prefix: str | None = None  # replaces "aws." in sources (real buses)
+    # E-mail of case communications (support/mail.py): off until smtp_host is set.
+    smtp_host: str | None = None
+    smtp_port: int = 0  # 0: the security mode's port (25, 587 with STARTTLS, 465 with TLS)
+    smtp_starttls: bool = False  # upgrade the connection with STARTTLS (required to succeed)
+    smtp_tls: bool = False  # connect with TLS from the first byte (SMTPS)
+    smtp_user: str | None = None
+    smtp_password: str | None = field(default=None, repr=False)  # CASEWORK_SMTP_PASSWORD only
+    smtp_ca_file: Path | None = None  # CA certificates to trust instead of the system's
+    smtp_timeout: float = 30.0  # seconds one SMTP conversation may stall
+    mail_from: str | None = None  # From: of every message; default casework@<this host>
 
     def to_json(self) -> str:
         """These settings as JSON (for ``serve --workers``, whose processes are spawned)."""

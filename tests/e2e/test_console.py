@@ -16,7 +16,14 @@ import httpx
 import pytest
 from conftest import start_server
 from console_helpers import CHROMIUM, PASSWORD, create_agent, screenshot, sign_in
+from mail_helpers import Inbox
 from playwright.sync_api import expect, sync_playwright
+from test_support_agent import Agent
+from test_support_mail import wait_for_states
+
+# An open case page asks for news every 5 s: waits for what it shows get a generous deadline,
+# well past one poll on a loaded machine (Playwright's default is 5 s).
+expect.set_options(timeout=30_000)
 
 CUSTOMER_ACCOUNT = "000000000000"  # the default test/test key's account
 OTHER_ACCOUNT = "731500000002"
@@ -435,3 +442,36 @@ def test_a_session_ends_when_its_time_is_up(tmp_path, browser):
         context.close()
     finally:
         short.stop()
+
+
+def test_the_case_page_shows_each_communications_mail_delivered_or_failed(tmp_path, browser):
+    inbox = Inbox(refuse={"bounce@example.com"})  # 550 for this one: the mail is dead at once
+    inbox.start()
+    mailing = start_server(tmp_path, "--smtp-host", "127.0.0.1", "--smtp-port", str(inbox.port))
+    try:
+        support = mailing.client("support")
+        cases = {cc: support.create_case(
+            subject=f"Mail to {cc}", communicationBody="Copied to someone.",
+            serviceCode="general-info", categoryCode="using-aws", severityCode="low",
+            ccEmailAddresses=[cc])["caseId"] for cc in ("ops@example.com", "bounce@example.com")}
+        # Both mails settled (read through the support side's API) before the pages are read.
+        agent = Agent(mailing)
+        for case_id in cases.values():
+            wait_for_states(agent, case_id, lambda states: states[0] and
+                            states[0]["status"] in ("delivered", "dead"))
+        email = create_agent(mailing, "--all")
+        context = browser.new_context()
+        context.set_default_timeout(WAIT_MS)
+        page = context.new_page()
+        sign_in(page, mailing, email)
+        page.goto(f"{mailing.endpoint}/console/support/cases/{cases['ops@example.com']}")
+        expect(page.locator(".mail-state").first).to_contain_text("Mailed to ops@example.com")
+        page.goto(f"{mailing.endpoint}/console/support/cases/{cases['bounce@example.com']}")
+        failed = page.locator(".mail-state.mail-failed")
+        expect(failed).to_contain_text("Mail failed after 1 attempts")
+        expect(failed).to_contain_text("550")
+        screenshot(page, "05-mail-failed")
+        context.close()
+    finally:
+        mailing.stop()
+        inbox.stop()

@@ -16,6 +16,7 @@ from starlette.responses import RedirectResponse, Response
 from starlette.routing import Route
 
 from ..support import agent as support_side
+from ..support import mail
 from ..support import queries as support_queries
 from ..support.attachments import MAX_ATTACHMENT_BYTES, attachment_file
 from ..support.catalog import load_catalog
@@ -40,13 +41,11 @@ def _day(text: str | None, end: bool) -> int | None:
     return int(day.timestamp() * 1000) + (86_400_000 - 1 if end else 0)
 
 
-def mail_states(conn, communication_seqs: list[int]) -> dict[int, str]:
-    """Per communication, the state of the e-mail sent about it (``{seq: state}``).
-
-    The case page shows each value in the communication's ``mail-state`` slot; mail delivery
-    lives in the outbox, which fills this in. Empty: nothing to show.
-    """
-    return {}
+def mail_states(conn, case_id: str) -> dict[int, dict]:
+    """Per communication, the delivery of the e-mail sent about it (``{seq: state}``, see
+    ``support.mail.delivery_states``): the case page shows it beside the communication, a
+    failed one (``dead``) with its last error."""
+    return mail.delivery_states(conn, case_id)
 
 
 class SupportPages:
@@ -147,7 +146,7 @@ class SupportPages:
     def _thread(conn, case, after_seq: int):
         thread = queries.communications_after(conn, case.seq, after_seq)
         seqs = [row.seq for row in thread]
-        return thread, support_queries.attachments_of(conn, seqs), mail_states(conn, seqs)
+        return thread, support_queries.attachments_of(conn, seqs), mail_states(conn, case.case_id)
 
     async def updates(self, request: Request, agent) -> Response:
         """The communications newer than ``after`` as HTML, and the case's status in a header:

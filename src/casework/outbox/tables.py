@@ -35,4 +35,6 @@ outbox = Table(
     UniqueConstraint("message_id", "channel", name="uq_outbox_message_channel"),
     # Claiming: the due pending rows of one channel, oldest due first.
     Index("ix_outbox_due", "status", "channel", "next_attempt_at"),
+    # A case's messages (the support-side view lists each communication's mail state).
+    Index("ix_outbox_case", "case_id", "seq"),
 )

@@ -8,7 +8,9 @@ their status the way AWS's support staff do (fact sheet 5.3); the agent console
   ``status`` (repeatable), ``account`` and ``since`` (created at or after an ISO 8601 time),
   in pages of ``limit`` (1-100, default 100) continued with ``nextToken``;
 * ``GET  /_casework/support/cases/{caseId}``: the case, whatever its account, with its whole
-  thread of communications (oldest first);
+  thread of communications (oldest first); a communication that was e-mailed carries
+  ``mail``: its delivery state (``pending``, ``delivered`` or ``dead``), attempts, recipients
+  and last error (``support/mail.py``);
 * ``POST /_casework/support/cases/{caseId}/communications`` ``{"body": ..., "status": ...}``:
   adds a communication from "Amazon Web Services" and sets the status (default
   ``pending-customer-action``: an answer usually waits for the customer);
@@ -42,7 +44,7 @@ from ..store.engine import now_ms
 from ..store.tables import server_secrets
 from ..tokens import TokenSigner
 from ..wire.errors import ServiceError
-from . import events, queries
+from . import events, mail, queries
 from .attachments import (
     MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENTS_PER_SET,
@@ -203,10 +205,12 @@ class AgentApi:
         conn = ctx.conn
         thread = queries.whole_thread(conn, case.seq)
         attached = queries.attachments_of(conn, [row.seq for row in thread])
+        mailed = mail.delivery_states(conn, case.case_id)
         found = _case(case)
         found["communications"] = [
             {**communication_view(row, case.case_id, attached),
-             "ccEmailAddresses": orjson.loads(row.cc_email_addresses)}
+             "ccEmailAddresses": orjson.loads(row.cc_email_addresses),
+             **({"mail": mailed[row.seq]} if row.seq in mailed else {})}
             for row in thread]
         return JSONResponse(found)
 
@@ -274,6 +278,9 @@ def reply(ctx: Context, case, body: str, status: str, files: list[tuple[str, byt
                 "account_id": case.account_id, "position": position, "file_name": name,
                 "size": len(data), "data": data})
         queries.consume_attachment_set(conn, set_id, communication_seq)
+    # Mailed to the account and the case's CC line, in this transaction (SMTP configured);
+    # after the attachments, so that the message names them.
+    mail.publish_agent_reply(ctx, case, communication_seq, body)
     events.case_updated(ctx, case.case_id, case.display_id, "AddCommunicationToCase",
                         communication_seq=communication_seq, origin=events.AMAZON)
     return move(ctx, case, status)

@@ -22,7 +22,7 @@ from ..clock import iso_ms
 from ..handlers import Context
 from ..keys import key_principal, submitted_by
 from ..wire.errors import ServiceError
-from . import events, queries, registry
+from . import events, mail, queries, registry
 from .attachments import MAX_ATTACHMENT_BYTES, open_attachment_set
 from .catalog import check_case_options
 from .limits import check_case_creation
@@ -118,22 +118,29 @@ def create_case(ctx: Context, params: dict) -> dict:
     case_id = f"case-{ctx.account_id}-muen-{year}-{secrets.token_hex(8)}"
     display_id = str(DISPLAY_ID_BASE + queries.next_counter(ctx.conn, ctx.account_id, "display_id"))
     cc = params.get("ccEmailAddresses") or []
+    subject = redact(params["subject"])
     case_seq = queries.insert_case(ctx.conn, {
         "case_id": case_id,
         "account_id": ctx.account_id,
         "display_id": display_id,
-        "subject": redact(params["subject"]),
+        "subject": subject,
         "status": "opened",
         **codes,
         "submitted_by": ctx.account_email,
         "cc_email_addresses": cc,
         "created_at": ctx.now,
     })
+    body, written_by = redact(params["communicationBody"]), _submitted_by(ctx)
     communication_seq = queries.insert_communication(
-        ctx.conn, case_seq, redact(params["communicationBody"]), _submitted_by(ctx), cc, ctx.now)
+        ctx.conn, case_seq, body, written_by, cc, ctx.now)
     _attach(ctx, set_id, communication_seq)
     attach_uploads(ctx, ready, communication_seq)
     events.case_updated(ctx, case_id, display_id, "CreateCase")
+    # E-mail to the CC line (when SMTP is configured), through the outbox in this transaction.
+    mail.publish_communication(
+        ctx, mail.CaseThread(case_seq, case_id, display_id, subject, ctx.account_id, tuple(cc)),
+        seq=communication_seq, body=body, written_by=written_by, cc=[], created_at=ctx.now,
+        first=True)
     return {"caseId": case_id}
 
 
@@ -152,13 +159,16 @@ def add_communication_to_case(ctx: Context, params: dict) -> dict:
     if set_id is not None:
         open_attachment_set(ctx, set_id)
     ready = _ready_uploads(ctx, params)
+    body, written_by = redact(params["communicationBody"]), _submitted_by(ctx)
+    cc = params.get("ccEmailAddresses") or []
     communication_seq = queries.insert_communication(
-        ctx.conn, case.seq, redact(params["communicationBody"]), _submitted_by(ctx),
-        params.get("ccEmailAddresses") or [], ctx.now)
+        ctx.conn, case.seq, body, written_by, cc, ctx.now)
     _attach(ctx, set_id, communication_seq)
     attach_uploads(ctx, ready, communication_seq)
     events.case_updated(ctx, case.case_id, case.display_id, "AddCommunicationToCase",
                         communication_seq=communication_seq, origin=events.CUSTOMER)
+    mail.publish_communication(ctx, mail.CaseThread.of(case), seq=communication_seq, body=body,
+                               written_by=written_by, cc=cc, created_at=ctx.now)
     new_status = REPLY_TRANSITIONS.get(case.status)
     if new_status is not None:
         queries.set_case_status(ctx.conn, case.seq, new_status, None)
