@@ -46,7 +46,7 @@ from .tokens import TokenSigner
 
 DOMAIN_NAME = "seed"
 REGION = "us-east-1"
-BATCH = 5000  # cases per transaction
+BATCH = 25000  # cases per transaction
 WORDS = [
     "account", "address", "adjust", "agent", "alarm", "alert", "amount", "annual", "answer",
     "app", "appointment", "approval", "backup", "balance", "bank", "battery", "bill", "billing",
@@ -295,7 +295,7 @@ class ConnectSeeder:
                 event_seq += 1
         _insert(conn, cases, case_rows)
         _insert(conn, case_values, value_rows)
-        search_queries.write_documents(conn, documents)
+        search_queries.write_documents(conn, domain_id, documents)
         _insert(conn, related_items, item_rows)
         _insert(conn, contact_links, link_rows)
         _insert(conn, audit_events, event_rows)
