@@ -489,6 +489,8 @@ class CaseSearch:
         # and so is a search of words alone (each document is one case of the domain).
         self.counted_on_index = len(parts) == 1 and (
             exact or (parts[0][0] == "words" and not self.driven))
+        # A search of words alone whose whole answer was read: its size is the count.
+        self.known_total = len(term) if term is not None and len(parts) == 1 else None
 
     def page(self, after: list | None, limit: int) -> list:
         """Up to ``limit`` matching cases after the keyset cursor ``after``; each row is
@@ -520,6 +522,8 @@ class CaseSearch:
         """totalCount: exact up to ``total_cap`` (see above). Counting walks the narrowest index
         answer when there is one (a large value range joined, so that the walk stops at the
         cap), else the domain's cases."""
+        if self.known_total is not None:
+            return self.known_total
         mine = [cases.c.domain_id == self.domain_id, self.where]
         if self.counted_on_index:
             statement = self.driver
