@@ -147,7 +147,7 @@ def words_of(text: str) -> list[str]:
 def scope(domain_id: str) -> str:
     """What every word of the domain's documents starts with in the index: letters and digits
     only (one token for either database), the same for every word, and unlike any other
-    domain's (a 80-bit digest of the domain id)."""
+    domain's (an 80-bit digest of the domain id)."""
     return hashlib.blake2b(domain_id.encode(), digest_size=10).hexdigest() + "x"
 
 
