@@ -46,7 +46,7 @@ from .tokens import TokenSigner
 
 DOMAIN_NAME = "seed"
 REGION = "us-east-1"
-BATCH = 5000  # cases per transaction
+BATCH = 25000  # cases per transaction
 WORDS = [
     "account", "address", "adjust", "agent", "alarm", "alert", "amount", "annual", "answer",
     "app", "appointment", "approval", "backup", "balance", "bank", "battery", "bill", "billing",
@@ -90,7 +90,10 @@ _IDS = random.Random(secrets.randbits(64))  # ids differ on every run, content d
 
 
 def _uuid(_rng: random.Random | None = None) -> str:
-    return str(uuid.UUID(int=_IDS.getrandbits(128), version=4))
+    """A random version-4 UUID in its text form (what ``str(uuid.uuid4())`` gives)."""
+    h = f"{_IDS.getrandbits(122):031x}"
+    return (f"{h[:8]}-{h[8:12]}-4{h[12:15]}-{'89ab'[int(h[15], 16) & 3]}{h[16:19]}-"
+            f"{h[19:31]}")
 
 
 def _ensure_account(conn: Connection, account_id: str) -> str:
@@ -242,6 +245,7 @@ class ConnectSeeder:
         case_rows, value_rows, documents, event_rows = [], [], [], []
         item_rows, link_rows = [], []
         owner = self.fields["Owner"]
+        words_of = search_queries.words_of
         for n in range(size):
             seq = case_seq + n
             case_id = _uuid(rng)
@@ -260,7 +264,7 @@ class ConnectSeeder:
                 else:
                     value_rows.append((seq, field_id, domain_id, kind, value, None, None))
                     texts.append(value)
-            documents.append((seq, sorted(set(search_queries.words_of(" ".join(texts))))))
+            documents.append((seq, sorted(set(words_of(" ".join(texts))))))
             user = _USER.format(orjson.dumps(agent).decode())
             performed = _PERFORMED.format(orjson.dumps(principal).decode(), user)
             event_rows.append((event_seq, domain_id, seq, _uuid(rng), "Case.Created", None,
@@ -295,7 +299,7 @@ class ConnectSeeder:
                 event_seq += 1
         _insert(conn, cases, case_rows)
         _insert(conn, case_values, value_rows)
-        search_queries.write_documents(conn, documents)
+        search_queries.write_documents(conn, domain_id, documents)
         _insert(conn, related_items, item_rows)
         _insert(conn, contact_links, link_rows)
         _insert(conn, audit_events, event_rows)

@@ -134,3 +134,103 @@ def test_new_writes_continue_the_seeded_store(seeded, cc, domain):
     made = support.create_case(subject="after seeding", communicationBody="hello")["caseId"]
     display = support.describe_cases(caseIdList=[made])["cases"][0]["displayId"]
     assert display not in {c["displayId"] for c in listed}
+
+
+SERVICE_SET = {"case_id", "reference_number", "created_datetime", "last_updated_datetime",
+               "last_closed_datetime"}  # ids and times the service gives a new case
+
+
+def test_a_seeded_case_answers_like_one_created_through_the_api(seeded, cc, domain):
+    """Write a seeded case again through the API (same values, same related items, same
+    user) and compare what GetCase, SearchCases, GetCaseAuditEvents, SearchRelatedItems and
+    ListCasesForContact answer for both, field by field; only ids and times may differ."""
+    fields = [f["fieldId"] for f in cc.list_fields(domainId=domain)["fields"]]
+    seeded_id = next(c["caseId"] for c in everything(cc, domain) if c["fields"][0]["value"] !=
+                     text("written after seeding"))  # a seeded case, not the later one
+    got = cc.get_case(domainId=domain, caseId=seeded_id, fields=[{"id": f} for f in fields])
+    values = {f["id"]: f["value"] for f in got["fields"]}
+    user = values["last_updated_user"]["userArnValue"]
+    items = cc.search_related_items(domainId=domain, caseId=seeded_id)["relatedItems"]
+    items.sort(key=lambda i: i["associationTime"])
+    # The API reads a contact's channel and connection time from the contact registry.
+    for item in items:
+        if item["type"] == "Contact":
+            contact = item["content"]["contact"]
+            subprocess.run(
+                [sys.executable, "-m", "casework", "contacts", "put", "--data-dir",
+                 str(seeded.data_dir), "--database-url", seeded.database_url,
+                 contact["contactArn"], "--channel", contact["channel"], "--connected-at",
+                 contact["connectedToSystemTime"].isoformat()], check=True, capture_output=True)
+    made = cc.create_case(
+        domainId=domain, templateId=got["templateId"], performedBy={"userArn": user},
+        fields=[{"id": f, "value": v} for f, v in values.items() if f not in SERVICE_SET
+                and f != "last_updated_user"])["caseId"]
+    for item in items:
+        cc.create_related_item(domainId=domain, caseId=made, type=item["type"],
+                               content=item["content"] if item["type"] != "Contact" else
+                               {"contact": {"contactArn": item["content"]["contact"][
+                                   "contactArn"]}}, performedBy={"userArn": user})
+
+    def case_view(case_id):
+        case = cc.get_case(domainId=domain, caseId=case_id, fields=[{"id": f} for f in fields])
+        del case["ResponseMetadata"]
+        return case
+
+    seeded_view, made_view = case_view(seeded_id), case_view(made)
+    assert seeded_view.keys() == made_view.keys()
+    assert seeded_view["templateId"] == made_view["templateId"]
+    assert seeded_view["tags"] == made_view["tags"]
+    seeded_fields = {f["id"]: f["value"] for f in seeded_view["fields"]}
+    made_fields = {f["id"]: f["value"] for f in made_view["fields"]}
+    assert seeded_fields.keys() == made_fields.keys()
+    for field_id, value in seeded_fields.items():
+        if field_id in SERVICE_SET:
+            assert value.keys() == made_fields[field_id].keys(), field_id
+        else:
+            assert value == made_fields[field_id], field_id
+
+    def found(case_id):
+        page = cc.search_cases(domainId=domain, searchTerm=case_id,
+                               fields=[{"id": f} for f in fields])
+        assert page["totalCount"] == 1
+        (case,) = page["cases"]
+        return case
+
+    seeded_hit, made_hit = found(seeded_id), found(made)
+    assert seeded_hit.keys() == made_hit.keys()
+    assert {f["id"]: f["value"] for f in seeded_hit["fields"]} == seeded_fields
+    assert {f["id"]: f["value"] for f in made_hit["fields"]} == made_fields
+    assert seeded_hit["tags"] == made_hit["tags"]
+
+    def history(case_id):
+        events = cc.get_case_audit_events(domainId=domain, caseId=case_id)["auditEvents"]
+        return [{**e, "eventId": None, "performedTime": None, "fields": [
+            {**f, "newValue": None} if f["eventFieldId"] in SERVICE_SET
+            or f["eventFieldId"] == "relatedItemId" else f for f in e["fields"]]}
+            for e in events]
+
+    seeded_history, made_history = history(seeded_id), history(made)
+    assert len(seeded_history) == len(made_history) == 1 + len(items)
+    for mine, theirs in zip(seeded_history, made_history, strict=True):
+        assert mine.keys() == theirs.keys()
+        for key in mine:
+            if key == "fields":
+                assert sorted(mine[key], key=lambda f: f["eventFieldId"]) == \
+                    sorted(theirs[key], key=lambda f: f["eventFieldId"])
+            else:
+                assert mine[key] == theirs[key], key
+
+    def related(case_id):
+        listed = cc.search_related_items(domainId=domain, caseId=case_id)["relatedItems"]
+        return sorted(({**i, "relatedItemId": None, "associationTime": None}
+                       for i in listed), key=lambda i: repr(i["content"]))
+
+    assert related(seeded_id) == related(made)
+    for item in items:
+        if item["type"] == "Contact":
+            arn = item["content"]["contact"]["contactArn"]
+            listed = cc.list_cases_for_contact(domainId=domain, contactArn=arn)["cases"]
+            assert {seeded_id, made} <= {c["caseId"] for c in listed}
+            by_item = cc.search_all_related_items(domainId=domain, filters=[
+                {"contact": {"contactArn": arn}}])["relatedItems"]
+            assert {seeded_id, made} <= {i["caseId"] for i in by_item}

@@ -49,11 +49,15 @@ SearchCases, choices where AWS is silent (the model and the fact sheet leave the
   field's index is walked in order, testing each case, until the page is full. Either way a
   page costs about what it costs at ten thousand cases; only a filter that no index narrows
   and that few cases satisfy (``not``, ``contains`` or ``tag`` tests alone) still tests cases
-  one by one.
+  one by one. A search term held by more cases than that is tested during the walk on its
+  newest ``--search-drive-limit`` cases only (older cases pass untested); when the page fills
+  with those alone it is exact, otherwise (an older case reached the page: one updated lately)
+  the walk runs again against the term's whole answer.
 * ``totalCount`` is exact up to ``--search-total-cap`` (10,000) matching cases and that number
   beyond, on every page: a lower bound, as search engines report hits (OpenSearch tracks
   10,000 by default), so that counting never walks a domain of millions. A single ``equalTo``
-  or range test is counted on its index alone.
+  or range test is counted on its index alone, and so is a search term without a filter: each
+  domain's words are kept apart in the term index (``search_queries.scope``).
 
 SearchAllRelatedItems: the type filters mean what they mean in SearchRelatedItems (the other
 case-level search), OR-ed as AWS documents; sorts default to association time, newest first;

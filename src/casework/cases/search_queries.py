@@ -35,6 +35,7 @@ Filter tree nodes (tuples, built by ``search.py``):
 
 from __future__ import annotations
 
+import hashlib
 import re
 from collections.abc import Sequence
 from typing import Any
@@ -129,6 +130,11 @@ TOKEN_MAX = 100
 # SQLite: an FTS5 table (rowid = case seq); PostgreSQL: a tsvector of the words with a GIN
 # index (migration cases_0007_search_indexes creates either). Declared outside the shared
 # metadata: its DDL differs by database.
+#
+# Each word is stored behind its domain's scope (``scope``: 20 hex digits and ``x``), so that a
+# term's entries in the index are those of one domain: the index alone answers "how many cases
+# of this domain hold the term" (SearchCases' totalCount) and hands over only the domain's cases
+# (migration search_0003 scoped the documents written before).
 _FTS = table("cases_search_terms", column("rowid"), column("terms"))
 _TSV = table("cases_search_terms", column("case_seq"), column("terms"))
 
@@ -138,12 +144,20 @@ def words_of(text: str) -> list[str]:
     return [word[:TOKEN_MAX] for word in _WORD.findall(text.casefold())]
 
 
+def scope(domain_id: str) -> str:
+    """What every word of the domain's documents starts with in the index: letters and digits
+    only (one token for either database), the same for every word, and unlike any other
+    domain's (an 80-bit digest of the domain id)."""
+    return hashlib.blake2b(domain_id.encode(), digest_size=10).hexdigest() + "x"
+
+
 def _is_sqlite(conn: Connection) -> bool:
     return conn.dialect.name == "sqlite"
 
 
 # Every case write rebuilds the case's document: these run on the driver (store/prepared.py).
-_TEXT_VALUES = Prepared(select(case_values.c.case_seq, case_values.c.string_value).where(
+_TEXT_VALUES = Prepared(select(case_values.c.case_seq, case_values.c.domain_id,
+                               case_values.c.string_value).where(
     case_values.c.case_seq.in_(bindparam("seqs", expanding=True)),
     case_values.c.kind.in_(TEXT_MEMBERS)))
 _FORGET = Prepared(lambda dialect: (
@@ -163,25 +177,40 @@ def reindex_cases(conn: Connection, case_seqs: list[int]) -> None:
     if not case_seqs:
         return
     found: dict[int, set[str]] = {seq: set() for seq in case_seqs}
-    for seq, value in _TEXT_VALUES.all(conn, {"seqs": case_seqs}):
+    scopes: dict[int, str] = {}
+    for seq, domain_id, value in _TEXT_VALUES.all(conn, {"seqs": case_seqs}):
         found[seq].update(words_of(value))
+        scopes[seq] = domain_id
     forget_cases(conn, case_seqs)
-    write_documents(conn, [(seq, sorted(words)) for seq, words in found.items()])
+    for seq, words in found.items():  # a case without text values has an empty document
+        write_documents(conn, scopes.get(seq, ""), [(seq, sorted(words))])
 
 
-def write_documents(conn: Connection, documents: list[tuple[int, list[str]]]) -> None:
-    """Insert the search-term documents ``(case seq, words)`` of cases that have none."""
+def document(domain_id: str, words: list[str]) -> list[str]:
+    """The index entries of a case of ``domain_id`` holding ``words``."""
+    mark = scope(domain_id)
+    return [mark + word for word in words]
+
+
+def write_documents(conn: Connection, domain_id: str,
+                    documents: list[tuple[int, list[str]]]) -> None:
+    """Insert the search-term documents ``(case seq, words)`` of cases of ``domain_id`` that
+    have none."""
+    mark = scope(domain_id)
     if len(documents) > 1:  # many at once (seeding): one executemany
         if _is_sqlite(conn):
-            conn.exec_driver_sql("INSERT INTO cases_search_terms (rowid, terms) VALUES (?, ?)",
-                                 [(seq, " ".join(words)) for seq, words in documents])
+            conn.exec_driver_sql(
+                "INSERT INTO cases_search_terms (rowid, terms) VALUES (?, ?)",
+                [(seq, " ".join(mark + word for word in words)) for seq, words in documents])
         else:
             conn.execute(text("INSERT INTO cases_search_terms (case_seq, terms) "
                               "VALUES (:seq, array_to_tsvector(CAST(:words AS text[])))"),
-                         [{"seq": seq, "words": words} for seq, words in documents])
+                         [{"seq": seq, "words": [mark + word for word in words]}
+                          for seq, words in documents])
         return
     for seq, words in documents:
-        _WRITE_DOCUMENT.run(conn, {"seq": seq, "terms": " ".join(words), "words": words})
+        scoped = [mark + word for word in words]
+        _WRITE_DOCUMENT.run(conn, {"seq": seq, "terms": " ".join(scoped), "words": scoped})
 
 
 def forget_cases(conn: Connection, case_seqs) -> None:
@@ -195,13 +224,25 @@ def forget_cases(conn: Connection, case_seqs) -> None:
 
 def _term_query(conn: Connection, words: list[str]):
     """(table, case seq column, condition) selecting the cases holding every word as a word
-    or the start of one."""
+    or the start of one; ``words`` are scoped to a domain (``scoped_words``)."""
     if _is_sqlite(conn):
         query = " AND ".join(f'"{word}"*' for word in words)
         return _FTS, _FTS.c.rowid, literal_column("cases_search_terms").op("MATCH")(
             literal(query, String))
     query = " & ".join(f"'{word}':*" for word in words)
     return _TSV, _TSV.c.case_seq, _TSV.c.terms.op("@@")(cast(literal(query, String), TSQUERY))
+
+
+def scoped_words(domain_id: str, node: tuple) -> tuple:
+    """A filter tree whose search words look in ``domain_id``'s part of the index."""
+    kind = node[0]
+    if kind == "words":
+        return ("words", document(domain_id, node[1]) if node[1] else [])
+    if kind in ("and", "or"):
+        return (kind, [scoped_words(domain_id, inner) for inner in node[1]])
+    if kind == "not":
+        return ("not", scoped_words(domain_id, node[1]))
+    return node
 
 
 def _term_test(conn: Connection, words: list[str]) -> ColumnElement:
@@ -213,6 +254,17 @@ def _term_test(conn: Connection, words: list[str]) -> ColumnElement:
         # FTS5 answers "which rows match" (the set is built once per statement).
         return cases.c.seq.in_(select(seq).where(matched))
     return _probe(seq == cases.c.seq, matched)
+
+
+def _window_test(conn: Connection, words: list[str], floor: int) -> ColumnElement:
+    """The search term tested on the cases from seq ``floor`` on; every older case passes
+    (CaseSearch's window)."""
+    _, seq, matched = _term_query(conn, words)
+    if _is_sqlite(conn):
+        tested = cases.c.seq.in_(select(seq).where(matched, seq >= floor))
+    else:
+        tested = _probe(seq == cases.c.seq, matched)
+    return or_(cases.c.seq < floor, and_(cases.c.seq >= floor, tested))
 
 
 # -- SearchCases: field values through the (domain, field, value) indexes -----------------------
@@ -228,14 +280,25 @@ def text_key(column: ColumnElement) -> ColumnElement:
     return func.substr(column, literal_column("1"), literal_column(str(KEY_CHARS)))
 
 
+# Partial: a row fills one typed column, and only that column's index holds it (migration
+# search_0002); queries name ``<column> IS NOT NULL`` (``_held``) so that both databases see
+# that the index applies.
 VALUE_INDEXES = [
-    Index("ix_cases_case_values_string", case_values.c.domain_id, case_values.c.field_id,
-          text_key(case_values.c.string_value), case_values.c.case_seq),
-    Index("ix_cases_case_values_double", case_values.c.domain_id, case_values.c.field_id,
-          case_values.c.double_value, case_values.c.case_seq),
-    Index("ix_cases_case_values_boolean", case_values.c.domain_id, case_values.c.field_id,
-          case_values.c.boolean_value, case_values.c.case_seq),
+    Index(f"ix_cases_case_values_{name}", case_values.c.domain_id, case_values.c.field_id,
+          key, case_values.c.case_seq,
+          sqlite_where=case_values.c[f"{name}_value"].is_not(None),
+          postgresql_where=case_values.c[f"{name}_value"].is_not(None))
+    for name, key in (("string", text_key(case_values.c.string_value)),
+                      ("double", case_values.c.double_value),
+                      ("boolean", case_values.c.boolean_value))
 ]
+
+
+def _held(held, column_name: str) -> ColumnElement:
+    """The term that lets a query on ``held`` use the partial index of ``column_name``."""
+    return held.c[column_name].is_not(None)
+
+
 # Fields every case holds a value for (the service sets them, or the API never lets them be
 # emptied): a sort on one of them never reaches cases without a value.
 ALWAYS_SET = frozenset({"case_id", "reference_number", "created_datetime",
@@ -308,6 +371,8 @@ def condition(conn: Connection, node: tuple, case_arn_prefix: str) -> ColumnElem
         return _term_test(conn, node[1])
     if kind == "seqs":  # the search term's answer, asked beforehand (CaseSearch)
         return cases.c.seq.in_(node[1])
+    if kind == "window":  # the term tested on cases from seq node[2] on; older ones pass
+        return _window_test(conn, node[1], node[2])
     if kind == "not":
         return not_(condition(conn, node[1], case_arn_prefix))
     if kind == "and":
@@ -354,7 +419,8 @@ def _drivers(conn: Connection, domain_id: str, node: tuple) -> list[tuple]:
                 test == "equalTo" and len(value) < KEY_CHARS)
             found.append((select(held.c.case_seq.label("seq")).where(
                 held.c.domain_id == domain_id, held.c.field_id == field_id,
-                _index_key_test(held, test, member, value)), exact, False))
+                _held(held, COLUMN[member]), _index_key_test(held, test, member, value)),
+                exact, False))
     return found
 
 
@@ -369,6 +435,15 @@ def _trivial(node: tuple) -> bool:
 # totalCount is exact up to ``total_cap`` matching cases and ``total_cap`` beyond (a lower bound,
 # the way a search engine tracks hits), so that counting never walks a whole domain. Both come
 # from the settings (--search-drive-limit, --search-total-cap).
+#
+# A search term matching more than ``drive_limit`` cases of the domain is not read whole for
+# the walk either: the walk first tests the term only on the cases created since its
+# ``drive_limit``-th newest match (the "window", the newest entries of the term index) and
+# lets every older case through untested. When the page fills with window cases alone, no case
+# outside the window sorts before its last row (it would have been let through), so the page is
+# exactly the one the whole answer gives; otherwise the walk runs again with the whole answer.
+# A page costs what it costs at ten thousand cases however many cases hold the term, and a
+# search of words alone is counted on the term index (the domain's part of it) alone.
 
 
 class CaseSearch:
@@ -378,19 +453,27 @@ class CaseSearch:
                  sorts: list[tuple[str, str, bool]], drive_limit: int, total_cap: int):
         self.conn, self.domain_id, self.sorts = conn, domain_id, sorts
         self.total_cap = total_cap
-        # The search term asks the term index once: a small answer is kept as a list of case
-        # seqs (the term's test becomes "seq in the list"), a large one stays a subquery.
-        term, sizes = None, {}
-        for part in _conjuncts(tree):
-            if part[0] == "words" and part[1]:
+        tree = scoped_words(domain_id, tree)
+        parts = [part for part in _conjuncts(tree) if not _trivial(part)]
+        # The search term asks the term index once, newest cases first: a small answer is kept
+        # as a list of case seqs (the term's test becomes "seq in the list"), a large one stays
+        # a subquery, and its newest drive_limit cases are the window (see above).
+        term, sizes, self.window, self.window_floor = None, {}, None, None
+        for part in parts:
+            if part[0] == "words":
                 _, seq, matched = _term_query(conn, part[1])
-                found = conn.execute(select(seq).where(matched).limit(drive_limit + 1)).all()
+                found = conn.execute(select(seq).where(matched).order_by(seq.desc())
+                                     .limit(drive_limit + 1)).all()
                 if len(found) <= drive_limit:
                     term = [row[0] for row in found]
                     tree = ("and", [("seqs", term)] + [
                         p for p in _conjuncts(tree) if p[0] != "words"])
                 else:
                     sizes[True] = len(found)  # the words driver's size, already known
+                    self.window_floor = found[-1][0]
+                    self.window = condition(conn, ("and", [
+                        ("window", part[1], self.window_floor)] + [
+                        p for p in _conjuncts(tree) if p[0] != "words"]), case_arn_prefix)
                 break
         self.where = condition(conn, tree, case_arn_prefix)
         # The narrowest index answer, and whether it is narrow enough to read whole.
@@ -402,18 +485,28 @@ class CaseSearch:
             if best is None or size < best:
                 self.driver, best, exact, self.words = driver, size, driver_exact, words
         self.driven = best is not None and best <= drive_limit
-        # A search of one field test that its index answers exactly is counted on the index.
-        self.counted_on_index = exact and len(
-            [part for part in _conjuncts(tree) if not _trivial(part)]) == 1
+        # A search of one field test that its index answers exactly is counted on the index,
+        # and so is a search of words alone (each document is one case of the domain).
+        self.counted_on_index = len(parts) == 1 and (
+            exact or (parts[0][0] == "words" and not self.driven))
+        # A search of words alone whose whole answer was read: its size is the count.
+        self.known_total = len(term) if term is not None and len(parts) == 1 else None
 
     def page(self, after: list | None, limit: int) -> list:
         """Up to ``limit`` matching cases after the keyset cursor ``after``; each row is
         ``(seq, case_id, template_id, *sort keys)`` and ``[*sort keys, seq]`` its cursor."""
         if self.driven:
-            statement, keys = self._statement(outer=True)
+            statement, keys = self._statement(outer=True, by_seq=True)
             if not self.words:  # the filter's own term test already narrows to the term's cases
                 statement = statement.where(cases.c.seq.in_(self.driver.scalar_subquery()))
             return self._run(statement, keys, after, limit)
+        if self.window is not None:
+            # The term tested on its window only (see above): exact when the page fills with
+            # window cases.
+            statement, keys = self._statement(outer=False, where=self.window)
+            rows = self._run(statement, keys, after, limit)
+            if len(rows) == limit and all(row.seq >= self.window_floor for row in rows):
+                return rows
         # Walk the first sort field's index in order: cases holding a value, then (unless the
         # field always has one) the others, newest first.
         statement, keys = self._statement(outer=False)
@@ -429,6 +522,8 @@ class CaseSearch:
         """totalCount: exact up to ``total_cap`` (see above). Counting walks the narrowest index
         answer when there is one (a large value range joined, so that the walk stops at the
         cap), else the domain's cases."""
+        if self.known_total is not None:
+            return self.known_total
         mine = [cases.c.domain_id == self.domain_id, self.where]
         if self.counted_on_index:
             statement = self.driver
@@ -449,7 +544,7 @@ class CaseSearch:
             return self.conn.scalar(select(func.count()).select_from(statement.subquery()))
         return min(_capped_count(self.conn, statement, self.total_cap + 1), self.total_cap)
 
-    def _statement(self, outer: bool):
+    def _statement(self, outer: bool, where: ColumnElement | None = None, by_seq: bool = False):
         """(statement, sort keys): the domain's cases matching the filter joined to their sort
         values; ``outer=False`` reads the first sort field's index (cases holding a value)."""
         keys, columns = [], []
@@ -461,7 +556,8 @@ class CaseSearch:
             if n == 0 and not outer:
                 # The index (domain, field, key, case seq) drives the statement, in order.
                 joined = held.join(cases, cases.c.seq == held.c.case_seq)
-                first = [held.c.domain_id == self.domain_id, held.c.field_id == field_id]
+                first = [held.c.domain_id == self.domain_id, held.c.field_id == field_id,
+                         _held(held, value_column)]
                 keys.append(SortKey(key, descending, nullable=False))
                 seq_key = held.c.case_seq
             else:
@@ -472,9 +568,14 @@ class CaseSearch:
             first, seq_key = [], cases.c.seq
         # Newest case first among equal sort keys: the same order on every page.
         keys.append(SortKey(seq_key, True, nullable=False))
+        # A few cases named by seq are read by primary key: the domain test is written so that
+        # no index on (domain, ...) answers it (SQLite would otherwise look each case up in
+        # ix_cases_cases_domain_seq and then in the table, twice the work).
+        domain = cases.c.domain_id.concat("") if by_seq else cases.c.domain_id
         statement = (select(cases.c.seq, cases.c.case_id, cases.c.template_id, *columns)
                      .select_from(joined)
-                     .where(*first, cases.c.domain_id == self.domain_id, self.where))
+                     .where(*first, domain == self.domain_id,
+                            self.where if where is None else where))
         return statement, keys
 
     def _run(self, statement, keys: list[SortKey], after: list | None, limit: int) -> list:
