@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import httpx
 import pytest
+from cases_helpers import new_case, new_domain, new_template
 from conftest import error_of, start_server
 from test_support_uploads import upload
 
@@ -69,3 +70,17 @@ def test_reset_forgets_every_case_domain_account_key_and_file(resettable):
     assert support.describe_attachment(attachmentId=attachment)["attachment"]["data"] == b"def"
     # The operator token survives a reset.
     assert resettable.casework("agent", "token").stdout.strip() == token
+
+
+def test_search_after_a_reset_finds_only_the_new_cases(resettable):
+    cc = resettable.client("connectcases")
+    domain = new_domain(cc)
+    new_case(cc, domain, new_template(cc, domain), title="Parcel lost before the reset")
+    assert httpx.post(f"{resettable.endpoint}/_casework/reset").status_code == 200
+
+    domain = new_domain(cc)
+    case_id = new_case(cc, domain, new_template(cc, domain), title="Parcel late after the reset")
+    found = cc.search_cases(domainId=domain, searchTerm="parcel")
+    assert [case["caseId"] for case in found["cases"]] == [case_id]
+    assert found["totalCount"] == 1
+    assert cc.search_cases(domainId=domain, searchTerm="lost")["cases"] == []
