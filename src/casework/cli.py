@@ -636,7 +636,7 @@ def accounts_group() -> None:
 @click.argument("plan", type=click.Choice(PLAN_NAMES))
 def accounts_set_plan(data_dir, database_url, account_id, plan):
     """Give ACCOUNT the support PLAN (basic and developer have no API access, as on AWS)."""
-    from .support import queries as support_queries
+    from .support.queries import cases as support_queries
 
     store = _open_store(data_dir, database_url)
     with store.transaction() as conn:
@@ -654,7 +654,7 @@ def accounts_set_plan(data_dir, database_url, account_id, plan):
               help="The plan accounts without one of their own have.")
 def accounts_list(data_dir, database_url, default_plan):
     """List accounts with their e-mail and support plan."""
-    from .support import queries as support_queries
+    from .support.queries import cases as support_queries
 
     store = _open_store(data_dir, database_url)
     with store.transaction(write=False) as conn:
@@ -692,8 +692,8 @@ def advisor_load(data_dir, database_url, file, account_id, replace):
     """
     import json
 
-    from .support import queries as support_queries
     from .support.advisor import ResultsError, load_results, parse_results
+    from .support.queries import cases as support_queries
 
     try:
         rows = parse_results(json.load(file), now_ms())

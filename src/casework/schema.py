@@ -5,6 +5,5 @@ from .console import tables as _console_tables  # noqa: F401
 from .outbox import tables as _outbox_tables  # noqa: F401
 from .store.tables import metadata
 from .support import tables as _support_tables  # noqa: F401  (registers the tables)
-from .support import upload_tables as _upload_tables  # noqa: F401
 
 __all__ = ["metadata"]

@@ -27,11 +27,17 @@ import orjson
 from sqlalchemy import Connection, event, func, insert, select, text, update
 
 from .cases import registry as cases_registry
-from .cases import search_queries
 from .cases.audit import related_item_changes
 from .cases.common import iso
-from .cases.event_tables import audit_events
-from .cases.tables import case_values, cases, contact_links, domains, related_items
+from .cases.queries import search as search_queries
+from .cases.tables import (
+    audit_events,
+    case_values,
+    cases,
+    contact_links,
+    domains,
+    related_items,
+)
 from .config import Settings
 from .handlers import Context
 from .keys import principal_arn

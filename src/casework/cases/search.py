@@ -76,10 +76,11 @@ from typing import Any
 import orjson
 
 from ..handlers import Context
-from . import filters, registry, search_queries, slas, values
+from . import filters, registry, slas, values
 from .common import arn_of, at, load_domain, related_item_arn
 from .errors import invalid
 from .queries import definitions
+from .queries import search as search_queries
 from .related_items import MEMBER as ITEM_MEMBER
 
 CASES_PAGE = 25  # the model documents 25 as SearchCases' default

@@ -92,7 +92,7 @@ cases = Table(
 
 # One row per field value of a case. Typed columns (rather than JSON) so that a case search
 # can compare and index values; ``domain_id`` (the case's) leads the search indexes, which
-# ``search_queries`` declares next to the queries that use them.
+# ``queries/search.py`` declares next to the queries that use them.
 case_values = Table(
     "cases_case_values",
     metadata,
@@ -161,4 +161,91 @@ tags = Table(
     Column("value", String(256), nullable=False),
     Column("domain_id", String(ID), nullable=False),
     Index("ix_cases_tags_domain", "domain_id"),
+)
+
+
+# --- audit history and event configuration -------------------------------------------------
+# Both hang off a parent row with ``ON DELETE CASCADE`` (SQLite runs with ``foreign_keys=ON``),
+# so deleting a case or a domain can never leave history behind, whichever code path deletes it.
+
+# One row per audit event. The event's members that are lists or structures (fields,
+# performedBy, mergeMetadata) are only ever read and written whole, so they are JSON text.
+audit_events = Table(
+    "cases_audit_events",
+    metadata,
+    # Insertion order is the history's order and the keyset cursor.
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("domain_id", String(ID), nullable=False),
+    Column("case_seq", Integer, ForeignKey("cases_cases.seq", ondelete="CASCADE"),
+           nullable=False),
+    Column("event_id", String(ID), nullable=False),
+    Column("type", String(32), nullable=False),
+    Column("related_item_type", String(16)),
+    Column("performed_at", BigInteger, nullable=False),
+    Column("performed_by", Text, nullable=False),  # JSON AuditEventPerformedBy
+    Column("fields", Text, nullable=False),  # JSON list of AuditEventField
+    Column("merge_metadata", Text),  # JSON AuditMergeMetadata, merges only
+    # Serves the newest-first listing of one case and the cascade from cases_cases.
+    Index("ix_cases_audit_events_case", "case_seq", "seq"),
+)
+
+# At most one row per domain: the EventBridgeConfiguration last put, as given.
+event_configurations = Table(
+    "cases_event_configurations",
+    metadata,
+    Column("domain_id", String(ID),
+           ForeignKey("cases_domains.domain_id", ondelete="CASCADE"), primary_key=True),
+    Column("configuration", Text, nullable=False),  # JSON EventBridgeConfiguration
+    Column("modified_at", BigInteger, nullable=False),
+)
+
+
+# --- batch client tokens and merges --------------------------------------------------------
+# Both hang off the domain with ``ON DELETE CASCADE``, so DeleteDomain's final delete of the
+# domain row takes them along without the domain code knowing they exist. Case ids (not case
+# sequence numbers) are stored: a merge stays on record after either case is deleted, as the
+# rule "a secondary case is never merged twice" needs.
+
+# One row per clientToken of BatchUpdateCase / BatchCreateRelatedItem: the hash of the request
+# and the answer given, so that a retry gets the same answer and a reuse a ConflictException.
+batch_requests = Table(
+    "cases_batch_requests",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("domain_id", String(ID),
+           ForeignKey("cases_domains.domain_id", ondelete="CASCADE"), nullable=False),
+    Column("operation", String(32), nullable=False),
+    Column("client_token", String(64), nullable=False),
+    Column("request_hash", String(64), nullable=False),
+    Column("response", Text),  # JSON output, written in the same transaction as the work
+    Column("created_at", BigInteger, nullable=False),
+    # Unique: of two concurrent first tries, the second waits for the first and then reads it.
+    Index("ix_cases_batch_requests_token", "domain_id", "operation", "client_token",
+          unique=True),
+    Index("ix_cases_batch_requests_age", "created_at"),
+)
+
+# One row per StartMergeCases. ``status`` is IN_PROGRESS until the merge worker has applied
+# the merge (COMPLETED) or found that it no longer can (FAILED, e.g. a case was deleted).
+merges = Table(
+    "cases_merges",
+    metadata,
+    Column("seq", Integer, primary_key=True, autoincrement=True),
+    Column("merge_id", String(ID), nullable=False),
+    Column("domain_id", String(ID),
+           ForeignKey("cases_domains.domain_id", ondelete="CASCADE"), nullable=False),
+    Column("account_id", String(12), nullable=False),
+    Column("primary_case_id", String(ID), nullable=False),
+    Column("secondary_case_id", String(ID), nullable=False),
+    Column("status", String(16), nullable=False),
+    Column("request", Text, nullable=False),  # JSON: fieldIds, relatedItems, performedBy
+    Column("started_at", BigInteger, nullable=False),
+    Column("run_after", BigInteger, nullable=False),  # when the worker may apply it
+    Column("attempts", Integer, nullable=False),
+    Column("finished_at", BigInteger),
+    Column("failure", Text),
+    Index("ix_cases_merges_merge", "merge_id", unique=True),
+    Index("ix_cases_merges_primary", "domain_id", "primary_case_id", "status"),
+    Index("ix_cases_merges_secondary", "domain_id", "secondary_case_id", "status"),
+    Index("ix_cases_merges_due", "status", "run_after"),
 )

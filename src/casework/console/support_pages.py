@@ -17,9 +17,9 @@ from starlette.routing import Route
 
 from ..support import agent as support_side
 from ..support import mail
-from ..support import queries as support_queries
 from ..support.attachments import MAX_ATTACHMENT_BYTES, attachment_file
 from ..support.catalog import load_catalog
+from ..support.queries import cases as support_queries
 from ..wire.errors import ServiceError
 from . import queries
 from .web import SECURITY_HEADERS, Pages

@@ -32,7 +32,9 @@ import orjson
 
 from ..handlers import Context
 from ..wire.errors import ServiceError
-from . import advisor_queries, queries, registry
+from . import registry
+from .queries import advisor as advisor_queries
+from .queries import cases as case_queries
 from .times import parse_time
 
 # The languages the model lists for DescribeTrustedAdvisorChecks.
@@ -131,7 +133,7 @@ def _summaries(ctx: Context, check_ids: list[str]) -> list[dict]:
         row = results.get(check_id)
         if row is None:
             if created is None:
-                created = queries.account_created_at(ctx.conn, ctx.account_id)
+                created = case_queries.account_created_at(ctx.conn, ctx.account_id)
             checked_at, flagged = created, []
         else:
             checked_at, flagged = row.checked_at, orjson.loads(row.flagged_resources)

@@ -44,7 +44,7 @@ from ..store.engine import now_ms
 from ..store.tables import server_secrets
 from ..tokens import TokenSigner
 from ..wire.errors import ServiceError
-from . import events, mail, queries
+from . import events, mail
 from .attachments import (
     MAX_ATTACHMENT_BYTES,
     MAX_ATTACHMENTS_PER_SET,
@@ -52,6 +52,7 @@ from .attachments import (
     new_set_id,
 )
 from .cases import communication_view
+from .queries import cases as case_queries
 from .times import parse_time
 
 TOKEN_SECRET = "agent-api-token"
@@ -176,7 +177,7 @@ class AgentApi:
 
     def _list(self, statuses, account, since_ms, below, limit) -> list:
         with self.store.transaction(write=False) as conn:
-            return queries.list_cases_any_account(conn, statuses=statuses, account_id=account,
+            return case_queries.list_cases_any_account(conn, statuses=statuses, account_id=account,
                                                   since=since_ms, below_seq=below, limit=limit)
 
     def _token(self) -> str:
@@ -190,7 +191,7 @@ class AgentApi:
         if not _CASE_ID.fullmatch(case_id):  # no database need see NULs or 10 KB ids
             return _error(404, "CaseIdNotFound", f"Case ID {case_id[:100]} was not found.")
         with self.store.transaction(write=endpoint is not self.get_case) as conn:
-            case = queries.find_case_any_account(conn, case_id,
+            case = case_queries.find_case_any_account(conn, case_id,
                                                  lock=endpoint is not self.get_case)
             if case is None:
                 return _error(404, "CaseIdNotFound", f"Case ID {case_id} was not found.")
@@ -203,8 +204,8 @@ class AgentApi:
 
     def get_case(self, ctx: Context, case, body: dict) -> JSONResponse:
         conn = ctx.conn
-        thread = queries.whole_thread(conn, case.seq)
-        attached = queries.attachments_of(conn, [row.seq for row in thread])
+        thread = case_queries.whole_thread(conn, case.seq)
+        attached = case_queries.attachments_of(conn, [row.seq for row in thread])
         mailed = mail.delivery_states(conn, case.case_id)
         found = _case(case)
         found["communications"] = [
@@ -268,16 +269,16 @@ def reply(ctx: Context, case, body: str, status: str, files: list[tuple[str, byt
             raise ValueError(f"The attachment {name} is larger than the 5 MB an attachment "
                              "may be.")
     conn, now = ctx.conn, ctx.now
-    communication_seq = queries.insert_communication(conn, case.seq, body, AGENT, [], now)
+    communication_seq = case_queries.insert_communication(conn, case.seq, body, AGENT, [], now)
     if files:
         set_id = new_set_id()
-        queries.insert_attachment_set(conn, case.account_id, set_id, now, now)
+        case_queries.insert_attachment_set(conn, case.account_id, set_id, now, now)
         for position, (name, data) in enumerate(files):
-            queries.insert_attachment(conn, {
+            case_queries.insert_attachment(conn, {
                 "attachment_id": new_attachment_id(), "attachment_set_id": set_id,
                 "account_id": case.account_id, "position": position, "file_name": name,
                 "size": len(data), "data": data})
-        queries.consume_attachment_set(conn, set_id, communication_seq)
+        case_queries.consume_attachment_set(conn, set_id, communication_seq)
     # Mailed to the account and the case's CC line, in this transaction (SMTP configured);
     # after the attachments, so that the message names them.
     mail.publish_agent_reply(ctx, case, communication_seq, body)
@@ -293,7 +294,7 @@ def move(ctx: Context, case, status: str) -> dict:
         raise ValueError(f"The status must be one of {', '.join(AGENT_STATUSES)}.")
     if status != case.status:
         resolved_at = ctx.now if status == "resolved" else None
-        queries.set_case_status(ctx.conn, case.seq, status, resolved_at)
+        case_queries.set_case_status(ctx.conn, case.seq, status, resolved_at)
         events.status_moved(ctx, case.case_id, case.display_id, case.status, status)
     return {"caseId": case.case_id, "previousStatus": case.status, "status": status}
 

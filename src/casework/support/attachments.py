@@ -6,9 +6,11 @@ import secrets
 
 from ..handlers import Context
 from ..wire.errors import ServiceError
-from . import queries, registry, upload_queries
+from . import registry
 from .blobs import blob_store
 from .limits import check_attachment_set_creation
+from .queries import cases as case_queries
+from .queries import uploads as upload_queries
 from .times import expiry
 
 MAX_ATTACHMENTS_PER_SET = 3
@@ -31,7 +33,7 @@ def open_attachment_set(ctx: Context, set_id: str):
     The set's row stays locked until the request ends: of two requests adding to the set, or
     using it, the second waits and then sees what the first did.
     """
-    found = queries.find_attachment_set(ctx.conn, ctx.account_id, set_id, lock=True)
+    found = case_queries.find_attachment_set(ctx.conn, ctx.account_id, set_id, lock=True)
     if found is None or found.communication_seq is not None:
         raise ServiceError("AttachmentSetIdNotFound",
                            f"An attachment set with the id {set_id} was not found.")
@@ -58,13 +60,13 @@ def add_attachments_to_set(ctx: Context, params: dict) -> dict:
     if set_id is not None:
         found = open_attachment_set(ctx, set_id)
         expires_at = found.expires_at
-        present = queries.count_attachments(ctx.conn, set_id)
+        present = case_queries.count_attachments(ctx.conn, set_id)
     else:
         check_attachment_set_creation(ctx)
-        queries.delete_stale_attachment_sets(ctx.conn, ctx.now - STALE_AFTER_MS)
+        case_queries.delete_stale_attachment_sets(ctx.conn, ctx.now - STALE_AFTER_MS)
         set_id = new_set_id()
         expires_at = ctx.now + ctx.settings.attachment_set_ttl * 1000
-        queries.insert_attachment_set(ctx.conn, ctx.account_id, set_id, ctx.now, expires_at)
+        case_queries.insert_attachment_set(ctx.conn, ctx.account_id, set_id, ctx.now, expires_at)
         present = 0
     if present + len(new) > MAX_ATTACHMENTS_PER_SET:
         raise ServiceError(
@@ -73,7 +75,7 @@ def add_attachments_to_set(ctx: Context, params: dict) -> dict:
             f"this one would hold {present + len(new)}.")
     for position, item in enumerate(new, present):
         data = item.get("data", b"")
-        queries.insert_attachment(ctx.conn, {
+        case_queries.insert_attachment(ctx.conn, {
             "attachment_id": new_attachment_id(),
             "attachment_set_id": set_id,
             "account_id": ctx.account_id,
@@ -95,7 +97,7 @@ def describe_attachment(ctx: Context, params: dict) -> dict:
 def attachment_file(conn, settings, account_id: str, attachment_id: str) -> tuple[str, bytes]:
     """``(file name, bytes)`` of one of the account's attachments of at most 5 MB, or the AWS
     error (DescribeAttachment, and the agent console's downloads)."""
-    found = queries.find_attachment(conn, account_id, attachment_id)
+    found = case_queries.find_attachment(conn, account_id, attachment_id)
     if found is None:
         raise ServiceError("AttachmentIdNotFound",
                            f"An attachment with the id {attachment_id} was not found.")

@@ -22,10 +22,11 @@ from ..clock import iso_ms
 from ..handlers import Context
 from ..keys import key_principal, submitted_by
 from ..wire.errors import ServiceError
-from . import events, mail, queries, registry
+from . import events, mail, registry
 from .attachments import MAX_ATTACHMENT_BYTES, open_attachment_set
 from .catalog import check_case_options
 from .limits import check_case_creation
+from .queries import cases as case_queries
 from .redaction import redact
 from .times import parse_time
 from .uploads import attach_uploads, ready_uploads
@@ -51,7 +52,7 @@ def _required_case_id(params: dict) -> str:
 
 
 def _load_case(ctx: Context, case_id: str, *, lock: bool = False):
-    found = queries.find_case(ctx.conn, ctx.account_id, case_id, lock=lock)
+    found = case_queries.find_case(ctx.conn, ctx.account_id, case_id, lock=lock)
     if found is None:
         raise _case_not_found(case_id)
     return found
@@ -85,14 +86,14 @@ def _ready_uploads(ctx: Context, params: dict) -> list:
 
 def _attach(ctx: Context, set_id: str | None, communication_seq: int) -> None:
     # open_attachment_set locked the set, so this cannot fail; checked all the same.
-    if set_id is not None and not queries.consume_attachment_set(ctx.conn, set_id,
+    if set_id is not None and not case_queries.consume_attachment_set(ctx.conn, set_id,
                                                                  communication_seq):
         raise ServiceError("AttachmentSetIdNotFound",
                            f"An attachment set with the id {set_id} was not found.")
 
 
 def communication_view(row, case_id: str, attachments: dict) -> dict:
-    """A communication as the API shows it; ``attachments`` as ``queries.attachments_of``."""
+    """A communication as the API shows it; ``attachments`` as ``case_queries.attachments_of``."""
     # As the model documents: ``attachments`` lists every attachment of the communication,
     # ``attachmentSet`` only those of at most 5 MB (the ones DescribeAttachment serves).
     found = attachments.get(row.seq, [])
@@ -116,10 +117,11 @@ def create_case(ctx: Context, params: dict) -> dict:
     ready = _ready_uploads(ctx, params)
     year = datetime.fromtimestamp(ctx.now / 1000, UTC).year
     case_id = f"case-{ctx.account_id}-muen-{year}-{secrets.token_hex(8)}"
-    display_id = str(DISPLAY_ID_BASE + queries.next_counter(ctx.conn, ctx.account_id, "display_id"))
+    display_id = str(DISPLAY_ID_BASE + case_queries.next_counter(ctx.conn, ctx.account_id,
+                                                                 "display_id"))
     cc = params.get("ccEmailAddresses") or []
     subject = redact(params["subject"])
-    case_seq = queries.insert_case(ctx.conn, {
+    case_seq = case_queries.insert_case(ctx.conn, {
         "case_id": case_id,
         "account_id": ctx.account_id,
         "display_id": display_id,
@@ -131,7 +133,7 @@ def create_case(ctx: Context, params: dict) -> dict:
         "created_at": ctx.now,
     })
     body, written_by = redact(params["communicationBody"]), _submitted_by(ctx)
-    communication_seq = queries.insert_communication(
+    communication_seq = case_queries.insert_communication(
         ctx.conn, case_seq, body, written_by, cc, ctx.now)
     _attach(ctx, set_id, communication_seq)
     attach_uploads(ctx, ready, communication_seq)
@@ -161,7 +163,7 @@ def add_communication_to_case(ctx: Context, params: dict) -> dict:
     ready = _ready_uploads(ctx, params)
     body, written_by = redact(params["communicationBody"]), _submitted_by(ctx)
     cc = params.get("ccEmailAddresses") or []
-    communication_seq = queries.insert_communication(
+    communication_seq = case_queries.insert_communication(
         ctx.conn, case.seq, body, written_by, cc, ctx.now)
     _attach(ctx, set_id, communication_seq)
     attach_uploads(ctx, ready, communication_seq)
@@ -171,7 +173,7 @@ def add_communication_to_case(ctx: Context, params: dict) -> dict:
                                written_by=written_by, cc=cc, created_at=ctx.now)
     new_status = REPLY_TRANSITIONS.get(case.status)
     if new_status is not None:
-        queries.set_case_status(ctx.conn, case.seq, new_status, None)
+        case_queries.set_case_status(ctx.conn, case.seq, new_status, None)
         events.status_moved(ctx, case.case_id, case.display_id, case.status, new_status)
     return {"result": True}
 
@@ -180,7 +182,7 @@ def add_communication_to_case(ctx: Context, params: dict) -> dict:
 def resolve_case(ctx: Context, params: dict) -> dict:
     case = _load_case(ctx, _required_case_id(params), lock=True)
     if case.status != "resolved":
-        queries.set_case_status(ctx.conn, case.seq, "resolved", ctx.now)
+        case_queries.set_case_status(ctx.conn, case.seq, "resolved", ctx.now)
         events.status_moved(ctx, case.case_id, case.display_id, case.status, "resolved")
     return {"initialCaseStatus": case.status, "finalCaseStatus": "resolved"}
 
@@ -204,7 +206,7 @@ def describe_cases(ctx: Context, params: dict) -> dict:
     language, display_id = params.get("language"), params.get("displayId")
     if case_ids:
         # At most 100 ids: read them in one query, then filter and order here.
-        found = queries.cases_by_ids(ctx.conn, ctx.account_id, case_ids)
+        found = case_queries.cases_by_ids(ctx.conn, ctx.account_id, case_ids)
         known = {row.case_id for row in found}
         for case_id in case_ids:
             if case_id not in known:
@@ -217,7 +219,7 @@ def describe_cases(ctx: Context, params: dict) -> dict:
             and (language is None or row.language == language)
             and (below is None or row.seq < below))), key=lambda row: -row.seq)[:limit + 1]
     else:
-        rows = queries.list_cases(
+        rows = case_queries.list_cases(
             ctx.conn, ctx.account_id, display_id=display_id, after=after, before=before,
             include_resolved=include_resolved, language=language, below_seq=below,
             limit=limit + 1)
@@ -228,8 +230,8 @@ def describe_cases(ctx: Context, params: dict) -> dict:
     recent: dict = {}
     attachments: dict = {}
     if params.get("includeCommunications", True):
-        recent = queries.recent_communications(ctx.conn, [row.seq for row in rows])
-        attachments = queries.attachments_of(
+        recent = case_queries.recent_communications(ctx.conn, [row.seq for row in rows])
+        attachments = case_queries.attachments_of(
             ctx.conn, [c.seq for comms in recent.values() for c in comms])
     cases = []
     for row in rows:
@@ -248,7 +250,7 @@ def describe_cases(ctx: Context, params: dict) -> dict:
         }
         if params.get("includeCommunications", True):
             comms = recent.get(row.seq, [])
-            shown = comms[: queries.RECENT_COMMUNICATIONS]
+            shown = comms[: case_queries.RECENT_COMMUNICATIONS]
             case["recentCommunications"] = {
                 "communications": [communication_view(c, row.case_id, attachments) for c in shown]
             }
@@ -272,13 +274,13 @@ def describe_communications(ctx: Context, params: dict) -> dict:
             raise ServiceError("ValidationException", "Invalid nextToken: it belongs to another "
                                "case.", 400)
     limit = params.get("maxResults") or DEFAULT_PAGE
-    rows = queries.list_communications(ctx.conn, case.seq, after=after, before=before,
+    rows = case_queries.list_communications(ctx.conn, case.seq, after=after, before=before,
                                        below_seq=below, limit=limit + 1)
     result: dict = {}
     if len(rows) > limit:
         rows = rows[:limit]
         result["nextToken"] = ctx.tokens.encode(
             "support-communications", ctx.account_id, [case.seq, rows[-1].seq])
-    attachments = queries.attachments_of(ctx.conn, [row.seq for row in rows])
+    attachments = case_queries.attachments_of(ctx.conn, [row.seq for row in rows])
     result["communications"] = [communication_view(r, case.case_id, attachments) for r in rows]
     return result

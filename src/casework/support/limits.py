@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from ..handlers import Context
 from ..wire.errors import ServiceError
-from . import queries
+from .queries import cases as case_queries
 
 DOWNLOAD_LIMIT_ERROR = (
     "DescribeAttachmentLimitExceeded",
@@ -29,8 +29,8 @@ def check_case_creation(ctx: Context) -> None:
     ceiling = ctx.settings.max_open_cases
     if not ceiling:
         return
-    queries.lock_account(ctx.conn, ctx.account_id)  # one CreateCase of the account at a time
-    if queries.count_open_cases(ctx.conn, ctx.account_id) >= ceiling:
+    case_queries.lock_account(ctx.conn, ctx.account_id)  # one CreateCase of the account at a time
+    if case_queries.count_open_cases(ctx.conn, ctx.account_id) >= ceiling:
         raise ServiceError(
             "CaseCreationLimitExceeded",
             f"You have reached the limit of {ceiling} open cases for this account. "
@@ -42,9 +42,9 @@ def check_attachment_set_creation(ctx: Context) -> None:
     limit = ctx.settings.attachment_set_limit
     if not limit:
         return
-    queries.lock_account(ctx.conn, ctx.account_id)  # one new set of the account at a time
+    case_queries.lock_account(ctx.conn, ctx.account_id)  # one new set of the account at a time
     since = ctx.now - int(ctx.settings.limit_window * 1000)
-    if queries.count_attachment_sets_since(ctx.conn, ctx.account_id, since) >= limit:
+    if case_queries.count_attachment_sets_since(ctx.conn, ctx.account_id, since) >= limit:
         raise ServiceError(
             "AttachmentLimitExceeded",
             "The limit for the number of attachment sets created in a short period of time "

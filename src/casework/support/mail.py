@@ -58,7 +58,7 @@ from ..outbox import (
 )
 from ..store.prepared import Prepared
 from ..store.tables import accounts
-from .queries import attachments_of
+from .queries.cases import attachments_of
 from .tables import communications
 
 log = logging.getLogger("casework.mail")

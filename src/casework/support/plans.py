@@ -12,7 +12,8 @@ from dataclasses import dataclass
 
 from ..handlers import Context
 from ..wire.errors import ServiceError
-from . import queries, registry
+from . import registry
+from .queries import cases as case_queries
 
 
 @dataclass(frozen=True)
@@ -45,7 +46,7 @@ def plan_of(ctx: Context) -> Plan:
     """The caller's plan: its own, or the configured default; looked up once per request."""
     plan = ctx.memo.get("plan")
     if plan is None:
-        name = queries.account_plan(ctx.conn, ctx.account_id) or ctx.settings.default_plan
+        name = case_queries.account_plan(ctx.conn, ctx.account_id) or ctx.settings.default_plan
         plan = ctx.memo["plan"] = PLANS[name]
     return plan
 

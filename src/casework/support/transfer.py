@@ -46,8 +46,8 @@ from ..config import Settings
 from ..datadir import sweep_temporary_parts
 from ..store import Store
 from ..store.engine import now_ms
-from . import upload_queries
 from .blobs import CHUNK, blob_store
+from .queries import uploads as upload_queries
 
 log = logging.getLogger("casework.support.transfer")
 

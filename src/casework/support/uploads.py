@@ -49,9 +49,11 @@ import secrets
 
 from ..handlers import Context
 from ..wire.errors import ServiceError
-from . import queries, registry, upload_queries
+from . import registry
 from .attachments import new_attachment_id, new_set_id
 from .blobs import new_storage_key
+from .queries import cases as case_queries
+from .queries import uploads as upload_queries
 from .times import expiry
 from .transfer import LINK_SECRET, attachment_path, current_origin, part_path, presign
 
@@ -268,12 +270,12 @@ def attach_uploads(ctx: Context, rows: list, communication_seq: int) -> None:
     else:
         # A set made only to hold the uploads: it is used at once, so it never expires.
         set_id = new_set_id()
-        queries.insert_attachment_set(ctx.conn, ctx.account_id, set_id, ctx.now, ctx.now)
-        queries.consume_attachment_set(ctx.conn, set_id, communication_seq)
+        case_queries.insert_attachment_set(ctx.conn, ctx.account_id, set_id, ctx.now, ctx.now)
+        case_queries.consume_attachment_set(ctx.conn, set_id, communication_seq)
         position = 0
     for offset, row in enumerate(rows):
         attachment_id = new_attachment_id()
-        queries.insert_attachment(ctx.conn, {
+        case_queries.insert_attachment(ctx.conn, {
             "attachment_id": attachment_id,
             "attachment_set_id": set_id,
             "account_id": ctx.account_id,

@@ -6,7 +6,7 @@ import orjson
 from sqlalchemy import Connection, delete, select
 
 from ...store.prepared import Inserter
-from ..event_tables import audit_events
+from ..tables import audit_events
 
 _INSERT_EVENT = Inserter(audit_events)
 

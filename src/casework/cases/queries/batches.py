@@ -6,7 +6,7 @@ import orjson
 from sqlalchemy import Connection, delete, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from ..merge_tables import batch_requests
+from ..tables import batch_requests
 
 
 def claim(conn: Connection, domain_id: str, operation: str, client_token: str,

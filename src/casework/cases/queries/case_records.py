@@ -6,8 +6,8 @@ from sqlalchemy import Connection, bindparam, delete, select
 
 from ...store.prepared import Inserter, Prepared
 from ...store.sql import insert_or_nothing
-from .. import search_queries
 from ..tables import case_values, cases, contact_links, related_items, tags
+from . import search as search_queries
 
 _COLUMN = {"stringValue": "string_value", "userArnValue": "string_value",
            "doubleValue": "double_value", "booleanValue": "boolean_value"}

@@ -6,8 +6,6 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, select
 
 from ...store.prepared import Prepared
 from ...store.tables import accounts
-from .. import search_queries
-from ..merge_tables import merges
 from ..tables import (
     case_values,
     cases,
@@ -15,9 +13,11 @@ from ..tables import (
     definitions,
     domains,
     field_options,
+    merges,
     related_items,
     tags,
 )
+from . import search as search_queries
 
 # How a request holds its domain's row until it ends (PostgreSQL row locks; SQLite renders
 # none, its write transactions run one at a time):

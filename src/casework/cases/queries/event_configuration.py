@@ -6,7 +6,7 @@ import orjson
 from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from ...store.prepared import Prepared
-from ..event_tables import event_configurations
+from ..tables import event_configurations
 
 # Read by every case change once an event sink is configured (cases/events.py).
 _FIND = Prepared(select(event_configurations.c.configuration)

@@ -6,8 +6,7 @@ import orjson
 from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 
 from ...store.prepared import Prepared
-from ..merge_tables import merges
-from ..tables import cases, related_items, tags
+from ..tables import cases, merges, related_items, tags
 
 IN_PROGRESS, COMPLETED, FAILED = "IN_PROGRESS", "COMPLETED", "FAILED"
 

@@ -6,8 +6,8 @@ import orjson
 from sqlalchemy import Connection, Integer, Select, bindparam, delete, func, insert, select, update
 
 from ...store.prepared import Inserter, Prepared
-from ..search_queries import search_key
 from ..tables import cases, contact_links, related_items
+from .search import search_key
 
 
 def _row(row) -> dict:

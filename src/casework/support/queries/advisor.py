@@ -5,8 +5,8 @@ from __future__ import annotations
 import orjson
 from sqlalchemy import Connection, delete, select
 
-from ..store.sql import upsert
-from .tables import advisor_refreshes, advisor_results
+from ...store.sql import upsert
+from ..tables import advisor_refreshes, advisor_results
 
 
 def results_of(conn: Connection, account_id: str, check_ids: list[str]) -> dict:

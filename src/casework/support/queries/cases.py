@@ -7,11 +7,11 @@ import functools
 import orjson
 from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
 
-from ..store.prepared import Prepared
-from ..store.sql import dialect_insert, upsert
-from ..store.tables import accounts as store_accounts
-from ..store.tables import counters
-from .tables import account_plans, attachment_sets, attachments, cases, communications
+from ...store.prepared import Prepared
+from ...store.sql import dialect_insert, upsert
+from ...store.tables import accounts as store_accounts
+from ...store.tables import counters
+from ..tables import account_plans, attachment_sets, attachments, cases, communications
 
 RECENT_COMMUNICATIONS = 5  # CaseDetails.recentCommunications holds the five newest
 

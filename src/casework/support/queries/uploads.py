@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, delete, func, insert, select, update
 
-from ..store.tables import access_keys, server_secrets
-from .tables import attachment_sets, attachments
-from .upload_tables import upload_parts, uploads
+from ...store.tables import access_keys, server_secrets
+from ..tables import attachment_sets, attachments, upload_parts, uploads
 
 
 def server_secret(conn: Connection, name: str) -> str | None:

@@ -65,8 +65,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import TSQUERY
 
-from ..store.prepared import Prepared
-from .tables import case_values, cases, related_items, tags
+from ...store.prepared import Prepared
+from ..tables import case_values, cases, related_items, tags
 
 # Which typed column of cases_case_values holds each FieldValueUnion member.
 COLUMN = {"stringValue": "string_value", "userArnValue": "string_value",
