@@ -156,6 +156,8 @@ class Runner:
                 return False
             return True
 
+        # Remembered: a lost connection no longer tells its socket, which must be unwatched.
+        conn.info["casework_socket"] = pgconn.socket
         self._green.watch(asyncio.get_running_loop(), pgconn.socket, idle)
         return conn
 
@@ -178,7 +180,7 @@ class Runner:
                 lambda: _pg_read(conn, fn))
             self._green.run(loop, body, context, done)
 
-        connections.submit(start)
+        connections.submit(start, lambda error: _settle(future, False, error))
         return await future
 
     # ------------------------------------------------------------------ group commit
@@ -286,21 +288,26 @@ class _Connections:
         self.size = max(1, size)
         self.opened = 0
         self.free: list[Connection] = []
-        self.waiting: deque[Callable[[Connection], None]] = deque()
+        self.waiting: deque[tuple[Callable[[Connection], None],
+                                  Callable[[BaseException], None]]] = deque()
 
-    def submit(self, start: Callable[[Connection], None]) -> None:
+    def submit(self, start: Callable[[Connection], None],
+               fail: Callable[[BaseException], None]) -> None:
+        """``start(conn)`` on a connection of this kind, now or once one is released;
+        ``fail(error)`` if none can be opened."""
         if self.free:
             start(self.free.pop())
         elif self.opened < self.size:
             self.opened += 1
             try:
                 conn = self._open()
-            except BaseException:
+            except BaseException as error:
                 self.opened -= 1
-                raise
+                fail(error)
+                return
             start(conn)
         else:
-            self.waiting.append(start)
+            self.waiting.append((start, fail))
 
     def release(self, conn: Connection, ok: bool) -> None:
         if not ok and (conn.invalidated or conn.connection.driver_connection.closed):
@@ -308,12 +315,18 @@ class _Connections:
             self.opened -= 1
             self._forget(conn)
             if self.waiting:
-                self.submit(self.waiting.popleft())
+                self._later(lambda job: self.submit(*job), self.waiting.popleft())
             return
         if self.waiting:
-            self.waiting.popleft()(conn)
+            # Started from the loop, not from inside the job that just ended: a queue of jobs
+            # that end without waiting would otherwise nest one call deeper each.
+            self._later(self.waiting.popleft()[0], conn)
         else:
             self.free.append(conn)
+
+    @staticmethod
+    def _later(fn: Callable, arg: Any) -> None:
+        asyncio.get_running_loop().call_soon(fn, arg)
 
     def close(self) -> None:
         for conn in self.free:
@@ -322,7 +335,7 @@ class _Connections:
 
     def _forget(self, conn: Connection) -> None:
         with contextlib.suppress(Exception):
-            self._unwatch(conn.connection.driver_connection.pgconn.socket)
+            self._unwatch(conn.info.pop("casework_socket"))
         with contextlib.suppress(Exception):
             conn.close()
 
