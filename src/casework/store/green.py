@@ -59,9 +59,16 @@ def wait(fileno: int, state: int = WAIT_R) -> int:
     job = getcurrent()
     if type(job) is Job:
         return job.parent.switch((fileno, state))
-    readable, writable, _ = select.select([fileno] if state & WAIT_R else [],
-                                          [fileno] if state & WAIT_W else [], [])
-    return (READY_R if readable else 0) | (READY_W if writable else 0)
+    # poll, not select: a busy server's sockets may be numbered past select's limit of 1024.
+    poller = select.poll()
+    poller.register(fileno, (select.POLLIN if state & WAIT_R else 0)
+                    | (select.POLLOUT if state & WAIT_W else 0))
+    events = 0
+    for _fd, happened in poller.poll():
+        events |= happened
+    # An error or a hang-up counts as readable: the read that follows reports it.
+    return ((READY_R if events & (select.POLLIN | select.POLLERR | select.POLLHUP) else 0)
+            | (READY_W if events & select.POLLOUT else 0))
 
 
 def run(loop: asyncio.AbstractEventLoop, body: Callable[[], Any],
