@@ -12,8 +12,10 @@ requests, whose jobs wait on other connections.
 Outside a job greenlet (CLI commands, background worker threads, start-up) the same connection
 class blocks as usual, so that one engine serves both.
 
-Measured against the pool of threads this replaces (bench/RESULTS.md): a thread hand-off per
-request and a GIL hand-off per round trip were most of the server's CPU per PostgreSQL request.
+Measured against the pool of threads this replaces, together with the libpq statements of
+``store/pg.py``: 30-52% less server CPU per PostgreSQL request (bench/RESULTS.md). A wait on the
+loop costs about 15 µs more CPU than a blocking one; it buys the overlap of the server's work
+with the database's, and no thread or GIL hand-offs.
 """
 
 from __future__ import annotations
