@@ -51,6 +51,21 @@ class Server:
     name: str
     process: subprocess.Popen
     endpoint: str
+    database_url: str | None = None  # PostgreSQL: its backends' CPU is read too
+
+    def database_pids(self) -> list[int]:
+        """The PostgreSQL backend processes serving this server's database (none on SQLite)."""
+        if not self.database_url:
+            return []
+        import psycopg
+        from sqlalchemy.engine import make_url
+
+        url = make_url(self.database_url)
+        conninfo = url.set(drivername="postgresql").render_as_string(hide_password=False)
+        with psycopg.connect(conninfo, autocommit=True) as conn:
+            return [pid for (pid,) in conn.execute(
+                "SELECT pid FROM pg_stat_activity WHERE datname = %s AND pid <> "
+                "pg_backend_pid()", (url.database,))]
 
     def stop(self) -> None:
         self.process.terminate()
@@ -98,7 +113,9 @@ def casework(tmp: Path, *extra: str, database_url: str | None = None) -> Server:
                "--data-dir", str(data), "--log-level", "warning", *extra]
     if database_url:
         command += ["--database-url", database_url]
-    return start("casework", command, "/_casework/health", log=tmp / f"{data.name}.log")
+    server = start("casework", command, "/_casework/health", log=tmp / f"{data.name}.log")
+    server.database_url = database_url
+    return server
 
 
 def peer(tmp: Path, mode: str) -> Server:
@@ -185,6 +202,7 @@ class Result:
     errors: int
     connections: int
     extra: dict = field(default_factory=dict)
+    db_us: float | None = None  # PostgreSQL backends' CPU per request
 
 
 def _ms(text: str) -> float:
@@ -223,6 +241,8 @@ def wrk(server: Server, requests: list[dict], row: str, duration: int, connectio
             peak[0] = max(peak[0], _rss_mb(pids))
 
     sampler = threading.Thread(target=sample, daemon=True)
+    db_pids = server.database_pids()
+    db_before = {pid: _cpu([pid]) for pid in db_pids}
     cpu_before = _cpu(pids)
     sampler.start()
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
@@ -231,6 +251,9 @@ def wrk(server: Server, requests: list[dict], row: str, duration: int, connectio
     done.set()
     sampler.join()
     cpu = _cpu(pids) - cpu_before
+    # Backends opened during the row count from zero; ones closed during it are not seen.
+    db_cpu = sum(_cpu([pid]) - db_before.get(pid, 0.0)
+                 for pid in set(server.database_pids()) | set(db_pids)) if db_pids else None
     text = out.stdout
     total = int(re.search(r"(\d+) requests in", text)[1])
     errors = int(m[1]) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", text)) else 0
@@ -238,7 +261,8 @@ def wrk(server: Server, requests: list[dict], row: str, duration: int, connectio
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", text, re.M))
     return Result(row, float(re.search(r"Requests/sec:\s+([\d.]+)", text)[1]),
                   _ms(latency["50"]), _ms(latency["99"]), cpu / max(total, 1) * 1e6,
-                  peak[0], errors, connections)
+                  peak[0], errors, connections,
+                  db_us=None if db_cpu is None else db_cpu / max(total, 1) * 1e6)
 
 
 # ----------------------------------------------------------------------------- scenarios
@@ -358,12 +382,13 @@ def _casework_rows(bench: Bench, server: Server, label: str) -> None:
 # ----------------------------------------------------------------------------- report
 
 HEAD = (f"{'row':66} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU us':>7} {'RSS MB':>7} "
-        f"{'errors':>6}")
+        f"{'errors':>6} {'DB us':>6}")
 
 
 def _line(r: Result) -> str:
     return (f"{r.row:66} {r.rps:8.0f} {r.p50_ms:7.2f} {r.p99_ms:7.2f} {r.cpu_us:7.0f} "
-            f"{r.rss_mb:7.1f} {r.errors:6d}")
+            f"{r.rss_mb:7.1f} {r.errors:6d}"
+            + ("" if r.db_us is None else f" {r.db_us:6.0f}"))
 
 
 def verdicts(results: list[Result]) -> list[tuple[str, str, bool]]:

@@ -299,9 +299,10 @@ def main() -> None:
 @click.option("--attachment-set-ttl", envvar="CASEWORK_ATTACHMENT_SET_TTL", default=3600,
               show_default=True, type=click.IntRange(min=1),
               help="Seconds an attachment set stays usable.")
-@click.option("--threads", envvar="CASEWORK_THREADS", default=4, show_default=True,
+@click.option("--threads", envvar="CASEWORK_THREADS", default=8, show_default=True,
               type=click.IntRange(min=1),
-              help="PostgreSQL: threads, each with its own connection, that run requests. "
+              help="PostgreSQL: connections per process for requests' reads, and as many for "
+                   "their writes (requests run on the event loop; see store/runner.py). "
                    "SQLite reads run on the event loop and writes on one group-commit thread.")
 @click.option("--workers", envvar="CASEWORK_WORKERS", default=1, show_default=True,
               type=click.IntRange(min=1),

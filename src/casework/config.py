@@ -16,7 +16,7 @@ class Settings:
     database_url: str | None = None
     attachment_set_ttl: int = 3600  # seconds an attachment set stays usable (AWS: one hour)
     max_body_bytes: int = 32 * 1024 * 1024  # 3 attachments of 5 MB, base64, with room to spare
-    threads: int = 4  # PostgreSQL: threads (each with a connection) that run requests
+    threads: int = 8  # PostgreSQL: connections for requests' reads, as many for writes
     workers: int = 1  # server processes sharing the port
     log_level: str = "info"
     access_log: bool = False  # one line per request (off by default, as moto and LocalStack)

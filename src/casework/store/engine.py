@@ -44,8 +44,14 @@ class Store:
             event.listen(self.engine, "connect", _sqlite_connect)
             event.listen(self.engine, "begin", _sqlite_begin)
         else:
-            self.engine = create_engine(self.url, pool_size=pool_size, max_overflow=0,
+            # The runner keeps up to ``pool_size`` connections for reads and as many for
+            # writes, checked out for good; the pool's overflow is what the rest (key
+            # lookups, background workers, the console) draws from.
+            self.engine = create_engine(self.url, pool_size=pool_size, max_overflow=pool_size,
                                         pool_pre_ping=True)
+            # Its connections wait for the server without blocking when they run on the
+            # event loop (store/green.py), and block as usual everywhere else.
+            event.listen(self.engine, "do_connect", _green_connect)
 
     @contextmanager
     def transaction(self, write: bool = True) -> Iterator[Connection]:
@@ -96,6 +102,15 @@ class Store:
 
     def dispose(self) -> None:
         self.engine.dispose()
+
+
+def _green_connect(_dialect, _record, cargs, cparams):
+    from .green import GreenConnection
+
+    # The hot statements are prepared by store/pg.py, on each connection once. psycopg's own
+    # automatic preparing is off: it would also DEALLOCATE ALL on every ROLLBACK, theirs and
+    # ours, so that each failed write would cost the next requests their prepared statements.
+    return GreenConnection.connect(*cargs, **{**cparams, "prepare_threshold": None})
 
 
 def _sqlite_connect(dbapi_connection, _record) -> None:

@@ -14,6 +14,7 @@ catches SQLAlchemy's exceptions keeps using ``conn.execute``.
 
 from __future__ import annotations
 
+import re
 from collections import namedtuple
 from collections.abc import Callable
 from typing import Any
@@ -22,13 +23,14 @@ from sqlalchemy import Connection, Table, bindparam, insert
 from sqlalchemy.sql import ClauseElement
 
 _REQUIRED = object()
+_pg: Any = None  # store.pg, once a statement for PostgreSQL is compiled
 
 
 class _Compiled:
     """One statement in one dialect: SQL text, how to build its parameters, how to read rows."""
 
-    __slots__ = ("_compiled", "_defaults", "_processors", "columns", "expanding", "named",
-                 "plan", "processors", "row", "sql", "variants")
+    __slots__ = ("_compiled", "_defaults", "_dollar", "_processors", "columns", "expanding",
+                 "named", "plan", "postgresql", "processors", "row", "sql", "variants")
 
     def __init__(self, statement: ClauseElement, dialect):
         compiled = statement.compile(dialect=dialect)
@@ -56,6 +58,20 @@ class _Compiled:
         self.processors: list | None = None
         self.row = (namedtuple("Row", [col[0] for col in self.columns], rename=True)
                     if self.columns else None)
+        # PostgreSQL runs on libpq directly (store/pg.py), which takes $n parameters.
+        self.postgresql = dialect.name == "postgresql" and dialect.driver == "psycopg"
+        if self.postgresql:
+            global _pg
+            from . import pg as _pg  # psycopg is there: this is its dialect
+        self._dollar: dict[str, tuple[bytes, list[int]]] = {}
+
+    def dollar(self, sql: str, plan: list, values: list) -> tuple[bytes, list]:
+        """``sql`` with ``$n`` parameters, and ``values`` (in plan order) in ``$n`` order."""
+        found = self._dollar.get(sql)
+        if found is None:
+            found = self._dollar[sql] = _to_dollar(sql, [entry[0] for entry in plan])
+        text, order = found
+        return text, [values[i] for i in order]
 
     def processors_for(self, description, dialect) -> list:
         """The (column index, processor) pairs of this statement's result columns."""
@@ -94,6 +110,30 @@ class _Compiled:
         return variant
 
 
+_PYFORMAT = re.compile(r"%%|%\(([^)]+)\)s")
+
+
+def _to_dollar(sql: str, names: list[str]) -> tuple[bytes, list[int]]:
+    """Turn psycopg's ``%(name)s`` placeholders into libpq's ``$n`` (the same name, the same
+    ``$n``); returns the SQL and, for each ``$n``, the index of its value in ``names``."""
+    first = {}
+    for i, name in enumerate(names):
+        first.setdefault(name, i)
+    order: list[int] = []
+    number: dict[str, int] = {}
+
+    def replace(match: re.Match) -> str:
+        name = match.group(1)
+        if name is None:
+            return "%"
+        if name not in number:
+            order.append(first[name])
+            number[name] = len(order)
+        return f"${number[name]}"
+
+    return _PYFORMAT.sub(replace, sql).encode(), order
+
+
 class Prepared:
     """A statement run on the DB-API connection of the caller's transaction."""
 
@@ -124,9 +164,11 @@ class Prepared:
             if processor is not None and value is not None:
                 value = processor(value)
             values.append(value)
+        raw = conn.connection.driver_connection
+        if compiled.postgresql:
+            return compiled, _pg.execute(raw, *compiled.dollar(sql, plan, values))
         if compiled.named:
             values = {entry[0]: v for entry, v in zip(plan, values, strict=True)}
-        raw = conn.connection.driver_connection
         return compiled, raw.execute(sql, values)
 
     def _rows(self, compiled: _Compiled, fetched: list, cursor, conn: Connection) -> list:
@@ -144,14 +186,29 @@ class Prepared:
             out.append(make(r))
         return out
 
+    @staticmethod
+    def _direct(compiled: _Compiled, cursor, conn: Connection) -> bool:
+        """Whether the rows can be made by the driver itself (PostgreSQL's row loaders build
+        the namedtuples directly when no column needs a result processor)."""
+        if not compiled.postgresql:
+            return False
+        processors = compiled.processors
+        if processors is None:
+            processors = compiled.processors_for(cursor.description, conn.dialect)
+        return not processors
+
     def all(self, conn: Connection, params: dict | None = None) -> list:
         """Every row (namedtuples: attribute and index access, like SQLAlchemy's rows)."""
         compiled, cursor = self._cursor(conn, params or {})
+        if self._direct(compiled, cursor, conn):
+            return cursor.fetchall(compiled.row._make)
         return self._rows(compiled, cursor.fetchall(), cursor, conn)
 
     def first(self, conn: Connection, params: dict | None = None) -> Any:
         """The first row, or None."""
         compiled, cursor = self._cursor(conn, params or {})
+        if self._direct(compiled, cursor, conn):
+            return cursor.fetchone(compiled.row._make)
         row = cursor.fetchone()
         return None if row is None else self._rows(compiled, [row], cursor, conn)[0]
 
