@@ -61,14 +61,15 @@ _INSERT_COMMUNICATION = Prepared(insert(communications).values(
     case_seq=bindparam("case_seq"), body=bindparam("body"),
     submitted_by=bindparam("submitted_by"), cc_email_addresses=bindparam("cc_email_addresses"),
     created_at=bindparam("created_at")).returning(communications.c.seq))
-_FIND_CASE_QUERY = select(cases).where(cases.c.case_id == bindparam("case_id"),
-                                       cases.c.account_id == bindparam("account_id"))
+# A case is read by its unique id alone and its account checked on the row: with the account in
+# the WHERE clause too, PostgreSQL planning on a young table's statistics walked the account's
+# index through every case of the account instead.
+_FIND_CASE_QUERY = select(cases).where(cases.c.case_id == bindparam("case_id"))
 _FIND_CASE = Prepared(_FIND_CASE_QUERY)
 # Writers lock the case they change: its status is read, then written from what was read.
 _FIND_CASE_LOCKED = Prepared(_FIND_CASE_QUERY.with_for_update(key_share=True))
 _CASES_BY_IDS = Prepared(select(cases).where(
-    cases.c.case_id.in_(bindparam("case_ids", expanding=True)),
-    cases.c.account_id == bindparam("account_id")))
+    cases.c.case_id.in_(bindparam("case_ids", expanding=True))))
 _SET_CASE_STATUS = Prepared(update(cases).where(cases.c.seq == bindparam("case_seq"))
                             .values(status=bindparam("new_status"),
                                     resolved_at=bindparam("new_resolved_at")))
@@ -105,13 +106,14 @@ def insert_communication(conn: Connection, case_seq: int, body: str, submitted_b
 def find_case(conn: Connection, account_id: str, case_id: str, *, lock: bool = False):
     """The case row, or None when the account has no such case; ``lock`` holds the row until
     the transaction ends (PostgreSQL; SQLite writers run one at a time anyway)."""
-    return (_FIND_CASE_LOCKED if lock else _FIND_CASE).first(
-        conn, {"case_id": case_id, "account_id": account_id})
+    row = (_FIND_CASE_LOCKED if lock else _FIND_CASE).first(conn, {"case_id": case_id})
+    return row if row is not None and row.account_id == account_id else None
 
 
 def cases_by_ids(conn: Connection, account_id: str, case_ids: list[str]) -> list:
     """The account's cases among ``case_ids``, in no particular order."""
-    return _CASES_BY_IDS.all(conn, {"case_ids": case_ids, "account_id": account_id})
+    return [row for row in _CASES_BY_IDS.all(conn, {"case_ids": case_ids})
+            if row.account_id == account_id]
 
 
 def set_case_status(conn: Connection, case_seq: int, status: str, resolved_at: int | None) -> None:
