@@ -56,16 +56,25 @@ class SupportPages:
         self.severities = list(catalog.severity_levels)
         self.services = sorted(catalog.services)
 
-    def _context(self, conn, case):
-        """The context of a change to ``case``, published for the case's account."""
-        return support_side.case_context(conn, case, self.pages.settings,
-                                         self.pages.casework.tokens)
+    async def _change(self, request: Request, agent, found, anchor: str, change) -> Response:
+        """Run ``change(ctx, case)`` (the support side's reply or move) on the locked case in
+        a write of its own, published for the case's account; then back to the case page."""
 
-    @staticmethod
-    def _committed(ctx) -> None:
-        """After the change committed: what it left for later (the outbox's wake-up)."""
-        for callback in ctx.after_commit:
+        def write(conn):
+            case = support_queries.find_case_any_account(conn, found.case_id, lock=True)
+            ctx = support_side.case_context(conn, case, self.pages.settings,
+                                            self.pages.casework.tokens)
+            change(ctx, case)
+            return ctx
+
+        try:
+            ctx = await self.runner.write(write)
+        except ValueError as error:
+            return await self.case(request, agent, error=str(error), status=400)
+        for callback in ctx.after_commit:  # committed: wake the outbox
             callback()
+        return RedirectResponse(f"/console/support/cases/{quote(found.case_id)}{anchor}",
+                                status_code=303)
 
     def routes(self) -> list[Route]:
         page = self.pages.page
@@ -175,40 +184,16 @@ class SupportPages:
             if isinstance(upload, UploadFile) and upload.filename:
                 data = await upload.read(MAX_ATTACHMENT_BYTES + 1)
                 files.append((upload.filename, data))
-
-        def write(conn):
-            case = support_queries.find_case_any_account(conn, found.case_id, lock=True)
-            ctx = self._context(conn, case)
-            support_side.reply(ctx, case, body, status, files)
-            return ctx
-
-        try:
-            ctx = await self.runner.write(write)
-        except ValueError as error:
-            return await self.case(request, agent, error=str(error), status=400)
-        self._committed(ctx)
-        return RedirectResponse(f"/console/support/cases/{quote(found.case_id)}#latest",
-                                status_code=303)
+        return await self._change(request, agent, found, "#latest", lambda ctx, case:
+                                  support_side.reply(ctx, case, body, status, files))
 
     async def set_status(self, request: Request, agent) -> Response:
         found = await self._case(request, agent)
         if found is None:
             return self._missing(request)
         status = str(request.scope["console.form"].get("status", ""))
-
-        def write(conn):
-            case = support_queries.find_case_any_account(conn, found.case_id, lock=True)
-            ctx = self._context(conn, case)
-            support_side.move(ctx, case, status)
-            return ctx
-
-        try:
-            ctx = await self.runner.write(write)
-        except ValueError as error:
-            return await self.case(request, agent, error=str(error), status=400)
-        self._committed(ctx)
-        return RedirectResponse(f"/console/support/cases/{quote(found.case_id)}",
-                                status_code=303)
+        return await self._change(request, agent, found, "", lambda ctx, case:
+                                  support_side.move(ctx, case, status))
 
     async def attachment(self, request: Request, agent) -> Response:
         found = await self._case(request, agent)
