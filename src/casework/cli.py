@@ -446,6 +446,11 @@ def _serve(host, port, data_dir, database_url, **options) -> None:
                    "(account 000000000000)")
     else:
         click.echo("  credentials: no default key (`casework keys create` makes keys)")
+    click.echo(f"  console:     {endpoint}/console   (`casework agents create EMAIL --all` "
+               "makes an agent)")
+    if settings.smtp_host:
+        sender = settings.mail_from or "casework@<this host>"
+        click.echo(f"  mail:        SMTP {settings.smtp_host}, from {sender}")
     for url in settings.event_webhooks:
         signed = ("signed" if settings.event_webhook_secret
                   else "unsigned: no --event-webhook-secret")

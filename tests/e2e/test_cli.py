@@ -95,7 +95,7 @@ def test_the_server_log_names_the_store_an_unknown_key_was_looked_up_in(tmp_path
 def read_banner(process: subprocess.Popen) -> dict:
     """The banner's "name: value" lines, read as the server prints them."""
     banner: dict = {}
-    while "credentials" not in banner:
+    while "console" not in banner:
         line = process.stdout.readline()
         assert line, "the server exited before printing its banner"
         name, _, value = line.strip().partition(":")
@@ -112,6 +112,7 @@ def test_port_zero_serves_on_a_free_port_the_banner_names(tmp_path):
         endpoint = banner["endpoint"].split()[0]
         port = int(endpoint.rsplit(":", 1)[1])
         assert endpoint == f"http://127.0.0.1:{port}" and port != 0
+        assert banner["console"].split()[0] == f"{endpoint}/console"
         data_dir = Path(re.fullmatch(r"sqlite:///(.*)/casework\.db", banner["database"])[1])
         assert data_dir.is_dir()
         deadline = time.monotonic() + 30
