@@ -7,12 +7,12 @@ from __future__ import annotations
 import re
 import uuid
 
-import httpx
 import pytest
 from botocore.exceptions import ClientError
 from cases_helpers import account_client, new_domain, new_template, text
 from conftest import REGION, start_server
 from events_helpers import Receiver, names, wait_until
+from test_support_agent import Agent
 
 SECRET = "webhook-secret-for-tests"
 TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ")
@@ -45,26 +45,7 @@ def support(hooked):
 
 @pytest.fixture(scope="module")
 def agent(hooked):
-    token = hooked.casework("agent", "token").stdout.strip()
-    base = f"{hooked.endpoint}/_casework/support/cases"
-    headers = {"Authorization": f"Bearer {token}"}
-
-    class Agent:
-        @staticmethod
-        def reply(case_id: str, body: str, **extra) -> dict:
-            answer = httpx.post(f"{base}/{case_id}/communications", headers=headers,
-                                json={"body": body, **extra})
-            assert answer.status_code == 200, answer.text
-            return answer.json()
-
-        @staticmethod
-        def status(case_id: str, status: str) -> dict:
-            answer = httpx.post(f"{base}/{case_id}/status", headers=headers,
-                                json={"status": status})
-            assert answer.status_code == 200, answer.text
-            return answer.json()
-
-    return Agent
+    return Agent(hooked)
 
 
 def new_support_case(support) -> str:
@@ -74,13 +55,15 @@ def new_support_case(support) -> str:
 def test_a_support_case_life_publishes_every_documented_event(support, agent, receiver):
     case_id = new_support_case(support)
     support.add_communication_to_case(caseId=case_id, communicationBody="more detail")
-    agent.reply(case_id, "Which instance?")  # the support side: origin AMAZON
-    agent.status(case_id, "work-in-progress")  # no event: not one of the four names
-    agent.status(case_id, "resolved")
+    # The support side: origin AMAZON; work-in-progress is not one of the four event names.
+    assert agent.reply(case_id, "Which instance?").status_code == 200
+    assert agent.status(case_id, "work-in-progress").status_code == 200
+    assert agent.status(case_id, "resolved").status_code == 200
     support.add_communication_to_case(caseId=case_id, communicationBody="broken again")
     support.resolve_case(caseId=case_id)
     support.resolve_case(caseId=case_id)  # already resolved: nothing changes, nothing sent
-    agent.status(case_id, "work-in-progress")  # the support side reopens it
+    # The support side reopens it.
+    assert agent.status(case_id, "work-in-progress").status_code == 200
     expected = ["CreateCase", "AddCommunicationToCase", "AddCommunicationToCase", "ResolveCase",
                 "AddCommunicationToCase", "ReopenCase", "ResolveCase", "ReopenCase"]
     events = receiver.wait_for(case_id, len(expected))
