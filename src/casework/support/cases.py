@@ -141,8 +141,7 @@ def create_case(ctx: Context, params: dict) -> dict:
     # E-mail to the CC line (when SMTP is configured), through the outbox in this transaction.
     mail.publish_communication(
         ctx, mail.CaseThread(case_seq, case_id, display_id, subject, ctx.account_id, tuple(cc)),
-        seq=communication_seq, body=body, written_by=written_by, cc=[], created_at=ctx.now,
-        first=True)
+        seq=communication_seq, body=body, written_by=written_by, cc=[], first=True)
     return {"caseId": case_id}
 
 
@@ -170,7 +169,7 @@ def add_communication_to_case(ctx: Context, params: dict) -> dict:
     events.case_updated(ctx, case.case_id, case.display_id, "AddCommunicationToCase",
                         communication_seq=communication_seq, origin=events.CUSTOMER)
     mail.publish_communication(ctx, mail.CaseThread.of(case), seq=communication_seq, body=body,
-                               written_by=written_by, cc=cc, created_at=ctx.now)
+                               written_by=written_by, cc=cc)
     new_status = REPLY_TRANSITIONS.get(case.status)
     if new_status is not None:
         case_queries.set_case_status(ctx.conn, case.seq, new_status, None)

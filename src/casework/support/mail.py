@@ -52,12 +52,10 @@ from ..outbox import (
     PermanentFailure,
     channel_names,
     channel_provider,
-    enqueue,
-    notify,
     outbox,
+    publish,
 )
 from ..store.prepared import Prepared
-from ..store.tables import accounts
 from .queries.cases import attachments_of
 from .tables import communications
 
@@ -75,8 +73,6 @@ _THREAD = Prepared(select(
     select(func.max(communications.c.seq))
     .where(communications.c.case_seq == bindparam("case_seq"),
            communications.c.seq < bindparam("seq")).scalar_subquery().label("previous")))
-_ACCOUNT_EMAIL = Prepared(select(accounts.c.email).where(
-    accounts.c.account_id == bindparam("account_id")))
 
 
 class MailSettingsError(ValueError):
@@ -221,19 +217,20 @@ class CaseThread:
                    tuple(orjson.loads(row.cc_email_addresses)))
 
 
-def compose(conn: Connection, settings: Settings, case: CaseThread, *, seq: int, body: str,
-            written_by: str, cc: list[str], created_at: int, first: bool, agent: bool,
-            attachments: list[str]) -> dict | None:
-    """The message for communication ``seq`` of ``case``, as a JSON-able dict for the
-    outbox, or None when nobody is to receive it.
+def compose(ctx, case: CaseThread, *, seq: int, body: str, written_by: str, cc: list[str],
+            first: bool, agent: bool, attachments: list[str]) -> dict | None:
+    """The message for communication ``seq`` of ``case``, written now, as a JSON-able dict
+    for the outbox, or None when nobody is to receive it.
 
     ``cc`` is the communication's own CC line, ``attachments`` its file names; ``first``
-    says whether it opened the case, ``agent`` whether AWS (the support side) wrote it.
+    says whether it opened the case, ``agent`` whether AWS (the support side) wrote it, in
+    which case the account's e-mail (``ctx`` is the case account's context) receives it too.
     """
+    conn, settings, created_at = ctx.conn, ctx.settings, ctx.now
     copied = _recipients([*case.cc, *cc])
     to: list[str] = []
     if agent:
-        account = _ACCOUNT_EMAIL.scalar(conn, {"account_id": case.account_id})
+        account = ctx.account_email
         to = _recipients([account] if account else [])
     addressed = {address.lower() for address in to}
     copied = [address for address in copied if address.lower() not in addressed]
@@ -276,32 +273,20 @@ def outbox_id(case_id: str, seq: int) -> str:
     return f"{case_id}.{seq}"
 
 
-def enqueue_communication(conn: Connection, settings: Settings, case: CaseThread, *,
-                          seq: int, body: str, written_by: str, cc: list[str],
-                          created_at: int, first: bool = False, agent: bool = False) -> int:
-    """Write the mail of communication ``seq`` to the outbox in the caller's transaction,
-    after the communication and its attachments; returns the rows written (0: mail is off,
-    or nobody is to receive it). Outside a handler, call ``outbox.notify()`` after the commit.
-    """
-    channels = channel_names(settings, MAIL)
-    if not channels:
-        return 0
-    names = [details["fileName"] for details, _ in attachments_of(conn, [seq]).get(seq, [])]
-    message = compose(conn, settings, case, seq=seq, body=body, written_by=written_by, cc=cc,
-                      created_at=created_at, first=first, agent=agent, attachments=names)
-    if message is None:
-        return 0
-    return enqueue(conn, channels, message_id=outbox_id(case.case_id, seq),
-                   account_id=case.account_id, case_id=case.case_id, kind="mail",
-                   payload=message, now=created_at)
-
-
-def publish_communication(ctx, case: CaseThread, **communication) -> None:
-    """:func:`enqueue_communication` for a handler: this process's outbox is woken once the
-    request's transaction commits."""
-    if enqueue_communication(ctx.conn, ctx.settings, case, **communication) \
-            and notify not in ctx.after_commit:
-        ctx.after_commit.append(notify)
+def publish_communication(ctx, case: CaseThread, *, seq: int, body: str, written_by: str,
+                          cc: list[str], first: bool = False, agent: bool = False) -> None:
+    """Write the mail of communication ``seq`` to the outbox in the request's transaction,
+    after the communication and its attachments (nothing when mail is off or nobody is to
+    receive it); the outbox is woken once the transaction commits."""
+    if not channel_names(ctx.settings, MAIL):
+        return
+    names = [details["fileName"]
+             for details, _ in attachments_of(ctx.conn, [seq]).get(seq, [])]
+    message = compose(ctx, case, seq=seq, body=body, written_by=written_by, cc=cc,
+                      first=first, agent=agent, attachments=names)
+    if message is not None:
+        publish(ctx, MAIL, message_id=outbox_id(case.case_id, seq), case_id=case.case_id,
+                kind="mail", payload=message, account_id=case.account_id)
 
 
 def publish_agent_reply(ctx, case, seq: int, body: str) -> None:
@@ -309,7 +294,7 @@ def publish_agent_reply(ctx, case, seq: int, body: str) -> None:
     ``support_cases`` row), to the account and the CC line: for every support-side reply (the
     support API, the console), called after its attachments are stored."""
     publish_communication(ctx, CaseThread.of(case), seq=seq, body=body, written_by=AGENT,
-                          cc=[], created_at=ctx.now, agent=True)
+                          cc=[], agent=True)
 
 
 _CASE_MAIL = Prepared(
