@@ -85,9 +85,10 @@ class Casework:
         # that applies Connect Cases merges; daemon threads whose state lives in the database.
         self.workers = [start(store, settings) for registry in REGISTRIES
                         for start in registry.workers]
+        agent_api = AgentApi(store, settings, self.runner, self.tokens)
         self.console = Starlette(routes=[Route("/_casework/health", self.health),
                                          *self.transfers.routes(),
-                                         *AgentApi(store, settings).routes(),
+                                         *agent_api.routes(),
                                          *Reset(settings, store, forget=[
                                              self._keys.clear, self._unknown.clear]).routes()],
                                  lifespan=self._lifespan)

@@ -41,6 +41,7 @@ from ..config import Settings
 from ..handlers import Context
 from ..store import Store
 from ..store.engine import now_ms
+from ..store.runner import Runner
 from ..store.tables import server_secrets
 from ..tokens import TokenSigner
 from ..wire.errors import ServiceError
@@ -84,10 +85,11 @@ def _error(status: int, code: str, message: str) -> JSONResponse:
 class AgentApi:
     """The routes, bound to the running store (and settings: where case events go)."""
 
-    def __init__(self, store: Store, settings: Settings | None = None):
+    def __init__(self, store: Store, settings: Settings, runner: Runner, tokens: TokenSigner):
         self.store = store
-        self.settings = settings if settings is not None else Settings()
-        self.tokens = TokenSigner(store.secret("pagination-tokens"))
+        self.settings = settings
+        self.runner = runner  # reads and writes take the same path as the API's handlers
+        self.tokens = tokens
 
     def routes(self) -> list[Route]:
         base = "/_casework/support/cases/{case_id}"
@@ -117,8 +119,7 @@ class AgentApi:
                 if not isinstance(body, dict):
                     return _error(400, "SerializationException",
                                   "The body must be a JSON object.")
-            return await run_in_threadpool(self._in_transaction, endpoint,
-                                           request.path_params["case_id"], body)
+            return await self._on_case(endpoint, request.path_params["case_id"], body)
 
         return run
 
@@ -126,8 +127,7 @@ class AgentApi:
         """A 401 unless the request carries the operator token."""
         given = request.headers.get("authorization", "")
         scheme, _, token = given.partition(" ")
-        # Read in a worker thread: the event loop never waits on the database.
-        expected = await run_in_threadpool(self._token)
+        expected = await self._token()
         if scheme.lower() != "bearer" or not hmac.compare_digest(
                 token.strip().encode(), expected.encode()):
             return _error(401, "UnrecognizedClientException",
@@ -168,37 +168,40 @@ class AgentApi:
                 return _error(400, "ValidationException", f"Invalid nextToken: {token[:64]}")
             below = cursor[1]
         limit = int(limit_text)
-        rows = await run_in_threadpool(self._list, statuses, account, since_ms, below, limit + 1)
+        rows = await self.runner.read(lambda conn: case_queries.list_cases_any_account(
+            conn, statuses=statuses, account_id=account, since=since_ms, below_seq=below,
+            limit=limit + 1))
         page = {"cases": [_case(row) for row in rows[:limit]]}
         if len(rows) > limit:
             page["nextToken"] = self.tokens.encode("agent-cases", "",
                                                    [listing, rows[limit - 1].seq])
         return JSONResponse(page)
 
-    def _list(self, statuses, account, since_ms, below, limit) -> list:
-        with self.store.transaction(write=False) as conn:
-            return case_queries.list_cases_any_account(conn, statuses=statuses, account_id=account,
-                                                  since=since_ms, below_seq=below, limit=limit)
+    async def _token(self) -> str:
+        """The operator token (created on first use)."""
+        token = await self.runner.read(lambda conn: conn.scalar(
+            select(server_secrets.c.value).where(server_secrets.c.name == TOKEN_SECRET)))
+        return token if token is not None else await run_in_threadpool(operator_token,
+                                                                         self.store)
 
-    def _token(self) -> str:
-        """The operator token, read without the write lock (created on first use)."""
-        with self.store.transaction(write=False) as conn:
-            token = conn.scalar(select(server_secrets.c.value)
-                                .where(server_secrets.c.name == TOKEN_SECRET))
-        return token if token is not None else operator_token(self.store)
-
-    def _in_transaction(self, endpoint, case_id: str, body: dict) -> JSONResponse:
+    async def _on_case(self, endpoint, case_id: str, body: dict) -> JSONResponse:
+        """Run ``endpoint(ctx, case, body)`` in a transaction of its own (a write, the case
+        locked, unless it only reads); a case id no case has is a 404."""
         if not _CASE_ID.fullmatch(case_id):  # no database need see NULs or 10 KB ids
             return _error(404, "CaseIdNotFound", f"Case ID {case_id[:100]} was not found.")
-        with self.store.transaction(write=endpoint is not self.get_case) as conn:
-            case = case_queries.find_case_any_account(conn, case_id,
-                                                 lock=endpoint is not self.get_case)
+        writes = endpoint is not self.get_case
+
+        def run(conn):
+            case = case_queries.find_case_any_account(conn, case_id, lock=writes)
             if case is None:
-                return _error(404, "CaseIdNotFound", f"Case ID {case_id} was not found.")
+                return _error(404, "CaseIdNotFound", f"Case ID {case_id} was not found."), []
             # The case's account is the one its events are published for.
             ctx = case_context(conn, case, self.settings, self.tokens)
-            answer = endpoint(ctx, case, body)
-        for callback in ctx.after_commit:  # committed: wake the outbox
+            return endpoint(ctx, case, body), ctx.after_commit
+
+        answer, after_commit = await (self.runner.write(run) if writes
+                                      else self.runner.read(run))
+        for callback in after_commit:  # committed: wake the outbox
             callback()
         return answer
 
