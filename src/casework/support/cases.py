@@ -87,7 +87,7 @@ def _ready_uploads(ctx: Context, params: dict) -> list:
 def _attach(ctx: Context, set_id: str | None, communication_seq: int) -> None:
     # open_attachment_set locked the set, so this cannot fail; checked all the same.
     if set_id is not None and not case_queries.consume_attachment_set(ctx.conn, set_id,
-                                                                 communication_seq):
+                                                                      communication_seq):
         raise ServiceError("AttachmentSetIdNotFound",
                            f"An attachment set with the id {set_id} was not found.")
 
@@ -274,7 +274,7 @@ def describe_communications(ctx: Context, params: dict) -> dict:
                                "case.", 400)
     limit = params.get("maxResults") or DEFAULT_PAGE
     rows = case_queries.list_communications(ctx.conn, case.seq, after=after, before=before,
-                                       below_seq=below, limit=limit + 1)
+                                            below_seq=below, limit=limit + 1)
     result: dict = {}
     if len(rows) > limit:
         rows = rows[:limit]
