@@ -26,12 +26,13 @@ from .store.engine import now_ms
 from .store.runner import Runner
 from .support import registry as support_registry
 from .support.agent import AgentApi
-from .support.transfer import Transfers, remember_origin
+from .support.transfer import Transfers
 from .tokens import TokenSigner
 from .wire import http
 from .wire.errors import ServiceError
 from .wire.gateway import Gateway
 from .wire.model import Operation, Service, load_service
+from .wire.protocol import WireRequest
 from .wire.sigv4 import Principal
 
 SERVICE_NAMES = ("support", "connectcases")
@@ -111,17 +112,23 @@ class Casework:
             await delivering.close()
         for worker in self.workers:
             worker.close()
-        self.runner.close()
+        await self.runner.close()
 
     async def __call__(self, scope, receive, send) -> None:
         path = scope.get("path", "")
         if path == "/console" or path.startswith("/console/"):
             await self.agent_console(scope, receive, send)
-        elif scope["type"] == "http" and not path.startswith("/_casework/"):
-            remember_origin(scope)  # presigned URLs name the host the client used
+        elif scope["type"] == "http" and self.gateway_for(path) is not None:
             await self.gateway(scope, receive, send)
         else:
             await self.console(scope, receive, send)
+
+    def gateway_for(self, path: str) -> Gateway | None:
+        """The gateway when ``path`` is an AWS API path (not the console's nor Casework's own);
+        HTTP connections hand such requests to it directly (``wire/http.py``)."""
+        if path == "/console" or path.startswith(("/console/", "/_casework/")):
+            return None
+        return self.gateway
 
     async def health(self, request) -> JSONResponse:
         # The process id tells `serve --workers N` processes apart.
@@ -169,7 +176,8 @@ class Casework:
                     "keys create` and the server's --data-dir or --database-url)",
                     access_key_id[:128], where)
 
-    async def invoke(self, op: Operation, params: dict, principal: Principal) -> dict:
+    async def invoke(self, op: Operation, params: dict, request: WireRequest) -> dict:
+        principal = request.principal
         # A scoped key (casework keys create --allow) is refused before any work is done.
         check_allowed(self.key_record(principal.access_key_id), op.service.name, op.name)
         if self.faults is not None:
@@ -189,8 +197,10 @@ class Casework:
                 raise refused
         dry_run = params.pop("dryRun", False) if "dryRun" in op.input_shape.members else False
 
+        origin = request.origin()  # presigned URLs name the host the client used
+
         def job(conn):
-            ctx = self._context(conn, principal)
+            ctx = self._context(conn, principal, origin)
             return registered.run(ctx, params), ctx.after_commit
 
         if dry_run:
@@ -206,8 +216,8 @@ class Casework:
             callback()
         return result
 
-    def _context(self, conn, principal: Principal) -> Context:
-        return Context(conn=conn, account_id=principal.account_id,
+    def _context(self, conn, principal: Principal, origin: str | None) -> Context:
+        return Context(conn=conn, account_id=principal.account_id, origin=origin,
                        access_key_id=principal.access_key_id, region=principal.region,
                        settings=self.settings,
                        tokens=self.tokens, now=now_ms())

@@ -32,6 +32,7 @@ class Context:
     settings: Settings
     tokens: TokenSigner
     now: int  # epoch milliseconds, fixed for the whole request
+    origin: str | None = None  # scheme://host the client reached (None off the request path)
     memo: dict[str, Any] = field(default_factory=dict)  # lookups made at most once a request
     # Run once the transaction has committed (not after a rollback or dry run): e.g. waking a
     # background worker, which must not look for the request's rows before they are visible.

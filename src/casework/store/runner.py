@@ -7,10 +7,14 @@ number of clients (GIL contention). So each kind of work goes where the database
 * **SQLite reads** run on the calling thread (the event loop) in a read transaction of a
   connection that thread owns: a primary-key read costs microseconds, and a hand-off to a
   thread would cost more than it. WAL readers never wait for the writer.
-* **SQLite writes** queue for the one writer thread, which admits them in batches: one
-  ``BEGIN IMMEDIATE``, each request in its own ``SAVEPOINT`` (a failure rolls back only that
-  request), one ``COMMIT`` — one fsync acknowledges the whole batch, so ``synchronous=FULL``
-  durability is kept while the fsync's cost is shared. SQLite admits one writer anyway.
+* **SQLite writes** are admitted in batches by group commit: one ``BEGIN IMMEDIATE``, each
+  request in its own ``SAVEPOINT`` (a failure rolls back only that request), one ``COMMIT`` —
+  one fsync acknowledges the whole batch, so ``synchronous=FULL`` durability is kept while
+  the fsync's cost is shared. SQLite admits one writer anyway. The requests' statements run
+  on the event loop; only ``BEGIN IMMEDIATE`` (which may wait for another process's writer)
+  and ``COMMIT`` (the fsync) run in the committer thread. Measured: a writer thread running
+  the statements itself took the GIL back from the loop after every statement, and those
+  hand-offs cost more CPU than the statements.
 * **PostgreSQL** work runs on the event loop too, each job in a greenlet on a connection of its
   own (``store/green.py``): where psycopg would block on the socket, the greenlet hands the
   socket to the loop, which serves other requests meanwhile. The server runs writers
@@ -29,10 +33,11 @@ import asyncio
 import contextlib
 import contextvars
 import logging
-import queue
 import threading
 from collections import deque
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from functools import partial
 from typing import Any
 
 from sqlalchemy import Connection
@@ -45,11 +50,10 @@ CHECKPOINT_SECONDS = 0.5
 
 
 class _Write:
-    __slots__ = ("context", "fn", "future", "loop", "rollback")
+    __slots__ = ("context", "fn", "future", "rollback")
 
-    def __init__(self, fn: Job, rollback: bool, loop, future, context):
-        self.fn, self.rollback, self.loop, self.future, self.context = (
-            fn, rollback, loop, future, context)
+    def __init__(self, fn: Job, rollback: bool, future, context):
+        self.fn, self.rollback, self.future, self.context = fn, rollback, future, context
 
 
 class Runner:
@@ -59,10 +63,11 @@ class Runner:
         self.store = store
         self._local = threading.local()
         if store.is_sqlite:
-            self._queue: queue.SimpleQueue[_Write | None] = queue.SimpleQueue()
-            self._writer = threading.Thread(target=self._write_loop, name="casework-writer",
-                                            daemon=True)
-            self._writer.start()
+            self._pending: deque[_Write] = deque()  # writes waiting for the next batch
+            self._writing = False  # a batch is between its BEGIN and its COMMIT
+            self._idle: asyncio.Event | None = None  # set by close() to hear the last COMMIT
+            self._writer: Connection | None = None
+            self._committer = ThreadPoolExecutor(1, thread_name_prefix="casework-commit")
             self._stop = threading.Event()
             threading.Thread(target=self._checkpoint_loop, name="casework-checkpoint",
                              daemon=True).start()
@@ -79,47 +84,45 @@ class Runner:
     async def read(self, fn: Job) -> Any:
         """Run ``fn`` in a read-only transaction and return its result."""
         if self.store.is_sqlite:
-            return self._run_sqlite_read(self._connection(False), fn)
+            return self._run_sqlite_read(self._read_connection(), fn)
         return await self._on_loop(fn, write=False, rollback=False)
 
     async def write(self, fn: Job, rollback: bool = False) -> Any:
         """Run ``fn`` in a write transaction (rolled back if ``rollback``: dry runs)."""
         if not self.store.is_sqlite:
             return await self._on_loop(fn, write=True, rollback=rollback)
-        loop = asyncio.get_running_loop()
-        future = loop.create_future()
-        self._queue.put(_Write(fn, rollback, loop, future, contextvars.copy_context()))
+        future = asyncio.get_running_loop().create_future()
+        self._pending.append(_Write(fn, rollback, future, contextvars.copy_context()))
+        if not self._writing:
+            self._writing = True
+            self._begin_batch()
         return await future
 
-    def close(self) -> None:
+    async def close(self) -> None:
+        """Stop, once the batch being written (if any) has committed."""
         if self.store.is_sqlite:
+            if self._writing:
+                self._idle = asyncio.Event()
+                await self._idle.wait()
             self._stop.set()
-            self._queue.put(None)
-            self._writer.join(timeout=30)
+            self._committer.shutdown(wait=True)
         else:
             for connections in self._pg.values():
                 connections.close()
 
     # ------------------------------------------------------------------ connections
 
-    def _connection(self, write: bool) -> Connection:
-        """This thread's own connection, opened once and kept (no pool checkout per job)."""
+    def _read_connection(self) -> Connection:
+        """The event loop's SQLite connection for reads, opened once and kept (no pool
+        checkout per job)."""
         conn = getattr(self._local, "conn", None)
         if conn is None:
             conn = self._local.conn = self.store.engine.connect()
-            if self.store.is_sqlite and not write:
-                # The event loop's connection only reads: a handler registered as a read that
-                # tried to write would fail loudly here rather than wait on the writer's lock.
-                conn.exec_driver_sql("PRAGMA query_only=ON")
-                conn.commit()
-            elif self.store.is_sqlite:
-                # The writer never checkpoints the WAL itself (a checkpoint inside a commit
-                # stalls every request of the batch): the checkpoint thread does it.
-                conn.exec_driver_sql("PRAGMA wal_autocheckpoint=0")
-                conn.commit()
-            # Each thread's connection only ever reads or only ever writes (SQLite's begin
-            # listener reads this; PostgreSQL ignores it).
-            conn.execution_options(casework_write=write)
+            conn.execution_options(casework_write=False)  # SQLite's begin listener reads it
+            # It only reads: a handler registered as a read that tried to write would fail
+            # loudly here rather than wait on the writer's lock. (On the driver: through
+            # SQLAlchemy the pragma would open a transaction first.)
+            conn.connection.driver_connection.execute("PRAGMA query_only=ON")
         return conn
 
     @staticmethod
@@ -201,53 +204,103 @@ class Runner:
             except Exception:  # a locked or busy database: try again next time
                 log.debug("WAL checkpoint skipped", exc_info=True)
 
-    def _write_loop(self) -> None:
-        while True:
-            first = self._queue.get()
-            if first is None:
-                return
-            batch = [first]
-            while len(batch) < MAX_BATCH:
-                try:
-                    item = self._queue.get_nowait()
-                except queue.Empty:
-                    break
-                if item is None:
-                    self._queue.put(None)  # finish this batch, then stop
-                    break
-                batch.append(item)
-            self._commit_batch(batch)
+    def _begin_batch(self) -> None:
+        """Open the next batch's transaction in the committer thread, then run it here."""
+        begun = asyncio.get_running_loop().run_in_executor(self._committer, self._begin)
+        begun.add_done_callback(self._run_batch)
 
-    def _commit_batch(self, batch: list[_Write]) -> None:
-        outcomes: list[tuple[bool, Any]] = []
-        with self.store.write_lock:
-            conn = self._connection(True)
-            try:
-                trans = conn.begin()
-                for job in batch:
-                    outcomes.append(self._in_savepoint(conn, job))
-                trans.commit()
-            except BaseException as error:  # the batch's COMMIT failed: nothing is durable
-                log.exception("group commit of %d requests failed", len(batch))
-                if conn.in_transaction():
-                    conn.rollback()
-                outcomes = [(False, error)] * len(batch)
-        for job, (ok, value) in zip(batch, outcomes, strict=True):
-            job.loop.call_soon_threadsafe(_settle, job.future, ok, value)
-
-    @staticmethod
-    def _in_savepoint(conn: Connection, job: _Write) -> tuple[bool, Any]:
-        savepoint = conn.begin_nested()
+    def _begin(self) -> Connection:
+        self.store.write_lock.acquire()  # this process's other writers (CLI, workers) wait
         try:
-            result = job.context.run(job.fn, conn)
-        except BaseException as error:
-            savepoint.rollback()
-            return False, error
-        if job.rollback:
-            savepoint.rollback()
+            conn = self._writer
+            if conn is None:
+                conn = self._writer = self.store.engine.connect()
+                conn.execution_options(casework_write=True)
+                # The writer never checkpoints the WAL itself (a checkpoint inside a commit
+                # stalls every request of the batch): the checkpoint thread does it.
+                conn.connection.driver_connection.execute("PRAGMA wal_autocheckpoint=0")
+            conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
+        except BaseException:
+            self.store.write_lock.release()
+            raise
+        return conn
+
+    def _run_batch(self, begun: asyncio.Future) -> None:
+        batch = [self._pending.popleft() for _ in range(min(MAX_BATCH, len(self._pending)))]
+        try:
+            conn = begun.result()
+        except BaseException as error:  # no transaction could be opened: nothing was written
+            log.error("could not begin a write transaction: %s", error)
+            self._settle_batch(batch, [(False, error)] * len(batch))
+            return
+        raw = conn.connection.driver_connection
+        try:
+            outcomes = [_in_savepoint(raw, conn, job) for job in batch]
+        except BaseException as error:  # a savepoint could not be undone: drop the batch
+            log.exception("write batch of %d requests failed", len(batch))
+            outcomes = [(False, error)] * len(batch)
+            committed = self._committer.submit(self._end, conn, False)
         else:
-            savepoint.commit()
-        return True, result
+            committed = self._committer.submit(self._end, conn, True)
+        asyncio.wrap_future(committed).add_done_callback(
+            partial(self._committed, batch, outcomes))
+
+    def _end(self, conn: Connection, commit: bool) -> None:
+        """COMMIT (or ROLLBACK) the batch's transaction, in the committer thread."""
+        try:
+            if not commit:
+                _rollback(conn)
+            elif conn.in_transaction():
+                conn.commit()  # SQLAlchemy joined the transaction: it must see it end
+            else:
+                conn.connection.driver_connection.execute("COMMIT")
+        except BaseException:
+            log.exception("group commit failed")
+            with contextlib.suppress(Exception):
+                _rollback(conn)
+            raise
+        finally:
+            self.store.write_lock.release()
+
+    def _committed(self, batch: list[_Write], outcomes: list[tuple[bool, Any]],
+                   committed: asyncio.Future) -> None:
+        error = committed.exception()
+        if error is not None:  # the batch's COMMIT failed: nothing is durable
+            outcomes = [(False, error)] * len(batch)
+        self._settle_batch(batch, outcomes)
+
+    def _settle_batch(self, batch: list[_Write], outcomes: list[tuple[bool, Any]]) -> None:
+        for job, (ok, value) in zip(batch, outcomes, strict=True):
+            _settle(job.future, ok, value)
+        if self._pending:
+            self._begin_batch()
+        else:
+            self._writing = False
+            if self._idle is not None:
+                self._idle.set()
+
+
+def _in_savepoint(raw, conn: Connection, job: _Write) -> tuple[bool, Any]:
+    """Run one write in its own savepoint: its failure (or dry run) undoes only its own
+    changes. Raises only when the savepoint itself cannot be undone."""
+    raw.execute("SAVEPOINT job")
+    try:
+        result = job.context.run(job.fn, conn)
+    except Exception as error:
+        raw.execute("ROLLBACK TO job")
+        raw.execute("RELEASE job")
+        return False, error
+    if job.rollback:
+        raw.execute("ROLLBACK TO job")
+    raw.execute("RELEASE job")
+    return True, result
+
+
+def _rollback(conn: Connection) -> None:
+    if conn.in_transaction():
+        conn.rollback()
+    elif conn.connection.driver_connection.in_transaction:
+        conn.connection.driver_connection.execute("ROLLBACK")
 
 
 def _pg_write(conn: Connection, fn: Job, rollback: bool, commit: Callable) -> Any:

@@ -19,13 +19,12 @@ Bodies are streamed in 1 MiB pieces both ways; memory per transfer stays about t
 whatever the file size. Errors are S3-style XML
 with S3's codes, since clients treat these URLs as S3 URLs.
 
-The URLs name the host the API client used (its ``Host`` header, captured per request by
-:func:`remember_origin`), so they work through whatever address reaches the server.
+The URLs name the host the API client used (its ``Host`` header, the request's origin in the
+handler's context), so they work through whatever address reaches the server.
 """
 
 from __future__ import annotations
 
-import contextvars
 import hashlib
 import hmac
 import logging
@@ -44,6 +43,7 @@ from starlette.routing import Route
 
 from ..config import Settings
 from ..datadir import sweep_temporary_parts
+from ..handlers import Context
 from ..store import Store
 from ..store.engine import now_ms
 from .blobs import CHUNK, blob_store
@@ -62,29 +62,9 @@ _SIGNATURE = re.compile(r"[0-9a-f]{64}")
 NOT_READY = "attachment-not-ready"
 SWEEP_BATCH = 100
 
-_origin: contextvars.ContextVar[str | None] = contextvars.ContextVar("casework_origin",
-                                                                    default=None)
-_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
-
-
-def remember_origin(scope: dict) -> None:
-    """Note ``scheme://host`` of the request being served, for the URLs its handler signs.
-
-    Each ASGI request runs in its own task, and the gateway copies the context into the worker
-    thread that runs the handler, so the value is seen by exactly this request's handler.
-    """
-    host = next((value.decode("latin-1") for name, value in scope.get("headers", ())
-                 if name == b"host"), None)
-    if host is None or not _HOST.match(host):
-        server = scope.get("server")
-        host = f"{server[0]}:{server[1]}" if server else None
-    if host is not None:
-        _origin.set(f"{scope.get('scheme', 'http')}://{host}")
-
-
-def current_origin(settings: Settings) -> str:
+def current_origin(ctx: Context) -> str:
     """Where the client reached us; the configured listen address when unknown."""
-    return _origin.get() or f"http://{settings.host}:{settings.port}"
+    return ctx.origin or f"http://{ctx.settings.host}:{ctx.settings.port}"
 
 
 def part_path(upload_id: str, part_index: int) -> str:

@@ -86,7 +86,7 @@ def _load_upload(ctx: Context, upload_id: str, *, attached_ok: bool = False,
 
 def _link(ctx: Context, method: str, path: str, expires_at: int) -> str:
     secret = upload_queries.server_secret(ctx.conn, LINK_SECRET)
-    return presign(secret, current_origin(ctx.settings), method, path, expires_at,
+    return presign(secret, current_origin(ctx), method, path, expires_at,
                    ctx.access_key_id)
 
 

@@ -1,4 +1,4 @@
-"""The AWS gateway: an ASGI app that serves every operation of the models it is given.
+"""The AWS gateway: serves every operation of the models it is given.
 
 Per request: read the body, pick the protocol (``X-Amz-Target`` means JSON 1.1, anything else
 REST-JSON), authenticate, find the operation, parse and validate on the event loop (pure CPU
@@ -19,7 +19,7 @@ from typing import Any
 from .errors import ServiceError, not_implemented, unknown_operation, validation_error
 from .model import Operation, Service
 from .protocol import Json11, RestJson, WireRequest, WireResponse
-from .sigv4 import Credential, Principal, SecretLookup, check_headers, verify
+from .sigv4 import Credential, SecretLookup, check_headers, verify
 
 log = logging.getLogger("casework.gateway")
 access_log = logging.getLogger("casework.access")
@@ -52,8 +52,9 @@ class BodyBudget:
     def release(self, size: int) -> None:
         self.held -= size
 
-# await invoke(operation, params, principal) -> output dict; the app supplies transactions.
-Invoker = Callable[[Operation, dict, Principal], Awaitable[dict]]
+# await invoke(operation, params, request) -> output dict; the app supplies transactions.
+# The request's principal is set: its signature was verified.
+Invoker = Callable[[Operation, dict, WireRequest], Awaitable[dict]]
 
 
 def new_request_id() -> str:
@@ -64,8 +65,36 @@ def new_request_id() -> str:
     return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
 
 
+class Exchange:
+    """One request through the gateway, from its headers to its answer.
+
+    ``response`` is set as soon as the answer is known: at the headers for a request refused
+    before its body is read (then ``close``: the unread body is not waited for), at the body
+    for one too large, else by :meth:`Gateway.answer`.
+    """
+
+    __slots__ = ("chunks", "close", "request", "request_id", "reserved", "resolved",
+                 "response", "size", "started")
+
+    def __init__(self, request: WireRequest):
+        self.started = time.perf_counter()
+        self.request_id = new_request_id()
+        self.request = request
+        self.resolved: _Resolved | None = None
+        self.response: WireResponse | None = None
+        self.close = False
+        self.chunks: list[bytes] = []
+        self.size = 0
+        self.reserved = 0
+
+
 class Gateway:
-    """Serves the given services; ``implemented`` names the operations that have handlers."""
+    """Serves the given services; ``implemented`` names the operations that have handlers.
+
+    Two transports drive it: ``wire/http.py``'s connections call :meth:`open`, :meth:`feed`,
+    :meth:`answer` and :meth:`done` directly (no ASGI messages on the hot path), and
+    :meth:`__call__` serves it as an ASGI app for any other server.
+    """
 
     def __init__(
         self,
@@ -94,71 +123,101 @@ class Gateway:
         self.max_body_bytes = max_body_bytes
         self.bodies = BodyBudget(max_body_memory)
 
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        started = time.perf_counter()
-        request_id = new_request_id()
-        header_pairs = [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]]
-        request = WireRequest.build(
-            method=scope["method"],
-            raw_path=scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?")[0],
-            query_string=scope.get("query_string", b"").decode("latin-1"),
-            header_pairs=header_pairs,
-            body=b"",
-        )
-        protocol = self.json if "x-amz-target" in request.headers else self.rest
-        reserved = 0
-        close = False
-        try:
-            # Everything the headers can settle is settled before a byte of the body is read,
-            # so that a caller without a valid key cannot make the server buffer anything.
-            declared = request.headers.get("content-length", "")
-            if declared.isdigit() and int(declared) > self.max_body_bytes:
-                resolved = protocol.serialize_error(None, self._too_large())
-            else:
-                resolved = self._resolve(request, protocol)
-            if isinstance(resolved, WireResponse):
-                response, close = resolved, True
-            else:
-                body, reserved = await self._read_body(receive)
-                if body is None:
-                    return  # the client went away (or stalled and was cut off)
-                if isinstance(body, ServiceError):
-                    response, close = protocol.serialize_error(resolved.op, body), True
-                else:
-                    request.body = body
-                    response = await self._complete(request, resolved)
-            out = [(b"x-amzn-requestid", request_id.encode()),
-                   (b"content-length", str(len(response.body)).encode())]
-            if close:
-                out.append((b"connection", b"close"))  # the unread body is not waited for
-            # UTF-8, not latin-1: a modeled string header may hold any character and must not
-            # crash the response after the handler succeeded.
-            out.extend((k.encode("latin-1"), v.encode("utf-8")) for k, v in response.headers)
-            await send({"type": "http.response.start", "status": response.status, "headers": out})
-            await send({"type": "http.response.body", "body": response.body})
-        finally:
-            self.bodies.release(reserved)
-        if access_log.isEnabledFor(logging.INFO) or response.status >= 500:
-            self._log(request, response, request_id, started)
+    def open(self, method: str, raw_path: str, query_string: str,
+             header_pairs: list[tuple[str, str]], scheme: str = "http",
+             server: tuple | None = None) -> Exchange:
+        """Start an exchange from the request line and headers (path still percent-encoded).
 
-    async def _read_body(self, receive: Callable) -> tuple[bytes | ServiceError | None, int]:
-        """The body (None if the client disconnected) and the bytes reserved for it."""
-        chunks, size = [], 0
-        while True:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                return None, size
-            chunk = message.get("body", b"")
-            if size + len(chunk) > self.max_body_bytes:
-                return self._too_large(), size
-            if not self.bodies.reserve(len(chunk)):
-                return ServiceError(
-                    "ServiceUnavailableException", "The server is reading too many request "
-                    "bodies at once; retry later.", 503), size
-            size += len(chunk)
-            chunks.append(chunk)
-            if not message.get("more_body"):
-                return b"".join(chunks), size
+        Everything the headers can settle is settled here, before a byte of the body is read,
+        so that a caller without a valid key cannot make the server buffer anything.
+        """
+        request = WireRequest.build(method, raw_path, query_string, header_pairs, b"")
+        request.scheme, request.server = scheme, server
+        exchange = Exchange(request)
+        protocol = self.json if "x-amz-target" in request.headers else self.rest
+        declared = request.headers.get("content-length", "")
+        if declared.isdigit() and int(declared) > self.max_body_bytes:
+            resolved: _Resolved | WireResponse = protocol.serialize_error(None, self._too_large())
+        else:
+            resolved = self._resolve(request, protocol)
+        if isinstance(resolved, WireResponse):
+            exchange.response, exchange.close = resolved, True
+        else:
+            exchange.resolved = resolved
+        return exchange
+
+    def feed(self, exchange: Exchange, chunk: bytes) -> bool:
+        """Take a piece of the body; False (and an error answer) once it cannot be held."""
+        if exchange.response is not None:
+            return False
+        error = None
+        if exchange.size + len(chunk) > self.max_body_bytes:
+            error = self._too_large()
+        elif not self.bodies.reserve(len(chunk)):
+            error = ServiceError("ServiceUnavailableException", "The server is reading too "
+                                 "many request bodies at once; retry later.", 503)
+        if error is not None:
+            exchange.response = exchange.resolved.protocol.serialize_error(
+                exchange.resolved.op, error)
+            exchange.close = True
+            return False
+        exchange.reserved += len(chunk)
+        exchange.size += len(chunk)
+        exchange.chunks.append(chunk)
+        return True
+
+    async def answer(self, exchange: Exchange) -> WireResponse:
+        """The answer to a request whose body has been fed whole."""
+        if exchange.response is None:
+            request = exchange.request
+            request.body = (exchange.chunks[0] if len(exchange.chunks) == 1
+                            else b"".join(exchange.chunks))
+            exchange.chunks = []
+            exchange.response = await self._complete(request, exchange.resolved)
+        return exchange.response
+
+    def response_headers(self, exchange: Exchange) -> list[tuple[bytes, bytes]]:
+        """The answer's headers, request id and length included."""
+        response = exchange.response
+        out = [(b"x-amzn-requestid", exchange.request_id.encode()),
+               (b"content-length", str(len(response.body)).encode())]
+        if exchange.close:
+            out.append((b"connection", b"close"))
+        # UTF-8, not latin-1: a modeled string header may hold any character and must not
+        # crash the response after the handler succeeded.
+        out.extend((k.encode("latin-1"), v.encode("utf-8")) for k, v in response.headers)
+        return out
+
+    def done(self, exchange: Exchange) -> None:
+        """The exchange is over (answered or abandoned): its body's memory is given back and
+        an answered request is logged."""
+        self.bodies.release(exchange.reserved)
+        exchange.reserved = 0
+        response = exchange.response
+        if response is not None and (access_log.isEnabledFor(logging.INFO)
+                                     or response.status >= 500):
+            self._log(exchange.request, response, exchange.request_id, exchange.started)
+
+    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
+        exchange = self.open(
+            scope["method"],
+            scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?")[0],
+            scope.get("query_string", b"").decode("latin-1"),
+            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
+            scope.get("scheme", "http"), scope.get("server"))
+        try:
+            while exchange.response is None:
+                message = await receive()
+                if message["type"] == "http.disconnect":
+                    return  # the client went away (or stalled and was cut off)
+                if self.feed(exchange, message.get("body", b"")) and not message.get(
+                        "more_body"):
+                    await self.answer(exchange)
+            await send({"type": "http.response.start", "status": exchange.response.status,
+                        "headers": self.response_headers(exchange)})
+            await send({"type": "http.response.body", "body": exchange.response.body})
+        finally:
+            self.done(exchange)
 
     def _too_large(self) -> ServiceError:
         return ServiceError("RequestEntityTooLargeException",
@@ -221,7 +280,7 @@ class Gateway:
                 op.validate(params, "", problems)
                 if problems:
                     raise validation_error(problems)
-            result = await self.invoke(op, params, principal)
+            result = await self.invoke(op, params, request)
             response = protocol.serialize(op, result or {})
         except ServiceError as error:
             response = protocol.serialize_error(op, error)

@@ -11,20 +11,34 @@ before any credential is checked, since none is needed to open a socket):
   connection still sending its headers (a flood of half-sent requests cannot lock out real
   clients), or, when none is, is itself closed;
 * malformed HTTP gets an AWS-shaped error body instead of plain text.
+
+AWS API requests skip ASGI: the connection hands them to the gateway itself (``open`` at the
+headers, ``feed`` per piece of body, ``answer`` when complete) and writes the answer in one
+piece. An ASGI request costs a task, a scope, message dicts and uvicorn's checks of every
+response header: more than a primary-key read. ``answer`` is driven by the future callbacks
+it waits on (none for a SQLite read, which completes at once). Everything else (the console,
+``/_casework/``) is served by the ASGI app as before.
 """
 
 from __future__ import annotations
 
+import contextvars
+import logging
 import resource
+import urllib.parse
 import uuid
 from dataclasses import dataclass
+from functools import partial
 
+import httptools
 import orjson
-from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
+from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
 
 MAX_LINE = 16 * 1024
 MAX_HEADERS = 64 * 1024
 LINGER_SECONDS = 2.0  # how long a refused connection's further bytes are read and dropped
+_DIRECT = object()  # marks a pipelined gateway call in uvicorn's queue of waiting requests
+log = logging.getLogger("casework.gateway")
 
 
 @dataclass
@@ -64,6 +78,15 @@ _HEADERS_TOO_LARGE = (
     f"Each header must be at most {MAX_LINE} bytes and all headers at most {MAX_HEADERS} bytes.")
 
 
+class _Busy:
+    """Stands for a gateway call in progress where uvicorn looks for its current cycle."""
+
+    response_complete = False
+
+
+_BUSY = _Busy()
+
+
 class _HeadWithBody:
     """The transport of one response: its head waits for the first piece of its body, so that
     both leave in one write (one system call and one packet instead of two). ``flush`` sends
@@ -98,8 +121,34 @@ class _HeadWithBody:
         return getattr(self._transport, name)
 
 
+class _Call:
+    """A gateway request on this connection, from its headers to its answer."""
+
+    __slots__ = ("exchange", "gateway", "head_only", "keep_alive")
+
+    def __init__(self, gateway, exchange, keep_alive: bool, head_only: bool):
+        self.gateway, self.exchange = gateway, exchange
+        self.keep_alive, self.head_only = keep_alive, head_only
+
+
+def _gateway_router(app):
+    """The app's ``gateway_for(path)``, found through the middleware uvicorn wraps it in."""
+    while app is not None and not hasattr(app, "gateway_for"):
+        app = getattr(app, "app", None)
+    return None if app is None else app.gateway_for
+
+
 class GuardedHttpToolsProtocol(HttpToolsProtocol):
     """See the module docstring."""
+
+    def __init__(self, *args, **kwargs):
+        super().__init__(*args, **kwargs)
+        self._gateway_for = _gateway_router(self.app)
+        self._gateway = None  # the gateway while the current request is one of its
+        self._reading: _Call | None = None  # that request, while its body arrives
+        self._answering = False  # a gateway call is being answered
+        self._close_after = False  # shutting down: close once the answer is out
+        self._stalled = False  # the client is not reading its answers: wait to go on
 
     def connection_made(self, transport) -> None:  # type: ignore[override]
         super().connection_made(transport)
@@ -132,6 +181,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def connection_lost(self, exc) -> None:
         _awaiting_headers.pop(self, None)
         self._cancel_timer()
+        # Gateway calls that will never be answered give their bodies' memory back.
+        if self._reading is not None:
+            self._reading.gateway.done(self._reading.exchange)
+            self._reading = None
+        for call, app in self.pipeline:
+            if app is _DIRECT:
+                call.gateway.done(call.exchange)
+        self.pipeline.clear()
         super().connection_lost(exc)
 
     # -------------------------------------------------------------- deadlines
@@ -161,6 +218,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
+        self._gateway = None
         if self not in _awaiting_headers:  # a kept-alive connection's next request
             self._header_bytes = 0
             self._await_headers()
@@ -181,23 +239,136 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         _awaiting_headers.pop(self, None)
         self._arm(LIMITS.body_timeout)
+        if self._gateway_for is not None and not self.parser.should_upgrade():
+            raw_path = httptools.parse_url(self.url).path
+            path = raw_path.decode("ascii", "replace")
+            gateway = self._gateway_for(urllib.parse.unquote(path) if "%" in path else path)
+            if gateway is not None:
+                self._open_call(gateway, raw_path)
+                return
+        if self._answering and not self.parser.should_upgrade():
+            # An ASGI request pipelined behind a gateway call waits for its answer: uvicorn
+            # queues a request while the current cycle is unfinished.
+            self.cycle = _BUSY
         super().on_headers_complete()
         if self.cycle is not None:
             self.cycle.transport = _HeadWithBody(self.transport)
 
     def on_body(self, body: bytes) -> None:
         self._arm(LIMITS.body_timeout)  # the client is still sending: it gets more time
-        super().on_body(body)
+        if self._gateway is None:
+            super().on_body(body)
+        elif self._reading is not None and not self._gateway.feed(self._reading.exchange, body):
+            self._ready()  # refused (too large): answered now, the rest is not read
 
     def on_message_complete(self) -> None:
         self._cancel_timer()
-        super().on_message_complete()
+        if self._gateway is None:
+            super().on_message_complete()
+        elif self._reading is not None:
+            self._ready()
 
     def on_response_complete(self) -> None:
         cycle = self.cycle
         if cycle is not None and isinstance(cycle.transport, _HeadWithBody):
             cycle.transport.flush()
         super().on_response_complete()
+
+    def _start_asgi_task(self, cycle, app) -> None:
+        if app is _DIRECT:  # a pipelined gateway call's turn (next loop turn: no recursion)
+            self._answering = True
+            self.loop.call_soon(self._answer, cycle)
+        else:
+            super()._start_asgi_task(cycle, app)
+
+    def shutdown(self) -> None:
+        if self._answering or self._reading is not None:
+            self._close_after = True  # the call in progress is answered first
+        else:
+            super().shutdown()
+
+    def resume_writing(self) -> None:
+        super().resume_writing()
+        if self._stalled:
+            self._stalled = False
+            self.on_response_complete()
+
+    # -------------------------------------------------------------- gateway calls
+
+    def _open_call(self, gateway, raw_path: bytes) -> None:
+        """Start a gateway call at its headers (which may already settle its answer)."""
+        self._gateway = gateway
+        version = self.parser.get_http_version()
+        method = self.parser.get_method().decode("ascii", "replace")
+        query = httptools.parse_url(self.url).query or b""
+        exchange = gateway.open(
+            method, raw_path.decode("latin-1"), query.decode("latin-1"),
+            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.headers],
+            self.scheme or "http", self.server)
+        keep_alive = version != "1.0" and self.parser.should_keep_alive()
+        self._reading = _Call(gateway, exchange, keep_alive, method == "HEAD")
+        if exchange.response is not None:
+            self._ready()  # refused at the headers: the body is not read
+        elif self.expect_100_continue:
+            self.transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def _ready(self) -> None:
+        """The call being read is complete: answer it now, or after the one before it."""
+        call, self._reading = self._reading, None
+        if self._answering or (self.cycle is not None and not self.cycle.response_complete):
+            self.flow.pause_reading()
+            self.pipeline.appendleft((call, _DIRECT))
+        else:
+            self._answer(call)
+
+    def _answer(self, call: _Call) -> None:
+        self._answering = True
+        self._step(call, call.gateway.answer(call.exchange),
+                   contextvars.copy_context())
+
+    def _step(self, call: _Call, coroutine, context, _done=None) -> None:
+        """Run the answer until it waits on a future, and again when that future is done
+        (what a task would do, without a task)."""
+        try:
+            awaited = context.run(coroutine.send, None)
+        except StopIteration:
+            self._respond(call)
+            return
+        except BaseException:  # answer() turns errors into responses: a bug or a cancellation
+            log.exception("gateway call failed")
+            call.gateway.done(call.exchange)
+            self._answering = False
+            self.transport.close()
+            return
+        resume = partial(self._step, call, coroutine, context)
+        if awaited is None:  # a bare yield (asyncio.sleep(0)): go on at the next turn
+            self.loop.call_soon(resume)
+        else:
+            awaited._asyncio_future_blocking = False
+            awaited.add_done_callback(resume)
+
+    def _respond(self, call: _Call) -> None:
+        exchange, gateway = call.exchange, call.gateway
+        response = exchange.response
+        self._answering = False
+        if not self.transport.is_closing():
+            head = [STATUS_LINE[response.status]]
+            for name, value in self.server_state.default_headers:
+                head.append(b"%s: %s\r\n" % (name, value))
+            for name, value in gateway.response_headers(exchange):
+                head.append(b"%s: %s\r\n" % (name, value))
+            head.append(b"\r\n")
+            if not call.head_only:
+                head.append(response.body)
+            self.transport.write(b"".join(head))
+        gateway.done(exchange)
+        if exchange.close or not call.keep_alive or self._close_after:
+            self.transport.close()
+            self.on_response_complete()
+        elif self.flow.write_paused:
+            self._stalled = True  # go on when the client has read what it was sent
+        else:
+            self.on_response_complete()
 
     def send_400_response(self, msg: str) -> None:
         """Malformed HTTP (or a limit above): an AWS-shaped error, then a lingering close.

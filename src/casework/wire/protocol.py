@@ -30,6 +30,8 @@ from .shapes import (
     timestamp_format,
 )
 
+_HOST = re.compile(r"^[A-Za-z0-9.\-]+(:[0-9]{1,5})?$|^\[[0-9A-Fa-f:.]+\](:[0-9]{1,5})?$")
+
 
 @dataclass
 class WireRequest:
@@ -43,6 +45,16 @@ class WireRequest:
     body: bytes
     raw_headers: list[tuple[str, str]] = field(default_factory=list)  # as sent, in order
     principal: Any = None  # who signed it, once the signature is verified
+    scheme: str = "http"
+    server: tuple | None = None  # the (address, port) the request reached
+
+    def origin(self) -> str | None:
+        """``scheme://host`` the client reached us at (its Host header when well formed,
+        else the address it connected to), for URLs handed back to it."""
+        host = self.headers.get("host")
+        if host is None or not _HOST.match(host):
+            host = f"{self.server[0]}:{self.server[1]}" if self.server else None
+        return None if host is None else f"{self.scheme}://{host}"
 
     @classmethod
     def build(cls, method: str, raw_path: str, query_string: str,
