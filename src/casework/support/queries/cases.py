@@ -80,13 +80,22 @@ _ACCOUNT_PLAN = Prepared(select(account_plans.c.plan).where(
 # (PostgreSQL: 32 bits), times BIGINT epoch milliseconds.
 _NO_UPPER_SEQ = 2**31 - 1
 _NO_UPPER_TIME = 2**62
+_NEWEST = (select(communications)
+           .where(communications.c.case_seq == bindparam("case_seq"),
+                  communications.c.created_at >= bindparam("after"),
+                  communications.c.created_at <= bindparam("before"),
+                  communications.c.seq < bindparam("below_seq"))
+           .order_by(communications.c.seq.desc()).limit(bindparam("limit")).subquery())
+# A page of a case's communications with their attachments in one statement: a left join on
+# the page, one row per attachment (one row for a communication without any).
 _NEWEST_COMMUNICATIONS = Prepared(
-    select(communications)
-    .where(communications.c.case_seq == bindparam("case_seq"),
-           communications.c.created_at >= bindparam("after"),
-           communications.c.created_at <= bindparam("before"),
-           communications.c.seq < bindparam("below_seq"))
-    .order_by(communications.c.seq.desc()).limit(bindparam("limit")))
+    select(_NEWEST, attachments.c.attachment_id, attachments.c.file_name,
+           attachments.c.size.label("attachment_size"))
+    .select_from(_NEWEST.outerjoin(
+        attachment_sets, attachment_sets.c.communication_seq == _NEWEST.c.seq)
+        .outerjoin(attachments,
+                   attachments.c.attachment_set_id == attachment_sets.c.attachment_set_id))
+    .order_by(_NEWEST.c.seq.desc(), attachments.c.position))
 _ATTACHMENTS_OF = Prepared(
     select(attachment_sets.c.communication_seq, attachments.c.attachment_id,
            attachments.c.file_name, attachments.c.size)
@@ -154,21 +163,40 @@ def list_cases(conn: Connection, account_id: str, *, display_id: str | None, aft
     return _list_cases_statement(frozenset(filters)).all(conn, params)
 
 
-def recent_communications(conn: Connection, case_seqs: list[int]) -> dict[int, list]:
-    """Up to six newest communications per case (five to show, one to know there are more).
+def recent_communications(conn: Connection, case_seqs: list[int]) -> tuple[dict, dict]:
+    """Up to six newest communications per case (five to show, one to know there are more),
+    as ``{case seq: [row, ...]}``, and their attachments as :func:`attachments_of` gives them.
 
     One index seek per case: pages hold at most 100 cases, and a seek costs microseconds.
     """
-    return {seq: list_communications(conn, seq, after=None, before=None, below_seq=None,
-                                      limit=RECENT_COMMUNICATIONS + 1) for seq in case_seqs}
+    recent: dict[int, list] = {}
+    found: dict[int, list] = {}
+    for seq in case_seqs:
+        recent[seq], attached = list_communications(
+            conn, seq, after=None, before=None, below_seq=None,
+            limit=RECENT_COMMUNICATIONS + 1)
+        found.update(attached)
+    return recent, found
 
 
 def list_communications(conn: Connection, case_seq: int, *, after: int | None,
-                        before: int | None, below_seq: int | None, limit: int) -> list:
-    return _NEWEST_COMMUNICATIONS.all(conn, {
-        "case_seq": case_seq, "after": 0 if after is None else after,
-        "before": _NO_UPPER_TIME if before is None else before,
-        "below_seq": _NO_UPPER_SEQ if below_seq is None else below_seq, "limit": limit})
+                        before: int | None, below_seq: int | None,
+                        limit: int) -> tuple[list, dict[int, list]]:
+    """A case's communications, newest first, and their attachments as
+    :func:`attachments_of` gives them."""
+    rows: list = []
+    found: dict[int, list] = {}
+    for row in _NEWEST_COMMUNICATIONS.all(conn, {
+            "case_seq": case_seq, "after": 0 if after is None else after,
+            "before": _NO_UPPER_TIME if before is None else before,
+            "below_seq": _NO_UPPER_SEQ if below_seq is None else below_seq, "limit": limit}):
+        if not rows or rows[-1].seq != row.seq:
+            rows.append(row)
+        if row.attachment_id is not None:
+            found.setdefault(row.seq, []).append(
+                ({"attachmentId": row.attachment_id, "fileName": row.file_name},
+                 row.attachment_size))
+    return rows, found
 
 
 def attachments_of(conn: Connection, communication_seqs: list[int]) -> dict[int, list]:
