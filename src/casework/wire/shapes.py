@@ -239,6 +239,11 @@ def decoder(shape: Shape, default_ts: str | None = None) -> Decoder:
 # --------------------------------------------------------------------------- encoding
 
 
+def _as_is(value: Any) -> Any:
+    """The encoder of values that are already what JSON carries (strings, numbers, ...)."""
+    return value
+
+
 @_cached
 def encoder(shape: Shape, default_ts: str | None = None) -> Encoder:
     """Compile an encoder from handler output to a JSON-ready value for this shape."""
@@ -246,7 +251,7 @@ def encoder(shape: Shape, default_ts: str | None = None) -> Encoder:
     kind = shape.type_name
 
     if is_document(shape):
-        return lambda value: value
+        return _as_is
 
     if kind == "structure":
         members = [
@@ -254,10 +259,15 @@ def encoder(shape: Shape, default_ts: str | None = None) -> Encoder:
             for name, m in shape.members.items()
             if not m.serialization.get("location")
         ]
+        # Members carried as they are under their own name are copied in one pass over the
+        # value; only the others go through their encoders (most output members are strings).
+        plain = frozenset(name for name, wire_name, encode in members
+                          if encode is _as_is and wire_name == name)
+        coded = [member for member in members if member[0] not in plain]
 
         def encode_structure(value: dict) -> dict:
-            out = {}
-            for name, wire_name, encode in members:
+            out = {k: v for k, v in value.items() if v is not None and k in plain}
+            for name, wire_name, encode in coded:
                 item = value.get(name)
                 if item is not None:
                     out[wire_name] = encode(item)
@@ -267,10 +277,14 @@ def encoder(shape: Shape, default_ts: str | None = None) -> Encoder:
 
     if kind == "list":
         encode_item = encoder(shape.member, default_ts)
+        if encode_item is _as_is:
+            return _as_is
         return lambda value: [encode_item(item) for item in value]
 
     if kind == "map":
         encode_value = encoder(shape.value, default_ts)
+        if encode_value is _as_is:
+            return _as_is
         return lambda value: {k: encode_value(v) for k, v in value.items()}
 
     if kind == "blob":
@@ -291,7 +305,7 @@ def encoder(shape: Shape, default_ts: str | None = None) -> Encoder:
 
         return encode_float
 
-    return lambda value: value
+    return _as_is
 
 
 # --------------------------------------------------------------------------- validation

@@ -196,7 +196,7 @@ def verify(credential: Credential, request: WireRequest) -> Principal:
     to_sign = (f"AWS4-HMAC-SHA256\n{c.amz_date}\n{c.scope_date}/{c.region}/{c.service}/"
                f"aws4_request\n{sha256(canonical.encode('utf-8')).hexdigest()}")
     key = signing_key(c.secret, c.scope_date, c.region, c.service)
-    expected = hmac.new(key, to_sign.encode("utf-8"), sha256).hexdigest()
+    expected = hmac.digest(key, to_sign.encode("utf-8"), "sha256").hex()
     if not hmac.compare_digest(expected, c.signature):
         raise _auth_error(
             "InvalidSignatureException",
@@ -210,7 +210,9 @@ def verify(credential: Credential, request: WireRequest) -> Principal:
 
 def canonical_request(request: WireRequest, signed: list[str]) -> str:
     """The SigV4 canonical request of ``request`` over the headers named in ``signed``."""
-    path = quote(normalize_url_path(request.raw_path), safe="/~")
+    # JSON 1.1 requests all go to "/", which canonicalizes to itself.
+    path = "/" if request.raw_path == "/" else quote(normalize_url_path(request.raw_path),
+                                                      safe="/~")
     query = ""
     if request.query_string:
         query = "&".join(f"{k}={v}" for k, v in sorted(
