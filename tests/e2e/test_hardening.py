@@ -232,3 +232,56 @@ def test_the_target_and_the_payload_must_be_signed(guarded):
     assert answer.status_code == 403
     assert answer.headers["x-amzn-errortype"] == "InvalidSignatureException"
     assert "SHA-256 of the payload" in answer.json()["message"]
+
+
+def _responses(sock: socket.socket, count: int, timeout: float = 10) -> list[tuple[int, dict]]:
+    """The next ``count`` responses on ``sock``, in the order they arrive."""
+    sock.settimeout(timeout)
+    data, found = b"", []
+    while len(found) < count:
+        end = data.find(b"\r\n\r\n")
+        if end >= 0 and len(data) >= end + 4 + _length(data):
+            size = end + 4 + _length(data)
+            head, body = data[:end], data[end + 4:size]
+            found.append((int(head.split()[1]), json.loads(body) if body else {}))
+            data = data[size:]
+            continue
+        chunk = sock.recv(65536)
+        assert chunk, f"connection closed after {len(found)} of {count} responses"
+        data += chunk
+    return found
+
+
+def test_pipelined_requests_are_answered_in_order(guarded):
+    # AWS calls are answered by the connection itself, other routes by the ASGI app: requests
+    # sent back to back on one connection, of both kinds, must come back in the order sent.
+    host, port = address(guarded)
+    health = f"GET /_casework/health HTTP/1.1\r\nHost: {host}:{port}\r\n\r\n".encode()
+    cases = signed_head(guarded, 2) + b"{}"
+    services = signed_head(guarded, 2, "DescribeServices") + b"{}"
+    with socket.create_connection((host, port)) as sock:
+        sock.sendall(cases + health + services + cases)
+        answers = _responses(sock, 4)
+    assert [status for status, _ in answers] == [200, 200, 200, 200]
+    assert "cases" in answers[0][1]
+    assert answers[1][1]["status"] == "ok"
+    assert "services" in answers[2][1]
+    assert "cases" in answers[3][1]
+
+
+def test_expect_100_continue_is_answered_before_the_body(guarded):
+    head = signed_head(guarded, 2).replace(b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n")
+    with socket.create_connection(address(guarded)) as sock:
+        sock.sendall(head)
+        sock.settimeout(10)
+        interim = b""
+        while b"\r\n\r\n" not in interim:
+            chunk = sock.recv(65536)
+            assert chunk, "closed before 100 Continue"
+            interim += chunk
+        assert interim.startswith(b"HTTP/1.1 100 Continue\r\n\r\n")
+        rest = interim[len(b"HTTP/1.1 100 Continue\r\n\r\n"):]
+        assert not rest
+        sock.sendall(b"{}")
+        [(status, body)] = _responses(sock, 1)
+    assert status == 200 and "cases" in body
