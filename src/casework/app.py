@@ -1,4 +1,5 @@
-"""Builds the ASGI application: the AWS gateway plus Casework's own ``/_casework/`` routes."""
+"""Builds the application: the AWS gateway, Casework's own ``/_casework/`` routes and the
+agent console (the latter two as ASGI apps)."""
 
 from __future__ import annotations
 
@@ -121,11 +122,11 @@ class Casework:
         await self.runner.close()
 
     async def __call__(self, scope, receive, send) -> None:
+        # AWS calls never arrive here: the connection hands them to the gateway itself
+        # (gateway_for, wire/http.py). What does: the console and Casework's own routes.
         path = scope.get("path", "")
         if path == "/console" or path.startswith("/console/"):
             await self.agent_console(scope, receive, send)
-        elif scope["type"] == "http" and self.gateway_for(path) is not None:
-            await self.gateway(scope, receive, send)
         else:
             await self.console(scope, receive, send)
 

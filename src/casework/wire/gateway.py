@@ -91,9 +91,8 @@ class Exchange:
 class Gateway:
     """Serves the given services; ``implemented`` names the operations that have handlers.
 
-    Two transports drive it: ``wire/http.py``'s connections call :meth:`open`, :meth:`feed`,
-    :meth:`answer` and :meth:`done` directly (no ASGI messages on the hot path), and
-    :meth:`__call__` serves it as an ASGI app for any other server.
+    ``wire/http.py``'s connections drive it: :meth:`open` at the headers, :meth:`feed` per
+    piece of body, :meth:`answer`, then :meth:`done` (no ASGI messages on the hot path).
     """
 
     def __init__(
@@ -197,27 +196,6 @@ class Gateway:
         if response is not None and (access_log.isEnabledFor(logging.INFO)
                                      or response.status >= 500):
             self._log(exchange.request, response, exchange.request_id, exchange.started)
-
-    async def __call__(self, scope: dict, receive: Callable, send: Callable) -> None:
-        exchange = self.open(
-            scope["method"],
-            scope.get("raw_path", scope["path"].encode()).decode("latin-1").split("?")[0],
-            scope.get("query_string", b"").decode("latin-1"),
-            [(k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"]],
-            scope.get("scheme", "http"), scope.get("server"))
-        try:
-            while exchange.response is None:
-                message = await receive()
-                if message["type"] == "http.disconnect":
-                    return  # the client went away (or stalled and was cut off)
-                if self.feed(exchange, message.get("body", b"")) and not message.get(
-                        "more_body"):
-                    await self.answer(exchange)
-            await send({"type": "http.response.start", "status": exchange.response.status,
-                        "headers": self.response_headers(exchange)})
-            await send({"type": "http.response.body", "body": exchange.response.body})
-        finally:
-            self.done(exchange)
 
     def _too_large(self) -> ServiceError:
         return ServiceError("RequestEntityTooLargeException",

@@ -239,14 +239,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def on_headers_complete(self) -> None:
         _awaiting_headers.pop(self, None)
         self._arm(LIMITS.body_timeout)
-        if self._gateway_for is not None and not self.parser.should_upgrade():
+        upgrading = self.parser.should_upgrade() and self._should_upgrade()  # to a WebSocket
+        if self._gateway_for is not None and not upgrading:
             raw_path = httptools.parse_url(self.url).path
             path = raw_path.decode("ascii", "replace")
             gateway = self._gateway_for(urllib.parse.unquote(path) if "%" in path else path)
             if gateway is not None:
                 self._open_call(gateway, raw_path)
                 return
-        if self._answering and not self.parser.should_upgrade():
+        if self._answering and not upgrading:
             # An ASGI request pipelined behind a gateway call waits for its answer: uvicorn
             # queues a request while the current cycle is unfinished.
             self.cycle = _BUSY
