@@ -241,11 +241,11 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._arm(LIMITS.body_timeout)
         upgrading = self.parser.should_upgrade() and self._should_upgrade()  # to a WebSocket
         if self._gateway_for is not None and not upgrading:
-            raw_path = httptools.parse_url(self.url).path
-            path = raw_path.decode("ascii", "replace")
+            url = httptools.parse_url(self.url)
+            path = url.path.decode("ascii", "replace")
             gateway = self._gateway_for(urllib.parse.unquote(path) if "%" in path else path)
             if gateway is not None:
-                self._open_call(gateway, raw_path)
+                self._open_call(gateway, url)
                 return
         if self._answering and not upgrading:
             # An ASGI request pipelined behind a gateway call waits for its answer: uvicorn
@@ -296,14 +296,13 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     # -------------------------------------------------------------- gateway calls
 
-    def _open_call(self, gateway, raw_path: bytes) -> None:
+    def _open_call(self, gateway, url) -> None:
         """Start a gateway call at its headers (which may already settle its answer)."""
         self._gateway = gateway
         version = self.parser.get_http_version()
         method = self.parser.get_method().decode("ascii", "replace")
-        query = httptools.parse_url(self.url).query or b""
         exchange = gateway.open(
-            method, raw_path.decode("latin-1"), query.decode("latin-1"),
+            method, url.path.decode("latin-1"), (url.query or b"").decode("latin-1"),
             [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.headers],
             self.scheme or "http", self.server)
         keep_alive = version != "1.0" and self.parser.should_keep_alive()
