@@ -303,7 +303,8 @@ def main() -> None:
               type=click.IntRange(min=1),
               help="PostgreSQL: connections per process for requests' reads, and as many for "
                    "their writes (requests run on the event loop; see store/runner.py). "
-                   "SQLite reads run on the event loop and writes on one group-commit thread.")
+                   "SQLite runs reads and writes on the event loop, group-committed by one "
+                   "committer thread.")
 @click.option("--workers", envvar="CASEWORK_WORKERS", default=1, show_default=True,
               type=click.IntRange(min=1),
               help="Server processes sharing the port (each with its own event loop and "
