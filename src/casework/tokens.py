@@ -8,7 +8,6 @@ with a clean validation error instead of leaking or crashing.
 from __future__ import annotations
 
 import base64
-import hashlib
 import hmac
 from typing import Any
 
@@ -31,7 +30,7 @@ class TokenSigner:
 
     def _mac(self, kind: str, account_id: str, body: str) -> str:
         message = f"{kind}\n{account_id}\n{body}".encode()
-        return _b64(hmac.new(self._key, message, hashlib.sha256).digest()[:18])
+        return _b64(hmac.digest(self._key, message, "sha256")[:18])
 
     def encode(self, kind: str, account_id: str, cursor: Any) -> str:
         """A token for ``cursor`` (any JSON value) that only ``kind`` for this account accepts."""
