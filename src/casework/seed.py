@@ -16,6 +16,7 @@ Run it while no server writes to the store: sequence numbers are assigned here, 
 
 from __future__ import annotations
 
+import contextlib
 import multiprocessing
 import os
 import random
@@ -24,6 +25,7 @@ import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from queue import Full
 
 import orjson
 from sqlalchemy import Connection, event, func, insert, select, text, update
@@ -304,6 +306,7 @@ class ConnectSeeder:
 
     def _produce(self, queue, first: tuple[int, int, int], number: int, plan: _Plan) -> None:
         """The producer process: every batch's rows, search documents as index text."""
+        parent = os.getppid()
         try:
             mark = search_queries.scope(self.domain_id)
             case_seq, item_seq, event_seq = first
@@ -313,13 +316,14 @@ class ConnectSeeder:
                 rows = self._rows((case_seq, item_seq, event_seq), done, size, plan)
                 documents = [(seq, " ".join([mark + word for word in words]))
                              for seq, words in rows[2]]
-                queue.put((*rows[:2], documents, *rows[3:]))
+                _put(queue, (*rows[:2], documents, *rows[3:]), parent)
                 case_seq += size
                 item_seq += len(rows[3])
                 event_seq += len(rows[5])
                 done += size
         except BaseException as error:  # reported by the writing process
-            queue.put(f"{type(error).__name__}: {error}")
+            with contextlib.suppress(BaseException):
+                _put(queue, f"{type(error).__name__}: {error}", parent)
         finally:
             queue.close()
             queue.join_thread()
@@ -403,6 +407,17 @@ class ConnectSeeder:
         self._performed[agent] = found = (
             user, _PERFORMED.format(orjson.dumps(self.principal).decode(), user))
         return found
+
+
+def _put(queue, item, parent: int) -> None:
+    """Queue ``item`` for the writing process; end this one if that process is gone."""
+    while True:
+        try:
+            queue.put(item, timeout=1)
+            return
+        except Full:
+            if os.getppid() != parent:
+                os._exit(1)
 
 
 @dataclass
