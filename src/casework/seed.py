@@ -11,7 +11,9 @@ Values are drawn from a seeded random generator (``--random-seed``), so two runs
 arguments hold the same titles, customers and contacts (ids and times differ). Customer ids
 and contact ARNs are each shared by a few cases, as they are in a contact centre.
 
-Run it while no server writes to the store: sequence numbers are assigned here, in bulk.
+Run it while no server writes to the store: sequence numbers are assigned here, in bulk. On
+SQLite the Connect cases go in as an exclusive bulk load (``store/bulk.py``), which refuses a
+store another process has open.
 """
 
 from __future__ import annotations
