@@ -96,3 +96,28 @@ def test_a_seed_cut_short_is_refused_until_seed_finishes_it(tmp_path):
                            fields=[{"id": "title"}])["fields"][0]["value"]["stringValue"] == title
     finally:
         server.stop()
+
+
+def test_a_small_seed_into_a_larger_store_keeps_its_indexes(tmp_path):
+    """Few cases added to many go into the indexes as they are written (no rebuild)."""
+    data_dir = tmp_path / "data"
+    env = sqlite_env(data_dir)
+    db = data_dir / "casework.db"
+    assert casework("seed", "--data-dir", str(data_dir), "--connect-cases", "40",
+                    env=env).returncode == 0
+    complete = indexes(db)
+    added = casework("seed", "--data-dir", str(data_dir), "--connect-cases", "5",
+                     "--random-seed", "2", env=env)
+    assert added.returncode == 0, added.stderr
+    assert indexes(db) == complete
+    server = start_server(tmp_path, env=env)
+    try:
+        cc = server.client("connectcases")
+        domain = next(d["domainId"] for d in cc.list_domains()["domains"] if d["name"] == "seed")
+        found = cc.search_cases(domainId=domain, maxResults=100, fields=[{"id": "title"}])
+        assert found["totalCount"] == 45 and len(found["cases"]) == 45
+        title = found["cases"][0]["fields"][0]["value"]["stringValue"]
+        assert found["cases"][0]["caseId"] in [c["caseId"] for c in cc.search_cases(
+            domainId=domain, searchTerm=title, maxResults=100)["cases"]]
+    finally:
+        server.stop()

@@ -7,9 +7,10 @@ A bulk load instead:
 * takes the database for itself (``locking_mode=EXCLUSIVE``): it refuses to start while any
   other connection (a running server) has the database open, and no server can open it until
   the load ends;
-* records the ``CREATE INDEX`` statements of the secondary indexes of the tables it fills in
-  the table ``casework_bulk_load`` and drops those indexes, in one durable transaction, before
-  writing anything;
+* unless it adds few rows to large tables (``drop_indexes``), records the ``CREATE INDEX``
+  statements of the secondary indexes of the tables it fills in the table
+  ``casework_bulk_load`` and drops those indexes, in one durable transaction, before writing
+  anything;
 * appends the rows in large transactions in rollback-journal mode with ``synchronous=OFF``
   (a process that dies loses nothing committed; an operating-system crash or power loss during
   the load may corrupt the database, as it may any SQLite database written without fsync: load
@@ -77,8 +78,8 @@ def ensure_unused(path: str) -> None:
 class SqliteBulkLoad:
     """One bulk load into the SQLite file of ``path``, into ``tables`` (names)."""
 
-    def __init__(self, path: str, tables: Sequence[str]):
-        self.path, self.tables = path, list(tables)
+    def __init__(self, path: str, tables: Sequence[str], drop_indexes: bool = True):
+        self.path, self.tables, self.drop_indexes = path, list(tables), drop_indexes
         self.conn: sqlite3.Connection | None = None
 
     def __enter__(self) -> SqliteBulkLoad:
@@ -90,7 +91,7 @@ class SqliteBulkLoad:
             conn.execute("PRAGMA cache_size=-1000000")
             conn.execute("PRAGMA synchronous=FULL")
             _exclusive(conn, self.path)
-            if not interrupted(conn):
+            if self.drop_indexes and not interrupted(conn):
                 found = conn.execute(
                     "SELECT name, sql FROM sqlite_master WHERE type = 'index' AND sql IS NOT "
                     f"NULL AND tbl_name IN ({', '.join('?' * len(self.tables))}) ORDER BY name",
@@ -135,9 +136,10 @@ class SqliteBulkLoad:
         conn.execute("PRAGMA threads=2")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("BEGIN")
-        for (sql,) in conn.execute(f"SELECT sql FROM {PENDING} ORDER BY name").fetchall():
-            conn.execute(sql)
-        conn.execute(f"DROP TABLE {PENDING}")
+        if interrupted(conn):
+            for (sql,) in conn.execute(f"SELECT sql FROM {PENDING} ORDER BY name").fetchall():
+                conn.execute(sql)
+            conn.execute(f"DROP TABLE {PENDING}")
         conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode=WAL")
 
