@@ -82,13 +82,14 @@ class Store:
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.connect() as conn:
+            # Before any migration: one could need an index the load dropped.
+            if (self.is_sqlite and not bulk_load
+                    and bulk.interrupted(conn.connection.driver_connection)):
+                raise bulk.InterruptedLoad(bulk.INTERRUPTED)
             config.attributes["connection"] = conn
             # Each service owns a branch of migrations; "heads" upgrades them all.
             command.upgrade(config, "heads")
             conn.commit()
-            if (self.is_sqlite and not bulk_load
-                    and bulk.interrupted(conn.connection.driver_connection)):
-                raise bulk.InterruptedLoad(bulk.INTERRUPTED)
 
     def secret(self, name: str) -> str:
         """A random server secret, created on first use and kept in the database."""
