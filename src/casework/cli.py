@@ -25,6 +25,7 @@ from . import __version__, datadir
 from .config import Settings
 from .keys import MASTER_KEY_ENV, MasterKey, MasterKeyError, open_keys
 from .store import Store
+from .store.bulk import InterruptedLoad
 from .store.engine import now_ms
 from .store.tables import access_keys, accounts
 from .support.plans import PLAN_NAMES
@@ -219,6 +220,8 @@ def _database_errors(url: str):
     except DBAPIError as error:
         raise click.ClickException(f"cannot open the database {shown}: {_reason(error)}") \
             from None
+    except InterruptedLoad as error:
+        raise click.ClickException(f"cannot use the database {shown}: {error}") from None
 
 
 def _reason(error: DBAPIError) -> str:
@@ -227,7 +230,8 @@ def _reason(error: DBAPIError) -> str:
     return text.splitlines()[0] if text else type(error).__name__
 
 
-def _open_store(data_dir: Path, database_url: str | None, create: bool = False) -> Store:
+def _open_store(data_dir: Path, database_url: str | None, create: bool = False,
+                bulk_load: bool = False) -> Store:
     """The existing store named by ``--data-dir``/``--database-url`` (migrated to this version).
 
     Management commands must work on the store a server uses, so a missing one is an error
@@ -255,7 +259,7 @@ def _open_store(data_dir: Path, database_url: str | None, create: bool = False) 
             with store.engine.connect() as conn:
                 if not inspect(conn).has_table("alembic_version"):
                     raise click.ClickException(missing)
-        store.migrate()
+        store.migrate(bulk_load=bulk_load)
     return store
 
 
@@ -919,11 +923,19 @@ def seed(data_dir, database_url, support_cases, communications_per_case, connect
     import random
     import time
 
-    from .seed import ConnectSeeder, bulk_mode, seed_support
+    from .seed import ConnectSeeder, bulk_mode, seed_support, start
+    from .store.bulk import StoreInUse
 
     if len(account_id) != 12 or not account_id.isdigit():
         raise click.BadParameter("must be 12 digits", param_hint="--account")
-    store = _open_store(data_dir, database_url, create=True)  # a new store is fine to fill
+    # A new store is fine to fill; one whose seed was cut short is finished first.
+    store = _open_store(data_dir, database_url, create=True, bulk_load=True)
+    try:
+        if start(store):
+            click.echo("built the indexes of a seed that was cut short")
+    except StoreInUse as error:
+        store.dispose()
+        raise click.ClickException(str(error)) from None
     bulk_mode(store)
     rng = random.Random(random_seed)
     try:

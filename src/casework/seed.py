@@ -11,17 +11,23 @@ Values are drawn from a seeded random generator (``--random-seed``), so two runs
 arguments hold the same titles, customers and contacts (ids and times differ). Customer ids
 and contact ARNs are each shared by a few cases, as they are in a contact centre.
 
-Run it while no server writes to the store: sequence numbers are assigned here, in bulk.
+Run it while no server writes to the store: sequence numbers are assigned here, in bulk. On
+SQLite the Connect cases go in as an exclusive bulk load (``store/bulk.py``), which refuses a
+store another process has open.
 """
 
 from __future__ import annotations
 
+import contextlib
+import multiprocessing
+import os
 import random
 import secrets
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from queue import Full
 
 import orjson
 from sqlalchemy import Connection, event, func, insert, select, text, update
@@ -42,6 +48,7 @@ from .config import Settings
 from .handlers import Context
 from .keys import principal_arn
 from .store import Store
+from .store.bulk import SqliteBulkLoad, ensure_unused, interrupted
 from .store.engine import now_ms
 from .store.tables import accounts, counters
 from .support.cases import DISPLAY_ID_BASE
@@ -53,6 +60,10 @@ from .tokens import TokenSigner
 DOMAIN_NAME = "seed"
 REGION = "us-east-1"
 BATCH = 25000  # cases per transaction
+QUEUED_BATCH = 10000  # cases per transaction of a SQLite bulk load, made by a second process
+# A SQLite bulk load drops and rebuilds the indexes when it adds at least 1/DROP_INDEXES_AT of
+# the cases already stored (of every domain); otherwise its rows go into the indexes as made.
+DROP_INDEXES_AT = 4
 WORDS = [
     "account", "address", "adjust", "agent", "alarm", "alert", "amount", "annual", "answer",
     "app", "appointment", "approval", "backup", "balance", "bank", "battery", "bill", "billing",
@@ -124,6 +135,13 @@ def _bump_sequences(conn: Connection, tables) -> None:
                           f"(SELECT coalesce(max(seq), 1) FROM {table.name}))"))
 
 
+def _insert_statement(table) -> str:
+    """The INSERT of positional rows holding every column of ``table``, in order."""
+    names = [c.name for c in table.columns]
+    return (f"INSERT INTO {table.name} ({', '.join(names)}) "
+            f"VALUES ({', '.join('?' * len(names))})")
+
+
 def _insert(conn: Connection, table, rows: list[tuple]) -> None:
     """Bulk insert of positional rows (every column of ``table``, in order)."""
     if not rows:
@@ -147,6 +165,9 @@ class ConnectSeeder:
         self.instance = f"arn:aws:connect:{REGION}:{account_id}:instance/{_uuid(rng)}"
         self.agents = [f"{self.instance}/agent/{_uuid(rng)}" for _ in range(50)]
         self.principal = principal_arn(account_id, None)  # the account's root user
+        # Words of values many cases share (agents, customers), and each agent's JSON.
+        self._known_words: dict[str, list[str]] = {}
+        self._performed: dict[str, tuple[str, str]] = {}
 
     def _ctx(self, conn: Connection) -> Context:
         return Context(conn=conn, account_id=self.account_id, access_key_id="seed",
@@ -217,41 +238,121 @@ class ConnectSeeder:
         return found
 
     def add(self, number: int, items_per_case: int, progress: Callable[[int], None]) -> int:
-        """Add ``number`` cases with ``items_per_case`` related items each; returns items made."""
+        """Add ``number`` cases with ``items_per_case`` related items each; returns items made.
+
+        SQLite: through one exclusive connection (:class:`SqliteBulkLoad`) with the secondary
+        indexes of the tables written dropped for the load and built once at the end.
+        PostgreSQL: one transaction and one ``executemany`` per table per batch.
+        """
         rng = self.rng
-        made = 0
         customers = max(1, number // 4)
         profile = f"arn:aws:profile:{REGION}:{self.account_id}:domains/seed/profiles/"
         customer_ids = [profile + uuid.UUID(int=rng.getrandbits(128)).hex
                         for _ in range(min(customers, 100_000))]
-        contact_pool = max(1, number * max(items_per_case, 1) // 3)
-        contact_prefix = f"{self.instance}/contact/"
+        plan = _Plan(customer_ids=customer_ids,
+                     contact_pool=max(1, number * max(items_per_case, 1) // 3),
+                     contact_prefix=f"{self.instance}/contact/", items_per_case=items_per_case)
         end = now_ms()
         # Cases were created over the last year, in order; each was last updated a little later.
         span = 365 * 86_400_000
-        step = max(1, span // max(number, 1))
-        start = end - span
-        done = 0
+        plan.step = max(1, span // max(number, 1))
+        plan.start = end - span
+        if self.store.is_sqlite:
+            return self._add_sqlite(number, plan, progress)
+        made, done = 0, 0
         while done < number:
             size = min(BATCH, number - done)
             with self.store.transaction() as conn:
-                made += self._batch(conn, done, size, items_per_case, start, step,
-                                    customer_ids, contact_pool, contact_prefix)
+                first = (_next_seq(conn, cases), _next_seq(conn, related_items),
+                         _next_seq(conn, audit_events))
+                rows = self._rows(first, done, size, plan)
+                for table, found in zip(_TABLES, rows, strict=True):
+                    if table is None:
+                        search_queries.write_documents(conn, self.domain_id, found)
+                    else:
+                        _insert(conn, table, found)
+                _bump_sequences(conn, (cases, related_items, audit_events))
+            made += len(rows[3])
             done += size
             progress(size)
         return made
 
-    def _batch(self, conn: Connection, offset: int, size: int, items_per_case: int,
-               start: int, step: int, customer_ids: list[str], contact_pool: int,
-               contact_prefix: str) -> int:
-        rng, domain_id, principal = self.rng, self.domain_id, self.principal
-        case_seq = _next_seq(conn, cases)
-        item_seq = _next_seq(conn, related_items)
-        event_seq = _next_seq(conn, audit_events)
+    def _add_sqlite(self, number: int, plan: _Plan, progress: Callable[[int], None]) -> int:
+        """The rows are made by a second process (forked, so its generator continues this
+        one's: the same content as one process would make) while this one writes them."""
+        with self.store.transaction(write=False) as conn:
+            first = (_next_seq(conn, cases), _next_seq(conn, related_items),
+                     _next_seq(conn, audit_events))
+        self.store.engine.dispose()
+        fork = multiprocessing.get_context("fork")
+        queue = fork.Queue(maxsize=2)
+        producer = fork.Process(target=self._produce, args=(queue, first, number, plan),
+                                daemon=True)
+        producer.start()
+        made, done = 0, 0
+        try:
+            # Rebuilding an index sorts all of its entries, old and new: worth it unless few
+            # cases are added to many.
+            with bulk_load(self.store, drop_indexes=number * DROP_INDEXES_AT >= first[0] - 1) \
+                    as load:
+                statements = [_FTS_INSERT if table is None else _insert_statement(table)
+                              for table in _TABLES]
+                while done < number:
+                    rows = queue.get()
+                    if isinstance(rows, str):
+                        raise RuntimeError(f"making the seed's rows failed: {rows}")
+                    load.write(list(zip(statements, rows, strict=True)))
+                    made += len(rows[3])
+                    done += len(rows[0])
+                    progress(len(rows[0]))
+                load.finish()
+        finally:
+            if producer.is_alive():
+                producer.kill()
+            producer.join()
+        return made
+
+    def _produce(self, queue, first: tuple[int, int, int], number: int, plan: _Plan) -> None:
+        """The producer process: every batch's rows, search documents as index text."""
+        parent = os.getppid()
+        try:
+            mark = search_queries.scope(self.domain_id)
+            case_seq, item_seq, event_seq = first
+            done = 0
+            while done < number:
+                size = min(QUEUED_BATCH, number - done)
+                rows = self._rows((case_seq, item_seq, event_seq), done, size, plan)
+                documents = [(seq, " ".join([mark + word for word in words]))
+                             for seq, words in rows[2]]
+                _put(queue, (*rows[:2], documents, *rows[3:]), parent)
+                case_seq += size
+                item_seq += len(rows[3])
+                event_seq += len(rows[5])
+                done += size
+        except BaseException as error:  # reported by the writing process
+            with contextlib.suppress(BaseException):
+                _put(queue, f"{type(error).__name__}: {error}", parent)
+        finally:
+            queue.close()
+            queue.join_thread()
+            os._exit(0)  # no finalizers of the parent's objects in this copy
+
+    def _rows(self, first: tuple[int, int, int], offset: int, size: int, plan: _Plan) -> tuple:
+        """The rows of ``size`` cases (the ``offset``-th on of this run), positional, in
+        ``_TABLES`` order; the search documents as ``(case seq, sorted words)``."""
+        rng, domain_id = self.rng, self.domain_id
+        case_seq, item_seq, event_seq = first
         case_rows, value_rows, documents, event_rows = [], [], [], []
         item_rows, link_rows = [], []
         owner = self.fields["Owner"]
         words_of = search_queries.words_of
+        known_words = self._known_words
+        performed_by = self._performed
+        customer_ids, contact_prefix = plan.customer_ids, plan.contact_prefix
+        contact_pool, start, step = plan.contact_pool, plan.start, plan.step
+        template_id = self.template_id
+        add_value, add_event = value_rows.append, event_rows.append
+        dumps = orjson.dumps
         for n in range(size):
             seq = case_seq + n
             case_id = _uuid(rng)
@@ -259,27 +360,30 @@ class ConnectSeeder:
             updated = created + rng.randint(0, step)
             held = self.values(case_id, created, updated, rng.choice(customer_ids))
             agent = held[owner]["userArnValue"]
-            case_rows.append((seq, domain_id, case_id, self.template_id, None, None, created))
-            texts = []
+            case_rows.append((seq, domain_id, case_id, template_id, None, None, created))
+            words: set[str] = set()
             for field_id, union in held.items():
                 kind, value = next(iter(union.items()))
                 if kind == "doubleValue":
-                    value_rows.append((seq, field_id, domain_id, kind, None, value, None))
+                    add_value((seq, field_id, domain_id, kind, None, value, None))
                 elif kind == "booleanValue":
-                    value_rows.append((seq, field_id, domain_id, kind, None, None, value))
+                    add_value((seq, field_id, domain_id, kind, None, None, value))
                 else:
-                    value_rows.append((seq, field_id, domain_id, kind, value, None, None))
-                    texts.append(value)
-            documents.append((seq, sorted(set(words_of(" ".join(texts))))))
-            user = _USER.format(orjson.dumps(agent).decode())
-            performed = _PERFORMED.format(orjson.dumps(principal).decode(), user)
-            event_rows.append((event_seq, domain_id, seq, _uuid(rng), "Case.Created", None,
-                               created, performed,
-                               orjson.dumps([{"eventFieldId": f, "newValue": v}
-                                             for f, v in held.items()]).decode(), None))
+                    add_value((seq, field_id, domain_id, kind, value, None, None))
+                    found = known_words.get(value)
+                    if found is None:
+                        found = words_of(value)
+                        if kind == "userArnValue" or field_id == "customer_id":
+                            known_words[value] = found  # shared by many cases
+                    words.update(found)
+            documents.append((seq, sorted(words)))
+            user, performed = performed_by.get(agent) or self._performer(agent)
+            add_event((event_seq, domain_id, seq, _uuid(rng), "Case.Created", None, created,
+                       performed, dumps([{"eventFieldId": f, "newValue": v}
+                                         for f, v in held.items()]).decode(), None))
             event_seq += 1
             linked = set()
-            for j in range(items_per_case):
+            for j in range(plan.items_per_case):
                 item_id = _uuid(rng)
                 at = created + j * 60_000
                 if j % 2 == 0:
@@ -296,25 +400,77 @@ class ConnectSeeder:
                         "body": " ".join(rng.sample(WORDS, 8)).capitalize() + ".",
                         "contentType": "Text/Plain"}
                 item_rows.append((item_seq, domain_id, seq, item_id, item_type,
-                                  orjson.dumps(content).decode(), user, None, at,
+                                  dumps(content).decode(), user, None, at,
                                   search_queries.search_key(item_type, content)))
-                event_rows.append((event_seq, domain_id, seq, _uuid(rng), "RelatedItem.Created",
-                                   item_type, at, performed, orjson.dumps(related_item_changes(
-                                       item_id, item_type, None, content)).decode(), None))
+                add_event((event_seq, domain_id, seq, _uuid(rng), "RelatedItem.Created",
+                           item_type, at, performed, dumps(related_item_changes(
+                               item_id, item_type, None, content)).decode(), None))
                 item_seq += 1
                 event_seq += 1
-        _insert(conn, cases, case_rows)
-        _insert(conn, case_values, value_rows)
-        search_queries.write_documents(conn, domain_id, documents)
-        _insert(conn, related_items, item_rows)
-        _insert(conn, contact_links, link_rows)
-        _insert(conn, audit_events, event_rows)
-        _bump_sequences(conn, (cases, related_items, audit_events))
-        return len(item_rows)
+        return case_rows, value_rows, documents, item_rows, link_rows, event_rows
+
+    def _performer(self, agent: str) -> tuple[str, str]:
+        """The ``created_by`` of an item and the ``performed_by`` of an event by ``agent``."""
+        user = _USER.format(orjson.dumps(agent).decode())
+        self._performed[agent] = found = (
+            user, _PERFORMED.format(orjson.dumps(self.principal).decode(), user))
+        return found
+
+
+def _put(queue, item, parent: int) -> None:
+    """Queue ``item`` for the writing process; end this one if that process is gone."""
+    while True:
+        try:
+            queue.put(item, timeout=1)
+            return
+        except Full:
+            if os.getppid() != parent:
+                os._exit(1)
+
+
+@dataclass
+class _Plan:
+    """What every batch of one ``add`` draws from."""
+
+    customer_ids: list[str]
+    contact_pool: int
+    contact_prefix: str
+    items_per_case: int
+    start: int = 0
+    step: int = 1
+
+
+# The tables ``ConnectSeeder._rows`` fills, in the order of its answer (None: search documents).
+_TABLES = (cases, case_values, None, related_items, contact_links, audit_events)
+_FTS_INSERT = "INSERT INTO cases_search_terms (rowid, terms) VALUES (?, ?)"
 
 
 _USER = '{{"userArn":{}}}'
 _PERFORMED = '{{"iamPrincipalArn":{},"user":{}}}'
+
+
+def bulk_load(store: Store, drop_indexes: bool = True) -> SqliteBulkLoad:
+    """The bulk load of Connect cases into a SQLite store (``store/bulk.py``); the store's own
+    connections are closed first, so that the load has the database to itself."""
+    store.engine.dispose()
+    return SqliteBulkLoad(store.url.database, [t.name for t in _TABLES if t is not None],
+                          drop_indexes)
+
+
+def start(store: Store) -> bool:
+    """Before seeding a SQLite store: refuse one that another connection has open (a server;
+    ``StoreInUse``), and build the indexes of a bulk load that was cut short. Whether there
+    was one."""
+    if not store.is_sqlite:
+        return False
+    with store.engine.connect() as conn:
+        pending = interrupted(conn.connection.driver_connection)
+    store.engine.dispose()
+    ensure_unused(store.url.database)
+    if pending:
+        with bulk_load(store) as load:
+            load.finish()
+    return pending
 
 
 def bulk_mode(store: Store) -> None:

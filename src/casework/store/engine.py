@@ -14,6 +14,7 @@ from alembic.config import Config
 from sqlalchemy import Connection, create_engine, event, insert, select, update
 from sqlalchemy.engine import make_url
 
+from . import bulk
 from .tables import server_secrets
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -72,11 +73,19 @@ class Store:
             return self.write_lock
         return nullcontext()
 
-    def migrate(self) -> None:
-        """Create or upgrade the schema to the newest migration."""
+    def migrate(self, bulk_load: bool = False) -> None:
+        """Create or upgrade the schema to the newest migration.
+
+        A SQLite store holding a bulk load that did not finish (``store/bulk.py``) lacks
+        indexes: refused (``InterruptedLoad``) unless ``bulk_load`` (``casework seed``, which
+        finishes it)."""
         config = Config()
         config.set_main_option("script_location", str(MIGRATIONS))
         with self.engine.connect() as conn:
+            # Before any migration: one could need an index the load dropped.
+            if (self.is_sqlite and not bulk_load
+                    and bulk.interrupted(conn.connection.driver_connection)):
+                raise bulk.InterruptedLoad(bulk.INTERRUPTED)
             config.attributes["connection"] = conn
             # Each service owns a branch of migrations; "heads" upgrades them all.
             command.upgrade(config, "heads")
