@@ -27,6 +27,7 @@ the recorded indexes before it adds anything.
 
 from __future__ import annotations
 
+import os
 import sqlite3
 from collections.abc import Sequence
 
@@ -88,7 +89,7 @@ class SqliteBulkLoad:
         try:
             conn.execute("PRAGMA locking_mode=EXCLUSIVE")
             conn.execute("PRAGMA foreign_keys=OFF")  # the rows are consistent by construction
-            conn.execute("PRAGMA cache_size=-1000000")
+            conn.execute(f"PRAGMA cache_size=-{_cache_kib(1_000_000)}")
             conn.execute("PRAGMA synchronous=FULL")
             _exclusive(conn, self.path)
             if self.drop_indexes and not interrupted(conn):
@@ -132,7 +133,7 @@ class SqliteBulkLoad:
         conn = self.conn
         # Each index is one sort: in memory where it fits (a million cases' value index is
         # about 1.5 GB), with a second thread of SQLite's sorter.
-        conn.execute("PRAGMA cache_size=-4000000")
+        conn.execute(f"PRAGMA cache_size=-{_cache_kib(4_000_000)}")
         conn.execute("PRAGMA threads=2")
         conn.execute("PRAGMA synchronous=FULL")
         conn.execute("BEGIN")
@@ -146,3 +147,13 @@ class SqliteBulkLoad:
     def __exit__(self, *exc) -> None:
         self.conn.close()
         self.conn = None
+
+
+def _cache_kib(wanted: int) -> int:
+    """``wanted`` KiB of page cache, but at most a quarter of the machine's memory: beyond
+    what fits, SQLite's sorter spills to temporary files instead of failing."""
+    try:
+        physical = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES") // 1024
+    except (ValueError, OSError):
+        return wanted
+    return max(2_000, min(wanted, physical // 4))
