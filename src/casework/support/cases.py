@@ -229,9 +229,8 @@ def describe_cases(ctx: Context, params: dict) -> dict:
     recent: dict = {}
     attachments: dict = {}
     if params.get("includeCommunications", True):
-        recent = case_queries.recent_communications(ctx.conn, [row.seq for row in rows])
-        attachments = case_queries.attachments_of(
-            ctx.conn, [c.seq for comms in recent.values() for c in comms])
+        recent, attachments = case_queries.recent_communications(
+            ctx.conn, [row.seq for row in rows])
     cases = []
     for row in rows:
         case = {
@@ -273,13 +272,14 @@ def describe_communications(ctx: Context, params: dict) -> dict:
             raise ServiceError("ValidationException", "Invalid nextToken: it belongs to another "
                                "case.", 400)
     limit = params.get("maxResults") or DEFAULT_PAGE
+    attachments: dict = {}
     rows = case_queries.list_communications(ctx.conn, case.seq, after=after, before=before,
-                                            below_seq=below, limit=limit + 1)
+                                            below_seq=below, limit=limit + 1,
+                                            attached=attachments)
     result: dict = {}
     if len(rows) > limit:
         rows = rows[:limit]
         result["nextToken"] = ctx.tokens.encode(
             "support-communications", ctx.account_id, [case.seq, rows[-1].seq])
-    attachments = case_queries.attachments_of(ctx.conn, [row.seq for row in rows])
     result["communications"] = [communication_view(r, case.case_id, attachments) for r in rows]
     return result

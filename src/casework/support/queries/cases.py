@@ -75,18 +75,9 @@ _SET_CASE_STATUS = Prepared(update(cases).where(cases.c.seq == bindparam("case_s
                                     resolved_at=bindparam("new_resolved_at")))
 _ACCOUNT_PLAN = Prepared(select(account_plans.c.plan).where(
     account_plans.c.account_id == bindparam("account_id")))
-# Keyset bounds that are always given (open ends are these sentinels), so that one statement
-# serves every page and every range is an index seek. Sequence numbers are INTEGER columns
+# The keyset bound of the first page of cases. Sequence numbers are INTEGER columns
 # (PostgreSQL: 32 bits), times BIGINT epoch milliseconds.
 _NO_UPPER_SEQ = 2**31 - 1
-_NO_UPPER_TIME = 2**62
-_NEWEST_COMMUNICATIONS = Prepared(
-    select(communications)
-    .where(communications.c.case_seq == bindparam("case_seq"),
-           communications.c.created_at >= bindparam("after"),
-           communications.c.created_at <= bindparam("before"),
-           communications.c.seq < bindparam("below_seq"))
-    .order_by(communications.c.seq.desc()).limit(bindparam("limit")))
 _ATTACHMENTS_OF = Prepared(
     select(attachment_sets.c.communication_seq, attachments.c.attachment_id,
            attachments.c.file_name, attachments.c.size)
@@ -154,21 +145,68 @@ def list_cases(conn: Connection, account_id: str, *, display_id: str | None, aft
     return _list_cases_statement(frozenset(filters)).all(conn, params)
 
 
-def recent_communications(conn: Connection, case_seqs: list[int]) -> dict[int, list]:
-    """Up to six newest communications per case (five to show, one to know there are more).
+def recent_communications(conn: Connection, case_seqs: list[int]) -> tuple[dict, dict]:
+    """Up to six newest communications per case (five to show, one to know there are more),
+    and their attachments: ``({case seq: [rows]}, attachments as attachments_of)``.
 
     One index seek per case: pages hold at most 100 cases, and a seek costs microseconds.
     """
-    return {seq: list_communications(conn, seq, after=None, before=None, below_seq=None,
-                                      limit=RECENT_COMMUNICATIONS + 1) for seq in case_seqs}
+    recent: dict[int, list] = {}
+    attached: dict[int, list] = {}
+    for seq in case_seqs:
+        recent[seq] = list_communications(conn, seq, after=None, before=None, below_seq=None,
+                                          limit=RECENT_COMMUNICATIONS + 1, attached=attached)
+    return recent, attached
+
+
+@functools.cache
+def _communications_statement(filters: frozenset[str]) -> Prepared:
+    """A page of one case's communications, newest first, with their attachments (outer
+    joined: one row per attachment, one for a communication without any), for one
+    combination of filters.
+
+    Only the filters given are in the statement: PostgreSQL plans a prepared statement once
+    for all parameter values (its generic plan), guessing that a range on unknown values keeps
+    0.5% of the rows. With open ends given as sentinel bounds, it expected a handful of a
+    case's communications to match, chose to read them all and sort them, and every request
+    then read the whole thread of a long case (bench/RESULTS.md, "PostgreSQL statements").
+    Without them, the newest rows come straight off the (case_seq, seq) index.
+    """
+    conditions = [communications.c.case_seq == bindparam("case_seq")]
+    if "below" in filters:
+        conditions.append(communications.c.seq < bindparam("below_seq"))
+    if "after" in filters:
+        conditions.append(communications.c.created_at >= bindparam("after"))
+    if "before" in filters:
+        conditions.append(communications.c.created_at <= bindparam("before"))
+    page = (select(communications).where(*conditions).order_by(communications.c.seq.desc())
+            .limit(bindparam("limit")).subquery("page"))
+    return Prepared(
+        select(page, attachments.c.attachment_id, attachments.c.file_name, attachments.c.size)
+        .outerjoin(attachment_sets, attachment_sets.c.communication_seq == page.c.seq)
+        .outerjoin(attachments,
+                   attachments.c.attachment_set_id == attachment_sets.c.attachment_set_id)
+        .order_by(page.c.seq.desc(), attachments.c.position))
 
 
 def list_communications(conn: Connection, case_seq: int, *, after: int | None,
-                        before: int | None, below_seq: int | None, limit: int) -> list:
-    return _NEWEST_COMMUNICATIONS.all(conn, {
-        "case_seq": case_seq, "after": 0 if after is None else after,
-        "before": _NO_UPPER_TIME if before is None else before,
-        "below_seq": _NO_UPPER_SEQ if below_seq is None else below_seq, "limit": limit})
+                        before: int | None, below_seq: int | None, limit: int,
+                        attached: dict | None = None) -> list:
+    """A page of the case's communications, newest first, in one statement with their
+    attachments, which are added to ``attached`` (as :func:`attachments_of` returns them)."""
+    params = {"case_seq": case_seq, "after": after, "before": before, "below_seq": below_seq,
+              "limit": limit}
+    filters = frozenset(name for name, key in (("below", "below_seq"), ("after", "after"),
+                                               ("before", "before"))
+                        if params[key] is not None)
+    rows: list = []
+    for row in _communications_statement(filters).all(conn, params):
+        if not rows or rows[-1].seq != row.seq:
+            rows.append(row)
+        if row.attachment_id is not None and attached is not None:
+            attached.setdefault(row.seq, []).append(
+                ({"attachmentId": row.attachment_id, "fileName": row.file_name}, row.size))
+    return rows
 
 
 def attachments_of(conn: Connection, communication_seqs: list[int]) -> dict[int, list]:
