@@ -30,8 +30,14 @@ _BUMP_COUNTER = Prepared(_bump_counter)
 
 
 def next_counter(conn: Connection, account_id: str, name: str) -> int:
-    """Bump and return a per-account counter (1, 2, 3, ...)."""
-    return _BUMP_COUNTER.scalar(conn, {"account_id": account_id, "name": name})
+    """Bump and return a per-account counter (1, 2, 3, ...).
+
+    On PostgreSQL the bump commits at once, apart from the caller's transaction
+    (``Prepared.scalar_apart``): holding the account's counter row until the request's commit
+    made every CreateCase of an account wait for the previous one's flush to disk. A request
+    that fails afterwards leaves its number unused (numbers stay unique and increasing).
+    """
+    return _BUMP_COUNTER.scalar_apart(conn, {"account_id": account_id, "name": name})
 
 
 _INSERT_CASE = Prepared(insert(cases).values(
