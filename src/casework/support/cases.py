@@ -157,7 +157,15 @@ def _submitted_by(ctx: Context) -> str:
 
 @registry.operation("AddCommunicationToCase", writes=True)
 def add_communication_to_case(ctx: Context, params: dict) -> dict:
-    case = _load_case(ctx, _required_case_id(params), lock=True)
+    case_id = _required_case_id(params)
+    case = _load_case(ctx, case_id)
+    if case.status in REPLY_TRANSITIONS:
+        # The reply changes the status, read here: under the case's row lock, so that a
+        # concurrent change of status is waited for and seen. A reply that changes no status
+        # takes no lock: it is then as if it came before any concurrent change (which reads
+        # nothing the reply writes), and an open case's replies commit together instead of
+        # one after the other, each waiting for the previous one's flush to disk.
+        case = _load_case(ctx, case_id, lock=True)
     _check_reopenable(ctx, case)
     set_id = params.get("attachmentSetId")
     if set_id is not None:
