@@ -81,6 +81,29 @@ def test_communication_with_attachments_round_trips_exact_bytes(support):
     assert got == {"fileName": "trace.bin", "data": payload}
 
 
+def test_pages_count_communications_not_their_attachments(support):
+    # Communications and their attachments are read in one statement, one row per attachment:
+    # a page still holds maxResults communications, each with all of its attachments.
+    case_id = new_case(support)
+    for i in range(11):
+        added = support.add_attachments_to_set(attachments=[
+            {"fileName": f"a{i}.txt", "data": b"a"}, {"fileName": f"b{i}.txt", "data": b"b"}])
+        support.add_communication_to_case(caseId=case_id, communicationBody=f"reply {i}",
+                                          attachmentSetId=added["attachmentSetId"])
+    page = support.describe_communications(caseId=case_id, maxResults=10)
+    assert [c["body"] for c in page["communications"]] == [f"reply {i}" for i in range(10, 0, -1)]
+    assert [[a["fileName"] for a in c["attachmentSet"]] for c in page["communications"][:2]] \
+        == [["a10.txt", "b10.txt"], ["a9.txt", "b9.txt"]]
+    rest = support.describe_communications(caseId=case_id, nextToken=page["nextToken"])
+    assert [c["body"] for c in rest["communications"]] == ["reply 0", "Since 10:00 UTC"]
+    assert [len(c["attachmentSet"]) for c in rest["communications"]] == [2, 0]
+    assert "nextToken" not in rest
+    recent = describe(support, case_id)["recentCommunications"]
+    assert [c["body"] for c in recent["communications"]] == [f"reply {i}" for i in range(10, 5, -1)]
+    assert all(len(c["attachments"]) == 2 for c in recent["communications"])
+    assert "nextToken" in recent
+
+
 def test_attachment_set_can_be_extended_up_to_three(support):
     set_id = support.add_attachments_to_set(
         attachments=[{"fileName": "a", "data": b"a"}])["attachmentSetId"]

@@ -100,7 +100,7 @@ def create_case(ctx: Context, params: dict) -> dict:
     if stored["status"] == {"stringValue": "closed"}:
         service["last_closed_datetime"] = now
     initial = {**stored, **service}
-    case_records.write_values(ctx.conn, domain_id, case_seq, initial)
+    case_records.write_values(ctx.conn, domain_id, case_seq, initial, new=True)
     changed = audit.case_changes({}, initial)
     audit.record(ctx, domain_id, case_seq, "Case.Created", changed,
                  user=params.get("performedBy"))

@@ -145,7 +145,7 @@ class Prepared:
         self.statement = statement
         self._by_dialect: dict[str, _Compiled] = {}
 
-    def _cursor(self, conn: Connection, params: dict):
+    def _cursor(self, conn: Connection, params: dict, apart: bool = False):
         dialect = conn.dialect
         compiled = self._by_dialect.get(dialect.name)
         if compiled is None:
@@ -166,7 +166,8 @@ class Prepared:
             values.append(value)
         raw = conn.connection.driver_connection
         if compiled.postgresql:
-            return compiled, _pg.execute(raw, *compiled.dollar(sql, plan, values))
+            run = _pg.execute_apart if apart else _pg.execute
+            return compiled, run(raw, *compiled.dollar(sql, plan, values))
         if compiled.named:
             values = {entry[0]: v for entry, v in zip(plan, values, strict=True)}
         return compiled, raw.execute(sql, values)
@@ -215,6 +216,20 @@ class Prepared:
     def scalar(self, conn: Connection, params: dict | None = None) -> Any:
         """The first column of the first row, or None."""
         row = self.first(conn, params)
+        return None if row is None else row[0]
+
+    def scalar_apart(self, conn: Connection, params: dict | None = None) -> Any:
+        """Like :meth:`scalar`, but on PostgreSQL in a transaction of its own, committed at
+        once (``store.pg.execute_apart``): for a counter, whose row would otherwise stay locked
+        until the caller's commit, so that concurrent callers commit one at a time. Its change
+        stays if the caller's transaction rolls back. On SQLite, whose writes run one at a
+        time anyway, it runs in the caller's transaction like any statement."""
+        compiled, cursor = self._cursor(conn, params or {}, apart=True)
+        if self._direct(compiled, cursor, conn):
+            row = cursor.fetchone(compiled.row._make)
+        else:
+            row = cursor.fetchone()
+            row = None if row is None else self._rows(compiled, [row], cursor, conn)[0]
         return None if row is None else row[0]
 
     def run(self, conn: Connection, params: dict | None = None) -> int:

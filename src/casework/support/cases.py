@@ -148,13 +148,24 @@ def create_case(ctx: Context, params: dict) -> dict:
 def _submitted_by(ctx: Context) -> str:
     """A customer communication's ``submittedBy``: the caller's identity and the account's
     e-mail, as the model documents (``AdminRole (Role) <janedoe@example.com>``); the identity
-    is the principal of the access key (``casework keys create --principal``)."""
-    return submitted_by(key_principal(ctx.conn, ctx.access_key_id), ctx.account_email)
+    is the principal of the access key (``casework keys create --principal``), read with the
+    plan when the guard ran (``plans.plan_of``)."""
+    principal = (ctx.memo["key-principal"] if "key-principal" in ctx.memo
+                 else key_principal(ctx.conn, ctx.access_key_id))
+    return submitted_by(principal, ctx.account_email)
 
 
 @registry.operation("AddCommunicationToCase", writes=True)
 def add_communication_to_case(ctx: Context, params: dict) -> dict:
-    case = _load_case(ctx, _required_case_id(params), lock=True)
+    case_id = _required_case_id(params)
+    case = _load_case(ctx, case_id)
+    if case.status in REPLY_TRANSITIONS:
+        # The reply changes the status, read here: under the case's row lock, so that a
+        # concurrent change of status is waited for and seen. A reply that changes no status
+        # takes no lock: it is then as if it came before any concurrent change (which reads
+        # nothing the reply writes), and an open case's replies commit together instead of
+        # one after the other, each waiting for the previous one's flush to disk.
+        case = _load_case(ctx, case_id, lock=True)
     _check_reopenable(ctx, case)
     set_id = params.get("attachmentSetId")
     if set_id is not None:
@@ -272,8 +283,10 @@ def describe_communications(ctx: Context, params: dict) -> dict:
             raise ServiceError("ValidationException", "Invalid nextToken: it belongs to another "
                                "case.", 400)
     limit = params.get("maxResults") or DEFAULT_PAGE
-    rows, attachments = case_queries.list_communications(
-        ctx.conn, case.seq, after=after, before=before, below_seq=below, limit=limit + 1)
+    attachments: dict = {}
+    rows = case_queries.list_communications(ctx.conn, case.seq, after=after, before=before,
+                                            below_seq=below, limit=limit + 1,
+                                            attached=attachments)
     result: dict = {}
     if len(rows) > limit:
         rows = rows[:limit]

@@ -9,8 +9,8 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select
 
 from ...store.prepared import Prepared
 from ...store.sql import dialect_insert, upsert
+from ...store.tables import access_keys, counters
 from ...store.tables import accounts as store_accounts
-from ...store.tables import counters
 from ..tables import account_plans, attachment_sets, attachments, cases, communications
 
 RECENT_COMMUNICATIONS = 5  # CaseDetails.recentCommunications holds the five newest
@@ -30,8 +30,14 @@ _BUMP_COUNTER = Prepared(_bump_counter)
 
 
 def next_counter(conn: Connection, account_id: str, name: str) -> int:
-    """Bump and return a per-account counter (1, 2, 3, ...)."""
-    return _BUMP_COUNTER.scalar(conn, {"account_id": account_id, "name": name})
+    """Bump and return a per-account counter (1, 2, 3, ...).
+
+    On PostgreSQL the bump commits at once, apart from the caller's transaction
+    (``Prepared.scalar_apart``): holding the account's counter row until the request's commit
+    made every CreateCase of an account wait for the previous one's flush to disk. A request
+    that fails afterwards leaves its number unused (numbers stay unique and increasing).
+    """
+    return _BUMP_COUNTER.scalar_apart(conn, {"account_id": account_id, "name": name})
 
 
 _INSERT_CASE = Prepared(insert(cases).values(
@@ -73,29 +79,17 @@ _CASES_BY_IDS = Prepared(select(cases).where(
 _SET_CASE_STATUS = Prepared(update(cases).where(cases.c.seq == bindparam("case_seq"))
                             .values(status=bindparam("new_status"),
                                     resolved_at=bindparam("new_resolved_at")))
-_ACCOUNT_PLAN = Prepared(select(account_plans.c.plan).where(
-    account_plans.c.account_id == bindparam("account_id")))
-# Keyset bounds that are always given (open ends are these sentinels), so that one statement
-# serves every page and every range is an index seek. Sequence numbers are INTEGER columns
+# What a request needs to know of its caller, in one round trip: the account's plan (checked
+# before every operation), its e-mail and the key's principal (written into a case).
+_CALLER = Prepared(
+    select(store_accounts.c.email, account_plans.c.plan, access_keys.c.principal)
+    .select_from(store_accounts)
+    .outerjoin(account_plans, account_plans.c.account_id == store_accounts.c.account_id)
+    .outerjoin(access_keys, access_keys.c.access_key_id == bindparam("key_id"))
+    .where(store_accounts.c.account_id == bindparam("account_id")))
+# The keyset bound of the first page of cases. Sequence numbers are INTEGER columns
 # (PostgreSQL: 32 bits), times BIGINT epoch milliseconds.
 _NO_UPPER_SEQ = 2**31 - 1
-_NO_UPPER_TIME = 2**62
-_NEWEST = (select(communications)
-           .where(communications.c.case_seq == bindparam("case_seq"),
-                  communications.c.created_at >= bindparam("after"),
-                  communications.c.created_at <= bindparam("before"),
-                  communications.c.seq < bindparam("below_seq"))
-           .order_by(communications.c.seq.desc()).limit(bindparam("limit")).subquery())
-# A page of a case's communications with their attachments in one statement: a left join on
-# the page, one row per attachment (one row for a communication without any).
-_NEWEST_COMMUNICATIONS = Prepared(
-    select(_NEWEST, attachments.c.attachment_id, attachments.c.file_name,
-           attachments.c.size.label("attachment_size"))
-    .select_from(_NEWEST.outerjoin(
-        attachment_sets, attachment_sets.c.communication_seq == _NEWEST.c.seq)
-        .outerjoin(attachments,
-                   attachments.c.attachment_set_id == attachment_sets.c.attachment_set_id))
-    .order_by(_NEWEST.c.seq.desc(), attachments.c.position))
 _ATTACHMENTS_OF = Prepared(
     select(attachment_sets.c.communication_seq, attachments.c.attachment_id,
            attachments.c.file_name, attachments.c.size)
@@ -165,38 +159,66 @@ def list_cases(conn: Connection, account_id: str, *, display_id: str | None, aft
 
 def recent_communications(conn: Connection, case_seqs: list[int]) -> tuple[dict, dict]:
     """Up to six newest communications per case (five to show, one to know there are more),
-    as ``{case seq: [row, ...]}``, and their attachments as :func:`attachments_of` gives them.
+    and their attachments: ``({case seq: [rows]}, attachments as attachments_of)``.
 
     One index seek per case: pages hold at most 100 cases, and a seek costs microseconds.
     """
     recent: dict[int, list] = {}
-    found: dict[int, list] = {}
+    attached: dict[int, list] = {}
     for seq in case_seqs:
-        recent[seq], attached = list_communications(
-            conn, seq, after=None, before=None, below_seq=None,
-            limit=RECENT_COMMUNICATIONS + 1)
-        found.update(attached)
-    return recent, found
+        recent[seq] = list_communications(conn, seq, after=None, before=None, below_seq=None,
+                                          limit=RECENT_COMMUNICATIONS + 1, attached=attached)
+    return recent, attached
+
+
+@functools.cache
+def _communications_statement(filters: frozenset[str]) -> Prepared:
+    """A page of one case's communications, newest first, with their attachments (outer
+    joined: one row per attachment, one for a communication without any), for one
+    combination of filters.
+
+    Only the filters given are in the statement: PostgreSQL plans a prepared statement once
+    for all parameter values (its generic plan), guessing that a range on unknown values keeps
+    0.5% of the rows. With open ends given as sentinel bounds, it expected a handful of a
+    case's communications to match, chose to read them all and sort them, and every request
+    then read the whole thread of a long case (bench/RESULTS.md, "PostgreSQL statements").
+    Without them, the newest rows come straight off the (case_seq, seq) index.
+    """
+    conditions = [communications.c.case_seq == bindparam("case_seq")]
+    if "below" in filters:
+        conditions.append(communications.c.seq < bindparam("below_seq"))
+    if "after" in filters:
+        conditions.append(communications.c.created_at >= bindparam("after"))
+    if "before" in filters:
+        conditions.append(communications.c.created_at <= bindparam("before"))
+    page = (select(communications).where(*conditions).order_by(communications.c.seq.desc())
+            .limit(bindparam("limit")).subquery("page"))
+    return Prepared(
+        select(page, attachments.c.attachment_id, attachments.c.file_name, attachments.c.size)
+        .outerjoin(attachment_sets, attachment_sets.c.communication_seq == page.c.seq)
+        .outerjoin(attachments,
+                   attachments.c.attachment_set_id == attachment_sets.c.attachment_set_id)
+        .order_by(page.c.seq.desc(), attachments.c.position))
 
 
 def list_communications(conn: Connection, case_seq: int, *, after: int | None,
-                        before: int | None, below_seq: int | None,
-                        limit: int) -> tuple[list, dict[int, list]]:
-    """A case's communications, newest first, and their attachments as
-    :func:`attachments_of` gives them."""
+                        before: int | None, below_seq: int | None, limit: int,
+                        attached: dict | None = None) -> list:
+    """A page of the case's communications, newest first, in one statement with their
+    attachments, which are added to ``attached`` (as :func:`attachments_of` returns them)."""
+    params = {"case_seq": case_seq, "after": after, "before": before, "below_seq": below_seq,
+              "limit": limit}
+    filters = frozenset(name for name, key in (("below", "below_seq"), ("after", "after"),
+                                               ("before", "before"))
+                        if params[key] is not None)
     rows: list = []
-    found: dict[int, list] = {}
-    for row in _NEWEST_COMMUNICATIONS.all(conn, {
-            "case_seq": case_seq, "after": 0 if after is None else after,
-            "before": _NO_UPPER_TIME if before is None else before,
-            "below_seq": _NO_UPPER_SEQ if below_seq is None else below_seq, "limit": limit}):
+    for row in _communications_statement(filters).all(conn, params):
         if not rows or rows[-1].seq != row.seq:
             rows.append(row)
-        if row.attachment_id is not None:
-            found.setdefault(row.seq, []).append(
-                ({"attachmentId": row.attachment_id, "fileName": row.file_name},
-                 row.attachment_size))
-    return rows, found
+        if row.attachment_id is not None and attached is not None:
+            attached.setdefault(row.seq, []).append(
+                ({"attachmentId": row.attachment_id, "fileName": row.file_name}, row.size))
+    return rows
 
 
 def attachments_of(conn: Connection, communication_seqs: list[int]) -> dict[int, list]:
@@ -263,9 +285,10 @@ def find_attachment(conn: Connection, account_id: str, attachment_id: str):
 
 # --- support plans -------------------------------------------------------------------------
 
-def account_plan(conn: Connection, account_id: str) -> str | None:
-    """The plan stored for the account, or None when it has the default."""
-    return _ACCOUNT_PLAN.scalar(conn, {"account_id": account_id})
+def caller(conn: Connection, account_id: str, access_key_id: str):
+    """``(email, plan, principal)`` of the account and its key (plan None: the default;
+    principal None: the root user), or None when the account has no row."""
+    return _CALLER.first(conn, {"account_id": account_id, "key_id": access_key_id})
 
 
 def account_exists(conn: Connection, account_id: str) -> bool:
