@@ -223,8 +223,9 @@ def _rss_mb(pids: list[int]) -> float:
     total = 0
     for pid in pids:
         with contextlib.suppress(OSError):
-            status = Path(f"/proc/{pid}/status").read_text()
-            total += int(re.search(r"VmRSS:\s+(\d+)", status)[1])
+            found = re.search(r"VmRSS:\s+(\d+)", Path(f"/proc/{pid}/status").read_text())
+            if found is not None:  # an exited process (a zombie) has no resident set
+                total += int(found[1])
     return total / 1024
 
 
