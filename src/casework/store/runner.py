@@ -61,8 +61,8 @@ class Runner:
 
     def __init__(self, store, threads: int = 4):
         self.store = store
-        self._local = threading.local()
         if store.is_sqlite:
+            self._reader: Connection | None = None  # the event loop's, for reads
             self._pending: deque[_Write] = deque()  # writes waiting for the next batch
             self._writing = False  # a batch is between its BEGIN and its COMMIT
             self._idle: asyncio.Event | None = None  # set by close() to hear the last COMMIT
@@ -115,9 +115,9 @@ class Runner:
     def _read_connection(self) -> Connection:
         """The event loop's SQLite connection for reads, opened once and kept (no pool
         checkout per job)."""
-        conn = getattr(self._local, "conn", None)
+        conn = self._reader
         if conn is None:
-            conn = self._local.conn = self.store.engine.connect()
+            conn = self._reader = self.store.engine.connect()
             conn.execution_options(casework_write=False)  # SQLite's begin listener reads it
             # It only reads: a handler registered as a read that tried to write would fail
             # loudly here rather than wait on the writer's lock. (On the driver: through
@@ -285,15 +285,13 @@ def _in_savepoint(raw, conn: Connection, job: _Write) -> tuple[bool, Any]:
     changes. Raises only when the savepoint itself cannot be undone."""
     raw.execute("SAVEPOINT job")
     try:
-        result = job.context.run(job.fn, conn)
+        outcome: tuple[bool, Any] = (True, job.context.run(job.fn, conn))
     except Exception as error:
-        raw.execute("ROLLBACK TO job")
-        raw.execute("RELEASE job")
-        return False, error
-    if job.rollback:
+        outcome = (False, error)
+    if not outcome[0] or job.rollback:
         raw.execute("ROLLBACK TO job")
     raw.execute("RELEASE job")
-    return True, result
+    return outcome
 
 
 def _rollback(conn: Connection) -> None:
