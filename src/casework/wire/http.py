@@ -26,13 +26,14 @@ import contextvars
 import logging
 import resource
 import urllib.parse
-import uuid
 from dataclasses import dataclass
 from functools import partial
 
 import httptools
 import orjson
 from uvicorn.protocols.http.httptools_impl import STATUS_LINE, HttpToolsProtocol
+
+from .gateway import new_request_id
 
 MAX_LINE = 16 * 1024
 MAX_HEADERS = 64 * 1024
@@ -70,7 +71,7 @@ def error_response(status: int, reason: bytes, code: str, message: str) -> bytes
     body = orjson.dumps({"__type": code, "message": message})
     return (b"HTTP/1.1 %d %s\r\ncontent-type: application/json\r\nx-amzn-errortype: %s\r\n"
             b"x-amzn-requestid: %s\r\ncontent-length: %d\r\nconnection: close\r\n\r\n"
-            % (status, reason, code.encode(), str(uuid.uuid4()).encode(), len(body))) + body
+            % (status, reason, code.encode(), new_request_id().encode(), len(body))) + body
 
 
 _HEADERS_TOO_LARGE = (
@@ -144,8 +145,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def __init__(self, *args, **kwargs):
         super().__init__(*args, **kwargs)
         self._gateway_for = _gateway_router(self.app)
-        self._gateway = None  # the gateway while the current request is one of its
-        self._reading: _Call | None = None  # that request, while its body arrives
+        self._direct = False  # the current request is a gateway call
+        self._reading: _Call | None = None  # that call, while its body arrives
         self._answering = False  # a gateway call is being answered
         self._close_after = False  # shutting down: close once the answer is out
         self._stalled = False  # the client is not reading its answers: wait to go on
@@ -218,7 +219,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_message_begin(self) -> None:
         super().on_message_begin()
-        self._gateway = None
+        self._direct = False
         if self not in _awaiting_headers:  # a kept-alive connection's next request
             self._header_bytes = 0
             self._await_headers()
@@ -257,14 +258,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def on_body(self, body: bytes) -> None:
         self._arm(LIMITS.body_timeout)  # the client is still sending: it gets more time
-        if self._gateway is None:
+        if not self._direct:
             super().on_body(body)
-        elif self._reading is not None and not self._gateway.feed(self._reading.exchange, body):
+        elif self._reading is not None and not self._reading.gateway.feed(
+                self._reading.exchange, body):
             self._ready()  # refused (too large): answered now, the rest is not read
 
     def on_message_complete(self) -> None:
         self._cancel_timer()
-        if self._gateway is None:
+        if not self._direct:
             super().on_message_complete()
         elif self._reading is not None:
             self._ready()
@@ -298,7 +300,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def _open_call(self, gateway, url) -> None:
         """Start a gateway call at its headers (which may already settle its answer)."""
-        self._gateway = gateway
+        self._direct = True
         version = self.parser.get_http_version()
         method = self.parser.get_method().decode("ascii", "replace")
         exchange = gateway.open(
