@@ -185,8 +185,9 @@ class Casework:
 
     async def invoke(self, op: Operation, params: dict, request: WireRequest) -> dict:
         principal = request.principal
+        record = self.key_record(principal.access_key_id)
         # A scoped key (casework keys create --allow) is refused before any work is done.
-        check_allowed(self.key_record(principal.access_key_id), op.service.name, op.name)
+        check_allowed(record, op.service.name, op.name)
         if self.faults is not None:
             delay, error = self.faults.plan(op.service.name, op.name, principal.access_key_id)
             if delay:
@@ -207,7 +208,7 @@ class Casework:
         origin = request.origin()  # presigned URLs name the host the client used
 
         def job(conn):
-            ctx = self._context(conn, principal, origin)
+            ctx = self._context(conn, principal, origin, record)
             return registered.run(ctx, params), ctx.after_commit
 
         if dry_run:
@@ -223,11 +224,14 @@ class Casework:
             callback()
         return result
 
-    def _context(self, conn, principal: Principal, origin: str | None) -> Context:
-        return Context(conn=conn, account_id=principal.account_id, origin=origin,
-                       access_key_id=principal.access_key_id, region=principal.region,
-                       settings=self.settings,
-                       tokens=self.tokens, now=now_ms())
+    def _context(self, conn, principal: Principal, origin: str | None,
+                 record: KeyRecord | None) -> Context:
+        ctx = Context(conn=conn, account_id=principal.account_id, origin=origin,
+                      access_key_id=principal.access_key_id, region=principal.region,
+                      settings=self.settings, tokens=self.tokens, now=now_ms())
+        if record is not None:  # the key the request was verified with: no lookup needed
+            ctx.__dict__["key_principal"] = record.principal  # the cached_property's own slot
+        return ctx
 
 
 def create_app(settings: Settings, migrate: bool = True) -> Casework:

@@ -17,7 +17,7 @@ from sqlalchemy import Connection, bindparam, select
 
 from .config import Settings
 from .store.prepared import Prepared
-from .store.tables import accounts
+from .store.tables import access_keys, accounts
 from .tokens import TokenSigner
 
 
@@ -42,9 +42,18 @@ class Context:
     def account_email(self) -> str:
         return _ACCOUNT_EMAIL.scalar(self.conn, {"account_id": self.account_id})
 
+    @cached_property
+    def key_principal(self) -> str | None:
+        """The principal the caller's access key speaks for (None: the account's root user).
+        The server primes it from the key it verified the request with (a key's principal is
+        fixed when the key is made); elsewhere it is read once."""
+        return _KEY_PRINCIPAL.scalar(self.conn, {"key_id": self.access_key_id})
+
 
 _ACCOUNT_EMAIL = Prepared(select(accounts.c.email).where(
     accounts.c.account_id == bindparam("account_id")))
+_KEY_PRINCIPAL = Prepared(select(access_keys.c.principal).where(
+    access_keys.c.access_key_id == bindparam("key_id")))
 Handler = Callable[[Context, dict], dict]
 # guard(ctx, operation name): runs before every handler of its service and may raise
 # ServiceError (e.g. a plan check); one place instead of a line in each handler.

@@ -34,10 +34,9 @@ from pathlib import Path
 
 from cryptography.exceptions import InvalidTag
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from sqlalchemy import Connection, bindparam, insert, select, update
+from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .store.prepared import Prepared
 from .store.tables import access_keys, server_secrets
 from .wire.errors import ServiceError
 
@@ -196,24 +195,9 @@ def find_key(conn: Connection, master: MasterKey, access_key_id: str) -> KeyReco
         log.error("the sealed secret of access key %s does not open; refusing the key",
                   access_key_id)
         return None
-    _PRINCIPALS[access_key_id] = row.principal
     return KeyRecord(secret, row.account_id, row.principal, parse_allowed(row.allowed_actions))
 
 
-# The principals of the keys this process has looked up (find_key: the server looks up the key
-# of every request it verifies, and remembers it for a while). A key's principal is fixed when
-# the key is made, so writes that record who acted (audit events, submittedBy) take it from
-# here instead of a round trip to the database each.
-_PRINCIPALS: dict[str, str | None] = {}
-_KEY_PRINCIPAL = Prepared(select(access_keys.c.principal)
-                          .where(access_keys.c.access_key_id == bindparam("key_id")))
-
-
-def key_principal(conn: Connection, access_key_id: str) -> str | None:
-    """The principal a key speaks for (None: the account's root user)."""
-    if access_key_id in _PRINCIPALS:
-        return _PRINCIPALS[access_key_id]
-    return _KEY_PRINCIPAL.scalar(conn, {"key_id": access_key_id})
 
 
 # --- principals ----------------------------------------------------------------------------

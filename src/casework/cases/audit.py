@@ -54,7 +54,7 @@ def principal_arn(ctx: Context) -> str:
     """The IAM principal the request's changes are attributed to (looked up once a request)."""
     if "principal-arn" not in ctx.memo:
         ctx.memo["principal-arn"] = keys.principal_arn(
-            ctx.account_id, keys.key_principal(ctx.conn, ctx.access_key_id))
+            ctx.account_id, ctx.key_principal)
     return ctx.memo["principal-arn"]
 
 

@@ -205,31 +205,24 @@ class Prepared:
             return cursor.fetchall(compiled.row._make)
         return self._rows(compiled, cursor.fetchall(), cursor, conn)
 
-    def first(self, conn: Connection, params: dict | None = None) -> Any:
-        """The first row, or None."""
-        compiled, cursor = self._cursor(conn, params or {})
+    def first(self, conn: Connection, params: dict | None = None, apart: bool = False) -> Any:
+        """The first row, or None. ``apart``: see :meth:`scalar`."""
+        compiled, cursor = self._cursor(conn, params or {}, apart)
         if self._direct(compiled, cursor, conn):
             return cursor.fetchone(compiled.row._make)
         row = cursor.fetchone()
         return None if row is None else self._rows(compiled, [row], cursor, conn)[0]
 
-    def scalar(self, conn: Connection, params: dict | None = None) -> Any:
-        """The first column of the first row, or None."""
-        row = self.first(conn, params)
-        return None if row is None else row[0]
+    def scalar(self, conn: Connection, params: dict | None = None, apart: bool = False) -> Any:
+        """The first column of the first row, or None.
 
-    def scalar_apart(self, conn: Connection, params: dict | None = None) -> Any:
-        """Like :meth:`scalar`, but on PostgreSQL in a transaction of its own, committed at
-        once (``store.pg.execute_apart``): for a counter, whose row would otherwise stay locked
+        ``apart``: on PostgreSQL in a transaction of its own, committed at once
+        (``store.pg.execute_apart``), for a counter whose row would otherwise stay locked
         until the caller's commit, so that concurrent callers commit one at a time. Its change
         stays if the caller's transaction rolls back. On SQLite, whose writes run one at a
-        time anyway, it runs in the caller's transaction like any statement."""
-        compiled, cursor = self._cursor(conn, params or {}, apart=True)
-        if self._direct(compiled, cursor, conn):
-            row = cursor.fetchone(compiled.row._make)
-        else:
-            row = cursor.fetchone()
-            row = None if row is None else self._rows(compiled, [row], cursor, conn)[0]
+        time anyway, it runs in the caller's transaction like any statement.
+        """
+        row = self.first(conn, params, apart)
         return None if row is None else row[0]
 
     def run(self, conn: Connection, params: dict | None = None) -> int:

@@ -20,7 +20,7 @@ import orjson
 
 from ..clock import iso_ms
 from ..handlers import Context
-from ..keys import key_principal, submitted_by
+from ..keys import submitted_by
 from ..wire.errors import ServiceError
 from . import events, mail, registry
 from .attachments import MAX_ATTACHMENT_BYTES, open_attachment_set
@@ -148,11 +148,8 @@ def create_case(ctx: Context, params: dict) -> dict:
 def _submitted_by(ctx: Context) -> str:
     """A customer communication's ``submittedBy``: the caller's identity and the account's
     e-mail, as the model documents (``AdminRole (Role) <janedoe@example.com>``); the identity
-    is the principal of the access key (``casework keys create --principal``), read with the
-    plan when the guard ran (``plans.plan_of``)."""
-    principal = (ctx.memo["key-principal"] if "key-principal" in ctx.memo
-                 else key_principal(ctx.conn, ctx.access_key_id))
-    return submitted_by(principal, ctx.account_email)
+    is the principal of the access key (``casework keys create --principal``)."""
+    return submitted_by(ctx.key_principal, ctx.account_email)
 
 
 @registry.operation("AddCommunicationToCase", writes=True)

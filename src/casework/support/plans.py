@@ -45,18 +45,16 @@ SUBSCRIPTION_REQUIRED = ("Amazon Web Services Premium Support Subscription is re
 def plan_of(ctx: Context) -> Plan:
     """The caller's plan: its own, or the configured default; looked up once per request.
 
-    The same statement reads the account's e-mail and the key's principal, which writes need
-    (one round trip instead of three on PostgreSQL): the e-mail primes ``ctx.account_email``,
-    the principal is kept in ``ctx.memo["key-principal"]``.
+    The same statement reads the account's e-mail, which writes need (one round trip
+    instead of two on PostgreSQL): it primes ``ctx.account_email``.
     """
     plan = ctx.memo.get("plan")
     if plan is None:
-        found = case_queries.caller(ctx.conn, ctx.account_id, ctx.access_key_id)
+        found = case_queries.caller(ctx.conn, ctx.account_id)
         name = None
         if found is not None:
             name = found.plan
             ctx.__dict__["account_email"] = found.email  # the cached_property's own slot
-            ctx.memo["key-principal"] = found.principal
         plan = ctx.memo["plan"] = PLANS[name or ctx.settings.default_plan]
     return plan
 

@@ -9,8 +9,8 @@ from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select
 
 from ...store.prepared import Prepared
 from ...store.sql import dialect_insert, upsert
-from ...store.tables import access_keys, counters
 from ...store.tables import accounts as store_accounts
+from ...store.tables import counters
 from ..tables import account_plans, attachment_sets, attachments, cases, communications
 
 RECENT_COMMUNICATIONS = 5  # CaseDetails.recentCommunications holds the five newest
@@ -32,12 +32,12 @@ _BUMP_COUNTER = Prepared(_bump_counter)
 def next_counter(conn: Connection, account_id: str, name: str) -> int:
     """Bump and return a per-account counter (1, 2, 3, ...).
 
-    On PostgreSQL the bump commits at once, apart from the caller's transaction
-    (``Prepared.scalar_apart``): holding the account's counter row until the request's commit
-    made every CreateCase of an account wait for the previous one's flush to disk. A request
+    On PostgreSQL the bump commits at once, apart from the caller's transaction (``apart`` of
+    ``Prepared.scalar``): holding the account's counter row until the request's commit made
+    every CreateCase of an account wait for the previous one's flush to disk. A request
     that fails afterwards leaves its number unused (numbers stay unique and increasing).
     """
-    return _BUMP_COUNTER.scalar_apart(conn, {"account_id": account_id, "name": name})
+    return _BUMP_COUNTER.scalar(conn, {"account_id": account_id, "name": name}, apart=True)
 
 
 _INSERT_CASE = Prepared(insert(cases).values(
@@ -79,13 +79,12 @@ _CASES_BY_IDS = Prepared(select(cases).where(
 _SET_CASE_STATUS = Prepared(update(cases).where(cases.c.seq == bindparam("case_seq"))
                             .values(status=bindparam("new_status"),
                                     resolved_at=bindparam("new_resolved_at")))
-# What a request needs to know of its caller, in one round trip: the account's plan (checked
-# before every operation), its e-mail and the key's principal (written into a case).
+# What a request needs to know of its account, in one round trip: its plan (checked before
+# every operation) and its e-mail (written into a case).
 _CALLER = Prepared(
-    select(store_accounts.c.email, account_plans.c.plan, access_keys.c.principal)
+    select(store_accounts.c.email, account_plans.c.plan)
     .select_from(store_accounts)
     .outerjoin(account_plans, account_plans.c.account_id == store_accounts.c.account_id)
-    .outerjoin(access_keys, access_keys.c.access_key_id == bindparam("key_id"))
     .where(store_accounts.c.account_id == bindparam("account_id")))
 # The keyset bound of the first page of cases. Sequence numbers are INTEGER columns
 # (PostgreSQL: 32 bits), times BIGINT epoch milliseconds.
@@ -285,10 +284,10 @@ def find_attachment(conn: Connection, account_id: str, attachment_id: str):
 
 # --- support plans -------------------------------------------------------------------------
 
-def caller(conn: Connection, account_id: str, access_key_id: str):
-    """``(email, plan, principal)`` of the account and its key (plan None: the default;
-    principal None: the root user), or None when the account has no row."""
-    return _CALLER.first(conn, {"account_id": account_id, "key_id": access_key_id})
+def caller(conn: Connection, account_id: str):
+    """``(email, plan)`` of the account (plan None: the default), or None when the account
+    has no row."""
+    return _CALLER.first(conn, {"account_id": account_id})
 
 
 def account_exists(conn: Connection, account_id: str) -> bool:
