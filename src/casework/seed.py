@@ -295,8 +295,8 @@ class ConnectSeeder:
             # cases are added to many.
             with bulk_load(self.store, drop_indexes=number * DROP_INDEXES_AT >= first[0] - 1) \
                     as load:
-                statements = [_FTS_INSERT if table is None else _insert_statement(table)
-                              for table in _TABLES]
+                statements = [search_queries.SQLITE_INSERT_DOCUMENT if table is None
+                              else _insert_statement(table) for table in _TABLES]
                 while done < number:
                     rows = queue.get()
                     if isinstance(rows, str):
@@ -442,7 +442,6 @@ class _Plan:
 
 # The tables ``ConnectSeeder._rows`` fills, in the order of its answer (None: search documents).
 _TABLES = (cases, case_values, None, related_items, contact_links, audit_events)
-_FTS_INSERT = "INSERT INTO cases_search_terms (rowid, terms) VALUES (?, ?)"
 
 
 _USER = '{{"userArn":{}}}'

@@ -192,24 +192,26 @@ def document(domain_id: str, words: list[str]) -> list[str]:
     return [mark + word for word in words]
 
 
+# SQLite's index holds a document as one text of its entries (FTS5 splits it into tokens).
+SQLITE_INSERT_DOCUMENT = "INSERT INTO cases_search_terms (rowid, terms) VALUES (?, ?)"
+
+
 def write_documents(conn: Connection, domain_id: str,
                     documents: list[tuple[int, list[str]]]) -> None:
     """Insert the search-term documents ``(case seq, words)`` of cases of ``domain_id`` that
     have none."""
     mark = scope(domain_id)
-    if len(documents) > 1:  # many at once (seeding): one executemany
+    entries = [(seq, [mark + word for word in words]) for seq, words in documents]
+    if len(entries) > 1:  # many at once (seeding): one executemany
         if _is_sqlite(conn):
-            conn.exec_driver_sql(
-                "INSERT INTO cases_search_terms (rowid, terms) VALUES (?, ?)",
-                [(seq, " ".join(mark + word for word in words)) for seq, words in documents])
+            conn.exec_driver_sql(SQLITE_INSERT_DOCUMENT,
+                                 [(seq, " ".join(scoped)) for seq, scoped in entries])
         else:
             conn.execute(text("INSERT INTO cases_search_terms (case_seq, terms) "
                               "VALUES (:seq, array_to_tsvector(CAST(:words AS text[])))"),
-                         [{"seq": seq, "words": [mark + word for word in words]}
-                          for seq, words in documents])
+                         [{"seq": seq, "words": scoped} for seq, scoped in entries])
         return
-    for seq, words in documents:
-        scoped = [mark + word for word in words]
+    for seq, scoped in entries:
         _WRITE_DOCUMENT.run(conn, {"seq": seq, "terms": " ".join(scoped), "words": scoped})
 
 
