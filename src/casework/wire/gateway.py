@@ -73,8 +73,8 @@ class Exchange:
     for one too large, else by :meth:`Gateway.answer`.
     """
 
-    __slots__ = ("chunks", "close", "request", "request_id", "reserved", "resolved",
-                 "response", "size", "started")
+    __slots__ = ("chunks", "close", "request", "request_id", "resolved", "response", "size",
+                 "started")
 
     def __init__(self, request: WireRequest):
         self.started = time.perf_counter()
@@ -84,8 +84,7 @@ class Exchange:
         self.response: WireResponse | None = None
         self.close = False
         self.chunks: list[bytes] = []
-        self.size = 0
-        self.reserved = 0
+        self.size = 0  # bytes of body held, reserved in the gateway's BodyBudget
 
 
 class Gateway:
@@ -160,7 +159,6 @@ class Gateway:
                 exchange.resolved.op, error)
             exchange.close = True
             return False
-        exchange.reserved += len(chunk)
         exchange.size += len(chunk)
         exchange.chunks.append(chunk)
         return True
@@ -190,8 +188,8 @@ class Gateway:
     def done(self, exchange: Exchange) -> None:
         """The exchange is over (answered or abandoned): its body's memory is given back and
         an answered request is logged."""
-        self.bodies.release(exchange.reserved)
-        exchange.reserved = 0
+        self.bodies.release(exchange.size)
+        exchange.size = 0
         response = exchange.response
         if response is not None and (access_log.isEnabledFor(logging.INFO)
                                      or response.status >= 500):
