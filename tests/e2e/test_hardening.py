@@ -40,13 +40,19 @@ def read_response(sock: socket.socket, timeout: float = 10) -> tuple[int, dict]:
     """Status and JSON body of the one response on ``sock`` (the server closes after it)."""
     sock.settimeout(timeout)
     data = b""
-    while b"\r\n\r\n" not in data or len(data) < data.index(b"\r\n\r\n") + 4 + _length(data):
+    while not _whole(data):
         chunk = sock.recv(65536)
         if not chunk:
             break
         data += chunk
     head, _, body = data.partition(b"\r\n\r\n")
     return int(head.split()[1]), json.loads(body) if body else {}
+
+
+def _whole(data: bytes) -> bool:
+    """Whether ``data`` holds a whole response (head and the body its length announces)."""
+    end = data.find(b"\r\n\r\n")
+    return end >= 0 and len(data) >= end + 4 + _length(data)
 
 
 def _length(data: bytes) -> int:
@@ -195,6 +201,24 @@ def test_half_sent_headers_are_closed_after_the_header_timeout(guarded):
         started = time.monotonic()
         assert sock.recv(100) == b""  # closed by the server, no answer
         assert time.monotonic() - started < 8
+
+
+def test_an_idle_kept_alive_connection_is_closed_and_a_busy_one_is_not(guarded):
+    """After an answer the connection stays open for the next request (HTTP/1.1 keep-alive)
+    for a few seconds, then the server closes it."""
+    body = b"{}"
+    with socket.create_connection(address(guarded)) as sock:
+        for _ in range(3):  # requests in a row on one connection: each one is answered
+            sock.sendall(signed_head(guarded, len(body)) + body)
+            sock.settimeout(10)
+            data = b""
+            while not _whole(data):
+                data += sock.recv(65536)
+            assert data.startswith(b"HTTP/1.1 200"), data[:200]
+            assert b"connection: close" not in data.lower()
+        started = time.monotonic()
+        assert sock.recv(100) == b""  # then idle: closed by the server
+        assert 3 < time.monotonic() - started < 10
 
 
 @pytest.mark.parametrize("host", ["[", "x]", "[::1"])

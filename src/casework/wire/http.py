@@ -6,7 +6,10 @@ before any credential is checked, since none is needed to open a socket):
 * the request line and each header at most ``MAX_LINE`` bytes, all headers at most
   ``MAX_HEADERS`` (431, or 414 for the request line): an endless header costs no memory;
 * a request's headers must arrive within ``header_timeout`` seconds and its body must keep
-  coming (no gap longer than ``body_timeout``): a stalled client is cut off;
+  coming (no gap longer than ``body_timeout``): a stalled client is cut off. Each connection
+  keeps its next deadline as a number and one sweep a process checks them all a few times a
+  second: re-arming a timer at every step of every request costs more than the request's
+  parsing;
 * at most ``max_connections`` open connections: a new one beyond it closes the oldest
   connection still sending its headers (a flood of half-sent requests cannot lock out real
   clients), or, when none is, is itself closed;
@@ -15,9 +18,10 @@ before any credential is checked, since none is needed to open a socket):
 AWS API requests skip ASGI: the connection hands them to the gateway itself (``open`` at the
 headers, ``feed`` per piece of body, ``answer`` when complete) and writes the answer in one
 piece. An ASGI request costs a task, a scope, message dicts and uvicorn's checks of every
-response header: more than a primary-key read. ``answer`` is driven by the future callbacks
-it waits on (none for a SQLite read, which completes at once). Everything else (the console,
-``/_casework/``) is served by the ASGI app as before.
+response header: more than a primary-key read. The parser callbacks do only what a gateway
+call needs; uvicorn's per-request scope is built only for requests that go to ASGI.
+``answer`` is driven by the future callbacks it waits on (none for a SQLite read, which
+completes at once). Everything else (the console, ``/_casework/``) is served by the ASGI app.
 """
 
 from __future__ import annotations
@@ -38,6 +42,7 @@ from .gateway import new_request_id
 MAX_LINE = 16 * 1024
 MAX_HEADERS = 64 * 1024
 LINGER_SECONDS = 2.0  # how long a refused connection's further bytes are read and dropped
+SWEEP_SECONDS = 0.25  # how often deadlines are checked: the precision of every timeout
 _DIRECT = object()  # marks a pipelined gateway call in uvicorn's queue of waiting requests
 log = logging.getLogger("casework.gateway")
 
@@ -77,6 +82,30 @@ def error_response(status: int, reason: bytes, code: str, message: str) -> bytes
 _HEADERS_TOO_LARGE = (
     431, b"Request Header Fields Too Large", "RequestHeaderFieldsTooLarge",
     f"Each header must be at most {MAX_LINE} bytes and all headers at most {MAX_HEADERS} bytes.")
+
+
+class _Sweep:
+    """The one timer that enforces every connection's deadline (``_deadline``); it runs while
+    the process has connections."""
+
+    def __init__(self):
+        self.handle = None
+        self.loop = None
+        self.connections: set = set()
+
+    def start(self, loop, connections: set) -> None:
+        self.loop, self.connections = loop, connections
+        self.handle = loop.call_later(SWEEP_SECONDS, self._run)
+
+    def _run(self) -> None:
+        now = self.loop.time()
+        for conn in [c for c in self.connections if 0.0 < getattr(c, "_deadline", 0.0) <= now]:
+            conn._cut_off()
+        self.handle = (self.loop.call_later(SWEEP_SECONDS, self._run)
+                       if self.connections else None)
+
+
+_sweep = _Sweep()
 
 
 class _Busy:
@@ -156,7 +185,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._header_bytes = 0
         self._rejection: tuple | None = None  # error_response's arguments
         self._lingering = False
-        self._timer = None
+        self._deadline = 0.0  # loop time after which the sweep cuts it off; 0: none
         if len(self.connections) > LIMITS.max_connections:
             oldest = next(iter(_awaiting_headers), None)
             if oldest is None:
@@ -177,7 +206,15 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
                 self._rejection = _HEADERS_TOO_LARGE
                 self.send_400_response("")
                 return
-        super().data_received(data)
+        try:
+            self.parser.feed_data(data)
+        except httptools.HttpParserError:
+            self.send_400_response("Invalid HTTP request received.")
+        except httptools.HttpParserUpgrade:
+            if self._should_upgrade():
+                self.handle_websocket_upgrade()
+            else:
+                self._unsupported_upgrade_warning()
 
     def connection_lost(self, exc) -> None:
         _awaiting_headers.pop(self, None)
@@ -199,26 +236,28 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._arm(LIMITS.header_timeout)
 
     def _arm(self, seconds: float) -> None:
-        self._cancel_timer()
-        self._timer = self.loop.call_later(seconds, self._cut_off)
+        self._deadline = self.loop.time() + seconds
+        if _sweep.handle is None or _sweep.loop is not self.loop:
+            _sweep.start(self.loop, self.connections)
 
     def _cancel_timer(self) -> None:
-        if self._timer is not None:
-            self._timer.cancel()
-            self._timer = None
+        self._deadline = 0.0
 
     def _cut_off(self) -> None:
         """Close a connection that stalled (or must make room); its request, if any, sees
         a disconnect."""
         _awaiting_headers.pop(self, None)
-        self._cancel_timer()
+        self._deadline = 0.0
         if not self.transport.is_closing():
             self.transport.close()
 
     # -------------------------------------------------------------- parser callbacks
 
     def on_message_begin(self) -> None:
-        super().on_message_begin()
+        self.url = b""
+        self.expect_100_continue = False
+        self.headers = []
+        self.scope = None  # built in on_headers_complete for a request that goes to ASGI
         self._direct = False
         if self not in _awaiting_headers:  # a kept-alive connection's next request
             self._header_bytes = 0
@@ -229,13 +268,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._rejection = (414, b"URI Too Long", "RequestURITooLong",
                                f"The request line must be at most {MAX_LINE} bytes.")
             raise ValueError("request line too long")
-        super().on_url(url)
+        self.url += url
 
     def on_header(self, name: bytes, value: bytes) -> None:
         if len(name) + len(value) > MAX_LINE or self._header_bytes > MAX_HEADERS:
             self._rejection = _HEADERS_TOO_LARGE
             raise ValueError("headers too large")
-        super().on_header(name, value)
+        name = name.lower()
+        if name == b"expect" and value.lower() == b"100-continue":
+            self.expect_100_continue = True
+        self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
         _awaiting_headers.pop(self, None)
@@ -252,6 +294,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             # An ASGI request pipelined behind a gateway call waits for its answer: uvicorn
             # queues a request while the current cycle is unfinished.
             self.cycle = _BUSY
+        url, headers, expect = self.url, self.headers, self.expect_100_continue
+        HttpToolsProtocol.on_message_begin(self)  # uvicorn's scope (it resets the three)
+        self.url, self.headers, self.expect_100_continue = url, headers, expect
+        self.scope["headers"] = headers
         super().on_headers_complete()
         if self.cycle is not None:
             self.cycle.transport = _HeadWithBody(self.transport)
@@ -272,10 +318,19 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._ready()
 
     def on_response_complete(self) -> None:
+        """A response is out: the next pipelined request's turn, or the keep-alive wait."""
         cycle = self.cycle
         if cycle is not None and isinstance(cycle.transport, _HeadWithBody):
             cycle.transport.flush()
-        super().on_response_complete()
+        self.server_state.total_requests += 1
+        if self.transport.is_closing():
+            return
+        self.flow.resume_reading()
+        if self.pipeline:
+            cycle, app = self.pipeline.pop()
+            self._start_asgi_task(cycle, app)
+        elif self not in _awaiting_headers and self._reading is None:  # idle: keep-alive
+            self._arm(self.timeout_keep_alive)
 
     def _start_asgi_task(self, cycle, app) -> None:
         if app is _DIRECT:  # a pipelined gateway call's turn (next loop turn: no recursion)
