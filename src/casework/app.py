@@ -205,10 +205,8 @@ class Casework:
                 raise refused
         dry_run = params.pop("dryRun", False) if "dryRun" in op.input_shape.members else False
 
-        origin = request.origin()  # presigned URLs name the host the client used
-
         def job(conn):
-            ctx = self._context(conn, principal, origin, record)
+            ctx = self._context(conn, principal, request, record)
             return registered.run(ctx, params), ctx.after_commit
 
         if dry_run:
@@ -224,9 +222,9 @@ class Casework:
             callback()
         return result
 
-    def _context(self, conn, principal: Principal, origin: str | None,
+    def _context(self, conn, principal: Principal, request: WireRequest,
                  record: KeyRecord | None) -> Context:
-        ctx = Context(conn=conn, account_id=principal.account_id, origin=origin,
+        ctx = Context(conn=conn, account_id=principal.account_id, request=request,
                       access_key_id=principal.access_key_id, region=principal.region,
                       settings=self.settings, tokens=self.tokens, now=now_ms())
         if record is not None:  # the key the request was verified with: no lookup needed

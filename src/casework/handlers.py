@@ -32,11 +32,17 @@ class Context:
     settings: Settings
     tokens: TokenSigner
     now: int  # epoch milliseconds, fixed for the whole request
-    origin: str | None = None  # scheme://host the client reached (None off the request path)
+    request: Any = None  # the WireRequest being answered (None off the request path)
     memo: dict[str, Any] = field(default_factory=dict)  # lookups made at most once a request
     # Run once the transaction has committed (not after a rollback or dry run): e.g. waking a
     # background worker, which must not look for the request's rows before they are visible.
     after_commit: list[Callable[[], None]] = field(default_factory=list)
+
+    @property
+    def origin(self) -> str | None:
+        """``scheme://host`` the client reached (None off the request path): presigned URLs
+        name the host the client used."""
+        return self.request.origin() if self.request is not None else None
 
     @cached_property
     def account_email(self) -> str:

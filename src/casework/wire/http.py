@@ -84,6 +84,17 @@ _HEADERS_TOO_LARGE = (
     f"Each header must be at most {MAX_LINE} bytes and all headers at most {MAX_HEADERS} bytes.")
 
 
+_defaults: list = [None, b""]  # the server's default headers last seen, and their lines
+
+
+def _default_head(server_state) -> bytes:
+    """The server's default header lines (``date``, which uvicorn renews every second)."""
+    headers = server_state.default_headers
+    if headers is not _defaults[0]:
+        _defaults[:] = headers, b"".join(b"%s: %s\r\n" % pair for pair in headers)
+    return _defaults[1]
+
+
 class _Sweep:
     """The one timer that enforces every connection's deadline (``_deadline``); it runs while
     the process has connections."""
@@ -409,15 +420,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         response = exchange.response
         self._answering = False
         if not self.transport.is_closing():
-            head = [STATUS_LINE[response.status]]
-            for name, value in self.server_state.default_headers:
-                head.append(b"%s: %s\r\n" % (name, value))
-            for name, value in gateway.response_headers(exchange):
-                head.append(b"%s: %s\r\n" % (name, value))
-            head.append(b"\r\n")
-            if not call.head_only:
-                head.append(response.body)
-            self.transport.write(b"".join(head))
+            self.transport.write(b"".join((
+                STATUS_LINE[response.status], _default_head(self.server_state),
+                gateway.response_head(exchange), b"\r\n",
+                b"" if call.head_only else response.body)))
         gateway.done(exchange)
         if exchange.close or not call.keep_alive or self._close_after:
             self.transport.close()

@@ -14,7 +14,7 @@ from urllib.parse import unquote
 import botocore.session
 from botocore.model import OperationModel, ServiceModel, Shape
 
-from .shapes import validator
+from .shapes import decoder, encoder, validator
 
 
 @dataclass
@@ -44,6 +44,18 @@ class Operation:
     def validate(self):
         shape = self.input_shape
         return validator(shape) if shape is not None else None
+
+    @cached_property
+    def decode_input(self):
+        """The input shape's decoder (wire JSON to handler params), or None."""
+        shape = self.input_shape
+        return decoder(shape) if shape is not None else None
+
+    @cached_property
+    def encode_output(self):
+        """The output shape's encoder (handler result to wire JSON), or None."""
+        shape = self.output_shape
+        return encoder(shape) if shape is not None else None
 
     def error_status(self, code: str) -> int | None:
         """The HTTP status the model gives a modeled error of this operation, if any."""

@@ -74,7 +74,7 @@ class WireRequest:
             method=method,
             raw_path=raw_path,
             query_string=query_string,
-            query=parse_qs(query_string, keep_blank_values=True),
+            query=parse_qs(query_string, keep_blank_values=True) if query_string else {},
             headers=headers,
             body=body,
             raw_headers=raw_headers,
@@ -103,7 +103,9 @@ def _load_json(body: bytes) -> Any:
         data = orjson.loads(body)
     except orjson.JSONDecodeError:
         raise serialization_error("The request body is not valid JSON.") from None
-    if not _depth_within(data, MAX_JSON_DEPTH):
+    # Each level opens a bracket: a body with few of them needs no walk.
+    if (body.count(b"{") + body.count(b"[") > MAX_JSON_DEPTH
+            and not _depth_within(data, MAX_JSON_DEPTH)):
         raise serialization_error(
             f"The request body is nested more than {MAX_JSON_DEPTH} levels deep.")
     return data
@@ -162,11 +164,10 @@ class Json11:
         data = _load_json(request.body) if request.body.strip() else {}
         if not isinstance(data, dict):
             raise serialization_error("The request body must be a JSON object.")
-        return decoder(shape)(data, "")
+        return op.decode_input(data, "")
 
     def serialize(self, op: Operation, result: dict) -> WireResponse:
-        shape = op.output_shape
-        body = encoder(shape)(result) if shape is not None else {}
+        body = op.encode_output(result) if op.encode_output is not None else {}
         return WireResponse(200, orjson.dumps(body), [("content-type", self.content_type)])
 
     def serialize_error(self, op: Operation | None, error: ServiceError) -> WireResponse:
@@ -318,7 +319,7 @@ class RestJson:
             data = _load_json(request.body)
             if not isinstance(data, dict):
                 raise serialization_error("The request body must be a JSON object.")
-            params.update(decoder(shape)(data, ""))
+            params.update(op.decode_input(data, ""))
         return params
 
     def serialize(self, op: Operation, result: dict) -> WireResponse:
@@ -349,7 +350,7 @@ class RestJson:
             # (An output with no members at all still answers "{}", as AWS services do.)
             body = b""
         else:
-            body = orjson.dumps(encoder(shape)(result))
+            body = orjson.dumps(op.encode_output(result))
             headers.append(("content-type", self.content_type))
         return WireResponse(status, body, headers)
 
