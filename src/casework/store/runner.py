@@ -47,6 +47,8 @@ log = logging.getLogger("casework.store")
 Job = Callable[[Connection], Any]
 MAX_BATCH = 64  # requests one COMMIT may acknowledge; bounds the latency a batch adds
 CHECKPOINT_SECONDS = 0.5
+# WAL frames (pages) past which the writer lets SQLite start the WAL over (see _begin).
+WAL_RESTART_FRAMES = 4096
 
 
 class _Write:
@@ -68,6 +70,7 @@ class Runner:
             self._idle: asyncio.Event | None = None  # set by close() to hear the last COMMIT
             self._writer: Connection | None = None
             self._committer = ThreadPoolExecutor(1, thread_name_prefix="casework-commit")
+            self._restart_wal = False  # set by the checkpoint thread: see _begin
             self._stop = threading.Event()
             threading.Thread(target=self._checkpoint_loop, name="casework-checkpoint",
                              daemon=True).start()
@@ -200,7 +203,8 @@ class Runner:
             try:
                 if conn is None:
                     conn = self.store.engine.raw_connection()
-                conn.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+                _, frames, _ = conn.cursor().execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                self._restart_wal = frames > WAL_RESTART_FRAMES
             except Exception:  # a locked or busy database: try again next time
                 log.debug("WAL checkpoint skipped", exc_info=True)
 
@@ -219,7 +223,18 @@ class Runner:
                 # The writer never checkpoints the WAL itself (a checkpoint inside a commit
                 # stalls every request of the batch): the checkpoint thread does it.
                 conn.connection.driver_connection.execute("PRAGMA wal_autocheckpoint=0")
-            conn.connection.driver_connection.execute("BEGIN IMMEDIATE")
+            raw = conn.connection.driver_connection
+            if self._restart_wal:
+                # SQLite writes the WAL from its start again only when a write transaction
+                # begins with every frame copied into the database. Under a steady load
+                # the next batch always began before the checkpoint thread had copied the
+                # last one, so the WAL grew without end (170 MB in 9 s of CreateCase, and
+                # reads look pages up through its whole index). So once it is long, the
+                # frames committed since the checkpoint thread's last pass (a few batches)
+                # are copied here, between two batches, and this batch starts it over.
+                self._restart_wal = False
+                raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
+            raw.execute("BEGIN IMMEDIATE")
         except BaseException:
             self.store.write_lock.release()
             raise
