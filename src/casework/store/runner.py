@@ -32,9 +32,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import fcntl
 import logging
-import os
 import threading
 from collections import deque
 from collections.abc import Callable
@@ -73,13 +71,6 @@ class Runner:
             self._writer: Connection | None = None
             self._committer = ThreadPoolExecutor(1, thread_name_prefix="casework-commit")
             self._restart_wal = False  # set by the checkpoint thread: see _begin
-            # Processes sharing the database (serve --workers N) take turns at writing
-            # through a lock file the kernel queues them on: waiting in SQLite's busy
-            # handler, a process slept up to 100 ms at a time while the other's batches
-            # followed one another, and its writes waited up to a second (p99).
-            database = store.url.database
-            self._turns = (os.open(f"{database}-writer", os.O_RDWR | os.O_CREAT, 0o600)
-                           if database and database != ":memory:" else None)
             self._stop = threading.Event()
             threading.Thread(target=self._checkpoint_loop, name="casework-checkpoint",
                              daemon=True).start()
@@ -118,8 +109,6 @@ class Runner:
                 await self._idle.wait()
             self._stop.set()
             self._committer.shutdown(wait=True)
-            if self._turns is not None:
-                os.close(self._turns)
         else:
             for connections in self._pg.values():
                 connections.close()
@@ -225,9 +214,7 @@ class Runner:
         begun.add_done_callback(self._run_batch)
 
     def _begin(self) -> Connection:
-        self.store.write_lock.acquire()  # this process's other writers (CLI, workers) wait
-        if self._turns is not None:
-            fcntl.flock(self._turns, fcntl.LOCK_EX)
+        self.store.write_lock.acquire()  # other writers, here and in other processes, wait
         try:
             conn = self._writer
             if conn is None:
@@ -249,8 +236,6 @@ class Runner:
                 raw.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchall()
             raw.execute("BEGIN IMMEDIATE")
         except BaseException:
-            if self._turns is not None:
-                fcntl.flock(self._turns, fcntl.LOCK_UN)
             self.store.write_lock.release()
             raise
         return conn
@@ -290,8 +275,6 @@ class Runner:
                 _rollback(conn)
             raise
         finally:
-            if self._turns is not None:
-                fcntl.flock(self._turns, fcntl.LOCK_UN)
             self.store.write_lock.release()
 
     def _committed(self, batch: list[_Write], outcomes: list[tuple[bool, Any]],
