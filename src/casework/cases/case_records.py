@@ -13,14 +13,13 @@ from __future__ import annotations
 
 import hashlib
 import secrets
-import uuid
 from types import SimpleNamespace
 
 import orjson
 
 from ..handlers import Context
 from . import audit, events, registry, rules, slas, values
-from .common import arn_of, iso, load_domain, related_item_arn
+from .common import arn_of, iso, load_domain, new_id, related_item_arn
 from .errors import CASE, conflict, invalid, not_found
 from .queries import case_records, related_items, tags
 from .queries import merges as merge_queries
@@ -84,7 +83,7 @@ def create_case(ctx: Context, params: dict) -> dict:
     stored.setdefault("status", {"stringValue": "open"})
     rules.enforce(ctx, domain_id, template, stored, None)
 
-    case_id = str(uuid.uuid4())
+    case_id = new_id()
     case_seq = case_records.insert_case(ctx.conn, {
         "domain_id": domain_id, "case_id": case_id, "template_id": template["id"],
         "client_token": token, "request_hash": request_hash, "created_at": ctx.now})
@@ -171,7 +170,7 @@ def update_case(ctx: Context, params: dict) -> dict:
             current.get("status") != {"stringValue": "closed"}:
         service["last_closed_datetime"] = now
     writes = {**changes, **service}
-    case_records.write_values(ctx.conn, domain_id, case.seq, writes)
+    case_records.write_values(ctx.conn, domain_id, case.seq, writes, after={**merged, **service})
     changed = audit.case_changes(current, writes)
     audit.record(ctx, domain_id, case.seq, "Case.Updated", changed,
                  user=params.get("performedBy"))

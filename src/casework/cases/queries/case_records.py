@@ -84,26 +84,43 @@ def values(conn: Connection, case_seq: int) -> dict[str, dict]:
 
 
 def write_values(conn: Connection, domain_id: str, case_seq: int,
-                 changes: dict[str, dict], *, new: bool = False) -> None:
+                 changes: dict[str, dict], *, new: bool = False,
+                 after: dict[str, dict] | None = None) -> None:
     """Set (or, for ``emptyValue``, remove) the given values, and bring the case's search-term
-    document up to date in the same transaction; ``new``: the case has no values yet."""
+    document up to date in the same transaction; ``new``: the case has no values (nor
+    document) yet. ``after``: every value the case holds once the write is done, when the
+    caller knows them (a new case's are ``changes``): its document is then made from them
+    rather than from the values read back."""
     if not changes:
         return
     if not new:
         _DELETE_VALUES.run(conn, {"case_seq": case_seq, "field_ids": list(changes)})
-    rows = []
+    params: dict = {}
+    n = 0
     for field_id, union in changes.items():
         kind, value = next(iter(union.items()))
         if kind == "emptyValue":
             continue
-        row = {"case_seq": case_seq, "field_id": field_id, "domain_id": domain_id, "kind": kind,
-               "string_value": None, "double_value": None, "boolean_value": None}
-        row[_COLUMN[kind]] = value
-        rows.append(row)
-    if rows:
-        _insert_values(len(rows)).run(conn, {f"{name}_{i}": row[name] for i, row in
-                                             enumerate(rows) for name in _VALUE_COLUMNS})
-    search_queries.reindex_cases(conn, [case_seq])
+        column = _COLUMN[kind]
+        params[f"case_seq_{n}"] = case_seq
+        params[f"field_id_{n}"] = field_id
+        params[f"domain_id_{n}"] = domain_id
+        params[f"kind_{n}"] = kind
+        params[f"string_value_{n}"] = value if column == "string_value" else None
+        params[f"double_value_{n}"] = value if column == "double_value" else None
+        params[f"boolean_value_{n}"] = value if column == "boolean_value" else None
+        n += 1
+    if n:
+        _insert_values(n).run(conn, params)
+    if new and after is None:
+        after = changes
+    if after is None:
+        search_queries.reindex_cases(conn, [case_seq])
+        return
+    if not new:
+        search_queries.forget_cases(conn, [case_seq])
+    search_queries.write_documents(conn, domain_id, [
+        (case_seq, search_queries.words_of_values(after))])
 
 
 def delete_case(conn: Connection, case_seq: int, arns: list[str]) -> None:

@@ -171,6 +171,18 @@ _WRITE_DOCUMENT = Prepared(lambda dialect: text(
     "VALUES (:seq, array_to_tsvector(CAST(:words AS text[])))"))
 
 
+def words_of_values(held: dict[str, dict]) -> list[str]:
+    """The document of a case holding ``held`` (``{field id: FieldValueUnion}``): the
+    distinct words of its text values, sorted, as :func:`reindex_cases` makes it from the
+    stored values."""
+    found: set[str] = set()
+    for union in held.values():
+        for member, value in union.items():
+            if member in TEXT_MEMBERS and value is not None:
+                found.update(words_of(value))
+    return sorted(found)
+
+
 def reindex_cases(conn: Connection, case_seqs: list[int]) -> None:
     """Rebuild the search-term documents of cases from their stored values (in the caller's
     transaction, so that the index changes exactly when the values do)."""
