@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-import functools
-
-from sqlalchemy import Connection, bindparam, delete, insert, select
+from sqlalchemy import Connection, bindparam, delete, select
 
 from ...store.prepared import Inserter, Prepared
-from ...store.sql import insert_or_nothing
+from ...store.sql import RowsInserter, insert_or_nothing
 from ..tables import case_values, cases, contact_links, related_items, tags
 from . import search as search_queries
 
@@ -28,12 +26,8 @@ _VALUE_COLUMNS = ("case_seq", "field_id", "domain_id", "kind", "string_value", "
                   "boolean_value")
 
 
-@functools.cache
-def _insert_values(count: int) -> Prepared:
-    """One INSERT of ``count`` value rows (parameters ``<column>_<i>``): one round trip to
-    PostgreSQL for all the values a request writes, instead of one per value."""
-    return Prepared(insert(case_values).values([
-        {name: bindparam(f"{name}_{i}") for name in _VALUE_COLUMNS} for i in range(count)]))
+# All the values a request writes in one go (one round trip to PostgreSQL).
+_INSERT_VALUES = RowsInserter(case_values, _VALUE_COLUMNS)
 
 
 _DELETE_VALUES = Prepared(delete(case_values).where(
@@ -95,23 +89,17 @@ def write_values(conn: Connection, domain_id: str, case_seq: int,
         return
     if not new:
         _DELETE_VALUES.run(conn, {"case_seq": case_seq, "field_ids": list(changes)})
-    params: dict = {}
-    n = 0
+    rows = []
     for field_id, union in changes.items():
         kind, value = next(iter(union.items()))
         if kind == "emptyValue":
             continue
         column = _COLUMN[kind]
-        params[f"case_seq_{n}"] = case_seq
-        params[f"field_id_{n}"] = field_id
-        params[f"domain_id_{n}"] = domain_id
-        params[f"kind_{n}"] = kind
-        params[f"string_value_{n}"] = value if column == "string_value" else None
-        params[f"double_value_{n}"] = value if column == "double_value" else None
-        params[f"boolean_value_{n}"] = value if column == "boolean_value" else None
-        n += 1
-    if n:
-        _insert_values(n).run(conn, params)
+        rows.append((case_seq, field_id, domain_id, kind,
+                     value if column == "string_value" else None,
+                     value if column == "double_value" else None,
+                     value if column == "boolean_value" else None))
+    _INSERT_VALUES(conn, rows)
     if new and after is None:
         after = changes
     if after is None:
