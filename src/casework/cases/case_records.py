@@ -12,7 +12,7 @@ ConflictException; template tags propagate first, so a request tag with the same
 from __future__ import annotations
 
 import hashlib
-import secrets
+import os
 from types import SimpleNamespace
 
 import orjson
@@ -36,6 +36,11 @@ def load_case(ctx: Context, domain_id: str, case_id: str, *, lock: bool = False)
     if found is None:
         raise not_found(CASE, case_id, f"Case {case_id} not found")
     return found
+
+
+def _reference_number() -> str:
+    """Eight random digits (40 random bits reduced: a bias below one in ten thousand)."""
+    return f"{int.from_bytes(os.urandom(5), 'big') % 10**8:08d}"
 
 
 def _request_hash(params: dict) -> str:
@@ -93,7 +98,7 @@ def create_case(ctx: Context, params: dict) -> dict:
         return _earlier_case(ctx, domain_id, earlier, token, request_hash)
     now = {"stringValue": iso(ctx.now)}
     service = {"case_id": {"stringValue": case_id},
-               "reference_number": {"stringValue": f"{secrets.randbelow(10**8):08d}"},
+               "reference_number": {"stringValue": _reference_number()},
                "created_datetime": now, "last_updated_datetime": now,
                "last_updated_user": _user_value(params)}
     if stored["status"] == {"stringValue": "closed"}:
