@@ -5,7 +5,7 @@ from __future__ import annotations
 from sqlalchemy import Connection, bindparam, delete, select
 
 from ...store.prepared import Inserter, Prepared
-from ...store.sql import RowsInserter, insert_or_nothing
+from ...store.sql import RowsInserter, dialect_insert
 from ..tables import case_values, cases, contact_links, related_items, tags
 from . import search as search_queries
 
@@ -21,6 +21,15 @@ _FIND_LOCKED = Prepared(_FIND_QUERY.with_for_update(key_share=True))
 _FIND_BY_TOKEN = Prepared(select(cases).where(cases.c.domain_id == bindparam("domain_id"),
                                               cases.c.client_token == bindparam("client_token")))
 _INSERT_CASE = Inserter(cases, returning=cases.c.seq)
+# With a client token (every SDK sends one): nothing is inserted, and no row returned, when
+# the domain already has a case of that token, or a concurrent transaction is inserting one
+# (this statement then waits for it). Prepared: through SQLAlchemy's execute the same INSERT
+# cost about 250 µs more per CreateCase.
+_INSERT_CASE_ONCE = Prepared(lambda dialect: dialect_insert(dialect, cases).values(
+    {name: bindparam(name) for name in ("domain_id", "case_id", "template_id", "client_token",
+                                        "request_hash", "created_at")})
+    .on_conflict_do_nothing(index_elements=["domain_id", "client_token"])
+    .returning(cases.c.seq))
 _VALUES = Prepared(select(case_values).where(case_values.c.case_seq == bindparam("case_seq")))
 _VALUE_COLUMNS = ("case_seq", "field_id", "domain_id", "kind", "string_value", "double_value",
                   "boolean_value")
@@ -65,8 +74,7 @@ def insert_case(conn: Connection, row: dict) -> int | None:
     already taken (by a committed case, or one whose request this insert waited for)."""
     if row.get("client_token") is None:
         return _INSERT_CASE(conn, row)
-    return insert_or_nothing(conn, cases, row, ["domain_id", "client_token"],
-                             returning=cases.c.seq)
+    return _INSERT_CASE_ONCE.scalar(conn, row)
 
 
 def values(conn: Connection, case_seq: int) -> dict[str, dict]:
