@@ -9,6 +9,11 @@ version it read from the domain's row (``version``) is answered from what was re
 same version, by any request of this process. Processes (``serve --workers``, other machines)
 share nothing but the database: each sees another's change through the version.
 
+On PostgreSQL (READ COMMITTED) a request may read the domain's version before a change
+commits and the definitions after it; what it keeps is then the newer definitions under the
+older version, which only requests that read that older version, before the change committed,
+can be answered from: they could have read the change themselves.
+
 Only requests that do not change definitions pass a version (``common.load_domain`` notes it
 for requests without a lock or with ``WRITE``): a request that changes definitions reads its
 own changes from the database. What is kept is read-only: callers must not change the dicts
