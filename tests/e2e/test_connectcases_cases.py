@@ -7,7 +7,16 @@ import uuid
 from datetime import datetime
 
 import pytest
-from cases_helpers import account_client, code_of, error_of, new_case, text
+from cases_helpers import (
+    account_client,
+    code_of,
+    error_of,
+    new_case,
+    new_domain,
+    new_template,
+    text,
+)
+from conftest import start_server
 
 ACCOUNT = "333333333304"
 
@@ -210,3 +219,42 @@ def test_other_accounts_cannot_reach_cases(server, cc, domain, template):
     assert code_of(stranger.delete_case, domainId=domain, caseId=case_id) == (
         "ResourceNotFoundException", 404)
     assert values(cc, domain, case_id, "title") == {"title": text("Refund")}
+
+
+def test_definition_changes_apply_at_once_on_another_server(tmp_path):
+    """Each process keeps the definitions it read under the domain's version: a change made
+    through one server holds for the next request on another (two servers, one database)."""
+    first = start_server(tmp_path)
+    second = start_server(tmp_path)  # the same data directory: its database and master key
+    try:
+        one, other = first.client("connectcases"), second.client("connectcases")
+        domain_id = new_domain(one)
+        notes = one.create_field(domainId=domain_id, name="Notes", type="Text")["fieldId"]
+        ticket = one.create_field(domainId=domain_id, name="Ticket", type="Text")["fieldId"]
+        template_id = new_template(one, domain_id)
+        with_notes = [{"id": notes, "value": text("call back")}]
+        # The second server reads (and keeps) the template and the fields.
+        for _ in range(3):
+            new_case(other, domain_id, template_id, fields=with_notes)
+
+        one.update_template(domainId=domain_id, templateId=template_id, status="Inactive")
+        response = error_of(other.create_case, domainId=domain_id, templateId=template_id,
+                            fields=[{"id": "title", "value": text("Refund")}])
+        assert response["Error"]["Code"] == "ValidationException"
+        assert "Inactive" in response["Error"]["Message"]
+
+        one.update_template(domainId=domain_id, templateId=template_id, status="Active",
+                            requiredFields=[{"fieldId": ticket}])
+        response = error_of(other.create_case, domainId=domain_id, templateId=template_id,
+                            fields=[{"id": "title", "value": text("Refund")}])
+        assert f"Required fields are missing: {ticket}" in response["Error"]["Message"]
+        new_case(other, domain_id, template_id, fields=[{"id": ticket, "value": text("T-1")}])
+
+        one.delete_field(domainId=domain_id, fieldId=notes)
+        response = error_of(other.create_case, domainId=domain_id, templateId=template_id,
+                            fields=[{"id": "title", "value": text("Refund")},
+                                    {"id": ticket, "value": text("T-2")}, *with_notes])
+        assert f"Fields are deleted: {notes}" in response["Error"]["Message"]
+    finally:
+        second.stop()
+        first.stop()

@@ -32,12 +32,10 @@ Choices where AWS is silent (fact sheet §9 marks them INFERRED or UNVERIFIED):
 
 from __future__ import annotations
 
-import uuid
-
 from .. import keys
 from ..handlers import Context
 from . import registry
-from .common import at, cursor, iso, load_domain, next_token
+from .common import at, cursor, iso, load_domain, new_id, next_token
 from .errors import CASE, not_found
 from .queries import audit, case_records
 
@@ -73,7 +71,7 @@ def record(ctx: Context, domain_id: str, case_seq: int, event_type: str, fields:
     performed_by = {"iamPrincipalArn": principal_arn(ctx)}
     if user:
         performed_by["user"] = user
-    event_id = str(uuid.uuid4())
+    event_id = new_id()
     audit.insert_event(ctx.conn, {
         "domain_id": domain_id, "case_seq": case_seq, "event_id": event_id, "type": event_type,
         "related_item_type": related_item_type, "performed_at": ctx.now,

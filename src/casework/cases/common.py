@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import os
 from datetime import UTC, datetime
 
 import orjson
@@ -26,6 +27,16 @@ def at(ms: int | None) -> datetime | None:
 iso = iso_ms
 
 
+def new_id() -> str:
+    """A random (version 4) UUID as text, as ``str(uuid.uuid4())`` makes it, without the
+    ``UUID`` object."""
+    raw = bytearray(os.urandom(16))
+    raw[6] = raw[6] & 0x0F | 0x40
+    raw[8] = raw[8] & 0x3F | 0x80
+    h = raw.hex()
+    return f"{h[:8]}-{h[8:12]}-{h[12:16]}-{h[16:20]}-{h[20:]}"
+
+
 def load_domain(ctx: Context, domain_id: str, lock: str | None = None):
     """The caller's domain in the request's region, or 404: every domain-scoped operation
     starts here. A domain of another region is as unknown as on AWS, where each region's
@@ -39,7 +50,18 @@ def load_domain(ctx: Context, domain_id: str, lock: str | None = None):
     if found is None or found.region != ctx.region:
         raise not_found(DOMAIN, domain_id, f"Domain {domain_id} not found")
     ctx.memo[f"domain-region:{domain_id}"] = found.region
+    if lock is None or lock == domains.WRITE:
+        # Requests that change no definitions may reuse the ones this process has read
+        # under the same version (queries/definitions.py).
+        ctx.memo[f"definitions-version:{domain_id}"] = found.definitions_version
     return found
+
+
+def definitions_version(ctx: Context, domain_id: str) -> int | None:
+    """The domain's definitions version for ``queries.definitions``' ``version`` argument:
+    known once ``load_domain`` has run in a request that changes no definitions, else None
+    (read from the database)."""
+    return ctx.memo.get(f"definitions-version:{domain_id}")
 
 
 def region_of(ctx: Context, domain_id: str) -> str:

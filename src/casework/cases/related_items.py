@@ -15,13 +15,11 @@ documents for SearchAllRelatedItems; search results are newest first.
 
 from __future__ import annotations
 
-import uuid
-
 from ..handlers import Context
 from . import audit, events, filters, registry, slas, values
 from .arns import CONTACT_ARN, FILE_ARN
 from .case_records import load_case, refuse_while_merging
-from .common import at, cursor, load_domain, next_token, related_item_arn
+from .common import at, cursor, load_domain, new_id, next_token, related_item_arn
 from .errors import RELATED_ITEM, check_pattern, invalid, not_found, quota
 from .queries import case_records, contacts, related_items, tags
 from .queries.domains import WRITE
@@ -102,7 +100,7 @@ def create_related_item(ctx: Context, params: dict) -> dict:
     if limit is not None and counts.get(params["type"], 0) >= limit:
         raise quota(f"A case can have at most {limit} related items of type {params['type']}")
     content = _content(ctx, domain_id, case, kind, body)
-    item_id = str(uuid.uuid4())
+    item_id = new_id()
     seq = related_items.insert_item(ctx.conn, {
         "domain_id": domain_id, "case_seq": case.seq, "related_item_id": item_id,
         "type": params["type"], "content": content, "created_by": params.get("performedBy"),

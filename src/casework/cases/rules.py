@@ -20,7 +20,7 @@ import uuid
 
 from ..handlers import Context
 from . import registry
-from .common import arn_of, at, cursor, load_domain, next_token
+from .common import arn_of, at, cursor, definitions_version, load_domain, next_token
 from .conditions import check_limits, evaluate, field_ids
 from .errors import CASE_RULE, conflict, invalid, not_found, quota
 from .fields import require_live_fields
@@ -155,7 +155,8 @@ def enforce(ctx: Context, domain_id: str, template: dict, values: dict[str, dict
     """
     bindings = template["rules"] or []
     rules = definitions.find_many(ctx.conn, domain_id, "case-rule",
-                                  [b["caseRuleId"] for b in bindings])
+                                  [b["caseRuleId"] for b in bindings],
+                                  version=definitions_version(ctx, domain_id))
     hidden, required = set(), []
     for binding in bindings:
         rule = rules.get(binding["caseRuleId"])

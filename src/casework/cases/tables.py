@@ -34,6 +34,10 @@ domains = Table(
     Column("created_at", BigInteger, nullable=False),
     # The region the domain was created through; every ARN inside the domain names it.
     Column("region", String(32), nullable=False, server_default="us-east-1"),
+    # Changes (to a new random number) with every change to the domain's definitions: a
+    # process reuses the definitions it has read while the domain's row shows the same
+    # version (queries/definitions.py).
+    Column("definitions_version", BigInteger, nullable=False, server_default="0"),
     # Domains are regional: names are unique, and listings run, per account and region.
     Index("ix_cases_domains_account_region_seq", "account_id", "region", "seq"),
     Index("ix_cases_domains_account_region_name", "account_id", "region", "name", unique=True),

@@ -13,7 +13,15 @@ import uuid
 
 from ..handlers import Context
 from . import registry
-from .common import arn_of, at, cursor, load_domain, next_token, soft_delete
+from .common import (
+    arn_of,
+    at,
+    cursor,
+    definitions_version,
+    load_domain,
+    next_token,
+    soft_delete,
+)
 from .errors import TEMPLATE, conflict, invalid, not_found, quota
 from .fields import require_live_fields
 from .queries import definitions, tags
@@ -27,7 +35,8 @@ CONFIG = ("description", "layoutConfiguration", "requiredFields", "status", "rul
 
 def load_template(ctx: Context, domain_id: str, template_id: str) -> dict:
     """The template (deleted or not), or 404."""
-    found = definitions.find(ctx.conn, domain_id, "template", template_id)
+    found = definitions.find(ctx.conn, domain_id, "template", template_id,
+                             version=definitions_version(ctx, domain_id))
     if found is None:
         raise not_found(TEMPLATE, template_id, f"Template {template_id} not found")
     return found
@@ -86,7 +95,8 @@ def live_view(ctx: Context, domain_id: str, template: dict) -> dict:
     required = [r["fieldId"] for r in template["requiredFields"] or []]
     rules = template["rules"] or []
     fields = definitions.find_many(ctx.conn, domain_id, "field",
-                                   required + [r["fieldId"] for r in rules if r.get("fieldId")])
+                                   required + [r["fieldId"] for r in rules if r.get("fieldId")],
+                                   version=definitions_version(ctx, domain_id))
 
     def live(field_id):
         return field_id in fields and not fields[field_id]["deleted"]

@@ -16,7 +16,7 @@ from datetime import UTC, datetime
 from ..clock import epoch_ms
 from ..handlers import Context
 from .arns import PROFILE_ARN
-from .common import iso
+from .common import definitions_version, iso
 from .errors import check_pattern, invalid
 from .queries import definitions, options
 
@@ -50,7 +50,8 @@ def check(ctx: Context, domain_id: str, items: list[dict], *, existing: set[str]
     ids = [item["id"] for item in items]
     if len(set(ids)) != len(ids):
         raise invalid("fields lists a field more than once")
-    found = definitions.find_many(ctx.conn, domain_id, "field", ids)
+    found = definitions.find_many(ctx.conn, domain_id, "field", ids,
+                                  version=definitions_version(ctx, domain_id))
     unknown = sorted(f for f in ids if f not in found)
     if unknown:
         raise invalid(f"Fields do not exist: {', '.join(unknown)}")

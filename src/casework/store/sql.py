@@ -7,8 +7,10 @@ one of the connection, so that the service query modules stay free of dialect na
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, Table
+from sqlalchemy import Connection, Table, bindparam, insert
 from sqlalchemy.dialects import postgresql, sqlite
+
+from .prepared import Prepared
 
 
 def dialect_insert(dialect_name: str, table: Table):
@@ -55,3 +57,42 @@ def upsert(conn: Connection, table: Table, values: dict, conflict: list[str], ch
 def excluded(conn: Connection, table: Table):
     """The proposed row of an upsert (``EXCLUDED``), for use in ``changes``."""
     return _insert(conn, table).excluded
+
+
+class RowsInserter:
+    """``INSERT`` of several rows of ``columns`` into ``table``, each row a tuple in that order.
+
+    SQLite: the driver's ``executemany`` of the one-row statement, with no parameter dict to
+    build (measured: six value rows of a Connect case alone, 24 µs against 54 µs for one
+    multi-row ``VALUES`` statement through :class:`Prepared`; a whole CreateCase called in a
+    loop on one connection, 310 against 315-328 µs). PostgreSQL: one multi-row ``INSERT`` (one
+    round trip), a :class:`Prepared` statement per row count.
+    """
+
+    def __init__(self, table: Table, columns: tuple[str, ...]):
+        self.table, self.columns = table, columns
+        self._sqlite: str | None = None
+        self._multi: dict[int, Prepared] = {}
+
+    def __call__(self, conn: Connection, rows: list[tuple]) -> None:
+        if not rows:
+            return
+        if conn.dialect.name == "sqlite":
+            sql = self._sqlite
+            if sql is None:
+                compiled = insert(self.table).values(
+                    {name: bindparam(name) for name in self.columns}).compile(
+                    dialect=conn.dialect)
+                if list(compiled.positiontup) != list(self.columns):
+                    raise ValueError("unexpected parameter order")
+                sql = self._sqlite = compiled.string
+            conn.connection.driver_connection.executemany(sql, rows)
+            return
+        count = len(rows)
+        prepared = self._multi.get(count)
+        if prepared is None:
+            prepared = self._multi[count] = Prepared(insert(self.table).values([
+                {name: bindparam(f"{name}_{i}") for name in self.columns}
+                for i in range(count)]))
+        prepared.run(conn, {f"{name}_{i}": value for i, row in enumerate(rows)
+                            for name, value in zip(self.columns, row, strict=True)})

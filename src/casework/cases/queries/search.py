@@ -35,6 +35,7 @@ Filter tree nodes (tuples, built by ``search.py``):
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import re
 from collections.abc import Sequence
@@ -144,6 +145,7 @@ def words_of(text: str) -> list[str]:
     return [word[:TOKEN_MAX] for word in _WORD.findall(text.casefold())]
 
 
+@functools.lru_cache(maxsize=4096)
 def scope(domain_id: str) -> str:
     """What every word of the domain's documents starts with in the index: letters and digits
     only (one token for either database), the same for every word, and unlike any other
@@ -169,6 +171,16 @@ _WRITE_DOCUMENT = Prepared(lambda dialect: text(
     if dialect == "sqlite" else
     "INSERT INTO cases_search_terms (case_seq, terms) "
     "VALUES (:seq, array_to_tsvector(CAST(:words AS text[])))"))
+
+
+def words_of_values(held: dict[str, dict]) -> list[str]:
+    """The document of a case holding ``held`` (``{field id: FieldValueUnion}``): the
+    distinct words of its text values, sorted, as :func:`reindex_cases` makes it from the
+    stored values."""
+    texts = [value for union in held.values() for member, value in union.items()
+             if member in TEXT_MEMBERS and value is not None]
+    # One pass over all of them: a space separates words as the ends of two values do.
+    return sorted(set(words_of(" ".join(texts))))
 
 
 def reindex_cases(conn: Connection, case_seqs: list[int]) -> None:
