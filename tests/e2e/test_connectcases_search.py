@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import re
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 
 import pytest
@@ -786,3 +787,41 @@ def test_items_of_a_deleted_case_disappear(cc, items):
     cc.delete_case(domainId=domain, caseId=extra)
     assert [i["caseId"] for i in search_all(cc, items, {"comment": {}})] == [
         c3, items["cases"][1]]
+
+
+def test_the_term_index_follows_writes_committed_together(server):
+    """Concurrent writes are committed in batches, where the term index is written once per
+    batch (store/runner.py, at_batch_end): after creates, updates and deletes arriving
+    together, each word finds exactly the cases that hold it now."""
+    client = account_client(server, "444444444403")
+    domain = new_domain(client)
+    template = client.create_template(domainId=domain, name="Plain")["templateId"]
+
+    def create(title: str) -> str:
+        return client.create_case(domainId=domain, templateId=template,
+                                  fields=[{"id": "title", "value": text(title)}])["caseId"]
+
+    def update(case_id: str, title: str) -> None:
+        client.update_case(domainId=domain, caseId=case_id,
+                           fields=[{"id": "title", "value": text(title)}])
+
+    def found(term: str) -> set[str]:
+        pages = client.get_paginator("search_cases").paginate(domainId=domain, searchTerm=term)
+        return {case["caseId"] for page in pages for case in page["cases"]}
+
+    with ThreadPoolExecutor(16) as pool:
+        first = list(pool.map(lambda i: create(f"alpha{i} shared"), range(40)))
+        changed, dropped, kept = first[:15], first[15:25], first[25:]
+        work = [pool.submit(update, case_id, f"beta{i} shared")
+                for i, case_id in enumerate(changed)]
+        work += [pool.submit(client.delete_case, domainId=domain, caseId=case_id)
+                 for case_id in dropped]
+        later = [pool.submit(create, f"gamma{i} shared") for i in range(25)]
+        for future in work:
+            future.result()
+        second = [future.result() for future in later]
+    assert found("alpha") == set(kept)
+    assert found("beta") == set(changed)
+    assert found("gamma") == set(second)
+    assert found("shared") == set(kept) | set(changed) | set(second)
+    assert found("alpha0") == set()  # updated: its old words are gone

@@ -250,7 +250,10 @@ class Runner:
             return
         raw = conn.connection.driver_connection
         try:
-            outcomes = [_in_savepoint(raw, conn, job) for job in batch]
+            at_end: list[tuple[str, tuple]] = []
+            outcomes = [_in_savepoint(raw, conn, job, at_end) for job in batch]
+            for sql, params in at_end:
+                raw.execute(sql, params)
         except BaseException as error:  # a savepoint could not be undone: drop the batch
             log.exception("write batch of %d requests failed", len(batch))
             outcomes = [(False, error)] * len(batch)
@@ -295,18 +298,42 @@ class Runner:
                 self._idle.set()
 
 
-def _in_savepoint(raw, conn: Connection, job: _Write) -> tuple[bool, Any]:
+def _in_savepoint(raw, conn: Connection, job: _Write,
+                  at_end: list[tuple[str, tuple]]) -> tuple[bool, Any]:
     """Run one write in its own savepoint: its failure (or dry run) undoes only its own
-    changes. Raises only when the savepoint itself cannot be undone."""
+    changes, and drops the statements it left for the batch's end (``at_end``). Raises only
+    when the savepoint itself cannot be undone."""
     raw.execute("SAVEPOINT job")
+    mine = conn.info[_AT_BATCH_END] = []
     try:
         outcome: tuple[bool, Any] = (True, job.context.run(job.fn, conn))
     except Exception as error:
         outcome = (False, error)
+    finally:
+        del conn.info[_AT_BATCH_END]
     if not outcome[0] or job.rollback:
         raw.execute("ROLLBACK TO job")
+    else:
+        at_end.extend(mine)
     raw.execute("RELEASE job")
     return outcome
+
+
+_AT_BATCH_END = "casework_at_batch_end"
+
+
+def at_batch_end(conn: Connection) -> list[tuple[str, tuple]] | None:
+    """Where a job may leave statements to run once every job of its group-commit batch has
+    run, before the COMMIT: a list of ``(SQLite SQL, parameters)`` to append to; None when
+    ``conn`` is not writing a batch (PostgreSQL, the CLI), where statements run at once.
+
+    For statements whose effect nothing later in the transaction reads, and which cannot
+    fail on their own: such a statement failing at the end fails the whole batch. Kept for
+    the search index, whose FTS5 table writes a new segment at the end of every savepoint
+    that changed it (one per request) but only one per transaction for what is written
+    outside any savepoint.
+    """
+    return conn.info.get(_AT_BATCH_END)
 
 
 def _rollback(conn: Connection) -> None:

@@ -67,6 +67,7 @@ from sqlalchemy import (
 from sqlalchemy.dialects.postgresql import TSQUERY
 
 from ...store.prepared import Prepared
+from ...store.runner import at_batch_end
 from ..tables import case_values, cases, related_items, tags
 
 # Which typed column of cases_case_values holds each FieldValueUnion member.
@@ -214,6 +215,10 @@ def write_documents(conn: Connection, domain_id: str,
     have none."""
     mark = scope(domain_id)
     entries = [(seq, [mark + word for word in words]) for seq, words in documents]
+    later = at_batch_end(conn)
+    if later is not None:  # SQLite's group commit: at the batch's end (see at_batch_end)
+        later.extend((SQLITE_INSERT_DOCUMENT, (seq, " ".join(scoped))) for seq, scoped in entries)
+        return
     if len(entries) > 1:  # many at once (seeding): one executemany
         if _is_sqlite(conn):
             conn.exec_driver_sql(SQLITE_INSERT_DOCUMENT,
@@ -227,8 +232,17 @@ def write_documents(conn: Connection, domain_id: str,
         _WRITE_DOCUMENT.run(conn, {"seq": seq, "terms": " ".join(scoped), "words": scoped})
 
 
+_SQLITE_FORGET_DOCUMENT = "DELETE FROM cases_search_terms WHERE rowid = ?"
+
+
 def forget_cases(conn: Connection, case_seqs) -> None:
     """Drop the search-term documents of cases (a list, or a scalar subquery of seqs)."""
+    later = at_batch_end(conn)
+    if later is not None:  # after the documents written earlier in the batch: in order
+        if not isinstance(case_seqs, list):
+            case_seqs = list(conn.scalars(case_seqs.element))  # the seqs as they are now
+        later.extend((_SQLITE_FORGET_DOCUMENT, (seq,)) for seq in case_seqs)
+        return
     if isinstance(case_seqs, list):
         _FORGET.run(conn, {"seqs": case_seqs})
         return
