@@ -145,7 +145,8 @@ class Prepared:
         self.statement = statement
         self._by_dialect: dict[str, _Compiled] = {}
 
-    def _cursor(self, conn: Connection, params: dict, apart: bool = False):
+    def _cursor(self, conn: Connection, params: dict, apart: bool = False,
+                defer: bool = False):
         dialect = conn.dialect
         compiled = self._by_dialect.get(dialect.name)
         if compiled is None:
@@ -166,7 +167,7 @@ class Prepared:
             values.append(value)
         raw = conn.connection.driver_connection
         if compiled.postgresql:
-            run = _pg.execute_apart if apart else _pg.execute
+            run = _pg.defer if defer else _pg.execute_apart if apart else _pg.execute
             return compiled, run(raw, *compiled.dollar(sql, plan, values))
         if compiled.named:
             values = {entry[0]: v for entry, v in zip(plan, values, strict=True)}
@@ -228,6 +229,13 @@ class Prepared:
     def run(self, conn: Connection, params: dict | None = None) -> int:
         """Execute a statement without result rows; returns the row count."""
         return self._cursor(conn, params or {})[1].rowcount
+
+    def defer(self, conn: Connection, params: dict | None = None) -> None:
+        """Execute a statement whose result nobody reads. On PostgreSQL it is sent with the
+        transaction's next statement or with its COMMIT (``store.pg.defer``): one round trip
+        less, and a row lock it takes is held only while the server commits. Its error, if
+        any, is raised there and fails the request all the same. On SQLite it runs now."""
+        self._cursor(conn, params or {}, defer=True)
 
 
 class Inserter:

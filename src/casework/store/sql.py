@@ -52,6 +52,13 @@ def upsert(conn: Connection, table: Table, values: dict, conflict: list[str], ch
     return conn.execute(statement.returning(returning)).scalar()
 
 
+def one_statement_writes(conn: Connection) -> bool:
+    """Whether the connection's database writes several tables in one statement
+    (PostgreSQL's data-modifying ``WITH``), the rows of one feeding the next; SQLite, whose
+    writes run one at a time anyway, takes one statement per table."""
+    return conn.dialect.name == "postgresql"
+
+
 def excluded(conn: Connection, table: Table):
     """The proposed row of an upsert (``EXCLUDED``), for use in ``changes``."""
     return _insert(conn, table).excluded

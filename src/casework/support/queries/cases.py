@@ -5,10 +5,19 @@ from __future__ import annotations
 import functools
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    Connection,
+    and_,
+    bindparam,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from ...store.prepared import Prepared
-from ...store.sql import dialect_insert, upsert
+from ...store.sql import dialect_insert, one_statement_writes, upsert
 from ...store.tables import accounts as store_accounts
 from ...store.tables import counters
 from ..tables import account_plans, attachment_sets, attachments, cases, communications
@@ -43,6 +52,40 @@ def next_counter(conn: Connection, account_id: str, name: str) -> int:
 _INSERT_CASE = Prepared(insert(cases).values(
     {c.name: bindparam(c.name) for c in cases.c if c.name not in ("seq", "resolved_at")}
 ).returning(cases.c.seq))
+
+
+# PostgreSQL: a new case and its first communication in one statement (data-modifying WITH),
+# which can travel with the COMMIT (``Prepared.defer``).
+_COMMUNICATION_COLUMNS = ["case_seq", "body", "submitted_by", "cc_email_addresses",
+                          "created_at"]
+
+
+def _new_case_statement():
+    case = insert(cases).values(
+        {c.name: bindparam(c.name) for c in cases.c if c.name not in ("seq", "resolved_at")}
+    ).returning(cases.c.seq).cte("new_case")
+    return insert(communications).from_select(_COMMUNICATION_COLUMNS, select(
+        case.c.seq,
+        *(bindparam(f"communication_{name}", type_=communications.c[name].type)
+          for name in _COMMUNICATION_COLUMNS[1:])).select_from(case))
+
+
+_NEW_CASE = Prepared(_new_case_statement())
+
+
+def insert_new_case(conn: Connection, row: dict, communication: dict) -> None:
+    """Store a new case and its first ``communication`` (``body``, ``submitted_by``, ``cc``,
+    ``created_at``) for a request that reads neither's number back: on PostgreSQL in one
+    statement, sent with the transaction's next statement or its COMMIT."""
+    if not one_statement_writes(conn):
+        insert_communication(conn, insert_case(conn, row), **communication)
+        return
+    _NEW_CASE.defer(conn, {
+        **row, "cc_email_addresses": orjson.dumps(row["cc_email_addresses"]).decode(),
+        "communication_body": communication["body"],
+        "communication_submitted_by": communication["submitted_by"],
+        "communication_cc_email_addresses": orjson.dumps(communication["cc"]).decode(),
+        "communication_created_at": communication["created_at"]})
 
 
 def lock_account(conn: Connection, account_id: str) -> None:
@@ -100,6 +143,16 @@ _ATTACHMENTS_OF = Prepared(
 def insert_communication(conn: Connection, case_seq: int, body: str, submitted_by: str,
                          cc: list[str], created_at: int) -> int:
     return _INSERT_COMMUNICATION.scalar(conn, {
+        "case_seq": case_seq, "body": body, "submitted_by": submitted_by,
+        "cc_email_addresses": orjson.dumps(cc).decode(), "created_at": created_at,
+    })
+
+
+def insert_communication_deferred(conn: Connection, case_seq: int, body: str,
+                                  submitted_by: str, cc: list[str], created_at: int) -> None:
+    """:func:`insert_communication` for a request that does not read the new row's number:
+    on PostgreSQL it travels with the transaction's next statement or its COMMIT."""
+    _INSERT_COMMUNICATION.defer(conn, {
         "case_seq": case_seq, "body": body, "submitted_by": submitted_by,
         "cc_email_addresses": orjson.dumps(cc).decode(), "created_at": created_at,
     })
