@@ -19,19 +19,16 @@ statements here:
 Waiting for the server goes through :func:`store.green.wait_readable`: on the event loop, it
 lets other requests run meanwhile.
 
-:func:`execute_apart` runs a statement in a transaction of its own, for numbers handed out to
-concurrent requests (display ids), whose row would otherwise stay locked until each request's
-commit had reached the disk: requests then commit one at a time instead of together.
+:func:`defer` queues a statement whose result nobody reads, to be sent with the transaction's
+next statement or with its COMMIT: the same work in one round trip less.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import psycopg
 from psycopg import errors
 from psycopg.adapt import PyFormat, Transformer
-from psycopg.conninfo import make_conninfo
 from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.waiting import READY_R, WAIT_R, WAIT_RW
 
@@ -162,57 +159,6 @@ def _raise(state: _State, result) -> None:
     if error.sqlstate in _STALE:
         state.names.clear()
     raise error
-
-
-# Idle side connections of this process (execute_apart), opened as needed: each serves one
-# statement at a time, and a request holds one for a single round trip.
-_apart: list = []
-
-
-def execute_apart(raw, sql: bytes, values: list) -> Result:
-    """Run ``sql`` like :func:`execute`, but in a transaction of its own on a side connection
-    to ``raw``'s database, committed at once: a row it changes (a counter) is not held locked
-    until the caller's transaction ends, so concurrent callers do not queue behind each
-    other's commits.
-
-    The side connection commits without waiting for the write-ahead log to reach the disk
-    (``synchronous_commit = off``, for this session only). Nothing acknowledged is put at
-    risk: the log is written in order, so the caller's own commit, which waits for the disk,
-    makes this one durable too; a crash before it loses both, or leaves a number unused. A
-    caller whose transaction rolls back leaves its number unused as well.
-    """
-    for attempt in (1, 2):
-        side = _apart.pop() if _apart else _open_apart(raw)
-        try:
-            result = execute(side, sql, values)
-        except psycopg.OperationalError:
-            side.close()  # lost (the server restarted): once more on a new connection
-            if attempt == 2:
-                raise
-            continue
-        except BaseException:
-            _release_apart(side)
-            raise
-        _release_apart(side)
-        return result
-    raise AssertionError("unreachable")
-
-
-def _open_apart(raw):
-    # The same server, database and credentials as ``raw`` (libpq's view of its connection,
-    # password included), in autocommit.
-    options = {opt.keyword.decode(): opt.val.decode() for opt in raw.pgconn.info
-               if opt.val is not None and opt.keyword != b"replication"}
-    side = type(raw).connect(make_conninfo(**options), autocommit=True, prepare_threshold=None)
-    side.execute("SET synchronous_commit = off")
-    return side
-
-
-def _release_apart(side) -> None:
-    if side.closed or side.pgconn.transaction_status != _IDLE:
-        side.close()
-    else:
-        _apart.append(side)
 
 
 def commit(raw) -> None:
