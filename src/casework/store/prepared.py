@@ -246,6 +246,18 @@ class Inserter:
 
     def __call__(self, conn: Connection, row: dict) -> Any:
         """Insert ``row``; returns the ``returning`` column's value, if one was named."""
+        prepared, row = self._prepared(row)
+        if self.returning is not None:
+            return prepared.scalar(conn, row)
+        prepared.run(conn, row)
+        return None
+
+    def defer(self, conn: Connection, row: dict) -> None:
+        """Insert ``row`` with :meth:`Prepared.defer` (nothing is returned)."""
+        prepared, row = self._prepared(row)
+        prepared.defer(conn, row)
+
+    def _prepared(self, row: dict) -> tuple[Prepared, dict]:
         if self._defaults.keys() - row.keys():
             row = {**self._defaults, **row}
         key = frozenset(row)
@@ -255,7 +267,4 @@ class Inserter:
             if self.returning is not None:
                 statement = statement.returning(self.returning)
             prepared = self._by_columns[key] = Prepared(statement)
-        if self.returning is not None:
-            return prepared.scalar(conn, row)
-        prepared.run(conn, row)
-        return None
+        return prepared, row

@@ -211,14 +211,14 @@ def write_documents(conn: Connection, domain_id: str,
                               "VALUES (:seq, array_to_tsvector(CAST(:words AS text[])))"),
                          [{"seq": seq, "words": scoped} for seq, scoped in entries])
         return
-    for seq, scoped in entries:
-        _WRITE_DOCUMENT.run(conn, {"seq": seq, "terms": " ".join(scoped), "words": scoped})
+    for seq, scoped in entries:  # nothing reads it back in the request: Prepared.defer
+        _WRITE_DOCUMENT.defer(conn, {"seq": seq, "terms": " ".join(scoped), "words": scoped})
 
 
 def forget_cases(conn: Connection, case_seqs) -> None:
     """Drop the search-term documents of cases (a list, or a scalar subquery of seqs)."""
     if isinstance(case_seqs, list):
-        _FORGET.run(conn, {"seqs": case_seqs})
+        _FORGET.defer(conn, {"seqs": case_seqs})
         return
     key = _FTS.c.rowid if _is_sqlite(conn) else _TSV.c.case_seq
     conn.execute(delete(_FTS if _is_sqlite(conn) else _TSV).where(key.in_(case_seqs)))
