@@ -7,7 +7,7 @@ import functools
 from sqlalchemy import Connection, bindparam, delete, insert, select
 
 from ...store.prepared import Inserter, Prepared
-from ...store.sql import insert_or_nothing
+from ...store.sql import dialect_insert
 from ..tables import case_values, cases, contact_links, related_items, tags
 from . import search as search_queries
 
@@ -66,13 +66,21 @@ def find_by_token(conn: Connection, domain_id: str, client_token: str):
     return _FIND_BY_TOKEN.first(conn, {"domain_id": domain_id, "client_token": client_token})
 
 
+@functools.cache
+def _insert_case_once(columns: frozenset[str]) -> Prepared:
+    """The INSERT of a case with a client token, unless the token is taken: one statement
+    per set of columns given (SDKs send a token with every CreateCase)."""
+    return Prepared(lambda dialect: dialect_insert(dialect, cases).values(
+        {name: bindparam(name) for name in sorted(columns)}).on_conflict_do_nothing(
+        index_elements=["domain_id", "client_token"]).returning(cases.c.seq))
+
+
 def insert_case(conn: Connection, row: dict) -> int | None:
     """Store a new case; returns its sequence number, or None when its client token is
     already taken (by a committed case, or one whose request this insert waited for)."""
     if row.get("client_token") is None:
         return _INSERT_CASE(conn, row)
-    return insert_or_nothing(conn, cases, row, ["domain_id", "client_token"],
-                             returning=cases.c.seq)
+    return _insert_case_once(frozenset(row)).scalar(conn, row)
 
 
 def values(conn: Connection, case_seq: int) -> dict[str, dict]:
