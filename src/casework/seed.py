@@ -54,7 +54,7 @@ from .store.tables import accounts, counters
 from .support.cases import DISPLAY_ID_BASE
 from .support.catalog import load_catalog
 from .support.tables import cases as support_cases
-from .support.tables import communications
+from .support.tables import communications, display_ids
 from .tokens import TokenSigner
 
 DOMAIN_NAME = "seed"
@@ -504,7 +504,7 @@ def seed_support(store: Store, account_id: str, number: int, per_case: int, rng:
         size = min(BATCH, number - done)
         with store.transaction() as conn:
             email = _ensure_account(conn, account_id)
-            first_display = _reserve_display_ids(conn, account_id, size)
+            numbers = _reserve_display_ids(conn, account_id, size)
             case_seq = _next_seq(conn, support_cases)
             comm_seq = _next_seq(conn, communications)
             case_rows, comm_rows = [], []
@@ -515,7 +515,7 @@ def seed_support(store: Store, account_id: str, number: int, per_case: int, rng:
                 status = rng.choice(SUPPORT_STATUSES)
                 case_rows.append((
                     case_seq + n, f"case-{account_id}-muen-{year}-{secrets.token_hex(8)}",
-                    account_id, str(DISPLAY_ID_BASE + first_display + n),
+                    account_id, str(DISPLAY_ID_BASE + numbers[n]),
                     " ".join(rng.sample(WORDS, rng.randint(3, 6))).capitalize(), status,
                     service, category, rng.choice(severities), "en", "technical", email, "[]",
                     created, created + step if status == "resolved" else None))
@@ -534,15 +534,21 @@ def seed_support(store: Store, account_id: str, number: int, per_case: int, rng:
     return made
 
 
-def _reserve_display_ids(conn: Connection, account_id: str, number: int) -> int:
-    """Bump the account's display-id counter by ``number``; returns the first id reserved."""
+def _reserve_display_ids(conn: Connection, account_id: str, number: int) -> list[int]:
+    """``number`` new display-id numbers of the account, in increasing order: from its
+    counter (SQLite), or from the sequence all accounts share (PostgreSQL; see
+    ``support.queries.cases.next_display_number``)."""
+    if conn.dialect.name == "postgresql":
+        return list(conn.scalars(select(display_ids.next_value()).select_from(
+            func.generate_series(1, number)).order_by(text("1"))))
     current = conn.scalar(select(counters.c.value).where(
         counters.c.account_id == account_id, counters.c.name == "display_id"))
     if current is None:
         conn.execute(insert(counters).values(account_id=account_id, name="display_id",
                                              value=number))
-        return 1
-    conn.execute(update(counters).where(counters.c.account_id == account_id,
-                                        counters.c.name == "display_id")
-                 .values(value=current + number))
-    return current + 1
+        current = 0
+    else:
+        conn.execute(update(counters).where(counters.c.account_id == account_id,
+                                            counters.c.name == "display_id")
+                     .values(value=current + number))
+    return list(range(current + 1, current + number + 1))

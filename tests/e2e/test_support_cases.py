@@ -50,6 +50,21 @@ def test_display_ids_are_unique_numbers(support):
     assert len(ids) == 3
 
 
+def test_display_ids_increase_with_each_case_whichever_way_it_is_written(support):
+    # A case without attachments is written in one statement sent with the COMMIT on
+    # PostgreSQL, one with an attachment set statement by statement: both take their number
+    # from the same place (the account's counter on SQLite, one sequence on PostgreSQL).
+    shown = []
+    for n in range(4):
+        extra = {}
+        if n % 2:
+            extra["attachmentSetId"] = support.add_attachments_to_set(
+                attachments=[{"fileName": "log.txt", "data": b"boot"}])["attachmentSetId"]
+        shown.append(int(describe(support, new_case(support, **extra))["displayId"]))
+    assert shown == sorted(shown) and len(set(shown)) == 4
+    assert all(len(str(number)) == 10 for number in shown)
+
+
 def test_add_communication_is_newest_first_everywhere(support):
     case_id = new_case(support)
     answer = support.add_communication_to_case(

@@ -101,12 +101,14 @@ def create_related_item(ctx: Context, params: dict) -> dict:
         raise quota(f"A case can have at most {limit} related items of type {params['type']}")
     content = _content(ctx, domain_id, case, kind, body)
     item_id = new_id()
-    seq = related_items.insert_item(ctx.conn, {
-        "domain_id": domain_id, "case_seq": case.seq, "related_item_id": item_id,
-        "type": params["type"], "content": content, "created_by": params.get("performedBy"),
-        "association_time": ctx.now})
+    row = {"domain_id": domain_id, "case_seq": case.seq, "related_item_id": item_id,
+           "type": params["type"], "content": content, "created_by": params.get("performedBy"),
+           "association_time": ctx.now}
     if kind == "contact":
+        seq = related_items.insert_item(ctx.conn, row)
         related_items.link_contact(ctx.conn, domain_id, content["contactArn"], case.seq, seq)
+    else:  # nothing reads the new row's number back
+        related_items.insert_item(ctx.conn, row, number=False)
     changes = audit.related_item_changes(item_id, params["type"], None, content)
     audit.record(ctx, domain_id, case.seq, "RelatedItem.Created", changes,
                  user=params.get("performedBy"), related_item_type=params["type"])

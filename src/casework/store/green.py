@@ -53,6 +53,33 @@ class GreenConnection(psycopg.Connection):
         except StopIteration as done:
             return done.value
 
+    # Statements deferred on the connection (store/pg.py ``defer``) go with its COMMIT
+    # whichever way it commits, and are forgotten when it rolls back. A statement run
+    # through psycopg's cursor (SQLAlchemy's ``conn.execute``) sends them first, so that it
+    # sees what they wrote.
+
+    def commit(self) -> None:
+        state = self.__dict__.get("_casework_pg")
+        if state is not None and state.deferred:
+            from .pg import commit
+
+            commit(self)
+        super().commit()
+
+    def cursor(self, *args, **kwargs):
+        state = self.__dict__.get("_casework_pg")
+        if state is not None and state.deferred:
+            from .pg import send_deferred
+
+            send_deferred(self)
+        return super().cursor(*args, **kwargs)
+
+    def rollback(self) -> None:
+        state = self.__dict__.get("_casework_pg")
+        if state is not None:
+            state.deferred.clear()
+        super().rollback()
+
 
 def wait(fileno: int, state: int = WAIT_R) -> int:
     """Wait until ``fileno`` is ready for ``state`` (psycopg's ``WAIT_R``, ``WAIT_W`` or

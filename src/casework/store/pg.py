@@ -19,19 +19,16 @@ statements here:
 Waiting for the server goes through :func:`store.green.wait_readable`: on the event loop, it
 lets other requests run meanwhile.
 
-:func:`execute_apart` runs a statement in a transaction of its own, for numbers handed out to
-concurrent requests (display ids), whose row would otherwise stay locked until each request's
-commit had reached the disk: requests then commit one at a time instead of together.
+:func:`defer` queues a statement whose result nobody reads, to be sent with the transaction's
+next statement or with its COMMIT: the same work in one round trip less.
 """
 
 from __future__ import annotations
 
 from typing import Any
 
-import psycopg
 from psycopg import errors
 from psycopg.adapt import PyFormat, Transformer
-from psycopg.conninfo import make_conninfo
 from psycopg.pq import ExecStatus, TransactionStatus
 from psycopg.waiting import READY_R, WAIT_R, WAIT_RW
 
@@ -50,7 +47,7 @@ _STALE = {"26000", "0A000"}
 class _State:
     """What one connection has prepared, and its adapters."""
 
-    __slots__ = ("counter", "encoding", "formats", "names", "tx")
+    __slots__ = ("counter", "deferred", "encoding", "formats", "names", "tx")
 
     def __init__(self, raw):
         self.tx = Transformer(raw)
@@ -58,6 +55,7 @@ class _State:
         self.counter = 0  # names are never reused: a failed request may have prepared one
         self.encoding = raw.info.encoding
         self.formats: dict[int, list] = {}
+        self.deferred: list[tuple] = []  # statements to send with the next one (defer)
 
 
 class Result:
@@ -95,97 +93,85 @@ class Result:
         return self._tx.load_row(row, make)
 
 
-def execute(raw, sql: bytes, values: list) -> Result:
-    """Run ``sql`` (``$n`` parameters) with ``values`` on the psycopg connection ``raw``."""
+def _state(raw) -> _State:
     state = raw.__dict__.get("_casework_pg")
     if state is None:
         state = raw._casework_pg = _State(raw)
+    return state
+
+
+def _statement(state: _State, sql: bytes, values: list) -> tuple:
+    """``(key, sql, types, params, formats)``: the statement with its parameters dumped."""
     tx = state.tx
     formats = state.formats.get(len(values))
     if formats is None:
         formats = state.formats[len(values)] = [_AUTO] * len(values)
     params = tx.dump_sequence(values, formats)
     types = tx.types or ()
-    key = (sql, types)
-    name = state.names.get(key)
+    return (sql, types), sql, types, params, tx.formats  # dump_sequence makes new lists
+
+
+def execute(raw, sql: bytes, values: list) -> Result:
+    """Run ``sql`` (``$n`` parameters) with ``values`` on the psycopg connection ``raw``.
+
+    Statements deferred on the connection (:func:`defer`) travel in the same round trip,
+    before this one."""
+    state = _state(raw)
+    statement = _statement(state, sql, values)
+    name = state.names.get(statement[0])
     pgconn = raw.pgconn
     begin = not raw.autocommit and pgconn.transaction_status == _IDLE
-    if name is None or begin:
-        prepare = None
-        if name is None:
-            state.counter += 1
-            name = b"casework_%d" % state.counter
-            prepare = (name, sql, types)
-        prepared, result = _pipeline(pgconn, begin, prepare, name, params, tx.formats)
-        if prepared:
-            state.names[key] = name
+    if name is None or begin or state.deferred:
+        statements = [*state.deferred, statement]
+        state.deferred.clear()
+        result = _pipeline(raw, state, begin, statements, commit=False)
     else:
-        pgconn.send_query_prepared(name, params, param_formats=tx.formats)
+        pgconn.send_query_prepared(name, statement[3], param_formats=statement[4])
         _flush(pgconn)
         result = _one(pgconn)
-    if result.status == _FATAL:
-        error = errors.error_from_result(result, encoding=state.encoding)
-        if error.sqlstate in _STALE:
-            state.names.clear()
-        raise error
-    return Result(result, tx)
+        if result.status == _FATAL:
+            _raise(state, result)
+    return Result(result, state.tx)
 
 
-# Idle side connections of this process (execute_apart), opened as needed: each serves one
-# statement at a time, and a request holds one for a single round trip.
-_apart: list = []
+def defer(raw, sql: bytes, values: list) -> None:
+    """Queue ``sql`` to be sent with the transaction's next statement, or with its COMMIT
+    (:func:`commit`): the same work, one round trip less. For a statement whose result
+    nobody reads; its error, if any, is raised by that next statement or by the commit, and
+    fails the transaction all the same. A rollback forgets it (``green.GreenConnection``)."""
+    state = _state(raw)
+    state.deferred.append(_statement(state, sql, values))
 
 
-def execute_apart(raw, sql: bytes, values: list) -> Result:
-    """Run ``sql`` like :func:`execute`, but in a transaction of its own on a side connection
-    to ``raw``'s database, committed at once: a row it changes (a counter) is not held locked
-    until the caller's transaction ends, so concurrent callers do not queue behind each
-    other's commits.
-
-    The side connection commits without waiting for the write-ahead log to reach the disk
-    (``synchronous_commit = off``, for this session only). Nothing acknowledged is put at
-    risk: the log is written in order, so the caller's own commit, which waits for the disk,
-    makes this one durable too; a crash before it loses both, or leaves a number unused. A
-    caller whose transaction rolls back leaves its number unused as well.
-    """
-    for attempt in (1, 2):
-        side = _apart.pop() if _apart else _open_apart(raw)
-        try:
-            result = execute(side, sql, values)
-        except psycopg.OperationalError:
-            side.close()  # lost (the server restarted): once more on a new connection
-            if attempt == 2:
-                raise
-            continue
-        except BaseException:
-            _release_apart(side)
-            raise
-        _release_apart(side)
-        return result
-    raise AssertionError("unreachable")
+def send_deferred(raw) -> None:
+    """Send the statements deferred on ``raw`` now, in one round trip (before a statement
+    that does not go through :func:`execute`)."""
+    state = _state(raw)
+    if state.deferred:
+        statements = list(state.deferred)
+        state.deferred.clear()
+        begin = not raw.autocommit and raw.pgconn.transaction_status == _IDLE
+        _pipeline(raw, state, begin, statements, commit=False)
 
 
-def _open_apart(raw):
-    # The same server, database and credentials as ``raw`` (libpq's view of its connection,
-    # password included), in autocommit.
-    options = {opt.keyword.decode(): opt.val.decode() for opt in raw.pgconn.info
-               if opt.val is not None and opt.keyword != b"replication"}
-    side = type(raw).connect(make_conninfo(**options), autocommit=True, prepare_threshold=None)
-    side.execute("SET synchronous_commit = off")
-    return side
-
-
-def _release_apart(side) -> None:
-    if side.closed or side.pgconn.transaction_status != _IDLE:
-        side.close()
-    else:
-        _apart.append(side)
+def _raise(state: _State, result) -> None:
+    error = errors.error_from_result(result, encoding=state.encoding)
+    if error.sqlstate in _STALE:
+        state.names.clear()
+    raise error
 
 
 def commit(raw) -> None:
-    """COMMIT the transaction open on ``raw``, if any, in one round trip of its own; psycopg's
-    ``commit`` (SQLAlchemy's, after this) then finds the connection idle and sends nothing."""
+    """COMMIT the transaction open on ``raw``, if any, in one round trip of its own with the
+    statements deferred on it; psycopg's ``commit`` (SQLAlchemy's, after this) then finds the
+    connection idle and sends nothing."""
+    state = raw.__dict__.get("_casework_pg")
     pgconn = raw.pgconn
+    if state is not None and state.deferred:
+        statements = list(state.deferred)
+        state.deferred.clear()
+        _pipeline(raw, state, pgconn.transaction_status == _IDLE, statements, commit=True)
+        return
     if pgconn.transaction_status == _IDLE:
         return
     pgconn.send_query_params(b"COMMIT", None)
@@ -221,21 +207,35 @@ def _one(pgconn):
             return result
 
 
-def _pipeline(pgconn, begin: bool, prepare, name: bytes, params, formats):
-    """BEGIN (if ``begin``), PREPARE (if ``prepare``) and the statement, in one round trip.
+def _pipeline(raw, state: _State, begin: bool, statements: list, commit: bool):
+    """In one round trip: BEGIN (if ``begin``), each statement (prepared first if the
+    connection has not prepared it yet), and COMMIT (if ``commit``).
 
-    Returns whether the statement was prepared, and its result or the first error.
-    """
+    Returns the last statement's result; raises the first error (the server skips what
+    follows it, COMMIT included, and the transaction is left failed, to be rolled back)."""
+    pgconn = raw.pgconn
+    names = state.names
+    prepared: dict[tuple, bytes] = {}
+    expected: list = []  # per result to come: (key, name) of a PREPARE, or None
     pgconn.enter_pipeline_mode()
     try:
         if begin:
             pgconn.send_query_params(b"BEGIN", None)
-        if prepare:
-            pgconn.send_prepare(prepare[0], prepare[1], param_types=prepare[2])
-        pgconn.send_query_prepared(name, params, param_formats=formats)
+            expected.append(None)
+        for key, sql, types, params, formats in statements:
+            name = names.get(key) or prepared.get(key)
+            if name is None:
+                state.counter += 1
+                name = prepared[key] = b"casework_%d" % state.counter
+                pgconn.send_prepare(name, sql, param_types=types)
+                expected.append((key, name))
+            pgconn.send_query_prepared(name, params, param_formats=formats)
+            expected.append(None)
+        if commit:
+            pgconn.send_query_params(b"COMMIT", None)
+            expected.append(None)
         pgconn.pipeline_sync()
         _flush(pgconn)
-        wanted = begin + bool(prepare) + 1
         results = []
         while True:
             _wait(pgconn)
@@ -247,12 +247,16 @@ def _pipeline(pgconn, begin: bool, prepare, name: bytes, params, formats):
             results.append(result)
     finally:
         pgconn.exit_pipeline_mode()
-    if len(results) != wanted:
-        raise errors.InternalError(f"{len(results)} results in a pipeline of {wanted}")
-    prepared = bool(prepare) and results[begin].status != _FATAL
+    if len(results) != len(expected):
+        raise errors.InternalError(f"{len(results)} results in a pipeline of {len(expected)}")
+    # Only a statement the server has prepared is remembered: one skipped after an error
+    # is prepared again next time.
+    for result, prepare in zip(results, expected, strict=True):
+        if prepare is not None and result.status != _FATAL and result.status != _ABORTED:
+            names[prepare[0]] = prepare[1]
     for result in results:
         if result.status == _FATAL:
-            return prepared, result
-    if results[-1].status == _ABORTED:
+            _raise(state, result)
+    if any(result.status == _ABORTED for result in results):
         raise errors.InternalError("pipeline aborted without an error")
-    return prepared, results[-1]
+    return results[-2] if commit else results[-1]

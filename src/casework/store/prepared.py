@@ -145,7 +145,7 @@ class Prepared:
         self.statement = statement
         self._by_dialect: dict[str, _Compiled] = {}
 
-    def _cursor(self, conn: Connection, params: dict, apart: bool = False):
+    def _cursor(self, conn: Connection, params: dict, defer: bool = False):
         dialect = conn.dialect
         compiled = self._by_dialect.get(dialect.name)
         if compiled is None:
@@ -166,7 +166,7 @@ class Prepared:
             values.append(value)
         raw = conn.connection.driver_connection
         if compiled.postgresql:
-            run = _pg.execute_apart if apart else _pg.execute
+            run = _pg.defer if defer else _pg.execute
             return compiled, run(raw, *compiled.dollar(sql, plan, values))
         if compiled.named:
             values = {entry[0]: v for entry, v in zip(plan, values, strict=True)}
@@ -205,29 +205,29 @@ class Prepared:
             return cursor.fetchall(compiled.row._make)
         return self._rows(compiled, cursor.fetchall(), cursor, conn)
 
-    def first(self, conn: Connection, params: dict | None = None, apart: bool = False) -> Any:
-        """The first row, or None. ``apart``: see :meth:`scalar`."""
-        compiled, cursor = self._cursor(conn, params or {}, apart)
+    def first(self, conn: Connection, params: dict | None = None) -> Any:
+        """The first row, or None."""
+        compiled, cursor = self._cursor(conn, params or {})
         if self._direct(compiled, cursor, conn):
             return cursor.fetchone(compiled.row._make)
         row = cursor.fetchone()
         return None if row is None else self._rows(compiled, [row], cursor, conn)[0]
 
-    def scalar(self, conn: Connection, params: dict | None = None, apart: bool = False) -> Any:
-        """The first column of the first row, or None.
-
-        ``apart``: on PostgreSQL in a transaction of its own, committed at once
-        (``store.pg.execute_apart``), for a counter whose row would otherwise stay locked
-        until the caller's commit, so that concurrent callers commit one at a time. Its change
-        stays if the caller's transaction rolls back. On SQLite, whose writes run one at a
-        time anyway, it runs in the caller's transaction like any statement.
-        """
-        row = self.first(conn, params, apart)
+    def scalar(self, conn: Connection, params: dict | None = None) -> Any:
+        """The first column of the first row, or None."""
+        row = self.first(conn, params)
         return None if row is None else row[0]
 
     def run(self, conn: Connection, params: dict | None = None) -> int:
         """Execute a statement without result rows; returns the row count."""
         return self._cursor(conn, params or {})[1].rowcount
+
+    def defer(self, conn: Connection, params: dict | None = None) -> None:
+        """Execute a statement whose result nobody reads. On PostgreSQL it is sent with the
+        transaction's next statement or with its COMMIT (``store.pg.defer``): one round trip
+        less, and a row lock it takes is held only while the server commits. Its error, if
+        any, is raised there and fails the request all the same. On SQLite it runs now."""
+        self._cursor(conn, params or {}, defer=True)
 
 
 class Inserter:
@@ -246,6 +246,18 @@ class Inserter:
 
     def __call__(self, conn: Connection, row: dict) -> Any:
         """Insert ``row``; returns the ``returning`` column's value, if one was named."""
+        prepared, row = self._prepared(row)
+        if self.returning is not None:
+            return prepared.scalar(conn, row)
+        prepared.run(conn, row)
+        return None
+
+    def defer(self, conn: Connection, row: dict) -> None:
+        """Insert ``row`` with :meth:`Prepared.defer` (nothing is returned)."""
+        prepared, row = self._prepared(row)
+        prepared.defer(conn, row)
+
+    def _prepared(self, row: dict) -> tuple[Prepared, dict]:
         if self._defaults.keys() - row.keys():
             row = {**self._defaults, **row}
         key = frozenset(row)
@@ -255,7 +267,4 @@ class Inserter:
             if self.returning is not None:
                 statement = statement.returning(self.returning)
             prepared = self._by_columns[key] = Prepared(statement)
-        if self.returning is not None:
-            return prepared.scalar(conn, row)
-        prepared.run(conn, row)
-        return None
+        return prepared, row

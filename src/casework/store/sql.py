@@ -22,20 +22,6 @@ def _insert(conn: Connection, table: Table):
     return dialect_insert(conn.dialect.name, table)
 
 
-def insert_or_nothing(conn: Connection, table: Table, values: dict, conflict: list[str],
-                      returning=None):
-    """Insert ``values`` unless a row with the same ``conflict`` columns exists (or is being
-    inserted by a concurrent transaction, which this one then waits for).
-
-    Returns the ``returning`` column of the new row, or None when nothing was inserted.
-    """
-    statement = _insert(conn, table).values(**values).on_conflict_do_nothing(
-        index_elements=conflict)
-    if returning is None:
-        return conn.execute(statement).rowcount or None
-    return conn.execute(statement.returning(returning)).scalar()
-
-
 def upsert(conn: Connection, table: Table, values: dict, conflict: list[str], changes: dict,
            returning=None, where=None):
     """Insert ``values``, or apply ``changes`` to the row that has the same ``conflict``
@@ -52,6 +38,13 @@ def upsert(conn: Connection, table: Table, values: dict, conflict: list[str], ch
         conn.execute(statement)
         return None
     return conn.execute(statement.returning(returning)).scalar()
+
+
+def one_statement_writes(conn: Connection) -> bool:
+    """Whether the connection's database writes several tables in one statement
+    (PostgreSQL's data-modifying ``WITH``), the rows of one feeding the next; SQLite, whose
+    writes run one at a time anyway, takes one statement per table."""
+    return conn.dialect.name == "postgresql"
 
 
 def excluded(conn: Connection, table: Table):

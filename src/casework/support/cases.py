@@ -117,22 +117,28 @@ def create_case(ctx: Context, params: dict) -> dict:
     ready = _ready_uploads(ctx, params)
     year = datetime.fromtimestamp(ctx.now / 1000, UTC).year
     case_id = f"case-{ctx.account_id}-muen-{year}-{secrets.token_hex(8)}"
-    display_id = str(DISPLAY_ID_BASE + case_queries.next_counter(ctx.conn, ctx.account_id,
-                                                                 "display_id"))
     cc = params.get("ccEmailAddresses") or []
     subject = redact(params["subject"])
-    case_seq = case_queries.insert_case(ctx.conn, {
+    row = {
         "case_id": case_id,
         "account_id": ctx.account_id,
-        "display_id": display_id,
         "subject": subject,
         "status": "opened",
         **codes,
         "submitted_by": ctx.account_email,
         "cc_email_addresses": cc,
         "created_at": ctx.now,
-    })
+    }
     body, written_by = redact(params["communicationBody"]), _submitted_by(ctx)
+    if set_id is None and not ready and not events.wanted(ctx) and not mail.wanted(ctx):
+        # Nothing below needs the new rows' numbers: on PostgreSQL the case, its display id
+        # and its communication are one statement, sent with the COMMIT.
+        case_queries.insert_new_case(ctx.conn, row, DISPLAY_ID_BASE, {
+            "body": body, "submitted_by": written_by, "cc": cc, "created_at": ctx.now})
+        return {"caseId": case_id}
+    display_id = str(DISPLAY_ID_BASE + case_queries.next_display_number(ctx.conn,
+                                                                        ctx.account_id))
+    case_seq = case_queries.insert_case(ctx.conn, {**row, "display_id": display_id})
     communication_seq = case_queries.insert_communication(
         ctx.conn, case_seq, body, written_by, cc, ctx.now)
     _attach(ctx, set_id, communication_seq)
@@ -170,14 +176,20 @@ def add_communication_to_case(ctx: Context, params: dict) -> dict:
     ready = _ready_uploads(ctx, params)
     body, written_by = redact(params["communicationBody"]), _submitted_by(ctx)
     cc = params.get("ccEmailAddresses") or []
-    communication_seq = case_queries.insert_communication(
-        ctx.conn, case.seq, body, written_by, cc, ctx.now)
-    _attach(ctx, set_id, communication_seq)
-    attach_uploads(ctx, ready, communication_seq)
-    events.case_updated(ctx, case.case_id, case.display_id, "AddCommunicationToCase",
-                        communication_seq=communication_seq, origin=events.CUSTOMER)
-    mail.publish_communication(ctx, mail.CaseThread.of(case), seq=communication_seq, body=body,
-                               written_by=written_by, cc=cc)
+    if set_id is None and not ready and not events.wanted(ctx) and not mail.wanted(ctx):
+        # Nothing below needs the communication's number: on PostgreSQL its INSERT travels
+        # with the next statement or the COMMIT.
+        case_queries.insert_communication_deferred(ctx.conn, case.seq, body, written_by, cc,
+                                                   ctx.now)
+    else:
+        communication_seq = case_queries.insert_communication(
+            ctx.conn, case.seq, body, written_by, cc, ctx.now)
+        _attach(ctx, set_id, communication_seq)
+        attach_uploads(ctx, ready, communication_seq)
+        events.case_updated(ctx, case.case_id, case.display_id, "AddCommunicationToCase",
+                            communication_seq=communication_seq, origin=events.CUSTOMER)
+        mail.publish_communication(ctx, mail.CaseThread.of(case), seq=communication_seq,
+                                   body=body, written_by=written_by, cc=cc)
     new_status = REPLY_TRANSITIONS.get(case.status)
     if new_status is not None:
         case_queries.set_case_status(ctx.conn, case.seq, new_status, None)

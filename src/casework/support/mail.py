@@ -273,12 +273,17 @@ def outbox_id(case_id: str, seq: int) -> str:
     return f"{case_id}.{seq}"
 
 
+def wanted(ctx) -> bool:
+    """Whether mail is configured: without it, nothing is written for a communication."""
+    return bool(channel_names(ctx.settings, MAIL))
+
+
 def publish_communication(ctx, case: CaseThread, *, seq: int, body: str, written_by: str,
                           cc: list[str], first: bool = False, agent: bool = False) -> None:
     """Write the mail of communication ``seq`` to the outbox in the request's transaction,
     after the communication and its attachments (nothing when mail is off or nobody is to
     receive it); the outbox is woken once the transaction commits."""
-    if not channel_names(ctx.settings, MAIL):
+    if not wanted(ctx):
         return
     names = [details["fileName"]
              for details, _ in attachments_of(ctx.conn, [seq]).get(seq, [])]

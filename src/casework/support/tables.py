@@ -8,6 +8,7 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    Sequence,
     String,
     Table,
     Text,
@@ -40,6 +41,10 @@ cases = Table(
     # The console's overview counts open cases by status and severity from this index alone.
     Index("ix_support_cases_status_severity", "status", "severity_code", "account_id"),
 )
+
+# PostgreSQL: the numbers of display ids, shared by all accounts (migration pgw_0001). SQLite
+# takes them from each account's counter (store.tables.counters).
+display_ids = Sequence("support_display_ids", metadata=metadata)
 
 communications = Table(
     "support_communications",

@@ -12,13 +12,14 @@ _INSERT_EVENT = Inserter(audit_events)
 
 
 def insert_event(conn: Connection, row: dict) -> None:
-    """Store one audit event; the JSON members are given as Python values."""
+    """Store one audit event; the JSON members are given as Python values. Nothing reads it
+    back in the request: on PostgreSQL it travels with the next statement or the COMMIT."""
     row = {**row,
            "performed_by": orjson.dumps(row["performed_by"]).decode(),
            "fields": orjson.dumps(row["fields"]).decode(),
            "merge_metadata": (orjson.dumps(row["merge_metadata"]).decode()
                               if row.get("merge_metadata") else None)}
-    _INSERT_EVENT(conn, row)
+    _INSERT_EVENT.defer(conn, row)
 
 
 def newest_first(conn: Connection, case_seq: int, before_seq: int | None,

@@ -46,11 +46,15 @@ def counts_by_type(conn: Connection, case_seq: int) -> dict[str, int]:
 _INSERT_ITEM = Inserter(related_items, returning=related_items.c.seq)
 
 
-def insert_item(conn: Connection, row: dict) -> int:
-    """Store a new related item; returns its sequence number."""
+def insert_item(conn: Connection, row: dict, *, number: bool = True) -> int | None:
+    """Store a new related item; returns its sequence number, or, when ``number`` is False,
+    nothing: on PostgreSQL the INSERT then travels with the next statement or the COMMIT."""
     row = {**row, "content": orjson.dumps(row["content"]).decode(),
            "search_key": search_key(row["type"], row["content"]),
            "created_by": orjson.dumps(row["created_by"]).decode() if row["created_by"] else None}
+    if not number:
+        _INSERT_ITEM.defer(conn, row)
+        return None
     return _INSERT_ITEM(conn, row)
 
 

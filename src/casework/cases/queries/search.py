@@ -228,8 +228,8 @@ def write_documents(conn: Connection, domain_id: str,
                               "VALUES (:seq, array_to_tsvector(CAST(:words AS text[])))"),
                          [{"seq": seq, "words": scoped} for seq, scoped in entries])
         return
-    for seq, scoped in entries:
-        _WRITE_DOCUMENT.run(conn, {"seq": seq, "terms": " ".join(scoped), "words": scoped})
+    for seq, scoped in entries:  # nothing reads it back in the request: Prepared.defer
+        _WRITE_DOCUMENT.defer(conn, {"seq": seq, "terms": " ".join(scoped), "words": scoped})
 
 
 _SQLITE_FORGET_DOCUMENT = "DELETE FROM cases_search_terms WHERE rowid = ?"
@@ -244,7 +244,7 @@ def forget_cases(conn: Connection, case_seqs) -> None:
         later.extend((_SQLITE_FORGET_DOCUMENT, (seq,)) for seq in case_seqs)
         return
     if isinstance(case_seqs, list):
-        _FORGET.run(conn, {"seqs": case_seqs})
+        _FORGET.defer(conn, {"seqs": case_seqs})
         return
     key = _FTS.c.rowid if _is_sqlite(conn) else _TSV.c.case_seq
     conn.execute(delete(_FTS if _is_sqlite(conn) else _TSV).where(key.in_(case_seqs)))

@@ -5,13 +5,32 @@ from __future__ import annotations
 import functools
 
 import orjson
-from sqlalchemy import Connection, and_, bindparam, delete, func, insert, select, update
+from sqlalchemy import (
+    BigInteger,
+    Connection,
+    String,
+    and_,
+    bindparam,
+    cast,
+    delete,
+    func,
+    insert,
+    select,
+    update,
+)
 
 from ...store.prepared import Prepared
-from ...store.sql import dialect_insert, upsert
+from ...store.sql import dialect_insert, one_statement_writes, upsert
 from ...store.tables import accounts as store_accounts
 from ...store.tables import counters
-from ..tables import account_plans, attachment_sets, attachments, cases, communications
+from ..tables import (
+    account_plans,
+    attachment_sets,
+    attachments,
+    cases,
+    communications,
+    display_ids,
+)
 
 RECENT_COMMUNICATIONS = 5  # CaseDetails.recentCommunications holds the five newest
 
@@ -27,22 +46,76 @@ def _bump_counter(dialect: str):
 
 
 _BUMP_COUNTER = Prepared(_bump_counter)
+_NEXT_DISPLAY_NUMBER = Prepared(select(display_ids.next_value()))
 
 
 def next_counter(conn: Connection, account_id: str, name: str) -> int:
-    """Bump and return a per-account counter (1, 2, 3, ...).
+    """Bump and return a per-account counter (1, 2, 3, ...), in the caller's transaction:
+    the counter's row stays locked until it ends."""
+    return _BUMP_COUNTER.scalar(conn, {"account_id": account_id, "name": name})
 
-    On PostgreSQL the bump commits at once, apart from the caller's transaction (``apart`` of
-    ``Prepared.scalar``): holding the account's counter row until the request's commit made
-    every CreateCase of an account wait for the previous one's flush to disk. A request
-    that fails afterwards leaves its number unused (numbers stay unique and increasing).
+
+def next_display_number(conn: Connection, account_id: str) -> int:
+    """The number of a new display id: unique within the account, and greater than the
+    account's earlier ones.
+
+    SQLite: the account's counter (1, 2, 3, ...), whose writers run one at a time anyway.
+    PostgreSQL: one sequence shared by all accounts (an account's numbers increase, not one
+    by one), which hands numbers to concurrent transactions without a lock: with the
+    counter's row lock, every CreateCase of an account waited for the previous one's
+    commit. A number taken by a transaction that rolls back stays unused.
     """
-    return _BUMP_COUNTER.scalar(conn, {"account_id": account_id, "name": name}, apart=True)
+    if one_statement_writes(conn):
+        return _NEXT_DISPLAY_NUMBER.scalar(conn)
+    return next_counter(conn, account_id, "display_id")
 
 
 _INSERT_CASE = Prepared(insert(cases).values(
     {c.name: bindparam(c.name) for c in cases.c if c.name not in ("seq", "resolved_at")}
 ).returning(cases.c.seq))
+
+
+# PostgreSQL: a new case, its display id and its first communication in one statement
+# (data-modifying WITH), which can travel with the COMMIT (``Prepared.defer``).
+_COMMUNICATION_COLUMNS = ["case_seq", "body", "submitted_by", "cc_email_addresses",
+                          "created_at"]
+
+
+def _new_case_statement():
+    display_id = cast(bindparam("display_base", type_=BigInteger) + display_ids.next_value(),
+                      String)
+    case = insert(cases).values(
+        {c.name: display_id if c.name == "display_id" else bindparam(c.name)
+         for c in cases.c if c.name not in ("seq", "resolved_at")}
+    ).returning(cases.c.seq).cte("new_case")
+    return insert(communications).from_select(_COMMUNICATION_COLUMNS, select(
+        case.c.seq,
+        *(bindparam(f"communication_{name}", type_=communications.c[name].type)
+          for name in _COMMUNICATION_COLUMNS[1:])).select_from(case))
+
+
+_NEW_CASE = Prepared(_new_case_statement())
+
+
+def insert_new_case(conn: Connection, row: dict, display_base: int,
+                    communication: dict) -> None:
+    """Store a new case (``row`` without its display id: ``display_base`` plus
+    :func:`next_display_number`) and its first ``communication`` (``body``,
+    ``submitted_by``, ``cc``, ``created_at``), for a request that reads none of their
+    numbers back: on PostgreSQL in one statement, sent with the transaction's next statement
+    or its COMMIT."""
+    if not one_statement_writes(conn):
+        number = next_display_number(conn, row["account_id"])
+        case_seq = insert_case(conn, {**row, "display_id": str(display_base + number)})
+        insert_communication(conn, case_seq, **communication)
+        return
+    _NEW_CASE.defer(conn, {
+        **row, "display_base": display_base,
+        "cc_email_addresses": orjson.dumps(row["cc_email_addresses"]).decode(),
+        "communication_body": communication["body"],
+        "communication_submitted_by": communication["submitted_by"],
+        "communication_cc_email_addresses": orjson.dumps(communication["cc"]).decode(),
+        "communication_created_at": communication["created_at"]})
 
 
 def lock_account(conn: Connection, account_id: str) -> None:
@@ -100,6 +173,16 @@ _ATTACHMENTS_OF = Prepared(
 def insert_communication(conn: Connection, case_seq: int, body: str, submitted_by: str,
                          cc: list[str], created_at: int) -> int:
     return _INSERT_COMMUNICATION.scalar(conn, {
+        "case_seq": case_seq, "body": body, "submitted_by": submitted_by,
+        "cc_email_addresses": orjson.dumps(cc).decode(), "created_at": created_at,
+    })
+
+
+def insert_communication_deferred(conn: Connection, case_seq: int, body: str,
+                                  submitted_by: str, cc: list[str], created_at: int) -> None:
+    """:func:`insert_communication` for a request that does not read the new row's number:
+    on PostgreSQL it travels with the transaction's next statement or its COMMIT."""
+    _INSERT_COMMUNICATION.defer(conn, {
         "case_seq": case_seq, "body": body, "submitted_by": submitted_by,
         "cc_email_addresses": orjson.dumps(cc).decode(), "created_at": created_at,
     })
