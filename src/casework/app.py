@@ -100,6 +100,7 @@ class Casework:
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app):
+        self.runner.open()
         # The outbox's deliveries (case events, ...) run on this loop, for the channels the
         # settings configure; none configured: no worker (and nothing is ever enqueued).
         channels = outbox.configured_channels(self.settings)
