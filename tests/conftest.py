@@ -115,6 +115,26 @@ class Server:
         return self.process.wait(timeout=30)
 
 
+def downgrade_store(database_url: str, revision: str, then: tuple[str, ...] = ()) -> None:
+    """Take a stopped server's store back to ``revision`` (its next start upgrades it
+    again), then run the SQL statements ``then`` in the same transaction."""
+    from alembic import command
+    from alembic.config import Config as AlembicConfig
+
+    from casework.store.engine import MIGRATIONS
+
+    config = AlembicConfig()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        config.attributes["connection"] = conn
+        command.downgrade(config, revision)
+        for statement in then:
+            conn.execute(text(statement))
+        conn.commit()
+    engine.dispose()
+
+
 def start_server(tmp_path: Path, *args: str, env: dict | None = None) -> Server:
     """Start ``casework serve`` and wait until its health check answers."""
     port = free_port()

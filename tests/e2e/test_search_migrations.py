@@ -8,24 +8,8 @@ and each domain's term count stays its own.
 
 from __future__ import annotations
 
-from alembic import command
-from alembic.config import Config
 from cases_helpers import text
-from conftest import start_server
-from sqlalchemy import create_engine
-
-from casework.store.engine import MIGRATIONS
-
-
-def _downgrade(database_url: str, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    engine = create_engine(database_url)
-    with engine.connect() as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, revision)
-        conn.commit()
-    engine.dispose()
+from conftest import downgrade_store, start_server
 
 
 def searches(cc, domains: dict[str, str]) -> dict:
@@ -54,7 +38,7 @@ def test_search_survives_the_migrations_down_and_up(tmp_path):
     assert before["first", "lamp"][0] == 3 and before["second", "lamp"][0] == 1
     server.stop()
 
-    _downgrade(server.database_url, "cases_0007_search_indexes")
+    downgrade_store(server.database_url, "cases_0007_search_indexes")
     server = start_server(tmp_path)  # upgrades to the newest revision again
     try:
         assert searches(server.client("connectcases"), domains) == before

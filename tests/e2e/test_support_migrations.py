@@ -8,28 +8,7 @@ counts per account) and on PostgreSQL (whose sequence starts past every counter)
 
 from __future__ import annotations
 
-from alembic import command
-from alembic.config import Config
-from conftest import start_server
-from sqlalchemy import create_engine, text
-
-from casework.store.engine import MIGRATIONS
-
-
-def _downgrade(database_url: str, revision: str) -> None:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    engine = create_engine(database_url)
-    with engine.connect() as conn:
-        config.attributes["connection"] = conn
-        command.downgrade(config, revision)
-        # Where the account's counter stood then (SQLite has a row already, PostgreSQL none).
-        conn.execute(text("DELETE FROM counters "
-                          "WHERE account_id = '000000000000' AND name = 'display_id'"))
-        conn.execute(text("INSERT INTO counters (account_id, name, value) "
-                          "VALUES ('000000000000', 'display_id', 5000)"))
-        conn.commit()
-    engine.dispose()
+from conftest import downgrade_store, start_server
 
 
 def _display_id(support, case_id: str) -> str:
@@ -43,7 +22,11 @@ def test_display_ids_continue_past_the_counters_after_the_upgrade(tmp_path):
     old_display = _display_id(support, old)
     server.stop()
 
-    _downgrade(server.database_url, "support_0002")
+    # Where the account's counter stood then (SQLite has a row already, PostgreSQL none).
+    downgrade_store(server.database_url, "support_0002", then=(
+        "DELETE FROM counters WHERE account_id = '000000000000' AND name = 'display_id'",
+        "INSERT INTO counters (account_id, name, value) "
+        "VALUES ('000000000000', 'display_id', 5000)"))
     server = start_server(tmp_path)  # upgrades to the newest revision again
     try:
         support = server.client("support")
