@@ -333,10 +333,12 @@ _AT_BATCH_END = "casework_at_batch_end"
 def at_batch_end(conn: Connection) -> list[tuple[str, tuple]] | None:
     """Where a job may leave statements to run once every job of its group-commit batch has
     run, before the COMMIT: a list of ``(SQLite SQL, parameters)`` to append to; None when
-    ``conn`` is not writing a batch (PostgreSQL, the CLI), where statements run at once.
+    ``conn`` is not writing a batch (PostgreSQL, the CLI), where the caller runs them itself
+    (on PostgreSQL ``Prepared.defer`` sends them with the transaction's next statement).
 
-    For statements whose effect nothing later in the transaction reads, and which cannot
-    fail on their own: such a statement failing at the end fails the whole batch. Kept for
+    For statements whose effect nothing later in the batch reads, the job's own statements
+    and the other jobs' alike, and which cannot fail on their own: such a statement failing
+    at the end fails the whole batch. Kept for
     the search index, whose FTS5 table writes a new segment at the end of every savepoint
     that changed it (one per request) but only one per transaction for what is written
     outside any savepoint.
