@@ -57,11 +57,18 @@ def load_domain(ctx: Context, domain_id: str, lock: str | None = None):
     return found
 
 
-def definitions_version(ctx: Context, domain_id: str) -> int | None:
-    """The domain's definitions version for ``queries.definitions``' ``version`` argument:
-    known once ``load_domain`` has run in a request that changes no definitions, else None
-    (read from the database)."""
-    return ctx.memo.get(f"definitions-version:{domain_id}")
+def find_definition(ctx: Context, domain_id: str, kind: str, item_id: str) -> dict | None:
+    """``queries.definitions.find``, answered from what this process has read under the
+    domain's definitions version when ``load_domain`` noted one (a request that changes no
+    definitions), else from the database."""
+    return definitions.find(ctx.conn, domain_id, kind, item_id,
+                            version=ctx.memo.get(f"definitions-version:{domain_id}"))
+
+
+def find_definitions(ctx: Context, domain_id: str, kind: str, item_ids) -> dict[str, dict]:
+    """``queries.definitions.find_many``, kept as :func:`find_definition` says."""
+    return definitions.find_many(ctx.conn, domain_id, kind, item_ids,
+                                 version=ctx.memo.get(f"definitions-version:{domain_id}"))
 
 
 def region_of(ctx: Context, domain_id: str) -> str:

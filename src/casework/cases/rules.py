@@ -20,7 +20,7 @@ import uuid
 
 from ..handlers import Context
 from . import registry
-from .common import arn_of, at, cursor, definitions_version, load_domain, next_token
+from .common import arn_of, at, cursor, find_definitions, load_domain, next_token
 from .conditions import check_limits, evaluate, field_ids
 from .errors import CASE_RULE, conflict, invalid, not_found, quota
 from .fields import require_live_fields
@@ -154,9 +154,7 @@ def enforce(ctx: Context, domain_id: str, template: dict, values: dict[str, dict
     update changed, so that a rule added later does not block unrelated updates.
     """
     bindings = template["rules"] or []
-    rules = definitions.find_many(ctx.conn, domain_id, "case-rule",
-                                  [b["caseRuleId"] for b in bindings],
-                                  version=definitions_version(ctx, domain_id))
+    rules = find_definitions(ctx, domain_id, "case-rule", [b["caseRuleId"] for b in bindings])
     hidden, required = set(), []
     for binding in bindings:
         rule = rules.get(binding["caseRuleId"])

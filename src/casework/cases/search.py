@@ -77,9 +77,8 @@ import orjson
 
 from ..handlers import Context
 from . import filters, registry, slas, values
-from .common import arn_of, at, definitions_version, load_domain, related_item_arn
+from .common import arn_of, at, find_definitions, load_domain, related_item_arn
 from .errors import invalid
-from .queries import definitions
 from .queries import search as search_queries
 from .related_items import MEMBER as ITEM_MEMBER
 
@@ -197,8 +196,7 @@ def _case_node(filter_: dict, fields: dict[str, dict]) -> tuple:
 
 
 def _known_fields(ctx: Context, domain_id: str, ids: list[str]) -> dict[str, dict]:
-    found = definitions.find_many(ctx.conn, domain_id, "field", ids,
-                                  version=definitions_version(ctx, domain_id))
+    found = find_definitions(ctx, domain_id, "field", ids)
     unknown = sorted(set(ids) - set(found))
     if unknown:
         raise invalid(f"Fields do not exist: {', '.join(unknown)}")

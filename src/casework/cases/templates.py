@@ -17,7 +17,8 @@ from .common import (
     arn_of,
     at,
     cursor,
-    definitions_version,
+    find_definition,
+    find_definitions,
     load_domain,
     next_token,
     soft_delete,
@@ -35,8 +36,7 @@ CONFIG = ("description", "layoutConfiguration", "requiredFields", "status", "rul
 
 def load_template(ctx: Context, domain_id: str, template_id: str) -> dict:
     """The template (deleted or not), or 404."""
-    found = definitions.find(ctx.conn, domain_id, "template", template_id,
-                             version=definitions_version(ctx, domain_id))
+    found = find_definition(ctx, domain_id, "template", template_id)
     if found is None:
         raise not_found(TEMPLATE, template_id, f"Template {template_id} not found")
     return found
@@ -94,9 +94,8 @@ def live_view(ctx: Context, domain_id: str, template: dict) -> dict:
     """The template's configuration without references to deleted fields."""
     required = [r["fieldId"] for r in template["requiredFields"] or []]
     rules = template["rules"] or []
-    fields = definitions.find_many(ctx.conn, domain_id, "field",
-                                   required + [r["fieldId"] for r in rules if r.get("fieldId")],
-                                   version=definitions_version(ctx, domain_id))
+    fields = find_definitions(ctx, domain_id, "field",
+                              required + [r["fieldId"] for r in rules if r.get("fieldId")])
 
     def live(field_id):
         return field_id in fields and not fields[field_id]["deleted"]

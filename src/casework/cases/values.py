@@ -16,9 +16,9 @@ from datetime import UTC, datetime
 from ..clock import epoch_ms
 from ..handlers import Context
 from .arns import PROFILE_ARN
-from .common import definitions_version, iso
+from .common import find_definitions, iso
 from .errors import check_pattern, invalid
-from .queries import definitions, options
+from .queries import options
 
 MEMBER = {"Text": "stringValue", "Url": "stringValue", "SingleSelect": "stringValue",
           "DateTime": "stringValue", "Number": "doubleValue", "Boolean": "booleanValue",
@@ -50,8 +50,7 @@ def check(ctx: Context, domain_id: str, items: list[dict], *, existing: set[str]
     ids = [item["id"] for item in items]
     if len(set(ids)) != len(ids):
         raise invalid("fields lists a field more than once")
-    found = definitions.find_many(ctx.conn, domain_id, "field", ids,
-                                  version=definitions_version(ctx, domain_id))
+    found = find_definitions(ctx, domain_id, "field", ids)
     unknown = sorted(f for f in ids if f not in found)
     if unknown:
         raise invalid(f"Fields do not exist: {', '.join(unknown)}")
