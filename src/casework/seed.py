@@ -50,6 +50,7 @@ from .keys import principal_arn
 from .store import Store
 from .store.bulk import SqliteBulkLoad, ensure_unused, interrupted
 from .store.engine import now_ms
+from .store.sql import concurrent_writers
 from .store.tables import accounts, counters
 from .support.cases import DISPLAY_ID_BASE
 from .support.catalog import load_catalog
@@ -538,7 +539,7 @@ def _reserve_display_ids(conn: Connection, account_id: str, number: int) -> list
     """``number`` new display-id numbers of the account, in increasing order: from its
     counter (SQLite), or from the sequence all accounts share (PostgreSQL; see
     ``support.queries.cases.next_display_number``)."""
-    if conn.dialect.name == "postgresql":
+    if concurrent_writers(conn):
         return list(conn.scalars(select(display_ids.next_value()).select_from(
             func.generate_series(1, number)).order_by(text("1"))))
     current = conn.scalar(select(counters.c.value).where(

@@ -143,15 +143,15 @@ def defer(raw, sql: bytes, values: list) -> None:
     state.deferred.append(_statement(state, sql, values))
 
 
-def send_deferred(raw) -> None:
+def send_deferred(raw, commit: bool = False) -> None:
     """Send the statements deferred on ``raw`` now, in one round trip (before a statement
-    that does not go through :func:`execute`)."""
+    that does not go through :func:`execute`), followed by COMMIT if ``commit``."""
     state = _state(raw)
     if state.deferred:
         statements = list(state.deferred)
         state.deferred.clear()
         begin = not raw.autocommit and raw.pgconn.transaction_status == _IDLE
-        _pipeline(raw, state, begin, statements, commit=False)
+        _pipeline(raw, state, begin, statements, commit=commit)
 
 
 def _raise(state: _State, result) -> None:
@@ -166,12 +166,10 @@ def commit(raw) -> None:
     statements deferred on it; psycopg's ``commit`` (SQLAlchemy's, after this) then finds the
     connection idle and sends nothing."""
     state = raw.__dict__.get("_casework_pg")
-    pgconn = raw.pgconn
     if state is not None and state.deferred:
-        statements = list(state.deferred)
-        state.deferred.clear()
-        _pipeline(raw, state, pgconn.transaction_status == _IDLE, statements, commit=True)
+        send_deferred(raw, commit=True)
         return
+    pgconn = raw.pgconn
     if pgconn.transaction_status == _IDLE:
         return
     pgconn.send_query_params(b"COMMIT", None)

@@ -47,6 +47,13 @@ def one_statement_writes(conn: Connection) -> bool:
     return conn.dialect.name == "postgresql"
 
 
+def concurrent_writers(conn: Connection) -> bool:
+    """Whether transactions of the connection's database write concurrently (PostgreSQL), so
+    that a row every writer updates (a counter) makes them wait for each other's commits;
+    SQLite's writers run one at a time anyway."""
+    return conn.dialect.name == "postgresql"
+
+
 def excluded(conn: Connection, table: Table):
     """The proposed row of an upsert (``EXCLUDED``), for use in ``changes``."""
     return _insert(conn, table).excluded

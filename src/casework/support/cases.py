@@ -130,9 +130,9 @@ def create_case(ctx: Context, params: dict) -> dict:
         "created_at": ctx.now,
     }
     body, written_by = redact(params["communicationBody"]), _submitted_by(ctx)
-    if set_id is None and not ready and not events.wanted(ctx) and not mail.wanted(ctx):
-        # Nothing below needs the new rows' numbers: on PostgreSQL the case, its display id
-        # and its communication are one statement, sent with the COMMIT.
+    if not _numbers_read_back(ctx, set_id, ready):
+        # On PostgreSQL the case, its display id and its communication are one statement,
+        # sent with the COMMIT.
         case_queries.insert_new_case(ctx.conn, row, DISPLAY_ID_BASE, {
             "body": body, "submitted_by": written_by, "cc": cc, "created_at": ctx.now})
         return {"caseId": case_id}
@@ -149,6 +149,12 @@ def create_case(ctx: Context, params: dict) -> dict:
         ctx, mail.CaseThread(case_seq, case_id, display_id, subject, ctx.account_id, tuple(cc)),
         seq=communication_seq, body=body, written_by=written_by, cc=[], first=True)
     return {"caseId": case_id}
+
+
+def _numbers_read_back(ctx: Context, set_id: str | None, ready: list) -> bool:
+    """Whether a new communication's number is needed after its INSERT: to attach an
+    attachment set or uploads to it, or to name it in a case event or a mail."""
+    return set_id is not None or bool(ready) or events.wanted(ctx) or mail.wanted(ctx)
 
 
 def _submitted_by(ctx: Context) -> str:
@@ -176,9 +182,8 @@ def add_communication_to_case(ctx: Context, params: dict) -> dict:
     ready = _ready_uploads(ctx, params)
     body, written_by = redact(params["communicationBody"]), _submitted_by(ctx)
     cc = params.get("ccEmailAddresses") or []
-    if set_id is None and not ready and not events.wanted(ctx) and not mail.wanted(ctx):
-        # Nothing below needs the communication's number: on PostgreSQL its INSERT travels
-        # with the next statement or the COMMIT.
+    if not _numbers_read_back(ctx, set_id, ready):
+        # On PostgreSQL its INSERT travels with the next statement or the COMMIT.
         case_queries.insert_communication_deferred(ctx.conn, case.seq, body, written_by, cc,
                                                    ctx.now)
     else:

@@ -20,7 +20,7 @@ from sqlalchemy import (
 )
 
 from ...store.prepared import Prepared
-from ...store.sql import dialect_insert, one_statement_writes, upsert
+from ...store.sql import concurrent_writers, dialect_insert, one_statement_writes, upsert
 from ...store.tables import accounts as store_accounts
 from ...store.tables import counters
 from ..tables import (
@@ -65,7 +65,7 @@ def next_display_number(conn: Connection, account_id: str) -> int:
     counter's row lock, every CreateCase of an account waited for the previous one's
     commit. A number taken by a transaction that rolls back stays unused.
     """
-    if one_statement_writes(conn):
+    if concurrent_writers(conn):
         return _NEXT_DISPLAY_NUMBER.scalar(conn)
     return next_counter(conn, account_id, "display_id")
 
@@ -159,8 +159,8 @@ _CALLER = Prepared(
     .select_from(store_accounts)
     .outerjoin(account_plans, account_plans.c.account_id == store_accounts.c.account_id)
     .where(store_accounts.c.account_id == bindparam("account_id")))
-# The keyset bound of the first page of cases. Sequence numbers are INTEGER columns
-# (PostgreSQL: 32 bits), times BIGINT epoch milliseconds.
+# The keyset bound of the first page of cases: sequence numbers are INTEGER columns
+# (PostgreSQL: 32 bits).
 _NO_UPPER_SEQ = 2**31 - 1
 _ATTACHMENTS_OF = Prepared(
     select(attachment_sets.c.communication_seq, attachments.c.attachment_id,
