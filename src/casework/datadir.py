@@ -23,7 +23,7 @@ log = logging.getLogger("casework.datadir")
 
 DATABASE = "casework.db"
 ATTACHMENTS = "attachments"
-_SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal", "-writer")  # -writer: store/runner.py
+_SQLITE_SUFFIXES = ("", "-wal", "-shm", "-journal", "-writer")  # -writer: store/engine.py
 _OURS = {DATABASE, ATTACHMENTS, "master.key", "database-url"}
 
 

@@ -198,8 +198,6 @@ def find_key(conn: Connection, master: MasterKey, access_key_id: str) -> KeyReco
     return KeyRecord(secret, row.account_id, row.principal, parse_allowed(row.allowed_actions))
 
 
-
-
 # --- principals ----------------------------------------------------------------------------
 
 PRINCIPAL = re.compile(r"^(role|user)/([\w+=,.@-]{1,64})$")

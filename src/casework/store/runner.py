@@ -338,10 +338,9 @@ def at_batch_end(conn: Connection) -> list[tuple[str, tuple]] | None:
 
     For statements whose effect nothing later in the batch reads, the job's own statements
     and the other jobs' alike, and which cannot fail on their own: such a statement failing
-    at the end fails the whole batch. Kept for
-    the search index, whose FTS5 table writes a new segment at the end of every savepoint
-    that changed it (one per request) but only one per transaction for what is written
-    outside any savepoint.
+    at the end fails the whole batch. Kept for the search index, whose FTS5 table writes a
+    new segment at the end of every savepoint that changed it (one per request), but one per
+    transaction for what is written outside any savepoint.
     """
     return conn.info.get(_AT_BATCH_END)
 

@@ -229,7 +229,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc) -> None:
         _awaiting_headers.pop(self, None)
-        self._cancel_timer()
+        self._clear_deadline()
         # Gateway calls that will never be answered give their bodies' memory back.
         if self._reading is not None:
             self._reading.gateway.done(self._reading.exchange)
@@ -251,14 +251,14 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         if _sweep.handle is None or _sweep.loop is not self.loop:
             _sweep.start(self.loop, self.connections)
 
-    def _cancel_timer(self) -> None:
+    def _clear_deadline(self) -> None:
         self._deadline = 0.0
 
     def _cut_off(self) -> None:
         """Close a connection that stalled (or must make room); its request, if any, sees
         a disconnect."""
         _awaiting_headers.pop(self, None)
-        self._deadline = 0.0
+        self._clear_deadline()
         if not self.transport.is_closing():
             self.transport.close()
 
@@ -322,7 +322,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self._ready()  # refused (too large): answered now, the rest is not read
 
     def on_message_complete(self) -> None:
-        self._cancel_timer()
+        self._clear_deadline()
         if not self._direct:
             super().on_message_complete()
         elif self._reading is not None:
