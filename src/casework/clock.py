@@ -18,14 +18,18 @@ def epoch_ms(moment: datetime) -> int:
 def iso_ms(ms: int) -> str:
     """``2026-11-23T05:40:01.361Z``: epoch milliseconds as the API's ISO 8601 UTC strings.
 
-    On every case read, several times: no datetime objects are made, and the date, which
-    many timestamps share, is formatted once per day.
+    On every case read, several times: no datetime objects and no formatting per call; the
+    date, which many timestamps share, is formatted once per day, the rest is looked up.
     """
     days, rest = divmod(ms, 86_400_000)
-    seconds, milli = divmod(rest, 1000)
-    hours, seconds = divmod(seconds, 3600)
-    minutes, seconds = divmod(seconds, 60)
-    return f"{_iso_day(days)}{hours:02d}:{minutes:02d}:{seconds:02d}.{milli:03d}Z"
+    minute, rest = divmod(rest, 60_000)
+    second, milli = divmod(rest, 1000)
+    return _iso_day(days) + _HOUR_MINUTE[minute] + _SECOND[second] + _MILLI[milli]
+
+
+_HOUR_MINUTE = [f"{h:02d}:{m:02d}:" for h in range(24) for m in range(60)]
+_SECOND = [f"{s:02d}." for s in range(60)]
+_MILLI = [f"{m:03d}Z" for m in range(1000)]
 
 
 @lru_cache(maxsize=4096)

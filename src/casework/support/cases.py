@@ -92,19 +92,24 @@ def _attach(ctx: Context, set_id: str | None, communication_seq: int) -> None:
                            f"An attachment set with the id {set_id} was not found.")
 
 
+def _cc_list(stored: str) -> list[str]:
+    # Most cases copy no one: their stored list needs no parsing.
+    return [] if stored == "[]" else orjson.loads(stored)
+
+
 def communication_view(row, case_id: str, attachments: dict) -> dict:
     """A communication as the API shows it; ``attachments`` as ``case_queries.attachments_of``."""
     # As the model documents: ``attachments`` lists every attachment of the communication,
     # ``attachmentSet`` only those of at most 5 MB (the ones DescribeAttachment serves).
-    found = attachments.get(row.seq, [])
-    return {
-        "caseId": case_id,
-        "body": row.body,
-        "submittedBy": row.submitted_by,
-        "timeCreated": iso_ms(row.created_at),
-        "attachments": [details for details, _ in found],
-        "attachmentSet": [details for details, size in found if size <= MAX_ATTACHMENT_BYTES],
-    }
+    found = attachments.get(row.seq)
+    if found:
+        listed = [details for details, _ in found]
+        served = [details for details, size in found if size <= MAX_ATTACHMENT_BYTES]
+    else:
+        listed, served = [], []
+    return {"caseId": case_id, "body": row.body, "submittedBy": row.submitted_by,
+            "timeCreated": iso_ms(row.created_at), "attachments": listed,
+            "attachmentSet": served}
 
 
 @registry.operation("CreateCase", writes=True)
@@ -253,7 +258,8 @@ def describe_cases(ctx: Context, params: dict) -> dict:
         result["nextToken"] = ctx.tokens.encode("support-cases", ctx.account_id, rows[-1].seq)
     recent: dict = {}
     attachments: dict = {}
-    if params.get("includeCommunications", True):
+    communications = params.get("includeCommunications", True)
+    if communications:
         recent, attachments = case_queries.recent_communications(
             ctx.conn, [row.seq for row in rows])
     cases = []
@@ -268,10 +274,10 @@ def describe_cases(ctx: Context, params: dict) -> dict:
             "severityCode": row.severity_code,
             "submittedBy": row.submitted_by,
             "timeCreated": iso_ms(row.created_at),
-            "ccEmailAddresses": orjson.loads(row.cc_email_addresses),
+            "ccEmailAddresses": _cc_list(row.cc_email_addresses),
             "language": row.language,
         }
-        if params.get("includeCommunications", True):
+        if communications:
             comms = recent.get(row.seq, [])
             shown = comms[: case_queries.RECENT_COMMUNICATIONS]
             case["recentCommunications"] = {
