@@ -35,9 +35,8 @@ from __future__ import annotations
 from .. import keys
 from ..handlers import Context
 from . import registry
-from .common import at, cursor, iso, load_domain, new_id, next_token
-from .errors import CASE, not_found
-from .queries import audit, case_records
+from .common import at, cursor, iso, load_domain_case, new_id, next_token
+from .queries import audit
 
 PAGE = 25
 TOKEN_KIND = "case-audit-events"
@@ -150,12 +149,7 @@ def _event(row: dict) -> dict:
 @registry.operation("GetCaseAuditEvents", writes=False)
 def get_case_audit_events(ctx: Context, params: dict) -> dict:
     """A case's history, newest first, in pages of ``maxResults`` (default 25)."""
-    domain_id = load_domain(ctx, params["domainId"]).domain_id
-    # Looked up here rather than through case_records.load_case: case_records imports this
-    # module to record its changes.
-    case = case_records.find(ctx.conn, domain_id, params["caseId"])
-    if case is None:
-        raise not_found(CASE, params["caseId"], f"Case {params['caseId']} not found")
+    case = load_domain_case(ctx, params["domainId"], params["caseId"])
     limit = params.get("maxResults") or PAGE
     # The token kind names the case, so a token of another case is refused, not misapplied.
     kind = f"{TOKEN_KIND}:{case.case_id}"

@@ -19,7 +19,7 @@ import orjson
 
 from ..handlers import Context
 from . import audit, events, registry, rules, slas, values
-from .common import arn_of, iso, load_domain, new_id, related_item_arn
+from .common import arn_of, iso, load_domain, load_domain_case, new_id, related_item_arn
 from .errors import CASE, conflict, invalid, not_found
 from .queries import case_records, related_items, tags
 from .queries import merges as merge_queries
@@ -126,8 +126,8 @@ def create_case(ctx: Context, params: dict) -> dict:
 @registry.operation("GetCase", writes=False)
 def get_case(ctx: Context, params: dict) -> dict:
     """The requested fields that hold a value, in the order asked, plus template and tags."""
-    domain_id = load_domain(ctx, params["domainId"]).domain_id
-    case = load_case(ctx, domain_id, params["caseId"])
+    domain_id = params["domainId"]
+    case = load_domain_case(ctx, domain_id, params["caseId"])
     if params.get("nextToken"):
         # Every value fits one page, so no token is ever issued: any token is foreign.
         ctx.tokens.decode("case-fields", ctx.account_id, params["nextToken"])

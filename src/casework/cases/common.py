@@ -11,8 +11,8 @@ import orjson
 from ..clock import iso_ms
 from ..handlers import Context
 from . import arns
-from .errors import DOMAIN, not_found, quota
-from .queries import definitions, domains
+from .errors import CASE, DOMAIN, not_found, quota
+from .queries import case_records, definitions, domains
 
 # AWS documents that up to 100 layouts or templates can be deleted per domain; fields too here.
 MAX_DELETED = 100
@@ -48,13 +48,34 @@ def load_domain(ctx: Context, domain_id: str, lock: str | None = None):
     """
     found = domains.find(ctx.conn, ctx.account_id, domain_id, lock)
     if found is None or found.region != ctx.region:
-        raise not_found(DOMAIN, domain_id, f"Domain {domain_id} not found")
-    ctx.memo[f"domain-region:{domain_id}"] = found.region
+        raise _domain_not_found(domain_id)
+    _note_domain(ctx, domain_id, found.region, found.definitions_version, lock)
+    return found
+
+
+def load_domain_case(ctx: Context, domain_id: str, case_id: str):
+    """:func:`load_domain`, then the domain's case or 404, in one statement: what a read of
+    one case starts with. Returns the case row (its domain is ``domain_id``)."""
+    found = case_records.find_with_domain(ctx.conn, ctx.account_id, domain_id, case_id)
+    if found is None or found.domain_region != ctx.region:
+        raise _domain_not_found(domain_id)
+    _note_domain(ctx, domain_id, found.domain_region, found.domain_definitions_version, None)
+    if found.seq is None:
+        raise not_found(CASE, case_id, f"Case {case_id} not found")
+    return found
+
+
+def _domain_not_found(domain_id: str):
+    return not_found(DOMAIN, domain_id, f"Domain {domain_id} not found")
+
+
+def _note_domain(ctx: Context, domain_id: str, region: str, version: int,
+                 lock: str | None) -> None:
+    ctx.memo[f"domain-region:{domain_id}"] = region
     if lock is None or lock == domains.WRITE:
         # Requests that change no definitions may reuse the ones this process has read
         # under the same version (queries/definitions.py).
-        ctx.memo[f"definitions-version:{domain_id}"] = found.definitions_version
-    return found
+        ctx.memo[f"definitions-version:{domain_id}"] = version
 
 
 def find_definition(ctx: Context, domain_id: str, kind: str, item_id: str) -> dict | None:

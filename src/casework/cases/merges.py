@@ -37,7 +37,7 @@ from ..store.engine import now_ms
 from ..wire.errors import ServiceError
 from . import audit, events, registry, slas
 from .case_records import load_case
-from .common import iso, load_domain, related_item_arn
+from .common import iso, load_domain, load_domain_case, related_item_arn
 from .errors import CASE, conflict, invalid, not_found, quota
 from .queries import case_records, definitions, domains, related_items, tags
 from .queries import merges as merge_queries
@@ -224,8 +224,8 @@ def start_merge_cases(ctx: Context, params: dict) -> dict:
 @registry.operation("GetMergeCasesStatus", writes=False)
 def get_merge_cases_status(ctx: Context, params: dict) -> dict:
     """IN_PROGRESS for both cases of a running merge, COMPLETED for a merged secondary."""
-    domain_id = load_domain(ctx, params["domainId"]).domain_id
-    case = load_case(ctx, domain_id, params["caseId"])
+    domain_id = params["domainId"]
+    case = load_domain_case(ctx, domain_id, params["caseId"])
     merge = merge_queries.status_of(ctx.conn, domain_id, case.case_id)
     if merge is None:
         raise not_found(CASE, case.case_id, f"Case {case.case_id} is not part of a merge")

@@ -19,7 +19,15 @@ from ..handlers import Context
 from . import audit, events, filters, registry, slas, values
 from .arns import CONTACT_ARN, FILE_ARN
 from .case_records import load_case, refuse_while_merging
-from .common import at, cursor, load_domain, new_id, next_token, related_item_arn
+from .common import (
+    at,
+    cursor,
+    load_domain,
+    load_domain_case,
+    new_id,
+    next_token,
+    related_item_arn,
+)
 from .errors import RELATED_ITEM, check_pattern, invalid, not_found, quota
 from .queries import case_records, contacts, related_items, tags
 from .queries.domains import WRITE
@@ -207,8 +215,8 @@ def _matches(item: dict, filter_: dict, now: int) -> bool:
 @registry.operation("SearchRelatedItems", writes=False)
 def search_related_items(ctx: Context, params: dict) -> dict:
     """A case's related items matching any of the filters, newest first."""
-    domain_id = load_domain(ctx, params["domainId"]).domain_id
-    case = load_case(ctx, domain_id, params["caseId"])
+    domain_id = params["domainId"]
+    case = load_domain_case(ctx, domain_id, params["caseId"])
     limit = params.get("maxResults") or SEARCH_PAGE
     before = cursor(ctx, params, "related-items", None)
     wanted = params.get("filters") or []

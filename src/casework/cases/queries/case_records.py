@@ -6,7 +6,7 @@ from sqlalchemy import Connection, bindparam, delete, select
 
 from ...store.prepared import Inserter, Prepared
 from ...store.sql import RowsInserter, dialect_insert
-from ..tables import case_values, cases, contact_links, related_items, tags
+from ..tables import case_values, cases, contact_links, domains, related_items, tags
 from . import search as search_queries
 
 _COLUMN = {"stringValue": "string_value", "userArnValue": "string_value",
@@ -54,6 +54,25 @@ def find(conn: Connection, domain_id: str, case_id: str, *, lock: bool = False):
     """
     return (_FIND_LOCKED if lock else _FIND).first(conn, {"domain_id": domain_id,
                                                           "case_id": case_id})
+
+
+# The domain's row (what load_domain checks) with the case, if the domain has one of that id.
+_FIND_WITH_DOMAIN = Prepared(
+    select(cases, domains.c.region.label("domain_region"),
+           domains.c.definitions_version.label("domain_definitions_version"))
+    .select_from(domains)
+    .outerjoin(cases, (cases.c.domain_id == domains.c.domain_id)
+               & (cases.c.case_id == bindparam("case_id")))
+    .where(domains.c.account_id == bindparam("account_id"),
+           domains.c.domain_id == bindparam("domain_id")))
+
+
+def find_with_domain(conn: Connection, account_id: str, domain_id: str, case_id: str):
+    """The account's domain and the case in one row, or None without the domain: the case
+    columns under their own names (all None without the case), the domain's ``region`` and
+    ``definitions_version`` prefixed ``domain_``."""
+    return _FIND_WITH_DOMAIN.first(conn, {"account_id": account_id, "domain_id": domain_id,
+                                          "case_id": case_id})
 
 
 def lock_many(conn: Connection, domain_id: str, case_ids: list[str]) -> None:
