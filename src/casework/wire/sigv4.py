@@ -12,9 +12,11 @@ from __future__ import annotations
 
 import hmac
 import re
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from functools import lru_cache
 from hashlib import sha256
 from urllib.parse import quote
 
@@ -36,7 +38,7 @@ _SIGNING_KEYS: dict[tuple[str, str, str, str], bytes] = {}
 _MAX_SIGNING_KEYS = 4096  # distinct (secret, day, region, service) kept; cleared when full
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Principal:
     """Who signed a request."""
 
@@ -52,7 +54,7 @@ def _auth_error(code: str, message: str, status: int) -> ServiceError:
     return ServiceError(code, message, status)
 
 
-@dataclass(frozen=True)
+@dataclass(slots=True)
 class Credential:
     """What the headers alone establish: a well-formed, current signature by a known key.
     Only :func:`verify` (which needs the body) proves that the signature is right."""
@@ -132,33 +134,18 @@ def check_headers(
                           status)
 
     amz_date = request.headers.get("x-amz-date") or ""
-    try:
-        parts = _DATE_RE.match(amz_date)
-        if parts is None:
-            raise ValueError(amz_date)
-        signed_at = datetime(*map(int, parts.groups()), tzinfo=UTC)
-    except ValueError:
+    signed_at = _signed_at(amz_date)
+    if signed_at is None:
         raise _auth_error(
             "IncompleteSignatureException",
             "Authorization header requires existence of either a 'X-Amz-Date' or a 'Date' "
             "header.",
             status,
-        ) from None
-    now = now or datetime.now(UTC)
-    if signed_at < now - MAX_SKEW:
-        raise _auth_error(
-            "InvalidSignatureException",
-            f"Signature expired: {amz_date} is now earlier than "
-            f"{_stamp(now - MAX_SKEW)} ({_stamp(now)} - 15 min.)",
-            status,
         )
-    if signed_at > now + MAX_SKEW:
-        raise _auth_error(
-            "InvalidSignatureException",
-            f"Signature not yet current: {amz_date} is still later than "
-            f"{_stamp(now + MAX_SKEW)} ({_stamp(now)} + 15 min.)",
-            status,
-        )
+    current = time.time() if now is None else now.timestamp()
+    if abs(signed_at - current) > MAX_SKEW.total_seconds():
+        raise _skew_error(amz_date, signed_at < current,
+                          now or datetime.fromtimestamp(current, UTC), status)
     if scope_date != amz_date[:8]:
         raise _auth_error(
             "InvalidSignatureException",
@@ -174,6 +161,35 @@ def check_headers(
     secret, account_id = found
     return Credential(key_id, secret, account_id, region, service, scope_date, amz_date, signed,
                       match["signature"].lower(), status)
+
+
+@lru_cache(maxsize=256)
+def _signed_at(amz_date: str) -> float | None:
+    """``X-Amz-Date`` in epoch seconds, or None if it is not one. Cached: clients sign with
+    the current second, so concurrent requests share a few values."""
+    parts = _DATE_RE.match(amz_date)
+    if parts is None:
+        return None
+    try:
+        return datetime(*map(int, parts.groups()), tzinfo=UTC).timestamp()
+    except ValueError:
+        return None
+
+
+def _skew_error(amz_date: str, expired: bool, now: datetime, status: int) -> ServiceError:
+    if expired:
+        return _auth_error(
+            "InvalidSignatureException",
+            f"Signature expired: {amz_date} is now earlier than "
+            f"{_stamp(now - MAX_SKEW)} ({_stamp(now)} - 15 min.)",
+            status,
+        )
+    return _auth_error(
+        "InvalidSignatureException",
+        f"Signature not yet current: {amz_date} is still later than "
+        f"{_stamp(now + MAX_SKEW)} ({_stamp(now)} + 15 min.)",
+        status,
+    )
 
 
 def verify(credential: Credential, request: WireRequest) -> Principal:
