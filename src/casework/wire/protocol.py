@@ -64,12 +64,12 @@ class WireRequest:
         Header names are lower-cased and repeated headers joined with ``,`` as HTTP allows;
         the pairs are also kept in order for SigV4, which signs them as sent.
         """
-        headers: dict[str, str] = {}
-        raw_headers: list[tuple[str, str]] = []
-        for name, text in header_pairs:
-            key = name.lower()
-            raw_headers.append((key, text))
-            headers[key] = f"{headers[key]},{text}" if key in headers else text
+        raw_headers = [(name.lower(), text) for name, text in header_pairs]
+        headers = dict(raw_headers)
+        if len(headers) < len(raw_headers):  # a repeated header (rare): join its values
+            headers = {}
+            for key, text in raw_headers:
+                headers[key] = f"{headers[key]},{text}" if key in headers else text
         return cls(
             method=method,
             raw_path=raw_path,
