@@ -16,6 +16,19 @@ from botocore.model import OperationModel, ServiceModel, Shape
 
 from .shapes import decoder, encoder, validator
 
+# (member name, wire name, location, member shape)
+Located = tuple[str, str, str, Shape]
+
+
+def located(shape: Shape | None) -> list[Located]:
+    """The members of ``shape`` bound to a location (``uri``, ``querystring``, ``header``,
+    ``headers``, ``statusCode``) rather than the body, as :data:`Located` tuples."""
+    if shape is None:
+        return []
+    return [(name, member.serialization.get("name", name), member.serialization["location"],
+             member) for name, member in shape.members.items()
+            if member.serialization.get("location")]
+
 
 @dataclass
 class Operation:
@@ -52,6 +65,16 @@ class Operation:
         return decoder(shape) if shape is not None else None
 
     @cached_property
+    def input_locations(self) -> list[Located]:
+        """The input members carried outside the JSON body (REST: labels, query, headers)."""
+        return located(self.input_shape)
+
+    @cached_property
+    def output_locations(self) -> list[Located]:
+        """The output members carried outside the JSON body (REST: headers, status)."""
+        return located(self.output_shape)
+
+    @cached_property
     def encode_output(self):
         """The output shape's encoder (handler result to wire JSON), or None."""
         shape = self.output_shape
@@ -82,7 +105,6 @@ class Route:
 class _Node:
     literals: dict[str, _Node] = field(default_factory=dict)
     label: _Node | None = None
-    label_names: dict[str, str] = field(default_factory=dict)  # operation -> label name
     greedy: list[Route] = field(default_factory=list)
     routes: list[Route] = field(default_factory=list)
 

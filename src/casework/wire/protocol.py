@@ -20,7 +20,7 @@ import orjson
 from botocore.model import Shape
 
 from .errors import ServiceError, serialization_error
-from .model import Operation
+from .model import Located, Operation, located
 from .shapes import (
     decoder,
     encoder,
@@ -267,9 +267,7 @@ class RestJson:
             return {}
         params: dict[str, Any] = {}
         payload = shape.serialization.get("payload")
-        for name, member in shape.members.items():
-            where = member.serialization.get("location")
-            wire_name = member.serialization.get("name", name)
+        for name, wire_name, where, member in op.input_locations:
             if where == "uri":
                 if wire_name in labels:
                     params[name] = _scalar_from_text(member, labels[wire_name], name, "iso8601")
@@ -327,7 +325,7 @@ class RestJson:
         shape = op.output_shape
         if shape is None:
             return WireResponse(status, b"{}", [("content-type", self.content_type)])
-        headers, code = _located_members(shape, result)
+        headers, code = _located_members(op.output_locations, result)
         status = code or status
         payload = shape.serialization.get("payload")
         if payload:
@@ -359,8 +357,8 @@ class RestJson:
         shape = _error_shape(op, error)
         if shape is not None:
             # Error members bound to headers (e.g. Retry-After) travel there, not in the body.
-            located, _ = _located_members(shape, error.fields)
-            headers.extend(located)
+            bound, _ = _located_members(located(shape), error.fields)
+            headers.extend(bound)
         return WireResponse(
             _error_status(op, error), orjson.dumps(_error_body(op, error)), headers,
             error_code=error.code, error_message=error.message)
@@ -388,16 +386,15 @@ def _query_value(member: Shape, wire_name: str, query: dict[str, list[str]], nam
     return _scalar_from_text(member, values[0], name, "iso8601")
 
 
-def _located_members(shape: Shape, values: dict) -> tuple[list[tuple[str, str]], int | None]:
+def _located_members(members: list[Located],
+                     values: dict) -> tuple[list[tuple[str, str]], int | None]:
     """Headers for the members bound to headers, and the status code if one is bound."""
     headers: list[tuple[str, str]] = []
     status = None
-    for name, member in shape.members.items():
-        where = member.serialization.get("location")
+    for name, wire_name, where, member in members:
         value = values.get(name)
-        if value is None or where is None:
+        if value is None:
             continue
-        wire_name = member.serialization.get("name", name)
         if where == "statusCode":
             status = int(value)
         elif where == "header":

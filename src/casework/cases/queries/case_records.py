@@ -30,7 +30,9 @@ _INSERT_CASE_ONCE = Prepared(lambda dialect: dialect_insert(dialect, cases).valu
                                         "request_hash", "created_at")})
     .on_conflict_do_nothing(index_elements=["domain_id", "client_token"])
     .returning(cases.c.seq))
-_VALUES = Prepared(select(case_values).where(case_values.c.case_seq == bindparam("case_seq")))
+_VALUES = Prepared(select(case_values.c.field_id, case_values.c.kind, case_values.c.string_value,
+                          case_values.c.double_value, case_values.c.boolean_value)
+                   .where(case_values.c.case_seq == bindparam("case_seq")))
 _VALUE_COLUMNS = ("case_seq", "field_id", "domain_id", "kind", "string_value", "double_value",
                   "boolean_value")
 
@@ -56,9 +58,11 @@ def find(conn: Connection, domain_id: str, case_id: str, *, lock: bool = False):
                                                           "case_id": case_id})
 
 
-# The domain's row (what load_domain checks) with the case, if the domain has one of that id.
+# The domain's row (what load_domain checks) with the case, if the domain has one of that id
+# (what a read of one case uses of it).
 _FIND_WITH_DOMAIN = Prepared(
-    select(cases, domains.c.region.label("domain_region"),
+    select(cases.c.seq, cases.c.case_id, cases.c.template_id,
+           domains.c.region.label("domain_region"),
            domains.c.definitions_version.label("domain_definitions_version"))
     .select_from(domains)
     .outerjoin(cases, (cases.c.domain_id == domains.c.domain_id)
@@ -68,9 +72,9 @@ _FIND_WITH_DOMAIN = Prepared(
 
 
 def find_with_domain(conn: Connection, account_id: str, domain_id: str, case_id: str):
-    """The account's domain and the case in one row, or None without the domain: the case
-    columns under their own names (all None without the case), the domain's ``region`` and
-    ``definitions_version`` prefixed ``domain_``."""
+    """The account's domain and the case in one row, or None without the domain: the case's
+    ``seq``, ``case_id`` and ``template_id`` (None without the case), the domain's ``region``
+    and ``definitions_version`` prefixed ``domain_``."""
     return _FIND_WITH_DOMAIN.first(conn, {"account_id": account_id, "domain_id": domain_id,
                                           "case_id": case_id})
 
