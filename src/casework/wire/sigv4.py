@@ -30,6 +30,9 @@ _AUTH_RE = re.compile(
     r"^AWS4-HMAC-SHA256\s+Credential=(?P<credential>[^,\s]+)\s*,\s*"
     r"SignedHeaders=(?P<signed>[^,\s]+)\s*,\s*Signature=(?P<signature>[0-9a-fA-F]+)\s*$"
 )
+# A path that normalizing and encoding leave as it is: non-empty segments of unreserved
+# characters, none of them "." or "..".
+_PLAIN_PATH = re.compile(r"(?:/[A-Za-z0-9_~-][A-Za-z0-9._~-]*)+/?")
 _DATE_RE = re.compile(r"^(\d{4})(\d{2})(\d{2})T(\d{2})(\d{2})(\d{2})Z$")
 # Payload hashes a client may declare instead of the body's SHA-256. These APIs take small
 # JSON bodies, so the body is always signed: a request that opts out is refused.
@@ -226,9 +229,11 @@ def verify(credential: Credential, request: WireRequest) -> Principal:
 
 def canonical_request(request: WireRequest, signed: list[str]) -> str:
     """The SigV4 canonical request of ``request`` over the headers named in ``signed``."""
-    # JSON 1.1 requests all go to "/", which canonicalizes to itself.
-    path = "/" if request.raw_path == "/" else quote(normalize_url_path(request.raw_path),
-                                                      safe="/~")
+    raw_path = request.raw_path
+    if raw_path == "/" or _PLAIN_PATH.fullmatch(raw_path):
+        path = raw_path  # "/" (JSON 1.1) and most REST paths: already normal and encoded
+    else:
+        path = quote(normalize_url_path(raw_path), safe="/~")
     query = ""
     if request.query_string:
         query = "&".join(f"{k}={v}" for k, v in sorted(
