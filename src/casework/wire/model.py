@@ -99,6 +99,10 @@ class Route:
     operation: Operation
     segments: list[tuple[str, str]]  # ("literal", text) | ("label", name) | ("greedy", name)
     query_literals: dict[str, str]
+    method: str = field(init=False)  # the operation's HTTP method, looked up once
+
+    def __post_init__(self) -> None:
+        self.method = self.operation.model.http["method"]
 
 
 @dataclass
@@ -178,7 +182,7 @@ class Service:
         if i == len(parts):
             return self._pick(node.routes, method, query, values)
         for route in node.greedy:
-            if route.operation.model.http["method"] == method:
+            if route.method == method:
                 rest = unquote("/".join(parts[i:]))
                 if rest and self._query_ok(route, query):
                     return route, [*values, rest]
@@ -195,7 +199,7 @@ class Service:
     def _pick(self, routes: list[Route], method: str, query: dict, values: list[str]):
         best = None
         for route in routes:
-            if route.operation.model.http["method"] != method or not self._query_ok(route, query):
+            if route.method != method or not self._query_ok(route, query):
                 continue
             if best is None or len(route.query_literals) > len(best.query_literals):
                 best = route
