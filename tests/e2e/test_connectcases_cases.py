@@ -183,6 +183,11 @@ def test_update_case(cc, domain, template, typed):
     error = error_of(cc.update_case, domainId=domain, caseId="nope", fields=[])
     assert (error["Error"]["Code"], error["resourceId"], error["resourceType"]) == (
         "ResourceNotFoundException", "nope", "Case")
+    # A change looks the domain and the case up together: the missing one is still named.
+    missing = "00000000-0000-4000-8000-000000000000"
+    error = error_of(cc.update_case, domainId=missing, caseId=case_id, fields=[])
+    assert (error["Error"]["Code"], error["resourceId"], error["resourceType"]) == (
+        "ResourceNotFoundException", missing, "Domain")
 
 
 def test_get_case_errors(cc, domain, template):

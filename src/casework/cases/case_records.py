@@ -30,9 +30,9 @@ MAX_TAGS = 50
 ALWAYS_REQUIRED = ("title",)
 
 
-def load_case(ctx: Context, domain_id: str, case_id: str, *, lock: bool = False):
-    """The case row, or 404; ``lock`` (every change to the case) holds it until the end."""
-    found = case_records.find(ctx.conn, domain_id, case_id, lock=lock)
+def load_case(ctx: Context, domain_id: str, case_id: str):
+    """The case row, or 404 (a change to a case locks it: ``common.load_domain_case``)."""
+    found = case_records.find(ctx.conn, domain_id, case_id)
     if found is None:
         raise not_found(CASE, case_id, f"Case {case_id} not found")
     return found
@@ -155,8 +155,8 @@ def refuse_while_merging(ctx: Context, domain_id: str, case_id: str, *,
 @registry.operation("UpdateCase", writes=True)
 def update_case(ctx: Context, params: dict) -> dict:
     """Patch the listed values (``emptyValue`` clears) and the service-maintained ones."""
-    domain_id = load_domain(ctx, params["domainId"], WRITE).domain_id
-    case = load_case(ctx, domain_id, params["caseId"], lock=True)
+    domain_id = params["domainId"]
+    case = load_domain_case(ctx, domain_id, params["caseId"], lock=True)
     refuse_while_merging(ctx, domain_id, case.case_id)
     current = case_records.values(ctx.conn, case.seq)
     changes = values.check(ctx, domain_id, params["fields"], existing=set(current))
@@ -188,8 +188,8 @@ def update_case(ctx: Context, params: dict) -> dict:
 @registry.operation("DeleteCase", writes=True)
 def delete_case(ctx: Context, params: dict) -> dict:
     """Remove the case, its values, related items, contact links, tags and history for good."""
-    domain_id = load_domain(ctx, params["domainId"], WRITE).domain_id
-    case = load_case(ctx, domain_id, params["caseId"], lock=True)
+    domain_id = params["domainId"]
+    case = load_domain_case(ctx, domain_id, params["caseId"], lock=True)
     refuse_while_merging(ctx, domain_id, case.case_id, deleting=True)
     doomed = [arn_of(ctx, domain_id, "case", case.case_id)] + [
         related_item_arn(ctx, domain_id, case.case_id, item["id"])

@@ -53,16 +53,28 @@ def load_domain(ctx: Context, domain_id: str, lock: str | None = None):
     return found
 
 
-def load_domain_case(ctx: Context, domain_id: str, case_id: str):
-    """:func:`load_domain`, then the domain's case or 404, in one statement: what a read of
-    one case starts with. Returns the case row (its domain is ``domain_id``)."""
-    found = case_records.find_with_domain(ctx.conn, ctx.account_id, domain_id, case_id)
+def load_domain_case(ctx: Context, domain_id: str, case_id: str, *, lock: bool = False):
+    """:func:`load_domain`, then the domain's case or 404, in one statement: what a request
+    about one case starts with. Returns the case row (its domain is ``domain_id``).
+
+    ``lock`` (every change to a case): the domain is held as ``domains.WRITE`` holds it, and
+    the case until the transaction ends, so that changes to one case run one at a time."""
+    found = case_records.find_with_domain(ctx.conn, ctx.account_id, domain_id, case_id,
+                                          lock=lock)
+    if found is None and lock:
+        load_domain(ctx, domain_id, domains.WRITE)  # which one is missing: the domain...
+        raise _case_not_found(case_id)  # ... or the case
     if found is None or found.domain_region != ctx.region:
         raise _domain_not_found(domain_id)
-    _note_domain(ctx, domain_id, found.domain_region, found.domain_definitions_version, None)
+    _note_domain(ctx, domain_id, found.domain_region, found.domain_definitions_version,
+                 domains.WRITE if lock else None)
     if found.seq is None:
-        raise not_found(CASE, case_id, f"Case {case_id} not found")
+        raise _case_not_found(case_id)
     return found
+
+
+def _case_not_found(case_id: str):
+    return not_found(CASE, case_id, f"Case {case_id} not found")
 
 
 def _domain_not_found(domain_id: str):

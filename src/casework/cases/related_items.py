@@ -22,7 +22,6 @@ from .case_records import load_case, refuse_while_merging
 from .common import (
     at,
     cursor,
-    load_domain,
     load_domain_case,
     new_id,
     next_token,
@@ -30,7 +29,6 @@ from .common import (
 )
 from .errors import RELATED_ITEM, check_pattern, invalid, not_found, quota
 from .queries import case_records, contacts, related_items, tags
-from .queries.domains import WRITE
 
 MEMBER = {"Contact": "contact", "Comment": "comment", "File": "file", "Sla": "sla",
           "ConnectCase": "connectCase", "Custom": "custom"}
@@ -95,8 +93,8 @@ def _arn(ctx: Context, domain_id: str, case_id: str, item_id: str) -> str:
 @registry.operation("CreateRelatedItem", writes=True)
 def create_related_item(ctx: Context, params: dict) -> dict:
     """Relate a contact, comment, file, SLA, case or custom record to a case."""
-    domain_id = load_domain(ctx, params["domainId"], WRITE).domain_id
-    case = load_case(ctx, domain_id, params["caseId"], lock=True)
+    domain_id = params["domainId"]
+    case = load_domain_case(ctx, domain_id, params["caseId"], lock=True)
     refuse_while_merging(ctx, domain_id, case.case_id)
     kind, body = next(iter(params["content"].items()))
     if MEMBER[params["type"]] != kind:
@@ -130,8 +128,8 @@ def create_related_item(ctx: Context, params: dict) -> dict:
 
 def _item_to_change(ctx: Context, params: dict) -> tuple[str, object, dict]:
     """(domain id, case, item) named by an update or delete, once the case may change."""
-    domain_id = load_domain(ctx, params["domainId"], WRITE).domain_id
-    case = load_case(ctx, domain_id, params["caseId"], lock=True)
+    domain_id = params["domainId"]
+    case = load_domain_case(ctx, domain_id, params["caseId"], lock=True)
     refuse_while_merging(ctx, domain_id, case.case_id)
     item_id = params["relatedItemId"]
     item = related_items.find(ctx.conn, case.seq, item_id)

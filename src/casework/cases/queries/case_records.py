@@ -59,24 +59,33 @@ def find(conn: Connection, domain_id: str, case_id: str, *, lock: bool = False):
 
 
 # The domain's row (what load_domain checks) with the case, if the domain has one of that id
-# (what a read of one case uses of it).
-_FIND_WITH_DOMAIN = Prepared(
-    select(cases.c.seq, cases.c.case_id, cases.c.template_id,
+# (what a request about one case uses of it).
+_WITH_DOMAIN = (
+    select(cases.c.seq, cases.c.case_id, cases.c.template_id, cases.c.created_at,
            domains.c.region.label("domain_region"),
            domains.c.definitions_version.label("domain_definitions_version"))
-    .select_from(domains)
-    .outerjoin(cases, (cases.c.domain_id == domains.c.domain_id)
-               & (cases.c.case_id == bindparam("case_id")))
     .where(domains.c.account_id == bindparam("account_id"),
            domains.c.domain_id == bindparam("domain_id")))
+_CASE_OF_DOMAIN = ((cases.c.domain_id == domains.c.domain_id)
+                   & (cases.c.case_id == bindparam("case_id")))
+_FIND_WITH_DOMAIN = Prepared(_WITH_DOMAIN.select_from(domains).outerjoin(cases, _CASE_OF_DOMAIN))
+# For a change to the case: the domain's row held as domains.WRITE holds it, the case's as
+# find(lock=True) does. An inner join: PostgreSQL locks no row on the nullable side of an
+# outer join (SQLite renders no lock: its writers run one at a time).
+_FIND_WITH_DOMAIN_LOCKED = Prepared(
+    _WITH_DOMAIN.select_from(domains).join(cases, _CASE_OF_DOMAIN)
+    .suffix_with("FOR KEY SHARE OF cases_domains FOR NO KEY UPDATE OF cases_cases",
+                 dialect="postgresql"))
 
 
-def find_with_domain(conn: Connection, account_id: str, domain_id: str, case_id: str):
-    """The account's domain and the case in one row, or None without the domain: the case's
-    ``seq``, ``case_id`` and ``template_id`` (None without the case), the domain's ``region``
-    and ``definitions_version`` prefixed ``domain_``."""
-    return _FIND_WITH_DOMAIN.first(conn, {"account_id": account_id, "domain_id": domain_id,
-                                          "case_id": case_id})
+def find_with_domain(conn: Connection, account_id: str, domain_id: str, case_id: str, *,
+                     lock: bool = False):
+    """The account's domain and its case in one row: the case's ``seq``, ``case_id``,
+    ``template_id`` and ``created_at``, the domain's ``region`` and ``definitions_version``
+    prefixed ``domain_``. Without the domain, None; without the case, the case's columns are
+    None, or, with ``lock`` (both rows held until the transaction ends), None."""
+    return (_FIND_WITH_DOMAIN_LOCKED if lock else _FIND_WITH_DOMAIN).first(
+        conn, {"account_id": account_id, "domain_id": domain_id, "case_id": case_id})
 
 
 def lock_many(conn: Connection, domain_id: str, case_ids: list[str]) -> None:
