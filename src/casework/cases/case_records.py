@@ -19,8 +19,16 @@ import orjson
 
 from ..handlers import Context
 from . import audit, events, registry, rules, slas, values
-from .common import arn_of, iso, load_domain, load_domain_case, new_id, related_item_arn
-from .errors import CASE, conflict, invalid, not_found
+from .common import (
+    arn_of,
+    case_not_found,
+    iso,
+    load_domain,
+    load_domain_case,
+    new_id,
+    related_item_arn,
+)
+from .errors import conflict, invalid
 from .queries import case_records, related_items, tags
 from .queries import merges as merge_queries
 from .queries.domains import WRITE
@@ -34,7 +42,7 @@ def load_case(ctx: Context, domain_id: str, case_id: str):
     """The case row, or 404 (a change to a case locks it: ``common.load_domain_case``)."""
     found = case_records.find(ctx.conn, domain_id, case_id)
     if found is None:
-        raise not_found(CASE, case_id, f"Case {case_id} not found")
+        raise case_not_found(case_id)
     return found
 
 

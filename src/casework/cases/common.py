@@ -63,17 +63,18 @@ def load_domain_case(ctx: Context, domain_id: str, case_id: str, *, lock: bool =
                                           lock=lock)
     if found is None and lock:
         load_domain(ctx, domain_id, domains.WRITE)  # which one is missing: the domain...
-        raise _case_not_found(case_id)  # ... or the case
+        raise case_not_found(case_id)  # ... or the case
     if found is None or found.domain_region != ctx.region:
         raise _domain_not_found(domain_id)
     _note_domain(ctx, domain_id, found.domain_region, found.domain_definitions_version,
                  domains.WRITE if lock else None)
     if found.seq is None:
-        raise _case_not_found(case_id)
+        raise case_not_found(case_id)
     return found
 
 
-def _case_not_found(case_id: str):
+def case_not_found(case_id: str):
+    """The 404 of a case the domain does not hold."""
     return not_found(CASE, case_id, f"Case {case_id} not found")
 
 

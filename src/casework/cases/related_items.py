@@ -19,14 +19,7 @@ from ..handlers import Context
 from . import audit, events, filters, registry, slas, values
 from .arns import CONTACT_ARN, FILE_ARN
 from .case_records import load_case, refuse_while_merging
-from .common import (
-    at,
-    cursor,
-    load_domain_case,
-    new_id,
-    next_token,
-    related_item_arn,
-)
+from .common import at, cursor, load_domain_case, new_id, next_token, related_item_arn
 from .errors import RELATED_ITEM, check_pattern, invalid, not_found, quota
 from .queries import case_records, contacts, related_items, tags
 

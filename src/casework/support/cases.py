@@ -189,8 +189,8 @@ def add_communication_to_case(ctx: Context, params: dict) -> dict:
     cc = params.get("ccEmailAddresses") or []
     if not _numbers_read_back(ctx, set_id, ready):
         # On PostgreSQL its INSERT travels with the next statement or the COMMIT.
-        case_queries.insert_communication_deferred(ctx.conn, case.seq, body, written_by, cc,
-                                                   ctx.now)
+        case_queries.insert_communication(ctx.conn, case.seq, body, written_by, cc, ctx.now,
+                                          number=False)
     else:
         communication_seq = case_queries.insert_communication(
             ctx.conn, case.seq, body, written_by, cc, ctx.now)
@@ -303,10 +303,8 @@ def describe_communications(ctx: Context, params: dict) -> dict:
             raise ServiceError("ValidationException", "Invalid nextToken: it belongs to another "
                                "case.", 400)
     limit = params.get("maxResults") or DEFAULT_PAGE
-    attachments: dict = {}
-    rows = case_queries.list_communications(ctx.conn, case.seq, after=after, before=before,
-                                            below_seq=below, limit=limit + 1,
-                                            attached=attachments)
+    rows, attachments = case_queries.list_communications(
+        ctx.conn, case.seq, after=after, before=before, below_seq=below, limit=limit + 1)
     result: dict = {}
     if len(rows) > limit:
         rows = rows[:limit]

@@ -265,6 +265,7 @@ def encoder(shape: Shape, default_ts: str | None = None) -> Encoder:
         plain = frozenset(name for name, wire_name, encode in members
                           if encode is _as_is and wire_name == name)
         coded = [member for member in members if member[0] not in plain]
+        renamed = [name for name, wire_name, _ in coded if wire_name != name]
 
         def encode_structure(value: dict) -> dict:
             if value.keys() <= names and None not in value.values():
@@ -273,14 +274,10 @@ def encoder(shape: Shape, default_ts: str | None = None) -> Encoder:
                 if not coded:
                     return value
                 out = dict(value)
-                for name, wire_name, encode in coded:
-                    item = out.get(name)
-                    if item is not None:
-                        if wire_name != name:
-                            del out[name]
-                        out[wire_name] = encode(item)
-                return out
-            out = {k: v for k, v in value.items() if v is not None and k in plain}
+                for name in renamed:
+                    out.pop(name, None)
+            else:
+                out = {k: v for k, v in value.items() if v is not None and k in plain}
             for name, wire_name, encode in coded:
                 item = value.get(name)
                 if item is not None:

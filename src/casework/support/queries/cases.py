@@ -177,21 +177,15 @@ _ATTACHMENTS_OF = Prepared(
 
 
 def insert_communication(conn: Connection, case_seq: int, body: str, submitted_by: str,
-                         cc: list[str], created_at: int) -> int:
-    return _INSERT_COMMUNICATION.scalar(conn, {
-        "case_seq": case_seq, "body": body, "submitted_by": submitted_by,
-        "cc_email_addresses": orjson.dumps(cc).decode(), "created_at": created_at,
-    })
-
-
-def insert_communication_deferred(conn: Connection, case_seq: int, body: str,
-                                  submitted_by: str, cc: list[str], created_at: int) -> None:
-    """:func:`insert_communication` for a request that does not read the new row's number:
-    on PostgreSQL it travels with the transaction's next statement or its COMMIT."""
-    _INSERT_COMMUNICATION.defer(conn, {
-        "case_seq": case_seq, "body": body, "submitted_by": submitted_by,
-        "cc_email_addresses": orjson.dumps(cc).decode(), "created_at": created_at,
-    })
+                         cc: list[str], created_at: int, *, number: bool = True) -> int | None:
+    """Store a communication; returns its sequence number, or, when ``number`` is False,
+    nothing: on PostgreSQL the INSERT then travels with the next statement or the COMMIT."""
+    row = {"case_seq": case_seq, "body": body, "submitted_by": submitted_by,
+           "cc_email_addresses": orjson.dumps(cc).decode(), "created_at": created_at}
+    if not number:
+        _INSERT_COMMUNICATION.defer(conn, row)
+        return None
+    return _INSERT_COMMUNICATION.scalar(conn, row)
 
 
 def find_case(conn: Connection, account_id: str, case_id: str, *, lock: bool = False):
@@ -249,13 +243,12 @@ def recent_communications(conn: Connection, case_seqs: list[int]) -> tuple[dict,
     and their attachments: ``({case seq: [rows]}, attachments as attachments_of)``.
 
     One index seek per case: pages hold at most 100 cases, and a seek costs microseconds.
+    The attachments of all of them are read in one statement.
     """
-    recent: dict[int, list] = {}
-    attached: dict[int, list] = {}
-    for seq in case_seqs:
-        recent[seq] = list_communications(conn, seq, after=None, before=None, below_seq=None,
-                                          limit=RECENT_COMMUNICATIONS + 1, attached=attached)
-    return recent, attached
+    recent = {seq: _communications_page(conn, seq, after=None, before=None, below_seq=None,
+                                        limit=RECENT_COMMUNICATIONS + 1)
+              for seq in case_seqs}
+    return recent, _attachments_of_rows(conn, [row for rows in recent.values() for row in rows])
 
 
 @functools.cache
@@ -265,7 +258,7 @@ def _communications_statement(filters: frozenset[str]) -> Prepared:
 
     The rows come straight off the (case_seq, seq) index, the set by its own index; the
     attachments themselves are read only for the few communications that have any
-    (:func:`list_communications`). Joined in as well, one row per attachment, the page had to
+    (:func:`_attachments_of_rows`). Joined in as well, one row per attachment, the page had to
     be sorted again after the join, which cost more than the page itself.
 
     Only the filters given are in the statement: PostgreSQL plans a prepared statement once
@@ -289,21 +282,29 @@ def _communications_statement(filters: frozenset[str]) -> Prepared:
 
 
 def list_communications(conn: Connection, case_seq: int, *, after: int | None,
-                        before: int | None, below_seq: int | None, limit: int,
-                        attached: dict | None = None) -> list:
-    """A page of the case's communications, newest first; their attachments are added to
-    ``attached`` (as :func:`attachments_of` returns them)."""
+                        before: int | None, below_seq: int | None,
+                        limit: int) -> tuple[list, dict]:
+    """A page of the case's communications, newest first, and their attachments (as
+    :func:`attachments_of` returns them)."""
+    rows = _communications_page(conn, case_seq, after=after, before=before,
+                                below_seq=below_seq, limit=limit)
+    return rows, _attachments_of_rows(conn, rows)
+
+
+def _communications_page(conn: Connection, case_seq: int, *, after: int | None,
+                         before: int | None, below_seq: int | None, limit: int) -> list:
     params = {"case_seq": case_seq, "after": after, "before": before, "below_seq": below_seq,
               "limit": limit}
     filters = frozenset(name for name, key in (("below", "below_seq"), ("after", "after"),
                                                ("before", "before"))
                         if params[key] is not None)
-    rows = _communications_statement(filters).all(conn, params)
-    if attached is not None:
-        with_sets = [row.seq for row in rows if row.attachment_set_id is not None]
-        if with_sets:
-            attached.update(attachments_of(conn, with_sets))
-    return rows
+    return _communications_statement(filters).all(conn, params)
+
+
+def _attachments_of_rows(conn: Connection, rows: list) -> dict[int, list]:
+    """:func:`attachments_of` the communication rows that have an attachment set (most have
+    none, and then nothing is read)."""
+    return attachments_of(conn, [row.seq for row in rows if row.attachment_set_id is not None])
 
 
 def attachments_of(conn: Connection, communication_seqs: list[int]) -> dict[int, list]:
