@@ -16,9 +16,10 @@ from typing import Any
 from sqlalchemy import Connection, bindparam, select
 
 from .config import Settings
-from .store.prepared import Prepared
+from .store.prepared import Prepared, send_queued
 from .store.tables import access_keys, accounts
 from .tokens import TokenSigner
+from .wire.errors import ServiceError
 
 
 @dataclass
@@ -76,10 +77,20 @@ class Registered:
     guards: list[Guard] = field(default_factory=list)
 
     def run(self, ctx: Context, params: dict) -> dict:
-        """Run the service's guards, then the handler."""
+        """Run the service's guards, then the handler.
+
+        A guard may queue its read (``Prepared.first_then``) to travel with the handler's
+        first statement; its check then runs when that statement returns, or here, before
+        the handler's own answer or error counts, if the handler ran none."""
         for guard in self.guards:
             guard(ctx, self.name)
-        return self.handler(ctx, params)
+        try:
+            result = self.handler(ctx, params)
+        except ServiceError:
+            send_queued(ctx.conn)
+            raise
+        send_queued(ctx.conn)
+        return result
 
 
 class Registry:

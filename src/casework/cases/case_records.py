@@ -149,7 +149,17 @@ def get_case(ctx: Context, params: dict) -> dict:
 def refuse_while_merging(ctx: Context, domain_id: str, case_id: str, *,
                          deleting: bool = False) -> None:
     """AWS freezes a merge's secondary case, and keeps its primary, until the merge is done."""
-    merge = merge_queries.running_merge_of(ctx.conn, domain_id, case_id)
+    _refuse(merge_queries.running_merge_of(ctx.conn, domain_id, case_id), case_id, deleting)
+
+
+def refuse_while_merging_later(ctx: Context, domain_id: str, case_id: str) -> None:
+    """:func:`refuse_while_merging`, read with the request's next statement and checked when
+    it arrives (one round trip less on PostgreSQL)."""
+    merge_queries.running_merge_of_later(ctx.conn, domain_id, case_id,
+                                         lambda merge: _refuse(merge, case_id, False))
+
+
+def _refuse(merge: dict | None, case_id: str, deleting: bool) -> None:
     if merge is None:
         return
     if merge["secondary"] == case_id:

@@ -10,6 +10,7 @@ import orjson
 
 from ..clock import iso_ms
 from ..handlers import Context
+from ..store.prepared import Later
 from . import arns
 from .errors import CASE, DOMAIN, not_found, quota
 from .queries import case_records, definitions, domains
@@ -61,6 +62,20 @@ def load_domain_case(ctx: Context, domain_id: str, case_id: str, *, lock: bool =
     the case until the transaction ends, so that changes to one case run one at a time."""
     found = case_records.find_with_domain(ctx.conn, ctx.account_id, domain_id, case_id,
                                           lock=lock)
+    return _domain_case(ctx, domain_id, case_id, lock, found)
+
+
+def load_domain_case_later(ctx: Context, domain_id: str, case_id: str, *,
+                           lock: bool = False) -> Later:
+    """:func:`load_domain_case`, read with the request's next statement (one round trip
+    less on PostgreSQL); its 404s are raised when it arrives, before that statement
+    returns."""
+    return case_records.find_with_domain_later(
+        ctx.conn, ctx.account_id, domain_id, case_id,
+        lambda found: _domain_case(ctx, domain_id, case_id, lock, found), lock=lock)
+
+
+def _domain_case(ctx: Context, domain_id: str, case_id: str, lock: bool, found):
     if found is None and lock:
         load_domain(ctx, domain_id, domains.WRITE)  # which one is missing: the domain...
         raise case_not_found(case_id)  # ... or the case

@@ -18,8 +18,16 @@ from __future__ import annotations
 from ..handlers import Context
 from . import audit, events, filters, registry, slas, values
 from .arns import CONTACT_ARN, FILE_ARN
-from .case_records import load_case, refuse_while_merging
-from .common import at, cursor, load_domain_case, new_id, next_token, related_item_arn
+from .case_records import load_case, refuse_while_merging, refuse_while_merging_later
+from .common import (
+    at,
+    cursor,
+    load_domain_case,
+    load_domain_case_later,
+    new_id,
+    next_token,
+    related_item_arn,
+)
 from .errors import RELATED_ITEM, check_pattern, invalid, not_found, quota
 from .queries import case_records, contacts, related_items, tags
 
@@ -86,13 +94,16 @@ def _arn(ctx: Context, domain_id: str, case_id: str, item_id: str) -> str:
 @registry.operation("CreateRelatedItem", writes=True)
 def create_related_item(ctx: Context, params: dict) -> dict:
     """Relate a contact, comment, file, SLA, case or custom record to a case."""
-    domain_id = params["domainId"]
-    case = load_domain_case(ctx, domain_id, params["caseId"], lock=True)
-    refuse_while_merging(ctx, domain_id, case.case_id)
+    domain_id, case_id = params["domainId"], params["caseId"]
+    # Lock the case, check for a merge and count its items in one round trip (PostgreSQL);
+    # the checks raise in this order when their rows arrive.
+    case = load_domain_case_later(ctx, domain_id, case_id, lock=True)
+    refuse_while_merging_later(ctx, domain_id, case_id)
+    counts = related_items.counts_by_type(ctx.conn, domain_id, case_id)
+    case = case.get()
     kind, body = next(iter(params["content"].items()))
     if MEMBER[params["type"]] != kind:
         raise invalid(f"type {params['type']} does not match content member {kind}")
-    counts = related_items.counts_by_type(ctx.conn, case.seq)
     if sum(counts.values()) >= MAX_ITEMS:
         raise quota(f"A case can have at most {MAX_ITEMS} related items")
     limit = MAX_OF_TYPE.get(params["type"])

@@ -60,7 +60,7 @@ class GreenConnection(psycopg.Connection):
 
     def commit(self) -> None:
         state = self.__dict__.get("_casework_pg")
-        if state is not None and state.deferred:
+        if state is not None and (state.deferred or state.held is not None):
             from .pg import commit
 
             commit(self)
@@ -71,13 +71,14 @@ class GreenConnection(psycopg.Connection):
         if state is not None and state.deferred:
             from .pg import send_deferred
 
-            send_deferred(self)
+            send_deferred(self, hold=True)
         return super().cursor(*args, **kwargs)
 
     def rollback(self) -> None:
         state = self.__dict__.get("_casework_pg")
         if state is not None:
             state.deferred.clear()
+            state.held = None
         super().rollback()
 
 

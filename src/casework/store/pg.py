@@ -20,7 +20,8 @@ Waiting for the server goes through :func:`store.green.wait_readable`: on the ev
 lets other requests run meanwhile.
 
 :func:`defer` queues a statement whose result nobody reads, to be sent with the transaction's
-next statement or with its COMMIT: the same work in one round trip less.
+next statement or with its COMMIT: the same work in one round trip less. :func:`queue` does the
+same for a statement whose result is wanted, handed to a callback when it arrives.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ _STALE = {"26000", "0A000"}
 class _State:
     """What one connection has prepared, and its adapters."""
 
-    __slots__ = ("counter", "deferred", "encoding", "formats", "names", "tx")
+    __slots__ = ("counter", "deferred", "encoding", "formats", "held", "names", "tx")
 
     def __init__(self, raw):
         self.tx = Transformer(raw)
@@ -55,7 +56,9 @@ class _State:
         self.counter = 0  # names are never reused: a failed request may have prepared one
         self.encoding = raw.info.encoding
         self.formats: dict[int, list] = {}
-        self.deferred: list[tuple] = []  # statements to send with the next one (defer)
+        # Statements to send with the next one (defer, queue): (statement, then or None).
+        self.deferred: list[tuple] = []
+        self.held: BaseException | None = None  # what a ``then`` raised: see send_deferred
 
 
 class Result:
@@ -122,7 +125,7 @@ def execute(raw, sql: bytes, values: list) -> Result:
     pgconn = raw.pgconn
     begin = not raw.autocommit and pgconn.transaction_status == _IDLE
     if name is None or begin or state.deferred:
-        statements = [*state.deferred, statement]
+        statements = [*state.deferred, (statement, None)]
         state.deferred.clear()
         result = _pipeline(raw, state, begin, statements, commit=False)
     else:
@@ -140,18 +143,44 @@ def defer(raw, sql: bytes, values: list) -> None:
     nobody reads; its error, if any, is raised by that next statement or by the commit, and
     fails the transaction all the same. A rollback forgets it (``green.GreenConnection``)."""
     state = _state(raw)
-    state.deferred.append(_statement(state, sql, values))
+    state.deferred.append((_statement(state, sql, values), None))
 
 
-def send_deferred(raw, commit: bool = False) -> None:
+def queue(raw, sql: bytes, values: list, then) -> None:
+    """Queue ``sql`` like :func:`defer`, and call ``then(result)`` with its :class:`Result`
+    when it arrives, before the statement it travels with returns. The server runs the queued
+    statements first, each on a snapshot of its own (READ COMMITTED), so a read queued after a
+    row lock sees what the lock waited for. What ``then`` raises, the statement raises
+    instead of its own result or error: the order of errors is the order of the statements."""
+    state = _state(raw)
+    state.deferred.append((_statement(state, sql, values), then))
+
+
+def send_deferred(raw, commit: bool = False, hold: bool = False) -> None:
     """Send the statements deferred on ``raw`` now, in one round trip (before a statement
-    that does not go through :func:`execute`), followed by COMMIT if ``commit``."""
+    that does not go through :func:`execute`), followed by COMMIT if ``commit``.
+
+    With ``hold`` (psycopg is about to run a statement for SQLAlchemy, which would turn any
+    error into its own), what a ``then`` raises is kept rather than raised: the next call
+    without ``hold`` raises it, and a COMMIT is never sent past it."""
     state = _state(raw)
     if state.deferred:
         statements = list(state.deferred)
         state.deferred.clear()
         begin = not raw.autocommit and raw.pgconn.transaction_status == _IDLE
-        _pipeline(raw, state, begin, statements, commit=commit)
+        _pipeline(raw, state, begin, statements, commit=commit and state.held is None,
+                  hold=hold)
+    if not hold and state.held is not None:
+        error, state.held = state.held, None
+        raise error
+
+
+def send_checks(raw) -> None:
+    """Send the statements queued on ``raw`` now if one of them has a ``then`` (statements
+    only deferred wait for the COMMIT), and raise what a ``then`` raised, held or not."""
+    state = _state(raw)
+    if any(then is not None for _, then in state.deferred) or state.held is not None:
+        send_deferred(raw)
 
 
 def _raise(state: _State, result) -> None:
@@ -166,9 +195,11 @@ def commit(raw) -> None:
     statements deferred on it; psycopg's ``commit`` (SQLAlchemy's, after this) then finds the
     connection idle and sends nothing."""
     state = raw.__dict__.get("_casework_pg")
-    if state is not None and state.deferred:
-        send_deferred(raw, commit=True)
-        return
+    if state is not None and (state.deferred or state.held is not None):
+        if all(then is None for _, then in state.deferred):
+            send_deferred(raw, commit=True)
+            return
+        send_deferred(raw)  # a queued result may yet fail the request: read it before COMMIT
     pgconn = raw.pgconn
     if pgconn.transaction_status == _IDLE:
         return
@@ -205,22 +236,26 @@ def _one(pgconn):
             return result
 
 
-def _pipeline(raw, state: _State, begin: bool, statements: list, commit: bool):
-    """In one round trip: BEGIN (if ``begin``), each statement (prepared first if the
-    connection has not prepared it yet), and COMMIT (if ``commit``).
+def _pipeline(raw, state: _State, begin: bool, statements: list, commit: bool,
+              hold: bool = False):
+    """In one round trip: BEGIN (if ``begin``), each ``(statement, then)`` (prepared first if
+    the connection has not prepared it yet), and COMMIT (if ``commit``).
 
-    Returns the last statement's result; raises the first error (the server skips what
-    follows it, COMMIT included, and the transaction is left failed, to be rolled back)."""
+    Returns the last statement's result. Going through the results in order, it hands each
+    to its ``then`` (:func:`queue`; what one raises is kept if ``hold``: see
+    :func:`send_deferred`) and raises the first error (the server skips what follows it,
+    COMMIT included, and the transaction is left failed, to be rolled back)."""
     pgconn = raw.pgconn
     names = state.names
     prepared: dict[tuple, bytes] = {}
-    expected: list = []  # per result to come: (key, name) of a PREPARE, or None
+    # Per result to come: (key, name) of a PREPARE, a statement's ``then``, or None.
+    expected: list = []
     pgconn.enter_pipeline_mode()
     try:
         if begin:
             pgconn.send_query_params(b"BEGIN", None)
             expected.append(None)
-        for key, sql, types, params, formats in statements:
+        for (key, sql, types, params, formats), then in statements:
             name = names.get(key) or prepared.get(key)
             if name is None:
                 state.counter += 1
@@ -228,7 +263,7 @@ def _pipeline(raw, state: _State, begin: bool, statements: list, commit: bool):
                 pgconn.send_prepare(name, sql, param_types=types)
                 expected.append((key, name))
             pgconn.send_query_prepared(name, params, param_formats=formats)
-            expected.append(None)
+            expected.append(then)
         if commit:
             pgconn.send_query_params(b"COMMIT", None)
             expected.append(None)
@@ -250,11 +285,18 @@ def _pipeline(raw, state: _State, begin: bool, statements: list, commit: bool):
     # Only a statement the server has prepared is remembered: one skipped after an error
     # is prepared again next time.
     for result, prepare in zip(results, expected, strict=True):
-        if prepare is not None and result.status != _FATAL and result.status != _ABORTED:
+        if type(prepare) is tuple and result.status != _FATAL and result.status != _ABORTED:
             names[prepare[0]] = prepare[1]
-    for result in results:
+    for result, then in zip(results, expected, strict=True):
         if result.status == _FATAL:
             _raise(state, result)
+        if then is not None and type(then) is not tuple and state.held is None:
+            try:
+                then(Result(result, state.tx))
+            except Exception as error:
+                if not hold:
+                    raise
+                state.held = error
     if any(result.status == _ABORTED for result in results):
         raise errors.InternalError("pipeline aborted without an error")
     return results[-2] if commit else results[-1]

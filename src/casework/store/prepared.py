@@ -145,14 +145,17 @@ class Prepared:
         self.statement = statement
         self._by_dialect: dict[str, _Compiled] = {}
 
-    def _cursor(self, conn: Connection, params: dict, defer: bool = False):
-        dialect = conn.dialect
+    def _compiled(self, dialect) -> _Compiled:
         compiled = self._by_dialect.get(dialect.name)
         if compiled is None:
             statement = self.statement
             if callable(statement) and not isinstance(statement, ClauseElement):
                 statement = statement(dialect.name)
             compiled = self._by_dialect[dialect.name] = _Compiled(statement, dialect)
+        return compiled
+
+    def _cursor(self, conn: Connection, params: dict, defer: bool = False, then=None):
+        compiled = self._compiled(conn.dialect)
         sql, plan = compiled.sql_and_plan(params)
         values = []
         for _name, source, index, default, processor in plan:
@@ -166,6 +169,8 @@ class Prepared:
             values.append(value)
         raw = conn.connection.driver_connection
         if compiled.postgresql:
+            if then is not None:
+                return compiled, _pg.queue(raw, *compiled.dollar(sql, plan, values), then)
             run = _pg.defer if defer else _pg.execute
             return compiled, run(raw, *compiled.dollar(sql, plan, values))
         if compiled.named:
@@ -207,11 +212,34 @@ class Prepared:
 
     def first(self, conn: Connection, params: dict | None = None) -> Any:
         """The first row, or None."""
-        compiled, cursor = self._cursor(conn, params or {})
+        return self._first(conn, *self._cursor(conn, params or {}))
+
+    def _first(self, conn: Connection, compiled: _Compiled, cursor) -> Any:
         if self._direct(compiled, cursor, conn):
             return cursor.fetchone(compiled.row._make)
         row = cursor.fetchone()
         return None if row is None else self._rows(compiled, [row], cursor, conn)[0]
+
+    def first_later(self, conn: Connection, params: dict,
+                    check: Callable[[Any], Any] | None = None) -> Later:
+        """The first row (or None), read with the transaction's next statement: on
+        PostgreSQL the statement waits and travels with that one (``store.pg.queue``), one
+        round trip less; on SQLite it runs now. ``check(row)``, if given, runs as soon as
+        the row arrives, before that next statement returns, and its result is the value:
+        a check that raises ends the request in the order the statements were written."""
+        compiled = self._compiled(conn.dialect)
+        later = Later(conn)
+
+        def arrived(cursor) -> None:
+            row = self._first(conn, compiled, cursor)
+            later.value = row if check is None else check(row)
+            later.arrived = True
+
+        if compiled.postgresql:
+            self._cursor(conn, params, then=arrived)
+        else:
+            arrived(self._cursor(conn, params)[1])
+        return later
 
     def scalar(self, conn: Connection, params: dict | None = None) -> Any:
         """The first column of the first row, or None."""
@@ -228,6 +256,31 @@ class Prepared:
         less, and a row lock it takes is held only while the server commits. Its error, if
         any, is raised there and fails the request all the same. On SQLite it runs now."""
         self._cursor(conn, params or {}, defer=True)
+
+
+class Later:
+    """A value :meth:`Prepared.first_later` reads with the transaction's next statement."""
+
+    __slots__ = ("arrived", "conn", "value")
+
+    def __init__(self, conn: Connection):
+        self.conn, self.value, self.arrived = conn, None, False
+
+    def get(self) -> Any:
+        """The value; sends the queued statements now if it has not arrived yet."""
+        if not self.arrived:
+            send_queued(self.conn)
+        return self.value
+
+
+def send_queued(conn: Connection) -> None:
+    """Send what :meth:`Prepared.first_later` queued on ``conn`` now, so that every check
+    has run, and raise what one raised; nothing to do on SQLite, where they ran at once."""
+    if _pg is None or conn.dialect.name != "postgresql":
+        return
+    raw = conn.connection.driver_connection
+    if "_casework_pg" in raw.__dict__:
+        _pg.send_checks(raw)
 
 
 class Inserter:

@@ -11,6 +11,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..handlers import Context
+from ..store.prepared import Later
 from ..wire.errors import ServiceError
 from . import registry
 from .queries import cases as case_queries
@@ -48,19 +49,34 @@ def plan_of(ctx: Context) -> Plan:
     The same statement reads the account's e-mail, which writes need (one round trip
     instead of two on PostgreSQL): it primes ``ctx.account_email``.
     """
-    plan = ctx.memo.get("plan")
-    if plan is None:
-        found = case_queries.caller(ctx.conn, ctx.account_id)
+    later = ctx.memo.get("plan")
+    if later is None:
+        later = ctx.memo["plan"] = _read_plan(ctx, check=False)
+    return later.get()
+
+
+def _read_plan(ctx: Context, check: bool) -> Later:
+    """The caller's plan, read with the request's next statement; if ``check``, a plan
+    without the API ends the request when it arrives."""
+
+    def arrived(found) -> Plan:
         name = None
         if found is not None:
             name = found.plan
             ctx.__dict__["account_email"] = found.email  # the cached_property's own slot
-        plan = ctx.memo["plan"] = PLANS[name or ctx.settings.default_plan]
-    return plan
+        plan = PLANS[name or ctx.settings.default_plan]
+        if check and not plan.api_access:
+            raise ServiceError("SubscriptionRequiredException", SUBSCRIPTION_REQUIRED, 400)
+        return plan
+
+    return case_queries.caller_later(ctx.conn, ctx.account_id, arrived)
 
 
 @registry.guard
 def require_subscription(ctx: Context, operation: str) -> None:
-    """Every Support operation passes here first: no qualifying plan, no API."""
-    if not plan_of(ctx).api_access:
-        raise ServiceError("SubscriptionRequiredException", SUBSCRIPTION_REQUIRED, 400)
+    """Every Support operation passes here first: no qualifying plan, no API.
+
+    On PostgreSQL the plan travels with the handler's first statement and is checked when it
+    returns; the handler's answer or error counts only once the check has passed
+    (``Registered.run``), and a write it began is rolled back."""
+    ctx.memo["plan"] = _read_plan(ctx, check=True)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, bindparam, delete, select
 
-from ...store.prepared import Inserter, Prepared
+from ...store.prepared import Inserter, Later, Prepared
 from ...store.sql import RowsInserter, dialect_insert
 from ..tables import case_values, cases, contact_links, domains, related_items, tags
 from . import search as search_queries
@@ -86,6 +86,14 @@ def find_with_domain(conn: Connection, account_id: str, domain_id: str, case_id:
     None, or, with ``lock`` (both rows held until the transaction ends), None."""
     return (_FIND_WITH_DOMAIN_LOCKED if lock else _FIND_WITH_DOMAIN).first(
         conn, {"account_id": account_id, "domain_id": domain_id, "case_id": case_id})
+
+
+def find_with_domain_later(conn: Connection, account_id: str, domain_id: str, case_id: str,
+                           check, *, lock: bool = False) -> Later:
+    """``check`` of :func:`find_with_domain`'s row, read with the next statement
+    (``Prepared.first_later``)."""
+    return (_FIND_WITH_DOMAIN_LOCKED if lock else _FIND_WITH_DOMAIN).first_later(
+        conn, {"account_id": account_id, "domain_id": domain_id, "case_id": case_id}, check)
 
 
 def lock_many(conn: Connection, domain_id: str, case_ids: list[str]) -> None:

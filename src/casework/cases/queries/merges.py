@@ -5,7 +5,7 @@ from __future__ import annotations
 import orjson
 from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 
-from ...store.prepared import Prepared
+from ...store.prepared import Later, Prepared
 from ..tables import cases, merges, related_items, tags
 
 IN_PROGRESS, COMPLETED, FAILED = "IN_PROGRESS", "COMPLETED", "FAILED"
@@ -51,6 +51,13 @@ _RUNNING_MERGE_OF = Prepared(select(merges).where(
 def running_merge_of(conn: Connection, domain_id: str, case_id: str) -> dict | None:
     """The running merge the case takes part in, as primary or secondary, if any."""
     return _row(_RUNNING_MERGE_OF.first(conn, {"domain_id": domain_id, "case_id": case_id}))
+
+
+def running_merge_of_later(conn: Connection, domain_id: str, case_id: str, check) -> Later:
+    """``check`` of :func:`running_merge_of`, read with the next statement
+    (``Prepared.first_later``)."""
+    return _RUNNING_MERGE_OF.first_later(conn, {"domain_id": domain_id, "case_id": case_id},
+                                         lambda row: check(_row(row)))
 
 
 def insert_merge(conn: Connection, row: dict) -> None:

@@ -34,13 +34,20 @@ def find(conn: Connection, case_seq: int, related_item_id: str) -> dict | None:
     return _row(row) if row else None
 
 
-_COUNTS_BY_TYPE = Prepared(select(related_items.c.type, func.count()).where(
-    related_items.c.case_seq == bindparam("case_seq")).group_by(related_items.c.type))
+# By the case's domain and id rather than its seq, so that the count can travel with the
+# statement that locks the case (CreateRelatedItem): it runs after the lock, on a snapshot of
+# its own, and sees every item the lock waited for.
+_COUNTS_BY_TYPE = Prepared(
+    select(related_items.c.type, func.count())
+    .select_from(related_items.join(cases, cases.c.seq == related_items.c.case_seq))
+    .where(cases.c.domain_id == bindparam("domain_id"), cases.c.case_id == bindparam("case_id"))
+    .group_by(related_items.c.type))
 
 
-def counts_by_type(conn: Connection, case_seq: int) -> dict[str, int]:
+def counts_by_type(conn: Connection, domain_id: str, case_id: str) -> dict[str, int]:
     """How many related items of each type a case has."""
-    return {kind: number for kind, number in _COUNTS_BY_TYPE.all(conn, {"case_seq": case_seq})}
+    return {kind: number for kind, number in _COUNTS_BY_TYPE.all(
+        conn, {"domain_id": domain_id, "case_id": case_id})}
 
 
 _INSERT_ITEM = Inserter(related_items, returning=related_items.c.seq)

@@ -19,7 +19,7 @@ from sqlalchemy import (
     update,
 )
 
-from ...store.prepared import Prepared
+from ...store.prepared import Later, Prepared
 from ...store.sql import concurrent_writers, dialect_insert, one_statement_writes, upsert
 from ...store.tables import accounts as store_accounts
 from ...store.tables import counters
@@ -371,10 +371,10 @@ def find_attachment(conn: Connection, account_id: str, attachment_id: str):
 
 # --- support plans -------------------------------------------------------------------------
 
-def caller(conn: Connection, account_id: str):
-    """``(email, plan)`` of the account (plan None: the default), or None when the account
-    has no row."""
-    return _CALLER.first(conn, {"account_id": account_id})
+def caller_later(conn: Connection, account_id: str, check) -> Later:
+    """``check(row)`` of the account's ``(email, plan)`` row (plan None: the default; no row:
+    None), read with the next statement (``Prepared.first_later``)."""
+    return _CALLER.first_later(conn, {"account_id": account_id}, check)
 
 
 def account_exists(conn: Connection, account_id: str) -> bool:
