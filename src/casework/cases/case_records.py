@@ -23,8 +23,8 @@ from .common import (
     arn_of,
     case_not_found,
     iso,
-    load_domain,
     load_domain_case,
+    load_domain_later,
     new_id,
     related_item_arn,
 )
@@ -75,18 +75,21 @@ def _earlier_case(ctx: Context, domain_id: str, earlier, token: str, request_has
 @registry.operation("CreateCase", writes=True)
 def create_case(ctx: Context, params: dict) -> dict:
     """A case from an Active template, with typed, rule-checked values (idempotent by token)."""
-    domain_id = load_domain(ctx, params["domainId"], WRITE).domain_id
+    domain_id = params["domainId"]
+    token = params.get("clientToken") or None
+    # The domain and the token's earlier case, if any, in one round trip (PostgreSQL).
+    domain = load_domain_later(ctx, domain_id, WRITE)
+    earlier = None if token is None else case_records.find_by_token_later(
+        ctx.conn, domain_id, token)
+    domain.get()
     template = load_template(ctx, domain_id, params["templateId"])
     if template["deleted"]:
         raise invalid(f"Template {template['id']} is deleted")
     if template["status"] != "Active":
         raise invalid(f"Template {template['id']} is Inactive and cannot create cases")
-    token = params.get("clientToken") or None
     request_hash = _request_hash(params)
-    if token is not None:
-        earlier = case_records.find_by_token(ctx.conn, domain_id, token)
-        if earlier is not None:
-            return _earlier_case(ctx, domain_id, earlier, token, request_hash)
+    if earlier is not None and earlier.get() is not None:
+        return _earlier_case(ctx, domain_id, earlier.get(), token, request_hash)
     given = values.check(ctx, domain_id, params["fields"])
     template = live_view(ctx, domain_id, template)
     stored = {k: v for k, v in given.items() if "emptyValue" not in v}

@@ -65,8 +65,10 @@ class RowsInserter:
     SQLite: the driver's ``executemany`` of the one-row statement, with no parameter dict to
     build (measured: six value rows of a Connect case alone, 24 µs against 54 µs for one
     multi-row ``VALUES`` statement through :class:`Prepared`; a whole CreateCase called in a
-    loop on one connection, 310 against 315-328 µs). PostgreSQL: one multi-row ``INSERT`` (one
-    round trip), a :class:`Prepared` statement per row count.
+    loop on one connection, 310 against 315-328 µs). PostgreSQL: one multi-row ``INSERT``, a
+    :class:`Prepared` statement per row count, deferred (``Prepared.defer``): it travels with
+    the transaction's next statement, which sees its rows, and its error fails the request
+    there.
     """
 
     def __init__(self, table: Table, columns: tuple[str, ...]):
@@ -94,5 +96,5 @@ class RowsInserter:
             prepared = self._multi[count] = Prepared(insert(self.table).values([
                 {name: bindparam(f"{name}_{i}") for name in self.columns}
                 for i in range(count)]))
-        prepared.run(conn, {f"{name}_{i}": value for i, row in enumerate(rows)
-                            for name, value in zip(self.columns, row, strict=True)})
+        prepared.defer(conn, {f"{name}_{i}": value for i, row in enumerate(rows)
+                              for name, value in zip(self.columns, row, strict=True)})

@@ -109,6 +109,12 @@ def find_by_token(conn: Connection, domain_id: str, client_token: str):
     return _FIND_BY_TOKEN.first(conn, {"domain_id": domain_id, "client_token": client_token})
 
 
+def find_by_token_later(conn: Connection, domain_id: str, client_token: str) -> Later:
+    """:func:`find_by_token`, read with the next statement (``Prepared.first_later``)."""
+    return _FIND_BY_TOKEN.first_later(conn, {"domain_id": domain_id,
+                                             "client_token": client_token})
+
+
 def insert_case(conn: Connection, row: dict) -> int | None:
     """Store a new case; returns its sequence number, or None when its client token is
     already taken (by a committed case, or one whose request this insert waited for)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from sqlalchemy import Connection, bindparam, delete, func, insert, select
 
-from ...store.prepared import Prepared
+from ...store.prepared import Later, Prepared
 from ...store.tables import accounts
 from ..tables import (
     case_values,
@@ -41,6 +41,14 @@ def find(conn: Connection, account_id: str, domain_id: str, lock: str | None = N
     """The account's domain row in whichever region it lives, or None; ``lock`` (WRITE,
     DEFINE, DELETE) holds it."""
     return _FIND[lock].first(conn, {"account_id": account_id, "domain_id": domain_id})
+
+
+def find_later(conn: Connection, account_id: str, domain_id: str, lock: str | None,
+               check) -> Later:
+    """``check`` of :func:`find`'s row, read with the next statement
+    (``Prepared.first_later``)."""
+    return _FIND[lock].first_later(conn, {"account_id": account_id, "domain_id": domain_id},
+                                   check)
 
 
 def lock_account(conn: Connection, account_id: str) -> None:
