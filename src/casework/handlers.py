@@ -19,7 +19,6 @@ from .config import Settings
 from .store.prepared import Prepared, send_queued
 from .store.tables import access_keys, accounts
 from .tokens import TokenSigner
-from .wire.errors import ServiceError
 
 
 @dataclass
@@ -79,14 +78,15 @@ class Registered:
     def run(self, ctx: Context, params: dict) -> dict:
         """Run the service's guards, then the handler.
 
-        A guard may queue its read (``Prepared.first_then``) to travel with the handler's
+        A guard may queue its read (``Prepared.first_later``) to travel with the handler's
         first statement; its check then runs when that statement returns, or here, before
-        the handler's own answer or error counts, if the handler ran none."""
+        the handler's own answer or error counts, if the handler ran none (or its failure
+        was held: see ``store.pg.send_deferred``)."""
         for guard in self.guards:
             guard(ctx, self.name)
         try:
             result = self.handler(ctx, params)
-        except ServiceError:
+        except Exception:
             send_queued(ctx.conn)
             raise
         send_queued(ctx.conn)

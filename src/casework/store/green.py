@@ -53,10 +53,11 @@ class GreenConnection(psycopg.Connection):
         except StopIteration as done:
             return done.value
 
-    # Statements deferred on the connection (store/pg.py ``defer``) go with its COMMIT
-    # whichever way it commits, and are forgotten when it rolls back. A statement run
-    # through psycopg's cursor (SQLAlchemy's ``conn.execute``) sends them first, so that it
-    # sees what they wrote.
+    # Statements deferred or queued on the connection (store/pg.py ``defer``, ``queue``) go
+    # with its COMMIT whichever way it commits, and are forgotten, with a held check error,
+    # when it rolls back. A statement run through psycopg's cursor (SQLAlchemy's
+    # ``conn.execute``) sends them first, so that it sees what they wrote; a check that fails
+    # then is held (``send_deferred``), not raised inside SQLAlchemy.
 
     def commit(self) -> None:
         state = self.__dict__.get("_casework_pg")
@@ -75,10 +76,9 @@ class GreenConnection(psycopg.Connection):
         return super().cursor(*args, **kwargs)
 
     def rollback(self) -> None:
-        state = self.__dict__.get("_casework_pg")
-        if state is not None:
-            state.deferred.clear()
-            state.held = None
+        from .pg import forget_queued
+
+        forget_queued(self)
         super().rollback()
 
 

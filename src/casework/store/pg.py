@@ -117,9 +117,12 @@ def _statement(state: _State, sql: bytes, values: list) -> tuple:
 def execute(raw, sql: bytes, values: list) -> Result:
     """Run ``sql`` (``$n`` parameters) with ``values`` on the psycopg connection ``raw``.
 
-    Statements deferred on the connection (:func:`defer`) travel in the same round trip,
-    before this one."""
+    Statements deferred or queued on the connection (:func:`defer`, :func:`queue`) travel
+    in the same round trip, before this one. An error a check raised while held
+    (:func:`send_deferred`) is raised here, before this statement is sent."""
     state = _state(raw)
+    if state.held is not None:
+        _raise_held(state)
     statement = _statement(state, sql, values)
     name = state.names.get(statement[0])
     pgconn = raw.pgconn
@@ -151,28 +154,35 @@ def queue(raw, sql: bytes, values: list, then) -> None:
     when it arrives, before the statement it travels with returns. The server runs the queued
     statements first, each on a snapshot of its own (READ COMMITTED), so a read queued after a
     row lock sees what the lock waited for. What ``then`` raises, the statement raises
-    instead of its own result or error: the order of errors is the order of the statements."""
+    instead of its own result or error (the order of errors is the order of the statements),
+    or, when psycopg sends them for SQLAlchemy, the next statement that can
+    (:func:`send_deferred`'s ``hold``)."""
     state = _state(raw)
     state.deferred.append((_statement(state, sql, values), then))
 
 
 def send_deferred(raw, commit: bool = False, hold: bool = False) -> None:
     """Send the statements deferred on ``raw`` now, in one round trip (before a statement
-    that does not go through :func:`execute`), followed by COMMIT if ``commit``.
+    that does not go through :func:`execute`), followed by COMMIT if ``commit`` and no check
+    is among them (one that fails must stop the COMMIT: :func:`commit` sends it after them).
 
     With ``hold`` (psycopg is about to run a statement for SQLAlchemy, which would turn any
-    error into its own), what a ``then`` raises is kept rather than raised: the next call
-    without ``hold`` raises it, and a COMMIT is never sent past it."""
+    error into its own), what a ``then`` raises is kept rather than raised: the next
+    :func:`execute`, or the next call here without ``hold``, raises it."""
     state = _state(raw)
     if state.deferred:
         statements = list(state.deferred)
         state.deferred.clear()
         begin = not raw.autocommit and raw.pgconn.transaction_status == _IDLE
-        _pipeline(raw, state, begin, statements, commit=commit and state.held is None,
-                  hold=hold)
+        commit = commit and state.held is None and all(then is None for _, then in statements)
+        _pipeline(raw, state, begin, statements, commit=commit, hold=hold)
     if not hold and state.held is not None:
-        error, state.held = state.held, None
-        raise error
+        _raise_held(state)
+
+
+def _raise_held(state: _State) -> None:
+    error, state.held = state.held, None
+    raise error
 
 
 def send_checks(raw) -> None:
@@ -181,6 +191,14 @@ def send_checks(raw) -> None:
     state = _state(raw)
     if any(then is not None for _, then in state.deferred) or state.held is not None:
         send_deferred(raw)
+
+
+def forget_queued(raw) -> None:
+    """Drop what is queued or held on ``raw``: its job is over (a rollback does the same)."""
+    state = raw.__dict__.get("_casework_pg")
+    if state is not None:
+        state.deferred.clear()
+        state.held = None
 
 
 def _raise(state: _State, result) -> None:
@@ -196,10 +214,7 @@ def commit(raw) -> None:
     connection idle and sends nothing."""
     state = raw.__dict__.get("_casework_pg")
     if state is not None and (state.deferred or state.held is not None):
-        if all(then is None for _, then in state.deferred):
-            send_deferred(raw, commit=True)
-            return
-        send_deferred(raw)  # a queued result may yet fail the request: read it before COMMIT
+        send_deferred(raw, commit=True)  # raises what a check raised; else may have committed
     pgconn = raw.pgconn
     if pgconn.transaction_status == _IDLE:
         return

@@ -270,6 +270,8 @@ class Later:
         """The value; sends the queued statements now if it has not arrived yet."""
         if not self.arrived:
             send_queued(self.conn)
+            if not self.arrived:  # a rollback dropped it, or its check raised before
+                raise RuntimeError("a queued read was dropped before its value arrived")
         return self.value
 
 

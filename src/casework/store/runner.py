@@ -78,7 +78,7 @@ class Runner:
             from . import green, pg  # need psycopg and greenlet, which SQLite does not
 
             self._green = green
-            self._commit = pg.commit
+            self._commit, self._forget_queued = pg.commit, pg.forget_queued
             self._pg = {write: _Connections(lambda w=write: self._pg_connection(w), threads,
                                             self._unwatch) for write in (False, True)}
 
@@ -191,7 +191,7 @@ class Runner:
                 _settle(future, ok, value)
 
             body = (lambda: _pg_write(conn, fn, rollback, self._commit)) if write else (
-                lambda: _pg_read(conn, fn))
+                lambda: _pg_read(conn, fn, self._forget_queued))
             self._green.run(loop, body, context, done)
 
         connections.submit(start, lambda error: _settle(future, False, error))
@@ -368,12 +368,15 @@ def _pg_write(conn: Connection, fn: Job, rollback: bool, commit: Callable) -> An
     return result
 
 
-def _pg_read(conn: Connection, fn: Job) -> Any:
+def _pg_read(conn: Connection, fn: Job, forget_queued: Callable) -> Any:
     try:
         return fn(conn)
     finally:
         if conn.in_transaction():
             conn.rollback()  # SQLAlchemy's own bookkeeping: in autocommit nothing is sent
+        # A read that failed may leave a queued check (or a held error) behind, which must
+        # not travel with the next job's statements: nothing rolls an autocommit read back.
+        forget_queued(conn.connection.driver_connection)
 
 
 class _Connections:

@@ -11,7 +11,6 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from ..handlers import Context
-from ..store.prepared import Later
 from ..wire.errors import ServiceError
 from . import registry
 from .queries import cases as case_queries
@@ -44,32 +43,13 @@ SUBSCRIPTION_REQUIRED = ("Amazon Web Services Premium Support Subscription is re
 
 
 def plan_of(ctx: Context) -> Plan:
-    """The caller's plan: its own, or the configured default; looked up once per request.
+    """The caller's plan, its own or the configured default, as ``require_subscription`` read
+    it (every Support operation passes there first).
 
     The same statement reads the account's e-mail, which writes need (one round trip
     instead of two on PostgreSQL): it primes ``ctx.account_email``.
     """
-    later = ctx.memo.get("plan")
-    if later is None:
-        later = ctx.memo["plan"] = _read_plan(ctx, check=False)
-    return later.get()
-
-
-def _read_plan(ctx: Context, check: bool) -> Later:
-    """The caller's plan, read with the request's next statement; if ``check``, a plan
-    without the API ends the request when it arrives."""
-
-    def arrived(found) -> Plan:
-        name = None
-        if found is not None:
-            name = found.plan
-            ctx.__dict__["account_email"] = found.email  # the cached_property's own slot
-        plan = PLANS[name or ctx.settings.default_plan]
-        if check and not plan.api_access:
-            raise ServiceError("SubscriptionRequiredException", SUBSCRIPTION_REQUIRED, 400)
-        return plan
-
-    return case_queries.caller_later(ctx.conn, ctx.account_id, arrived)
+    return ctx.memo["plan"].get()
 
 
 @registry.guard
@@ -79,4 +59,15 @@ def require_subscription(ctx: Context, operation: str) -> None:
     On PostgreSQL the plan travels with the handler's first statement and is checked when it
     returns; the handler's answer or error counts only once the check has passed
     (``Registered.run``), and a write it began is rolled back."""
-    ctx.memo["plan"] = _read_plan(ctx, check=True)
+
+    def arrived(found) -> Plan:
+        name = None
+        if found is not None:
+            name = found.plan
+            ctx.__dict__["account_email"] = found.email  # the cached_property's own slot
+        plan = PLANS[name or ctx.settings.default_plan]
+        if not plan.api_access:
+            raise ServiceError("SubscriptionRequiredException", SUBSCRIPTION_REQUIRED, 400)
+        return plan
+
+    ctx.memo["plan"] = case_queries.caller_later(ctx.conn, ctx.account_id, arrived)
