@@ -88,8 +88,9 @@ def create_case(ctx: Context, params: dict) -> dict:
     if template["status"] != "Active":
         raise invalid(f"Template {template['id']} is Inactive and cannot create cases")
     request_hash = _request_hash(params)
-    if earlier is not None and earlier.get() is not None:
-        return _earlier_case(ctx, domain_id, earlier.get(), token, request_hash)
+    found = None if earlier is None else earlier.get()
+    if found is not None:
+        return _earlier_case(ctx, domain_id, found, token, request_hash)
     given = values.check(ctx, domain_id, params["fields"])
     template = live_view(ctx, domain_id, template)
     stored = {k: v for k, v in given.items() if "emptyValue" not in v}

@@ -263,25 +263,26 @@ def _pipeline(raw, state: _State, begin: bool, statements: list, commit: bool,
     pgconn = raw.pgconn
     names = state.names
     prepared: dict[tuple, bytes] = {}
-    # Per result to come: (key, name) of a PREPARE, a statement's ``then``, or None.
-    expected: list = []
+    # Per result to come: (the (key, name) a PREPARE makes, or None; a statement's ``then``,
+    # or None).
+    expected: list[tuple] = []
     pgconn.enter_pipeline_mode()
     try:
         if begin:
             pgconn.send_query_params(b"BEGIN", None)
-            expected.append(None)
+            expected.append((None, None))
         for (key, sql, types, params, formats), then in statements:
             name = names.get(key) or prepared.get(key)
             if name is None:
                 state.counter += 1
                 name = prepared[key] = b"casework_%d" % state.counter
                 pgconn.send_prepare(name, sql, param_types=types)
-                expected.append((key, name))
+                expected.append(((key, name), None))
             pgconn.send_query_prepared(name, params, param_formats=formats)
-            expected.append(then)
+            expected.append((None, then))
         if commit:
             pgconn.send_query_params(b"COMMIT", None)
-            expected.append(None)
+            expected.append((None, None))
         pgconn.pipeline_sync()
         _flush(pgconn)
         results = []
@@ -299,13 +300,13 @@ def _pipeline(raw, state: _State, begin: bool, statements: list, commit: bool,
         raise errors.InternalError(f"{len(results)} results in a pipeline of {len(expected)}")
     # Only a statement the server has prepared is remembered: one skipped after an error
     # is prepared again next time.
-    for result, prepare in zip(results, expected, strict=True):
-        if type(prepare) is tuple and result.status != _FATAL and result.status != _ABORTED:
+    for result, (prepare, _then) in zip(results, expected, strict=True):
+        if prepare is not None and result.status != _FATAL and result.status != _ABORTED:
             names[prepare[0]] = prepare[1]
-    for result, then in zip(results, expected, strict=True):
+    for result, (_prepare, then) in zip(results, expected, strict=True):
         if result.status == _FATAL:
             _raise(state, result)
-        if then is not None and type(then) is not tuple and state.held is None:
+        if then is not None and state.held is None:
             try:
                 then(Result(result, state.tx))
             except Exception as error:
