@@ -48,7 +48,14 @@ from .config import Settings
 from .handlers import Context
 from .keys import principal_arn
 from .store import Store
-from .store.bulk import SqliteBulkLoad, ensure_unused, interrupted
+from .store.bulk import (
+    PostgresCopyLoad,
+    SqliteBulkLoad,
+    copy_statement,
+    ensure_unused,
+    interrupted,
+    move_serials,
+)
 from .store.engine import now_ms
 from .store.sql import concurrent_writers
 from .store.tables import accounts, counters
@@ -60,8 +67,8 @@ from .tokens import TokenSigner
 
 DOMAIN_NAME = "seed"
 REGION = "us-east-1"
-BATCH = 25000  # cases per transaction
-QUEUED_BATCH = 10000  # cases per transaction of a SQLite bulk load, made by a second process
+BATCH = 25000  # AWS Support cases per transaction
+QUEUED_BATCH = 10000  # Connect cases per transaction of a bulk load, made by a second process
 # A SQLite bulk load drops and rebuilds the indexes when it adds at least 1/DROP_INDEXES_AT of
 # the cases already stored (of every domain); otherwise its rows go into the indexes as made.
 DROP_INDEXES_AT = 4
@@ -127,33 +134,29 @@ def _next_seq(conn: Connection, table) -> int:
     return (conn.scalar(select(func.max(table.c.seq))) or 0) + 1
 
 
-def _bump_sequences(conn: Connection, tables) -> None:
-    """PostgreSQL: move each serial past the sequence numbers assigned here."""
-    if conn.dialect.name == "sqlite":
-        return
-    for table in tables:
-        conn.execute(text(f"SELECT setval(pg_get_serial_sequence('{table.name}', 'seq'), "
-                          f"(SELECT coalesce(max(seq), 1) FROM {table.name}))"))
+def _columns(table) -> list[str]:
+    return [c.name for c in table.columns]
 
 
 def _insert_statement(table) -> str:
-    """The INSERT of positional rows holding every column of ``table``, in order."""
-    names = [c.name for c in table.columns]
+    """SQLite's INSERT of positional rows holding every column of ``table``, in order."""
+    names = _columns(table)
     return (f"INSERT INTO {table.name} ({', '.join(names)}) "
             f"VALUES ({', '.join('?' * len(names))})")
 
 
 def _insert(conn: Connection, table, rows: list[tuple]) -> None:
-    """Bulk insert of positional rows (every column of ``table``, in order)."""
+    """Bulk insert of positional rows (every column of ``table``, in order): one
+    ``executemany`` on SQLite, one ``COPY`` on PostgreSQL."""
     if not rows:
         return
-    names = [c.name for c in table.columns]
     if conn.dialect.name == "sqlite":
-        marks = ", ".join("?" * len(names))
-        conn.exec_driver_sql(f"INSERT INTO {table.name} ({', '.join(names)}) VALUES ({marks})",
-                             rows)
-    else:
-        conn.execute(insert(table), [dict(zip(names, row, strict=True)) for row in rows])
+        conn.exec_driver_sql(_insert_statement(table), rows)
+        return
+    statement = copy_statement(table.name, _columns(table))
+    with conn.connection.driver_connection.cursor().copy(statement) as copy:
+        for row in rows:
+            copy.write_row(row)
 
 
 # -- Connect Cases -------------------------------------------------------------------------------
@@ -241,9 +244,11 @@ class ConnectSeeder:
     def add(self, number: int, items_per_case: int, progress: Callable[[int], None]) -> int:
         """Add ``number`` cases with ``items_per_case`` related items each; returns items made.
 
-        SQLite: through one exclusive connection (:class:`SqliteBulkLoad`) with the secondary
-        indexes of the tables written dropped for the load and built once at the end.
-        PostgreSQL: one transaction and one ``executemany`` per table per batch.
+        A second process (forked, so its generator continues this one's: the same content as
+        one process would make) makes the rows while this one writes them. SQLite: through one
+        exclusive connection (:class:`SqliteBulkLoad`) with the secondary indexes of the
+        tables written dropped for the load and built once at the end. PostgreSQL: one
+        transaction of ``COPY`` statements per batch (:class:`PostgresCopyLoad`).
         """
         rng = self.rng
         customers = max(1, number // 4)
@@ -258,33 +263,10 @@ class ConnectSeeder:
         span = 365 * 86_400_000
         plan.step = max(1, span // max(number, 1))
         plan.start = end - span
-        if self.store.is_sqlite:
-            return self._add_sqlite(number, plan, progress)
-        made, done = 0, 0
-        while done < number:
-            size = min(BATCH, number - done)
-            with self.store.transaction() as conn:
-                first = (_next_seq(conn, cases), _next_seq(conn, related_items),
-                         _next_seq(conn, audit_events))
-                rows = self._rows(first, done, size, plan)
-                for table, found in zip(_TABLES, rows, strict=True):
-                    if table is None:
-                        search_queries.write_documents(conn, self.domain_id, found)
-                    else:
-                        _insert(conn, table, found)
-                _bump_sequences(conn, (cases, related_items, audit_events))
-            made += len(rows[3])
-            done += size
-            progress(size)
-        return made
-
-    def _add_sqlite(self, number: int, plan: _Plan, progress: Callable[[int], None]) -> int:
-        """The rows are made by a second process (forked, so its generator continues this
-        one's: the same content as one process would make) while this one writes them."""
         with self.store.transaction(write=False) as conn:
             first = (_next_seq(conn, cases), _next_seq(conn, related_items),
                      _next_seq(conn, audit_events))
-        self.store.engine.dispose()
+        self.store.engine.dispose()  # the forked producer must not share a connection
         fork = multiprocessing.get_context("fork")
         queue = fork.Queue(maxsize=2)
         producer = fork.Process(target=self._produce, args=(queue, first, number, plan),
@@ -292,12 +274,7 @@ class ConnectSeeder:
         producer.start()
         made, done = 0, 0
         try:
-            # Rebuilding an index sorts all of its entries, old and new: worth it unless few
-            # cases are added to many.
-            with bulk_load(self.store, drop_indexes=number * DROP_INDEXES_AT >= first[0] - 1) \
-                    as load:
-                statements = [search_queries.SQLITE_INSERT_DOCUMENT if table is None
-                              else _insert_statement(table) for table in _TABLES]
+            with self._load(number, first[0] - 1) as (load, statements):
                 while done < number:
                     rows = queue.get()
                     if isinstance(rows, str):
@@ -312,6 +289,22 @@ class ConnectSeeder:
                 producer.kill()
             producer.join()
         return made
+
+    @contextlib.contextmanager
+    def _load(self, number: int, stored: int):
+        """The bulk load of the store's kind, and its statement for each of ``_TABLES``."""
+        if self.store.is_sqlite:
+            # Rebuilding an index sorts all of its entries, old and new: worth it unless few
+            # cases are added to many.
+            with bulk_load(self.store, drop_indexes=number * DROP_INDEXES_AT >= stored) as load:
+                yield load, [search_queries.SQLITE_INSERT_DOCUMENT if table is None
+                             else _insert_statement(table) for table in _TABLES]
+            return
+        with PostgresCopyLoad(self.store, [cases.name, related_items.name,
+                                           audit_events.name]) as load:
+            yield load, [copy_statement("cases_search_terms", ("case_seq", "terms"))
+                         if table is None else copy_statement(table.name, _columns(table))
+                         for table in _TABLES]
 
     def _produce(self, queue, first: tuple[int, int, int], number: int, plan: _Plan) -> None:
         """The producer process: every batch's rows, search documents as index text."""
@@ -528,7 +521,8 @@ def seed_support(store: Store, account_id: str, number: int, per_case: int, rng:
                     comm_seq += 1
             _insert(conn, support_cases, case_rows)
             _insert(conn, communications, comm_rows)
-            _bump_sequences(conn, (support_cases, communications))
+            if not store.is_sqlite:
+                move_serials(conn, (support_cases.name, communications.name))
         made += len(comm_rows)
         done += size
         progress(size)
