@@ -179,10 +179,6 @@ def _sqlite_connect(dbapi_connection, _record) -> None:
     cursor.execute("PRAGMA synchronous=FULL")
     cursor.execute("PRAGMA foreign_keys=ON")
     cursor.execute("PRAGMA busy_timeout=30000")
-    # Every write request runs in a SAVEPOINT (group commit), whose journal of the pages it
-    # changes SQLite spills to a temporary file past 64 KiB: a file written for every request.
-    # Measured on a Connect CreateCase's inserts: 84 -> 54 us in memory (bench/RESULTS.md).
-    cursor.execute("PRAGMA temp_store=MEMORY")
     cursor.close()
 
 

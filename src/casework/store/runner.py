@@ -231,6 +231,12 @@ class Runner:
                 # The writer never checkpoints the WAL itself (a checkpoint inside a commit
                 # stalls every request of the batch): the checkpoint thread does it.
                 conn.connection.driver_connection.execute("PRAGMA wal_autocheckpoint=0")
+                # Each request of a batch runs in a SAVEPOINT, whose journal of the pages it
+                # changes SQLite spills to a temporary file past 64 KiB: a Connect CreateCase
+                # wrote that file on every request (its inserts: 84 -> 54 us in memory; the
+                # request 394-408 -> 294-337 us of CPU, bench/RESULTS.md run 9). Only here:
+                # elsewhere (a migration's CREATE INDEX) temporary data may be large.
+                conn.connection.driver_connection.execute("PRAGMA temp_store=MEMORY")
             raw = conn.connection.driver_connection
             if self._restart_wal:
                 # SQLite writes the WAL from its start again only when a write transaction
