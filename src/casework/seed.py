@@ -51,6 +51,7 @@ from .store import Store
 from .store.bulk import (
     PostgresCopyLoad,
     SqliteBulkLoad,
+    copy_rows,
     copy_statement,
     ensure_unused,
     interrupted,
@@ -153,10 +154,7 @@ def _insert(conn: Connection, table, rows: list[tuple]) -> None:
     if conn.dialect.name == "sqlite":
         conn.exec_driver_sql(_insert_statement(table), rows)
         return
-    statement = copy_statement(table.name, _columns(table))
-    with conn.connection.driver_connection.cursor().copy(statement) as copy:
-        for row in rows:
-            copy.write_row(row)
+    copy_rows(conn, copy_statement(table.name, _columns(table)), rows)
 
 
 # -- Connect Cases -------------------------------------------------------------------------------

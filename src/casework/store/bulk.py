@@ -4,9 +4,9 @@ PostgreSQL (:class:`PostgresCopyLoad`) takes each batch in one transaction of ``
 statements, the cheapest way into its tables, and keeps every index: the database may be
 shared with other processes, which must never see a table without its indexes.
 
-On SQLite a load of a million cases writes tens of millions of index entries; inserted one by one at
-random places of B-trees far larger than the page cache they cost a page read and write each.
-A bulk load instead:
+On SQLite a load of a million cases writes tens of millions of index entries; inserted one by
+one at random places of B-trees far larger than the page cache they cost a page read and write
+each. A bulk load instead:
 
 * takes the database for itself (``locking_mode=EXCLUSIVE``): it refuses to start while any
   other connection (a running server) has the database open, and no server can open it until
@@ -167,12 +167,8 @@ class PostgresCopyLoad:
     def write(self, batches: Sequence[tuple[str, list[tuple]]]) -> None:
         """One transaction: each ``(COPY statement, rows)`` (see :func:`copy_statement`)."""
         with self.store.transaction() as conn:
-            cursor = conn.connection.driver_connection.cursor()
             for statement, rows in batches:
-                if rows:
-                    with cursor.copy(statement) as copy:
-                        for row in rows:
-                            copy.write_row(row)
+                copy_rows(conn, statement, rows)
             move_serials(conn, self.serial_tables)
 
     def finish(self) -> None:
@@ -188,6 +184,15 @@ def move_serials(conn, tables: Sequence[str]) -> None:
     for table in tables:
         conn.exec_driver_sql(f"SELECT setval(pg_get_serial_sequence('{table}', 'seq'), "
                              f"(SELECT coalesce(max(seq), 1) FROM {table}))")
+
+
+def copy_rows(conn, statement: str, rows: list[tuple]) -> None:
+    """Send ``rows`` through the ``COPY`` ``statement`` (:func:`copy_statement`) in the
+    transaction of ``conn``."""
+    if rows:
+        with conn.connection.driver_connection.cursor().copy(statement) as copy:
+            for row in rows:
+                copy.write_row(row)
 
 
 def copy_statement(table: str, columns: Sequence[str]) -> str:
