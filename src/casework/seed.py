@@ -298,11 +298,9 @@ class ConnectSeeder:
                 yield load, [search_queries.SQLITE_INSERT_DOCUMENT if table is None
                              else _insert_statement(table) for table in _TABLES]
             return
-        with PostgresCopyLoad(self.store, [cases.name, related_items.name,
-                                           audit_events.name]) as load:
-            yield load, [copy_statement("cases_search_terms", ("case_seq", "terms"))
-                         if table is None else copy_statement(table.name, _columns(table))
-                         for table in _TABLES]
+        yield (PostgresCopyLoad(self.store, [cases.name, related_items.name, audit_events.name]),
+               [search_queries.POSTGRES_COPY_DOCUMENTS if table is None
+                else copy_statement(table.name, _columns(table)) for table in _TABLES])
 
     def _produce(self, queue, first: tuple[int, int, int], number: int, plan: _Plan) -> None:
         """The producer process: every batch's rows, search documents as index text."""

@@ -161,9 +161,6 @@ class PostgresCopyLoad:
     def __init__(self, store, serial_tables: Sequence[str]):
         self.store, self.serial_tables = store, serial_tables
 
-    def __enter__(self) -> PostgresCopyLoad:
-        return self
-
     def write(self, batches: Sequence[tuple[str, list[tuple]]]) -> None:
         """One transaction: each ``(COPY statement, rows)`` (see :func:`copy_statement`)."""
         with self.store.transaction() as conn:
@@ -173,9 +170,6 @@ class PostgresCopyLoad:
 
     def finish(self) -> None:
         """Nothing is left to do: each batch was complete when it committed."""
-
-    def __exit__(self, *exc) -> None:
-        pass
 
 
 def move_serials(conn, tables: Sequence[str]) -> None:

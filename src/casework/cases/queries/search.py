@@ -66,6 +66,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.dialects.postgresql import TSQUERY
 
+from ...store.bulk import copy_statement
 from ...store.prepared import Prepared
 from ...store.runner import at_batch_end
 from ..tables import case_values, cases, related_items, tags
@@ -207,6 +208,9 @@ def document(domain_id: str, words: list[str]) -> list[str]:
 
 # SQLite's index holds a document as one text of its entries (FTS5 splits it into tokens).
 SQLITE_INSERT_DOCUMENT = "INSERT INTO cases_search_terms (rowid, terms) VALUES (?, ?)"
+# The same text is PostgreSQL's ``tsvector`` input of those entries (letters and digits only,
+# so each is one lexeme, as ``array_to_tsvector`` makes it): a bulk load copies it as it is.
+POSTGRES_COPY_DOCUMENTS = copy_statement("cases_search_terms", ("case_seq", "terms"))
 
 
 def write_documents(conn: Connection, domain_id: str,
