@@ -32,17 +32,21 @@ POSTGRES_URL = os.environ.get("CASEWORK_TEST_POSTGRES_URL")
 CREATED_DATABASES: list[str] = []
 
 
-def _postgres_admin(statement: str) -> None:
+def postgres_admin(statement: str):
+    """Run ``statement`` on the PostgreSQL server as the tests' user, outside any transaction;
+    returns the first value it answers, if any."""
     admin = create_engine(POSTGRES_URL, isolation_level="AUTOCOMMIT")
     with admin.connect() as conn:
-        conn.execute(text(statement))
+        result = conn.execute(text(statement))
+        value = result.scalar() if result.returns_rows else None
     admin.dispose()
+    return value
 
 
 def pytest_sessionfinish(session, exitstatus) -> None:
     """Drop the PostgreSQL databases this run created (servers may still hold connections)."""
     for name in CREATED_DATABASES:
-        _postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+        postgres_admin(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def fresh_database_url(data_dir: Path) -> str:
@@ -53,7 +57,7 @@ def fresh_database_url(data_dir: Path) -> str:
     if remembered.exists():
         return remembered.read_text()
     name = f"casework_test_{uuid.uuid4().hex[:12]}"
-    _postgres_admin(f'CREATE DATABASE "{name}"')
+    postgres_admin(f'CREATE DATABASE "{name}"')
     CREATED_DATABASES.append(name)
     url = make_url(POSTGRES_URL).set(database=name).render_as_string(hide_password=False)
     remembered.write_text(url)

@@ -22,7 +22,8 @@ import pytest
 from botocore.config import Config
 from botocore.exceptions import ClientError
 from cases_helpers import text
-from conftest import REGION, start_server
+from conftest import POSTGRES_URL, REGION, fresh_database_url, postgres_admin, start_server
+from sqlalchemy.engine import make_url
 
 THREADS = 16
 _accounts = itertools.count(1)
@@ -461,3 +462,43 @@ def test_support_limits_are_shared_by_the_processes(limited_pair):
         attachmentId=attachment)))
     assert len(ok(read)) == 3
     assert codes(read) == {"DescribeAttachmentLimitExceeded": 9}
+
+
+# --- a database that refuses connections ------------------------------------------------------
+
+@pytest.mark.skipif(not POSTGRES_URL, reason="a PostgreSQL role's connection limit")
+def test_requests_wait_for_the_connections_a_database_allows(tmp_path):
+    """A server whose role may open fewer connections than ``--threads`` asks for (a role's
+    limit; max_connections and a database's limit alike) sizes its pools to what is left, with
+    room for key lookups and background work, and runs every request of a burst on them:
+    none answers 5xx."""
+    role, password = f"casework_limited_{uuid.uuid4().hex[:8]}", uuid.uuid4().hex
+    data_dir = tmp_path / "data"
+    data_dir.mkdir()
+    database = make_url(fresh_database_url(data_dir)).database
+    postgres_admin(f"CREATE ROLE {role} LOGIN PASSWORD '{password}' CONNECTION LIMIT 7")
+    postgres_admin(f'ALTER DATABASE "{database}" OWNER TO {role}')
+    port = int(make_url(POSTGRES_URL).port or postgres_admin("SHOW port"))
+    url = f"postgresql+psycopg://{role}:{password}@127.0.0.1:{port}/{database}"
+    server = start_server(tmp_path, "--threads", "8", env={"CASEWORK_DATABASE_URL": url})
+    try:
+        support = server.client("support", max_pool_connections=THREADS)
+        cc = server.client("connectcases", max_pool_connections=THREADS)
+        domain = cc.create_domain(name="limited")["domainId"]
+        template = cc.create_template(domainId=domain, name="t")["templateId"]
+        writes = burst([lambda i=i: support.create_case(subject=f"s{i}", communicationBody="b")
+                        for i in range(48)]
+                       + [lambda: cc.create_case(domainId=domain, templateId=template,
+                                                 fields=[{"id": "title", "value": text("t")}])
+                                   for _ in range(48)])
+        assert len(ok(writes)) == 96, codes(writes)
+        case_ids = [r["caseId"] for r in writes[:48]]
+        reads = burst([lambda c=c: support.describe_cases(caseIdList=[c]) for c in case_ids])
+        assert sorted(r["cases"][0]["caseId"] for r in reads) == sorted(case_ids)
+        log = (tmp_path / "server.log").read_text()
+        assert "1 for reads and 1 for writes (--threads 8)" in log, log
+        assert "ERROR" not in log, log
+    finally:
+        server.stop()
+        postgres_admin(f'DROP DATABASE IF EXISTS "{database}" WITH (FORCE)')
+        postgres_admin(f"DROP ROLE {role}")

@@ -40,11 +40,28 @@ from concurrent.futures import ThreadPoolExecutor
 from functools import partial
 from typing import Any
 
-from sqlalchemy import Connection
+from sqlalchemy import Connection, text
 
 log = logging.getLogger("casework.store")
 
 Job = Callable[[Connection], Any]
+# PostgreSQL connections a process keeps beside the runner's: key lookups, background workers.
+ENGINE_RESERVE = 4
+# How many more connections PostgreSQL would accept from this role into this database now: the
+# least of what max_connections (less the superusers' reserve), the role's limit and the
+# database's limit leave (a limit of -1 is none; a superuser is bound by max_connections only).
+_ROOM = """
+SELECT least(
+    current_setting('max_connections')::int
+    - CASE WHEN r.rolsuper THEN 0 ELSE current_setting('superuser_reserved_connections')::int END
+    - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
+    CASE WHEN r.rolsuper OR r.rolconnlimit < 0 THEN NULL ELSE r.rolconnlimit
+        - (SELECT count(*) FROM pg_stat_activity WHERE usename = current_user) END,
+    CASE WHEN r.rolsuper OR d.datconnlimit < 0 THEN NULL ELSE d.datconnlimit
+        - (SELECT count(*) FROM pg_stat_activity WHERE datname = current_database()) END)
+FROM pg_roles r, pg_database d
+WHERE r.rolname = current_user AND d.datname = current_database()
+"""
 MAX_BATCH = 64  # requests one COMMIT may acknowledge; bounds the latency a batch adds
 CHECKPOINT_SECONDS = 0.5
 # WAL frames (pages) past which the writer lets SQLite start the WAL over (see _begin).
@@ -106,8 +123,32 @@ class Runner:
         tenth of a second here, which the first burst of requests waited for (p99 263 ms on
         one bench row). A connection that cannot be opened now is opened when needed."""
         if not self.store.is_sqlite:
+            self._size_to_database()
+            # One of each kind in turn: should the database refuse some, both kinds have some.
+            kinds = list(self._pg.values())
+            while kinds:
+                kinds = [connections for connections in kinds if connections.fill_one()]
+
+    def _size_to_database(self) -> None:
+        """Fewer connections per kind than ``threads`` when PostgreSQL has no room for them
+        (its ``max_connections``, the role's or the database's limit, less what is open),
+        leaving ENGINE_RESERVE for the rest of the process: a connection the database refuses
+        would fail a key lookup or a background worker."""
+        try:
+            with self.store.engine.connect() as conn:
+                room = conn.execute(text(_ROOM)).scalar()
+        except Exception:  # not allowed to read the settings: the pools find out as they grow
+            log.warning("could not read PostgreSQL's connection limits", exc_info=True)
+            return
+        wanted = self._pg[False].size
+        each = max(1, min(wanted, (room - ENGINE_RESERVE) // 2))
+        if each < wanted:
+            log.warning("PostgreSQL has room for %d more connections: %d for reads and %d for "
+                        "writes (--threads %d), the rest for key lookups and background work; "
+                        "raise max_connections (or the role's connection limit) for more",
+                        room, each, each, wanted)
             for connections in self._pg.values():
-                connections.fill()
+                connections.size = each
 
     async def close(self) -> None:
         """Stop, once the batch being written (if any) has committed."""
@@ -405,7 +446,7 @@ class _Connections:
     def submit(self, start: Callable[[Connection], None],
                fail: Callable[[BaseException], None]) -> None:
         """``start(conn)`` on a connection of this kind, now or once one is released;
-        ``fail(error)`` if none can be opened."""
+        ``fail(error)`` if none is open and none can be opened."""
         if self.free:
             start(self.free.pop())
         elif self.opened < self.size:
@@ -414,23 +455,33 @@ class _Connections:
                 conn = self._open()
             except BaseException as error:
                 self.opened -= 1
-                fail(error)
+                if not self.opened:
+                    fail(error)
+                    return
+                # The database refused one more (its max_connections, a role's connection
+                # limit): wait for one of those open, and ask for no more.
+                log.warning("the database refused a connection (%s); going on with %d",
+                            str(error).strip(), self.opened)
+                self.size = self.opened
+                self.waiting.append((start, fail))
                 return
             start(conn)
         else:
             self.waiting.append((start, fail))
 
-    def fill(self) -> None:
-        """Open connections up to ``size`` now."""
-        while self.opened < self.size:
-            try:
-                conn = self._open()
-            except Exception:
-                log.warning("could not open a database connection ahead of need",
-                            exc_info=True)
-                return
-            self.opened += 1
-            self.free.append(conn)
+    def fill_one(self) -> bool:
+        """Open one more connection ahead of need; False once ``size`` are open or the
+        database refuses one."""
+        if self.opened >= self.size:
+            return False
+        try:
+            conn = self._open()
+        except Exception:
+            log.warning("could not open a database connection ahead of need", exc_info=True)
+            return False
+        self.opened += 1
+        self.free.append(conn)
+        return True
 
     def release(self, conn: Connection, ok: bool) -> None:
         if not ok and (conn.invalidated or conn.connection.driver_connection.closed):
