@@ -103,14 +103,17 @@ def wait(fileno: int, state: int = WAIT_R) -> int:
 
 def run(loop: asyncio.AbstractEventLoop, body: Callable[[], Any],
         context: contextvars.Context, done: Callable[[bool, Any], None]) -> None:
-    """Start ``body()`` in a new job greenlet on ``loop``'s thread (the caller's).
+    """Run ``body()`` in a job greenlet on ``loop``'s thread (the caller's).
 
     ``done(ok, value)`` is called on the loop when the body has returned (``ok``) or raised
     (``value`` is the exception). It is called whatever happens to the request that wanted the
     result: a job, once started, always runs to its end, so a connection is never left in the
     middle of a round trip.
+
+    Job greenlets are kept and reused: a new one cost a frame stack of its own, allocated from
+    the system (``mmap``) and given back at its end, on every request (bench/RESULTS.md).
     """
-    job = Job(_body)
+    job = _idle.pop() if _idle else Job(_serve)
     job.gr_context = context
     job.loop = loop
     job.callback = done
@@ -119,11 +122,18 @@ def run(loop: asyncio.AbstractEventLoop, body: Callable[[], Any],
     _step(job, body)
 
 
-def _body(body: Callable[[], Any]) -> tuple[bool, Any]:
-    try:
-        return True, body()
-    except BaseException as error:  # handed to done(); a greenlet must not raise to the loop
-        return False, error
+_idle: list[Job] = []  # job greenlets between two jobs
+_DONE = object()  # what a job greenlet hands the loop with its body's outcome
+
+
+def _serve(body: Callable[[], Any]) -> None:
+    """A job greenlet's life: run a body, hand its outcome to the loop, wait for the next."""
+    while True:
+        try:
+            outcome = (_DONE, True, body())
+        except BaseException as error:  # handed to done(); a greenlet must not raise to the loop
+            outcome = (_DONE, False, error)
+        body = getcurrent().parent.switch(outcome)
 
 
 # Sockets the loop watches for good (the runner's own connections), each with the job waiting
@@ -156,9 +166,12 @@ def _readable(loop: asyncio.AbstractEventLoop, fileno: int, idle: Callable[[], b
 def _step(job: Job, value: Any) -> None:
     """Switch into ``job`` with ``value``; on its next wait, watch its socket."""
     request = job.switch(value)
-    if job.dead:
-        ok, result = request
-        job.callback(ok, result)
+    if request[0] is _DONE:
+        callback = job.callback
+        job.callback = None
+        job.gr_context = None  # the request's context is not kept alive by an idle job
+        _idle.append(job)
+        callback(request[1], request[2])
         return
     fileno, state = request
     job.fileno = fileno
