@@ -400,19 +400,29 @@ def _rollback(conn: Connection) -> None:
 
 
 def _pg_write(conn: Connection, fn: Job, rollback: bool, commit: Callable) -> Any:
-    trans = conn.begin()
+    # The transaction is libpq's: store/pg.py sends BEGIN with its first statement and COMMIT
+    # with the deferred ones. SQLAlchemy takes part only if the job ran a statement through it
+    # (it then began its own bookkeeping); its begin and commit otherwise cost 4% of a request.
+    raw = conn.connection.driver_connection
     try:
         result = fn(conn)
         if not rollback:
-            commit(conn.connection.driver_connection)  # on libpq (store/pg.py)
+            commit(raw)
     except BaseException:
-        trans.rollback()
+        _pg_rollback(conn, raw)
         raise
     if rollback:
-        trans.rollback()
-    else:
-        trans.commit()  # SQLAlchemy's bookkeeping: the connection is idle already
+        _pg_rollback(conn, raw)
+    elif conn.in_transaction():
+        conn.commit()  # SQLAlchemy's bookkeeping: the connection is idle already
     return result
+
+
+def _pg_rollback(conn: Connection, raw) -> None:
+    if conn.in_transaction():
+        conn.rollback()
+    else:
+        raw.rollback()  # also forgets what was deferred or queued (green.GreenConnection)
 
 
 def _pg_read(conn: Connection, fn: Job, forget_queued: Callable) -> Any:
