@@ -393,10 +393,13 @@ def at_batch_end(conn: Connection) -> list[tuple[str, tuple]] | None:
 
 
 def _rollback(conn: Connection) -> None:
+    """Roll back whichever took part: SQLAlchemy (then it rolls the driver back), or the
+    driver alone (a no-op when idle; on PostgreSQL it also forgets what was deferred or
+    queued, green.GreenConnection)."""
     if conn.in_transaction():
         conn.rollback()
-    elif conn.connection.driver_connection.in_transaction:
-        conn.connection.driver_connection.execute("ROLLBACK")
+    else:
+        conn.connection.driver_connection.rollback()
 
 
 def _pg_write(conn: Connection, fn: Job, rollback: bool, commit: Callable) -> Any:
@@ -409,20 +412,13 @@ def _pg_write(conn: Connection, fn: Job, rollback: bool, commit: Callable) -> An
         if not rollback:
             commit(raw)
     except BaseException:
-        _pg_rollback(conn, raw)
+        _rollback(conn)
         raise
     if rollback:
-        _pg_rollback(conn, raw)
+        _rollback(conn)
     elif conn.in_transaction():
         conn.commit()  # SQLAlchemy's bookkeeping: the connection is idle already
     return result
-
-
-def _pg_rollback(conn: Connection, raw) -> None:
-    if conn.in_transaction():
-        conn.rollback()
-    else:
-        raw.rollback()  # also forgets what was deferred or queued (green.GreenConnection)
 
 
 def _pg_read(conn: Connection, fn: Job, forget_queued: Callable) -> Any:
