@@ -229,7 +229,8 @@ class Casework:
                       access_key_id=principal.access_key_id, region=principal.region,
                       settings=self.settings, tokens=self.tokens, now=now_ms())
         if record is not None:  # the key the request was verified with: no lookup needed
-            ctx.__dict__["key_principal"] = record.principal  # the cached_property's own slot
+            ctx.__dict__["key_principal"] = record.principal  # the cached_properties' own slots
+            ctx.__dict__["account_email"] = record.email
         return ctx
 
 

@@ -37,7 +37,7 @@ from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from sqlalchemy import Connection, insert, select, update
 from sqlalchemy.exc import IntegrityError
 
-from .store.tables import access_keys, server_secrets
+from .store.tables import access_keys, accounts, server_secrets
 from .wire.errors import ServiceError
 
 log = logging.getLogger("casework.keys")
@@ -175,6 +175,7 @@ class KeyRecord:
     account_id: str = ""
     principal: str | None = None  # "role/AdminRole", "user/jane"; None: the root user
     allowed: tuple[str, ...] | None = None  # action patterns; None: every action
+    email: str = ""  # the account's e-mail, fixed when the account is made
 
     def __repr__(self) -> str:  # never the secret
         return f"KeyRecord(account_id={self.account_id!r}, principal={self.principal!r})"
@@ -182,7 +183,8 @@ class KeyRecord:
 
 def find_key(conn: Connection, master: MasterKey, access_key_id: str) -> KeyRecord | None:
     """The key's record with its secret unsealed, or None if there is no such key."""
-    row = conn.execute(select(access_keys)
+    row = conn.execute(select(access_keys, accounts.c.email)
+                       .join(accounts, accounts.c.account_id == access_keys.c.account_id)
                        .where(access_keys.c.access_key_id == access_key_id)).first()
     if row is None:
         return None
@@ -195,7 +197,8 @@ def find_key(conn: Connection, master: MasterKey, access_key_id: str) -> KeyReco
         log.error("the sealed secret of access key %s does not open; refusing the key",
                   access_key_id)
         return None
-    return KeyRecord(secret, row.account_id, row.principal, parse_allowed(row.allowed_actions))
+    return KeyRecord(secret, row.account_id, row.principal, parse_allowed(row.allowed_actions),
+                     row.email)
 
 
 # --- principals ----------------------------------------------------------------------------
