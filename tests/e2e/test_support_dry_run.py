@@ -137,6 +137,13 @@ def test_add_communication_to_case(account):
     assert everything(account) == before
     account.add_communication_to_case(caseId=case_id, communicationBody="reply",
                                       uploadIds=[upload_id])
+    # A plain reply to an open case, which one statement adds (committed in the same round
+    # trip on PostgreSQL), is thrown away all the same.
+    open_case = new_case(account)
+    before = everything(account)
+    refused_as_dry_run(account.add_communication_to_case, caseId=open_case,
+                       communicationBody="plain reply")
+    assert everything(account) == before
     assert same_error_when_dry(account.add_communication_to_case, caseId="case-unknown",
                                communicationBody="x") == "CaseIdNotFound"
     assert same_error_when_dry(account.add_communication_to_case, caseId=case_id,

@@ -68,6 +68,23 @@ def test_set_plan_changes_access_at_once(server):
     assert [level["code"] for level in levels][-1] == "critical"
 
 
+def test_a_reply_refused_for_the_plan_adds_nothing(server):
+    # A plain reply is one statement that tests the plan itself (on PostgreSQL it commits
+    # before the plan check's verdict is read): refused, it must have written nothing.
+    key, secret = server.new_account("420000000006")
+    support = server.client("support", key=key, secret=secret)
+    case_id = support.create_case(subject="s", communicationBody="first")["caseId"]
+    server.casework("accounts", "set-plan", "420000000006", "developer")
+    with pytest.raises(ClientError) as caught:
+        support.add_communication_to_case(caseId=case_id, communicationBody="refused")
+    assert caught.value.response["Error"]["Code"] == "SubscriptionRequiredException"
+    server.casework("accounts", "set-plan", "420000000006", "business")
+    support.add_communication_to_case(caseId=case_id, communicationBody="second")
+    bodies = [c["body"] for c in support.describe_communications(
+        caseId=case_id)["communications"]]
+    assert bodies == ["second", "first"]
+
+
 def test_accounts_list_and_cli_errors(server):
     server.new_account("420000000004")
     listed = server.casework("accounts", "list").stdout.splitlines()

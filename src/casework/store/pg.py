@@ -22,6 +22,8 @@ lets other requests run meanwhile.
 :func:`defer` queues a statement whose result nobody reads, to be sent with the transaction's
 next statement or with its COMMIT: the same work in one round trip less. :func:`queue` does the
 same for a statement whose result is wanted, handed to a callback when it arrives.
+:func:`execute_alone` runs a request's only write as its whole transaction, committed in the
+round trip that runs it.
 """
 
 from __future__ import annotations
@@ -138,6 +140,43 @@ def execute(raw, sql: bytes, values: list) -> Result:
         if result.status == _FATAL:
             _raise(state, result)
     return Result(result, state.tx)
+
+
+def execute_alone(raw, sql: bytes, values: list) -> Result:
+    """Run ``sql`` as a transaction of its own when ``raw`` has none open: it is sent with
+    the statements queued on ``raw`` and no BEGIN, and the server commits them all in the
+    same round trip (an implicit transaction, ended by the pipeline's sync).
+
+    A queued check (:func:`queue`) is therefore decided after the commit: ``sql`` must test
+    itself what the checks test, and change nothing when they would fail. When it changed
+    rows, its own tests passed, a moment after the checks read: the request took effect, and
+    a check that failed meanwhile (its data changed in between) is dropped. Otherwise what a
+    check raised is held for the next statement (:func:`send_deferred`). In an open
+    transaction it runs as :func:`execute` runs it. Statements after it begin a new
+    transaction."""
+    state = _state(raw)
+    if state.held is not None or raw.pgconn.transaction_status != _IDLE:
+        return execute(raw, sql, values)
+    statement = _statement(state, sql, values)
+    statements = [*state.deferred, (statement, None)]
+    state.deferred.clear()
+    result = _pipeline(raw, state, False, statements, commit=False, hold=True)
+    if result.command_tuples:
+        state.held = None
+    return Result(result, state.tx)
+
+
+def begin(raw) -> None:
+    """Open a transaction on ``raw`` now, so that no statement of the job commits on its own
+    (:func:`execute_alone`): a dry run's, which is rolled back whatever it ran."""
+    pgconn = raw.pgconn
+    if pgconn.transaction_status != _IDLE:
+        return
+    pgconn.send_query_params(b"BEGIN", None)
+    _flush(pgconn)
+    result = _one(pgconn)
+    if result.status == _FATAL:
+        raise errors.error_from_result(result, encoding=raw.info.encoding)
 
 
 def defer(raw, sql: bytes, values: list) -> None:

@@ -154,7 +154,8 @@ class Prepared:
             compiled = self._by_dialect[dialect.name] = _Compiled(statement, dialect)
         return compiled
 
-    def _cursor(self, conn: Connection, params: dict, defer: bool = False, then=None):
+    def _cursor(self, conn: Connection, params: dict, defer: bool = False, then=None,
+                alone: bool = False):
         compiled = self._compiled(conn.dialect)
         sql, plan = compiled.sql_and_plan(params)
         values = []
@@ -171,7 +172,7 @@ class Prepared:
         if compiled.postgresql:
             if then is not None:
                 return compiled, _pg.queue(raw, *compiled.dollar(sql, plan, values), then)
-            run = _pg.defer if defer else _pg.execute
+            run = _pg.defer if defer else _pg.execute_alone if alone else _pg.execute
             return compiled, run(raw, *compiled.dollar(sql, plan, values))
         if compiled.named:
             values = {entry[0]: v for entry, v in zip(plan, values, strict=True)}
@@ -249,6 +250,15 @@ class Prepared:
     def run(self, conn: Connection, params: dict | None = None) -> int:
         """Execute a statement without result rows; returns the row count."""
         return self._cursor(conn, params or {})[1].rowcount
+
+    def run_alone(self, conn: Connection, params: dict | None = None) -> int:
+        """Execute a write that is the whole of its request when it changes a row: the caller
+        writes nothing more after a row count above zero. On PostgreSQL, when the request
+        has no transaction open yet, the statement (with the reads queued before it) is its
+        own transaction, committed in the same round trip: it must test itself what the
+        queued checks test (``store.pg.execute_alone``). What the request runs after it
+        begins a new transaction. Elsewhere, and in an open transaction, it is :meth:`run`."""
+        return self._cursor(conn, params or {}, alone=True)[1].rowcount
 
     def defer(self, conn: Connection, params: dict | None = None) -> None:
         """Execute a statement whose result nobody reads. On PostgreSQL it is sent with the

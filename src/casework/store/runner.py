@@ -95,7 +95,7 @@ class Runner:
             from . import green, pg  # need psycopg and greenlet, which SQLite does not
 
             self._green = green
-            self._commit, self._forget_queued = pg.commit, pg.forget_queued
+            self._libpq = pg
             self._pg = {write: _Connections(lambda w=write: self._pg_connection(w), threads,
                                             self._unwatch) for write in (False, True)}
 
@@ -231,8 +231,8 @@ class Runner:
                 connections.release(conn, ok)
                 _settle(future, ok, value)
 
-            body = (lambda: _pg_write(conn, fn, rollback, self._commit)) if write else (
-                lambda: _pg_read(conn, fn, self._forget_queued))
+            body = (lambda: _pg_write(conn, fn, rollback, self._libpq)) if write else (
+                lambda: _pg_read(conn, fn, self._libpq.forget_queued))
             self._green.run(loop, body, context, done)
 
         connections.submit(start, lambda error: _settle(future, False, error))
@@ -402,15 +402,17 @@ def _rollback(conn: Connection) -> None:
         conn.connection.driver_connection.rollback()
 
 
-def _pg_write(conn: Connection, fn: Job, rollback: bool, commit: Callable) -> Any:
+def _pg_write(conn: Connection, fn: Job, rollback: bool, libpq) -> Any:
     # The transaction is libpq's: store/pg.py sends BEGIN with its first statement and COMMIT
     # with the deferred ones. SQLAlchemy takes part only if the job ran a statement through it
     # (it then began its own bookkeeping); its begin and commit otherwise cost 4% of a request.
     raw = conn.connection.driver_connection
     try:
+        if rollback:
+            libpq.begin(raw)  # a dry run's statements must not commit on their own (run_alone)
         result = fn(conn)
         if not rollback:
-            commit(raw)
+            libpq.commit(raw)
     except BaseException:
         _rollback(conn)
         raise

@@ -26,6 +26,7 @@ from . import events, mail, registry
 from .attachments import MAX_ATTACHMENT_BYTES, open_attachment_set
 from .catalog import check_case_options
 from .limits import check_case_creation
+from .plans import API_PLANS
 from .queries import cases as case_queries
 from .redaction import redact
 from .times import parse_time
@@ -172,6 +173,18 @@ def _submitted_by(ctx: Context) -> str:
 @registry.operation("AddCommunicationToCase", writes=True)
 def add_communication_to_case(ctx: Context, params: dict) -> dict:
     case_id = _required_case_id(params)
+    body, written_by = redact(params["communicationBody"]), _submitted_by(ctx)
+    cc = params.get("ccEmailAddresses") or []
+    set_id = params.get("attachmentSetId")
+    # Most replies change nothing but the thread: nothing attached, nobody to tell, a case
+    # whose status stays. One statement checks the case and adds such a reply; any other (a
+    # missing case included) takes the path below.
+    if set_id is None and not params.get("uploadIds") and \
+            not _numbers_read_back(ctx, None, []) and case_queries.reply_keeping_status(
+                ctx.conn, ctx.account_id, case_id, body, written_by, cc, ctx.now,
+                changing=list(REPLY_TRANSITIONS), api_plans=API_PLANS,
+                default_plan=ctx.settings.default_plan):
+        return {"result": True}
     case = _load_case(ctx, case_id)
     if case.status in REPLY_TRANSITIONS:
         # The reply changes the status, read here: under the case's row lock, so that a
@@ -181,12 +194,9 @@ def add_communication_to_case(ctx: Context, params: dict) -> dict:
         # one after the other, each waiting for the previous one's flush to disk.
         case = _load_case(ctx, case_id, lock=True)
     _check_reopenable(ctx, case)
-    set_id = params.get("attachmentSetId")
     if set_id is not None:
         open_attachment_set(ctx, set_id)
     ready = _ready_uploads(ctx, params)
-    body, written_by = redact(params["communicationBody"]), _submitted_by(ctx)
-    cc = params.get("ccEmailAddresses") or []
     if not _numbers_read_back(ctx, set_id, ready):
         # On PostgreSQL its INSERT travels with the next statement or the COMMIT.
         case_queries.insert_communication(ctx.conn, case.seq, body, written_by, cc, ctx.now,

@@ -36,6 +36,7 @@ PLANS = {
     )
 }
 PLAN_NAMES = tuple(PLANS)
+API_PLANS = [plan.name for plan in PLANS.values() if plan.api_access]
 
 # The newer of the two messages seen from the real service (fact sheet 4.3).
 SUBSCRIPTION_REQUIRED = ("Amazon Web Services Premium Support Subscription is required to use "

@@ -188,6 +188,42 @@ def insert_communication(conn: Connection, case_seq: int, body: str, submitted_b
     return _INSERT_COMMUNICATION.scalar(conn, row)
 
 
+# A reply that changes nothing but the thread, in one statement: the case found by its id, in
+# the caller's account, in a status the reply keeps, and the account on a plan with API access
+# (the statement tests it itself: see reply_keeping_status), gets the communication; any other
+# case gets nothing.
+_PLAN_OF_CALLER = (select(account_plans.c.plan)
+                   .where(account_plans.c.account_id == bindparam("account_id"))
+                   .scalar_subquery())
+_REPLY_KEEPING_STATUS = Prepared(insert(communications).from_select(
+    ["case_seq", "body", "submitted_by", "cc_email_addresses", "created_at"],
+    select(cases.c.seq, bindparam("body", type_=String), bindparam("submitted_by", type_=String),
+           bindparam("cc_email_addresses", type_=String),
+           bindparam("created_at", type_=BigInteger)).where(
+        cases.c.case_id == bindparam("case_id"), cases.c.account_id == bindparam("account_id"),
+        cases.c.status.not_in(bindparam("changing", expanding=True)),
+        func.coalesce(_PLAN_OF_CALLER, bindparam("default_plan", type_=String)).in_(
+            bindparam("api_plans", expanding=True)))))
+
+
+def reply_keeping_status(conn: Connection, account_id: str, case_id: str, body: str,
+                         submitted_by: str, cc: list[str], created_at: int, *,
+                         changing: list[str], api_plans: list[str], default_plan: str) -> bool:
+    """Add a communication to the account's case ``case_id`` unless the case is missing or in
+    one of the ``changing`` statuses, or the account's plan (``default_plan`` if it has none)
+    is not among ``api_plans``; whether it was added.
+
+    When it is added, that is the whole of the request (``Prepared.run_alone``: on
+    PostgreSQL, committed in the round trip that adds it, with the plan check queued before
+    it), so the caller writes nothing more. The statement tests the plan itself because the
+    check's verdict arrives only after the commit."""
+    return _REPLY_KEEPING_STATUS.run_alone(conn, {
+        "case_id": case_id, "account_id": account_id, "body": body,
+        "submitted_by": submitted_by, "cc_email_addresses": orjson.dumps(cc).decode(),
+        "created_at": created_at, "changing": changing, "api_plans": api_plans,
+        "default_plan": default_plan}) > 0
+
+
 def find_case(conn: Connection, account_id: str, case_id: str, *, lock: bool = False):
     """The case row, or None when the account has no such case; ``lock`` holds the row until
     the transaction ends (PostgreSQL; SQLite writers run one at a time anyway)."""
