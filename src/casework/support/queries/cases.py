@@ -200,7 +200,10 @@ _REPLY_KEEPING_STATUS = Prepared(insert(communications).from_select(
     select(cases.c.seq, bindparam("body", type_=String), bindparam("submitted_by", type_=String),
            bindparam("cc_email_addresses", type_=String),
            bindparam("created_at", type_=BigInteger)).where(
-        cases.c.case_id == bindparam("case_id"), cases.c.account_id == bindparam("account_id"),
+        # The account is tested on the row found by id (as _FIND_CASE does), never through
+        # the account's index: see there.
+        cases.c.case_id == bindparam("case_id"),
+        cases.c.account_id.concat("") == bindparam("account_id"),
         cases.c.status.not_in(bindparam("changing", expanding=True)),
         func.coalesce(_PLAN_OF_CALLER, bindparam("default_plan", type_=String)).in_(
             bindparam("api_plans", expanding=True)))))
