@@ -48,12 +48,15 @@ Job = Callable[[Connection], Any]
 # PostgreSQL connections a process keeps beside the runner's: key lookups, background workers.
 ENGINE_RESERVE = 4
 # How many more connections PostgreSQL would accept from this role into this database now: the
-# least of what max_connections (less the superusers' reserve), the role's limit and the
-# database's limit leave (a limit of -1 is none; a superuser is bound by max_connections only).
+# least of what max_connections (less the superusers' reserve, and PostgreSQL 16's
+# reserved_connections, counted as out of reach even for the roles granted them), the role's
+# limit and the database's limit leave (a limit of -1 is none; a superuser is bound by
+# max_connections only).
 _ROOM = """
 SELECT least(
     current_setting('max_connections')::int
-    - CASE WHEN r.rolsuper THEN 0 ELSE current_setting('superuser_reserved_connections')::int END
+    - CASE WHEN r.rolsuper THEN 0 ELSE current_setting('superuser_reserved_connections')::int
+        + coalesce(current_setting('reserved_connections', true)::int, 0) END
     - (SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'client backend'),
     CASE WHEN r.rolsuper OR r.rolconnlimit < 0 THEN NULL ELSE r.rolconnlimit
         - (SELECT count(*) FROM pg_stat_activity WHERE usename = current_user) END,
