@@ -169,14 +169,8 @@ def execute_alone(raw, sql: bytes, values: list) -> Result:
 def begin(raw) -> None:
     """Open a transaction on ``raw`` now, so that no statement of the job commits on its own
     (:func:`execute_alone`): a dry run's, which is rolled back whatever it ran."""
-    pgconn = raw.pgconn
-    if pgconn.transaction_status != _IDLE:
-        return
-    pgconn.send_query_params(b"BEGIN", None)
-    _flush(pgconn)
-    result = _one(pgconn)
-    if result.status == _FATAL:
-        raise errors.error_from_result(result, encoding=raw.info.encoding)
+    if raw.pgconn.transaction_status == _IDLE:
+        _command(raw, b"BEGIN")
 
 
 def defer(raw, sql: bytes, values: list) -> None:
@@ -254,10 +248,14 @@ def commit(raw) -> None:
     state = raw.__dict__.get("_casework_pg")
     if state is not None and (state.deferred or state.held is not None):
         send_deferred(raw, commit=True)  # raises what a check raised; else may have committed
+    if raw.pgconn.transaction_status != _IDLE:
+        _command(raw, b"COMMIT")
+
+
+def _command(raw, command: bytes) -> None:
+    """Run a transaction command in a round trip of its own; raise its error, if any."""
     pgconn = raw.pgconn
-    if pgconn.transaction_status == _IDLE:
-        return
-    pgconn.send_query_params(b"COMMIT", None)
+    pgconn.send_query_params(command, None)
     _flush(pgconn)
     result = _one(pgconn)
     if result.status == _FATAL:
