@@ -45,11 +45,7 @@ SUBSCRIPTION_REQUIRED = ("Amazon Web Services Premium Support Subscription is re
 
 def plan_of(ctx: Context) -> Plan:
     """The caller's plan, its own or the configured default, as ``require_subscription`` read
-    it (every Support operation passes there first).
-
-    The same statement reads the account's e-mail, which writes need (one round trip
-    instead of two on PostgreSQL): it primes ``ctx.account_email``.
-    """
+    it (every Support operation passes there first)."""
     return ctx.memo["plan"].get()
 
 
@@ -62,10 +58,7 @@ def require_subscription(ctx: Context, operation: str) -> None:
     (``Registered.run``), and a write it began is rolled back."""
 
     def arrived(found) -> Plan:
-        name = None
-        if found is not None:
-            name = found.plan
-            ctx.__dict__["account_email"] = found.email  # the cached_property's own slot
+        name = found.plan if found is not None else None
         plan = PLANS[name or ctx.settings.default_plan]
         if not plan.api_access:
             raise ServiceError("SubscriptionRequiredException", SUBSCRIPTION_REQUIRED, 400)

@@ -158,10 +158,9 @@ _CASES_BY_IDS = Prepared(select(*_CASE_DETAILS).where(
 _SET_CASE_STATUS = Prepared(update(cases).where(cases.c.seq == bindparam("case_seq"))
                             .values(status=bindparam("new_status"),
                                     resolved_at=bindparam("new_resolved_at")))
-# What a request needs to know of its account, in one round trip: its plan (checked before
-# every operation) and its e-mail (written into a case).
+# The caller's plan, checked before every operation (its e-mail comes with its key record).
 _CALLER = Prepared(
-    select(store_accounts.c.email, account_plans.c.plan)
+    select(account_plans.c.plan)
     .select_from(store_accounts)
     .outerjoin(account_plans, account_plans.c.account_id == store_accounts.c.account_id)
     .where(store_accounts.c.account_id == bindparam("account_id")))
@@ -411,7 +410,7 @@ def find_attachment(conn: Connection, account_id: str, attachment_id: str):
 # --- support plans -------------------------------------------------------------------------
 
 def caller_later(conn: Connection, account_id: str, check) -> Later:
-    """``check(row)`` of the account's ``(email, plan)`` row (plan None: the default; no row:
+    """``check(row)`` of the account's ``(plan,)`` row (plan None: the default; no row:
     None), read with the next statement (``Prepared.first_later``)."""
     return _CALLER.first_later(conn, {"account_id": account_id}, check)
 
