@@ -7,6 +7,7 @@ from sqlalchemy import Connection, bindparam, delete, select
 from ...store.prepared import Inserter, Later, Prepared
 from ...store.sql import RowsInserter, dialect_insert
 from ..tables import case_values, cases, contact_links, domains, related_items, tags
+from . import domains as domain_queries
 from . import search as search_queries
 
 _COLUMN = {"stringValue": "string_value", "userArnValue": "string_value",
@@ -69,13 +70,12 @@ _WITH_DOMAIN = (
 _CASE_OF_DOMAIN = ((cases.c.domain_id == domains.c.domain_id)
                    & (cases.c.case_id == bindparam("case_id")))
 _FIND_WITH_DOMAIN = Prepared(_WITH_DOMAIN.select_from(domains).outerjoin(cases, _CASE_OF_DOMAIN))
-# For a change to the case: the domain's row held as domains.WRITE holds it, the case's as
-# find(lock=True) does. An inner join: PostgreSQL locks no row on the nullable side of an
-# outer join (SQLite renders no lock: its writers run one at a time).
+# For a change to the case: the domain held as domains.WRITE holds it (``hold``, before), the
+# case's row as find(lock=True) holds it. An inner join: PostgreSQL locks no row on the
+# nullable side of an outer join (SQLite renders no lock: its writers run one at a time).
 _FIND_WITH_DOMAIN_LOCKED = Prepared(
     _WITH_DOMAIN.select_from(domains).join(cases, _CASE_OF_DOMAIN)
-    .suffix_with("FOR KEY SHARE OF cases_domains FOR NO KEY UPDATE OF cases_cases",
-                 dialect="postgresql"))
+    .suffix_with("FOR NO KEY UPDATE OF cases_cases", dialect="postgresql"))
 
 
 def find_with_domain(conn: Connection, account_id: str, domain_id: str, case_id: str, *,
@@ -83,7 +83,9 @@ def find_with_domain(conn: Connection, account_id: str, domain_id: str, case_id:
     """The account's domain and its case in one row: the case's ``seq``, ``case_id``,
     ``template_id`` and ``created_at``, the domain's ``region`` and ``definitions_version``
     prefixed ``domain_``. Without the domain, None; without the case, the case's columns are
-    None, or, with ``lock`` (both rows held until the transaction ends), None."""
+    None, or, with ``lock`` (both held until the transaction ends), None."""
+    if lock:
+        domain_queries.hold(conn, domain_id, domain_queries.WRITE)
     return (_FIND_WITH_DOMAIN_LOCKED if lock else _FIND_WITH_DOMAIN).first(
         conn, {"account_id": account_id, "domain_id": domain_id, "case_id": case_id})
 
@@ -92,6 +94,8 @@ def find_with_domain_later(conn: Connection, account_id: str, domain_id: str, ca
                            check, *, lock: bool = False) -> Later:
     """``check`` of :func:`find_with_domain`'s row, read with the next statement
     (``Prepared.first_later``)."""
+    if lock:
+        domain_queries.hold(conn, domain_id, domain_queries.WRITE)
     return (_FIND_WITH_DOMAIN_LOCKED if lock else _FIND_WITH_DOMAIN).first_later(
         conn, {"account_id": account_id, "domain_id": domain_id, "case_id": case_id}, check)
 
