@@ -26,4 +26,4 @@ def test_each_branch_has_one_head():
     # one would add another head.
     assert sorted(_scripts().get_heads()) == [
         "cases_0008_related_item_types", "console_0001", "limits_0001", "outbox_0002",
-        "pgw_0001", "uploads_0001"]
+        "pgw_0002", "uploads_0001"]

@@ -22,6 +22,8 @@ cases = Table(
     # Insertion order doubles as the newest-first sort key and the keyset cursor.
     Column("seq", Integer, primary_key=True, autoincrement=True),
     Column("case_id", String(80), nullable=False, unique=True),
+    # PostgreSQL drops this key and communications' (migration pgw_0002: each insert would
+    # share-lock the parent row).
     Column("account_id", String(12), ForeignKey("accounts.account_id"), nullable=False),
     Column("display_id", String(20), nullable=False),
     Column("subject", Text, nullable=False),
