@@ -350,7 +350,8 @@ class ConnectSeeder:
             updated = created + rng.randint(0, step)
             held = self.values(case_id, created, updated, rng.choice(customer_ids))
             agent = held[owner]["userArnValue"]
-            case_rows.append((seq, domain_id, case_id, template_id, None, None, created))
+            case_rows.append((seq, domain_id, case_id, template_id, None, None, created,
+                              plan.items_per_case))
             words: set[str] = set()
             for field_id, union in held.items():
                 kind, value = next(iter(union.items()))

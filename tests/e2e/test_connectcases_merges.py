@@ -309,6 +309,27 @@ def test_related_item_quota_refuses_the_merge(cc, domain, template):
     wait_completed(cc, domain, secondary)
     assert len(cc.search_related_items(domainId=domain, caseId=primary,
                                        maxResults=25)["relatedItems"]) == 25
+    # 198 and the link: room for one more.
+    comment(cc, domain, primary, "last")
+    assert code_of(cc.create_related_item, domainId=domain, caseId=primary, type="Comment",
+                   content={"comment": {"body": "over", "contentType": "Text/Plain"}}) == (
+        "ServiceQuotaExceededException", 402)
+
+
+def test_moved_items_count_on_their_new_case(cc, domain, template):
+    primary, secondary = new_case(cc, domain, template), new_case(cc, domain, template)
+    for n in range(195):
+        comment(cc, domain, primary, f"note {n}")
+    comment(cc, domain, secondary, "one")
+    comment(cc, domain, secondary, "two")
+    merge(cc, domain, primary, secondary, relatedItemsConfiguration={"comment": True})
+    wait_completed(cc, domain, secondary)
+    # 195 + 2 moved + the link = 198: room for two more.
+    comment(cc, domain, primary, "199")
+    comment(cc, domain, primary, "200")
+    assert code_of(cc.create_related_item, domainId=domain, caseId=primary, type="Comment",
+                   content={"comment": {"body": "over", "contentType": "Text/Plain"}}) == (
+        "ServiceQuotaExceededException", 402)
 
 
 def test_while_a_merge_runs_its_secondary_is_frozen_and_its_primary_kept(cc, domain, template,

@@ -233,9 +233,14 @@ def test_quotas_per_case(cc, domain, template):
         add(cc, domain, case_id, "File", {"file": {"fileArn": FILE}})
     assert code_of(cc.create_related_item, domainId=domain, caseId=case_id, type="File",
                    content={"file": {"fileArn": FILE}}) == ("ServiceQuotaExceededException", 402)
-    for _ in range(140):
-        add(cc, domain, case_id, "Comment", COMMENT)
+    comments = [add(cc, domain, case_id, "Comment", COMMENT)["relatedItemId"]
+                for _ in range(140)]
     error = error_of(cc.create_related_item, domainId=domain, caseId=case_id, type="Comment",
                      content=COMMENT)
     assert (error["Error"]["Code"], error["ResponseMetadata"]["HTTPStatusCode"]) == (
         "ServiceQuotaExceededException", 402)
+    # A deleted item leaves room for one more, and no more.
+    cc.delete_related_item(domainId=domain, caseId=case_id, relatedItemId=comments[0])
+    add(cc, domain, case_id, "Comment", COMMENT)
+    assert code_of(cc.create_related_item, domainId=domain, caseId=case_id, type="Comment",
+                   content=COMMENT) == ("ServiceQuotaExceededException", 402)

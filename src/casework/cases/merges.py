@@ -283,8 +283,8 @@ def apply_merge(ctx: Context, merge: dict) -> None:
             performed_by)
 
     for item in plan["moves"]:
-        merge_queries.move_item(ctx.conn, item["seq"], primary.seq, arn(secondary_id, item),
-                                arn(primary_id, item))
+        merge_queries.move_item(ctx.conn, item["seq"], secondary.seq, primary.seq,
+                                arn(secondary_id, item), arn(primary_id, item))
         history(secondary, "RelatedItem.Deleted", item, item["content"], None)
         history(primary, "RelatedItem.Created", item, None, item["content"])
     for dropped, kept in plan["tag_merges"]:
@@ -292,7 +292,7 @@ def apply_merge(ctx: Context, merge: dict) -> None:
         extra_keys = extra.keys() - tags.of(ctx.conn, arn(primary_id, kept)).keys()
         tags.put(ctx.conn, domain_id, arn(primary_id, kept), {k: extra[k] for k in extra_keys})
     for item in plan["drops"]:
-        related_items.delete_item(ctx.conn, item["seq"])
+        related_items.delete_item(ctx.conn, item["seq"], secondary.seq)
         tags.remove_all(ctx.conn, arn(secondary_id, item))
         history(secondary, "RelatedItem.Deleted", item, item["content"], None)
     for needed, case, other_id in ((plan["link_primary"], primary, secondary_id),

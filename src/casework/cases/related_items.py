@@ -95,19 +95,21 @@ def _arn(ctx: Context, domain_id: str, case_id: str, item_id: str) -> str:
 def create_related_item(ctx: Context, params: dict) -> dict:
     """Relate a contact, comment, file, SLA, case or custom record to a case."""
     domain_id, case_id = params["domainId"], params["caseId"]
-    # Lock the case, check for a merge and count its items in one round trip (PostgreSQL);
-    # the checks raise in this order when their rows arrive.
+    # Lock the case (its row counts its items), check for a merge and, for a type with a
+    # quota of its own, count the items of the type, in one round trip (PostgreSQL); the
+    # checks raise in this order when their rows arrive.
     case = load_domain_case_later(ctx, domain_id, case_id, lock=True)
     refuse_while_merging_later(ctx, domain_id, case_id)
-    counts = related_items.counts_by_type(ctx.conn, domain_id, case_id)
+    limit = MAX_OF_TYPE.get(params["type"])
+    of_type = (related_items.count_of_type(ctx.conn, domain_id, case_id, params["type"])
+               if limit is not None else 0)
     case = case.get()
     kind, body = next(iter(params["content"].items()))
     if MEMBER[params["type"]] != kind:
         raise invalid(f"type {params['type']} does not match content member {kind}")
-    if sum(counts.values()) >= MAX_ITEMS:
+    if case.related_item_count >= MAX_ITEMS:
         raise quota(f"A case can have at most {MAX_ITEMS} related items")
-    limit = MAX_OF_TYPE.get(params["type"])
-    if limit is not None and counts.get(params["type"], 0) >= limit:
+    if limit is not None and of_type >= limit:
         raise quota(f"A case can have at most {limit} related items of type {params['type']}")
     content = _content(ctx, domain_id, case, kind, body)
     item_id = new_id()
@@ -175,7 +177,7 @@ def delete_related_item(ctx: Context, params: dict) -> dict:
     if item["type"] == "File":
         raise invalid("File related items cannot be deleted; delete the attached file in "
                       "Amazon Connect instead")
-    related_items.delete_item(ctx.conn, item["seq"])
+    related_items.delete_item(ctx.conn, item["seq"], case.seq)
     changes = audit.related_item_changes(item["id"], item["type"], item["content"], None)
     audit.record(ctx, domain_id, case.seq, "RelatedItem.Deleted", changes,
                  related_item_type=item["type"])

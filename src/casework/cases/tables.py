@@ -86,6 +86,10 @@ cases = Table(
     Column("client_token", String(64)),
     Column("request_hash", String(64)),  # of the CreateCase body, for idempotent retries
     Column("created_at", BigInteger, nullable=False),
+    # How many related items the case holds (the quota CreateRelatedItem checks), kept by
+    # every statement that adds, moves or removes one (queries/related_items.py): counting
+    # them on each call read a row per item on PostgreSQL (migration cases_0009).
+    Column("related_item_count", Integer, nullable=False, server_default="0"),
     Index("ix_cases_cases_case", "domain_id", "case_id", unique=True),
     # Unique, so that two concurrent retries cannot both create a case (NULLs never clash).
     Index("ix_cases_cases_token", "domain_id", "client_token", unique=True),

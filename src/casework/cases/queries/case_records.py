@@ -63,7 +63,7 @@ def find(conn: Connection, domain_id: str, case_id: str, *, lock: bool = False):
 # (what a request about one case uses of it).
 _WITH_DOMAIN = (
     select(cases.c.seq, cases.c.case_id, cases.c.template_id, cases.c.created_at,
-           domains.c.region.label("domain_region"),
+           cases.c.related_item_count, domains.c.region.label("domain_region"),
            domains.c.definitions_version.label("domain_definitions_version"))
     .where(domains.c.account_id == bindparam("account_id"),
            domains.c.domain_id == bindparam("domain_id")))

@@ -6,7 +6,8 @@ import orjson
 from sqlalchemy import Connection, bindparam, func, insert, or_, select, update
 
 from ...store.prepared import Later, Prepared
-from ..tables import cases, merges, related_items, tags
+from ..tables import cases, merges, tags
+from . import related_items as related_item_queries
 
 IN_PROGRESS, COMPLETED, FAILED = "IN_PROGRESS", "COMPLETED", "FAILED"
 
@@ -118,11 +119,10 @@ def retry_later(conn: Connection, merge_id: str, run_after: int, failure: str) -
     return conn.scalar(select(merges.c.attempts).where(merges.c.merge_id == merge_id)) or 0
 
 
-def move_item(conn: Connection, item_seq: int, to_case_seq: int, old_arn: str,
-              new_arn: str) -> None:
+def move_item(conn: Connection, item_seq: int, from_case_seq: int, to_case_seq: int,
+              old_arn: str, new_arn: str) -> None:
     """Move a related item to another case of the domain, its tags with it (they are keyed
     by the item's ARN, which names the case)."""
-    conn.execute(update(related_items).where(related_items.c.seq == item_seq)
-                 .values(case_seq=to_case_seq))
+    related_item_queries.move_item(conn, item_seq, from_case_seq, to_case_seq)
     conn.execute(update(tags).where(tags.c.resource_arn == old_arn)
                  .values(resource_arn=new_arn))

@@ -36,21 +36,29 @@ def find(conn: Connection, case_seq: int, related_item_id: str) -> dict | None:
 
 # By the case's domain and id rather than its seq, so that the count can travel with the
 # statement that locks the case (CreateRelatedItem): it runs after the lock, on a snapshot of
-# its own, and sees every item the lock waited for.
-_COUNTS_BY_TYPE = Prepared(
-    select(related_items.c.type, func.count())
+# its own, and sees every item the lock waited for. For the types with a quota of their own;
+# the case's row counts all its items (``related_item_count``).
+_COUNT_OF_TYPE = Prepared(
+    select(func.count())
     .select_from(related_items.join(cases, cases.c.seq == related_items.c.case_seq))
-    .where(cases.c.domain_id == bindparam("domain_id"), cases.c.case_id == bindparam("case_id"))
-    .group_by(related_items.c.type))
+    .where(cases.c.domain_id == bindparam("domain_id"), cases.c.case_id == bindparam("case_id"),
+           related_items.c.type == bindparam("type")))
 
 
-def counts_by_type(conn: Connection, domain_id: str, case_id: str) -> dict[str, int]:
-    """How many related items of each type a case has."""
-    return {kind: number for kind, number in _COUNTS_BY_TYPE.all(
-        conn, {"domain_id": domain_id, "case_id": case_id})}
+def count_of_type(conn: Connection, domain_id: str, case_id: str, item_type: str) -> int:
+    """How many related items of ``item_type`` a case has."""
+    return _COUNT_OF_TYPE.scalar(conn, {"domain_id": domain_id, "case_id": case_id,
+                                        "type": item_type})
 
 
 _INSERT_ITEM = Inserter(related_items, returning=related_items.c.seq)
+_COUNT_ITEMS = Prepared(update(cases).where(cases.c.seq == bindparam("case_seq")).values(
+    related_item_count=cases.c.related_item_count + bindparam("added", type_=Integer)))
+
+
+def _count(conn: Connection, case_seq: int, added: int) -> None:
+    """Keep the case's ``related_item_count`` (with the next statement: nothing reads it)."""
+    _COUNT_ITEMS.defer(conn, {"case_seq": case_seq, "added": added})
 
 
 def insert_item(conn: Connection, row: dict, *, number: bool = True) -> int | None:
@@ -59,10 +67,19 @@ def insert_item(conn: Connection, row: dict, *, number: bool = True) -> int | No
     row = {**row, "content": orjson.dumps(row["content"]).decode(),
            "search_key": search_key(row["type"], row["content"]),
            "created_by": orjson.dumps(row["created_by"]).decode() if row["created_by"] else None}
+    _count(conn, row["case_seq"], 1)
     if not number:
         _INSERT_ITEM.defer(conn, row)
         return None
     return _INSERT_ITEM(conn, row)
+
+
+def move_item(conn: Connection, item_seq: int, from_case_seq: int, to_case_seq: int) -> None:
+    """Give a related item to another case of the domain."""
+    _count(conn, from_case_seq, -1)
+    _count(conn, to_case_seq, 1)
+    conn.execute(update(related_items).where(related_items.c.seq == item_seq)
+                 .values(case_seq=to_case_seq))
 
 
 def save_content(conn: Connection, seq: int, content: dict, user: dict | None) -> None:
@@ -72,8 +89,9 @@ def save_content(conn: Connection, seq: int, content: dict, user: dict | None) -
         last_updated_user=orjson.dumps(user).decode() if user else None))
 
 
-def delete_item(conn: Connection, seq: int) -> None:
-    """Remove a related item."""
+def delete_item(conn: Connection, seq: int, case_seq: int) -> None:
+    """Remove a related item of the case ``case_seq``."""
+    _count(conn, case_seq, -1)
     conn.execute(delete(related_items).where(related_items.c.seq == seq))
 
 
