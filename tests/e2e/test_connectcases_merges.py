@@ -294,12 +294,25 @@ def test_unknown_and_foreign_cases_are_not_found(slow, cc, domain, template):
                    secondaryCaseIds=[elsewhere]) == ("ResourceNotFoundException", 404)
 
 
-def test_related_item_quota_refuses_the_merge(cc, domain, template):
+def commented_pair(cc, domain, template, on_primary: int) -> tuple[str, str]:
+    """A primary case holding ``on_primary`` comments and a secondary holding two."""
     primary, secondary = new_case(cc, domain, template), new_case(cc, domain, template)
-    for n in range(198):
+    for n in range(on_primary):
         comment(cc, domain, primary, f"note {n}")
     comment(cc, domain, secondary, "one")
     comment(cc, domain, secondary, "two")
+    return primary, secondary
+
+
+def assert_full(cc, domain, case_id) -> None:
+    """The case holds the 200 related items a case may hold."""
+    assert code_of(cc.create_related_item, domainId=domain, caseId=case_id, type="Comment",
+                   content={"comment": {"body": "over", "contentType": "Text/Plain"}}) == (
+        "ServiceQuotaExceededException", 402)
+
+
+def test_related_item_quota_refuses_the_merge(cc, domain, template):
+    primary, secondary = commented_pair(cc, domain, template, 198)
     # 198 + 2 moved + the new link = 201: refused; without moving comments it fits.
     error = error_of(cc.start_merge_cases, domainId=domain, caseId=primary,
                      secondaryCaseIds=[secondary], relatedItemsConfiguration={"comment": True})
@@ -311,25 +324,17 @@ def test_related_item_quota_refuses_the_merge(cc, domain, template):
                                        maxResults=25)["relatedItems"]) == 25
     # 198 and the link: room for one more.
     comment(cc, domain, primary, "last")
-    assert code_of(cc.create_related_item, domainId=domain, caseId=primary, type="Comment",
-                   content={"comment": {"body": "over", "contentType": "Text/Plain"}}) == (
-        "ServiceQuotaExceededException", 402)
+    assert_full(cc, domain, primary)
 
 
 def test_moved_items_count_on_their_new_case(cc, domain, template):
-    primary, secondary = new_case(cc, domain, template), new_case(cc, domain, template)
-    for n in range(195):
-        comment(cc, domain, primary, f"note {n}")
-    comment(cc, domain, secondary, "one")
-    comment(cc, domain, secondary, "two")
+    primary, secondary = commented_pair(cc, domain, template, 195)
     merge(cc, domain, primary, secondary, relatedItemsConfiguration={"comment": True})
     wait_completed(cc, domain, secondary)
     # 195 + 2 moved + the link = 198: room for two more.
     comment(cc, domain, primary, "199")
     comment(cc, domain, primary, "200")
-    assert code_of(cc.create_related_item, domainId=domain, caseId=primary, type="Comment",
-                   content={"comment": {"body": "over", "contentType": "Text/Plain"}}) == (
-        "ServiceQuotaExceededException", 402)
+    assert_full(cc, domain, primary)
 
 
 def test_while_a_merge_runs_its_secondary_is_frozen_and_its_primary_kept(cc, domain, template,
