@@ -26,7 +26,7 @@ from . import search as search_queries
 #           share lock on the domain's row: PostgreSQL records the holders of a row's share
 #           lock in a MultiXact, a new one each time a holder joins, written to the row's
 #           header and to the WAL; with every write of a busy domain taking it, that cost a
-#           quarter of the database's CPU per CreateRelatedItem;
+#           tenth to a quarter of the database's CPU per CreateRelatedItem;
 #   DEFINE  (FOR NO KEY UPDATE of the row): changes to what the domain defines (fields,
 #           options, layouts, templates, case rules, tags, event configuration), one at a
 #           time, so that a count-based quota or a name's uniqueness is checked and used by one
