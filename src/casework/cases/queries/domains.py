@@ -31,14 +31,12 @@ from . import search as search_queries
 #           options, layouts, templates, case rules, tags, event configuration), one at a
 #           time, so that a count-based quota or a name's uniqueness is checked and used by one
 #           request;
-#   DELETE  (FOR UPDATE of the row, then the advisory lock, exclusive): DeleteDomain, alone,
-#           once the writes and changes under way have ended; it takes the advisory lock only
-#           once the row is found in the caller's account, so that no other account's writes
-#           wait for a DeleteDomain that answers 404.
-# A write takes the advisory lock in a statement of its own, before the statement that reads
-# the domain: each statement reads a snapshot of its own (READ COMMITTED), so a write that
-# waited for a DeleteDomain finds the domain gone. Two domains whose ids hash alike share a
-# lock: a DeleteDomain may then wait for the other's writes too, nothing more.
+#   DELETE  (the advisory lock, exclusive, then FOR UPDATE of the row): DeleteDomain, alone,
+#           once the writes and changes under way have ended.
+# The advisory lock is taken by a statement of its own, before the statement that reads the
+# domain: each statement reads a snapshot of its own (READ COMMITTED), so a write that waited
+# for a DeleteDomain finds the domain gone. Two domains whose ids hash alike share a lock:
+# a DeleteDomain may then wait for the other's writes too, nothing more.
 WRITE, DEFINE, DELETE = "write", "define", "delete"
 _ROW_LOCKS = {DEFINE: {"key_share": True}, DELETE: {}}
 _KEY = func.hashtextextended(bindparam("domain_id"), literal_column("0"))
@@ -65,11 +63,6 @@ def hold(conn: Connection, domain_id: str, lock: str | None) -> None:
 def find(conn: Connection, account_id: str, domain_id: str, lock: str | None = None):
     """The account's domain row in whichever region it lives, or None; ``lock`` (WRITE,
     DEFINE, DELETE) holds it."""
-    if lock == DELETE:
-        found = _FIND[DELETE].first(conn, {"account_id": account_id, "domain_id": domain_id})
-        if found is not None:
-            hold(conn, domain_id, DELETE)
-        return found
     hold(conn, domain_id, lock)
     return _FIND[lock].first(conn, {"account_id": account_id, "domain_id": domain_id})
 
