@@ -48,12 +48,13 @@ def pair(tmp_path_factory):
 
 
 def clients(pair, service: str, prefix: str = "7700") -> list:
-    """Clients of a fresh account, one per server; no retries, so every error is seen."""
+    """Clients of a fresh account, one per server; no retries, so every error is seen
+    (botocore's ``max_attempts`` counts retries; ``total_max_attempts`` counts the first try)."""
     account = f"{prefix}{next(_accounts):08d}"
     key, secret = pair[0].new_account(account)
     return [boto3.client(service, endpoint_url=running.endpoint, region_name=REGION,
                          aws_access_key_id=key, aws_secret_access_key=secret,
-                         config=Config(retries={"max_attempts": 1},
+                         config=Config(retries={"total_max_attempts": 1},
                                        max_pool_connections=THREADS))
             for running in pair]
 

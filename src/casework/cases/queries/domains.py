@@ -32,7 +32,11 @@ from . import search as search_queries
 #           time, so that a count-based quota or a name's uniqueness is checked and used by one
 #           request;
 #   DELETE  (the advisory lock, exclusive, then FOR UPDATE of the row): DeleteDomain, alone,
-#           once the writes and changes under way have ended.
+#           once the writes and changes under way have ended. In that order: a write's
+#           foreign-key checks (batch requests, merges) share-lock the domain's row, so a
+#           DeleteDomain holding the row while it waits for the writes would deadlock with
+#           them. (So the lock is taken for any domain id a caller names; a DeleteDomain that
+#           answers 404 holds it for its own short transaction.)
 # The advisory lock is taken by a statement of its own, before the statement that reads the
 # domain: each statement reads a snapshot of its own (READ COMMITTED), so a write that waited
 # for a DeleteDomain finds the domain gone. Two domains whose ids hash alike share a lock:
