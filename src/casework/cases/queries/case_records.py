@@ -84,9 +84,7 @@ def find_with_domain(conn: Connection, account_id: str, domain_id: str, case_id:
     ``template_id`` and ``created_at``, the domain's ``region`` and ``definitions_version``
     prefixed ``domain_``. Without the domain, None; without the case, the case's columns are
     None, or, with ``lock`` (both held until the transaction ends), None."""
-    if lock:
-        domain_queries.hold(conn, domain_id, domain_queries.WRITE)
-    return (_FIND_WITH_DOMAIN_LOCKED if lock else _FIND_WITH_DOMAIN).first(
+    return _find_with_domain(conn, domain_id, lock).first(
         conn, {"account_id": account_id, "domain_id": domain_id, "case_id": case_id})
 
 
@@ -94,10 +92,17 @@ def find_with_domain_later(conn: Connection, account_id: str, domain_id: str, ca
                            check, *, lock: bool = False) -> Later:
     """``check`` of :func:`find_with_domain`'s row, read with the next statement
     (``Prepared.first_later``)."""
-    if lock:
-        domain_queries.hold(conn, domain_id, domain_queries.WRITE)
-    return (_FIND_WITH_DOMAIN_LOCKED if lock else _FIND_WITH_DOMAIN).first_later(
+    return _find_with_domain(conn, domain_id, lock).first_later(
         conn, {"account_id": account_id, "domain_id": domain_id, "case_id": case_id}, check)
+
+
+def _find_with_domain(conn: Connection, domain_id: str, lock: bool) -> Prepared:
+    """The statement that reads the domain and its case; with ``lock``, the domain's hold
+    taken first (``queries.domains.hold``)."""
+    if not lock:
+        return _FIND_WITH_DOMAIN
+    domain_queries.hold(conn, domain_id, domain_queries.WRITE)
+    return _FIND_WITH_DOMAIN_LOCKED
 
 
 def lock_many(conn: Connection, domain_id: str, case_ids: list[str]) -> None:
