@@ -139,7 +139,7 @@ class _Captured(Exception):
 def client(endpoint: str, service: str):
     return boto3.client(service, endpoint_url=endpoint, region_name=REGION,
                         aws_access_key_id="test", aws_secret_access_key="test",
-                        config=Config(retries={"max_attempts": 1}))
+                        config=Config(retries={"total_max_attempts": 1}))
 
 
 def signed(endpoint: str, service: str, operation: str, **params) -> dict:

@@ -103,7 +103,7 @@ def measure(endpoint: str, repeat: int, pid: int) -> dict[str, tuple[float, floa
     def client(service):
         return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
                             aws_access_key_id="test", aws_secret_access_key="test",
-                            config=Config(retries={"max_attempts": 1}))
+                            config=Config(retries={"total_max_attempts": 1}))
 
     cc, support = client("connectcases"), client("support")
     domain = next(d["domainId"] for d in cc.list_domains()["domains"] if d["name"] == "seed")

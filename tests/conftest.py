@@ -97,7 +97,7 @@ class Server:
             region_name=REGION,
             aws_access_key_id=key,
             aws_secret_access_key=secret,
-            config=Config(retries={"max_attempts": 1}, **config),
+            config=Config(retries={"total_max_attempts": 1}, **config),
         )
 
     def casework(self, *args: str) -> subprocess.CompletedProcess:

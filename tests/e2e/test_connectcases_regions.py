@@ -16,7 +16,7 @@ ACCOUNT = "444455556666"
 def regional(server, keys, service: str, region: str):
     return boto3.client(service, endpoint_url=server.endpoint, region_name=region,
                         aws_access_key_id=keys[0], aws_secret_access_key=keys[1],
-                        config=Config(retries={"max_attempts": 1}))
+                        config=Config(retries={"total_max_attempts": 1}))
 
 
 @pytest.fixture(scope="module")

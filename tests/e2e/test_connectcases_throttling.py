@@ -30,7 +30,7 @@ def client(server, keys, **retries):
 
 
 def test_rapid_calls_get_429_throttling_exception(throttled, keys):
-    impatient = client(throttled, keys, max_attempts=1)
+    impatient = client(throttled, keys, total_max_attempts=1)
     errors = []
     for _ in range(5):
         try:
@@ -58,9 +58,9 @@ def test_standard_retry_mode_waits_out_the_throttle(throttled, keys):
 
 
 def test_buckets_are_per_operation_and_account(throttled, keys):
-    impatient = client(throttled, keys, max_attempts=1)
+    impatient = client(throttled, keys, total_max_attempts=1)
     other = throttled.new_account("333333333391")
-    stranger = client(throttled, other, max_attempts=1)
+    stranger = client(throttled, other, total_max_attempts=1)
     with pytest.raises(impatient.exceptions.ThrottlingException):
         for _ in range(5):
             impatient.list_domains()

@@ -254,7 +254,7 @@ ADVISOR_CALLS = [
 def test_trusted_advisor_is_served_in_us_east_1_only(server, region):
     elsewhere = boto3.client("support", endpoint_url=server.endpoint, region_name=region,
                              aws_access_key_id="test", aws_secret_access_key="test",
-                             config=Config(retries={"max_attempts": 1}))
+                             config=Config(retries={"total_max_attempts": 1}))
     for name, params in ADVISOR_CALLS:
         with pytest.raises(ClientError) as caught:
             getattr(elsewhere, name)(**params)

@@ -474,7 +474,8 @@ def test_urls_name_the_host_the_client_used(server):
     port = urlsplit(server.endpoint).port
     support = boto3.client("support", endpoint_url=f"http://localhost:{port}",
                            region_name="us-east-1", aws_access_key_id="test",
-                           aws_secret_access_key="test", config=Config(retries={"max_attempts": 1}))
+                           aws_secret_access_key="test",
+                           config=Config(retries={"total_max_attempts": 1}))
     started = support.get_attachment_upload_links(fileName="h.txt", fileSizeBytes=1)
     url = started["uploadUrls"][0]["url"]
     assert url.startswith(f"http://localhost:{port}/_casework/support/uploads/")

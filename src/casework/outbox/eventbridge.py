@@ -56,7 +56,7 @@ class EventBridgeChannel(Channel):
                 client = self._clients[region] = boto3.session.Session().client(
                     "events", region_name=region, endpoint_url=self.endpoint,
                     config=Config(connect_timeout=5, read_timeout=self.timeout - 1,
-                                  retries={"max_attempts": 1}))
+                                  retries={"total_max_attempts": 1}))
             return client
 
     def entry(self, event: dict) -> dict:
