@@ -77,10 +77,12 @@ def create_case(ctx: Context, params: dict) -> dict:
     """A case from an Active template, with typed, rule-checked values (idempotent by token)."""
     domain_id = params["domainId"]
     token = params.get("clientToken") or None
-    # The domain and the token's earlier case, if any, in one round trip (PostgreSQL).
+    # The domain, the token's earlier case, if any, and the new case's number in one round
+    # trip (PostgreSQL); the rest of the request is sent with its COMMIT.
     domain = load_domain_later(ctx, domain_id, WRITE)
-    earlier = None if token is None else case_records.find_by_token_later(
+    earlier = None if token is None else case_records.claim_token_later(
         ctx.conn, domain_id, token)
+    seq = case_records.next_seq_later(ctx.conn)
     domain.get()
     template = load_template(ctx, domain_id, params["templateId"])
     if template["deleted"]:
@@ -101,13 +103,11 @@ def create_case(ctx: Context, params: dict) -> dict:
     rules.enforce(ctx, domain_id, template, stored, None)
 
     case_id = new_id()
-    case_seq = case_records.insert_case(ctx.conn, {
-        "domain_id": domain_id, "case_id": case_id, "template_id": template["id"],
-        "client_token": token, "request_hash": request_hash, "created_at": ctx.now})
-    if case_seq is None:
-        # A concurrent request with the same token created its case first: answer with it.
-        earlier = case_records.find_by_token(ctx.conn, domain_id, token)
-        return _earlier_case(ctx, domain_id, earlier, token, request_hash)
+    row = {"domain_id": domain_id, "case_id": case_id, "template_id": template["id"],
+           "client_token": token, "request_hash": request_hash, "created_at": ctx.now}
+    if seq is not None:
+        row["seq"] = seq.get()
+    case_seq = case_records.insert_case(ctx.conn, row)
     now = {"stringValue": iso(ctx.now)}
     service = {"case_id": {"stringValue": case_id},
                "reference_number": {"stringValue": _reference_number()},

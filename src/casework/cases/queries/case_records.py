@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from sqlalchemy import Connection, bindparam, delete, select
+from sqlalchemy import Connection, bindparam, delete, func, literal, select
 
 from ...store.prepared import Inserter, Later, Prepared
-from ...store.sql import RowsInserter, dialect_insert
+from ...store.sql import RowsInserter
 from ..tables import case_values, cases, contact_links, domains, related_items, tags
 from . import domains as domain_queries
 from . import search as search_queries
@@ -22,15 +22,13 @@ _FIND_LOCKED = Prepared(_FIND_QUERY.with_for_update(key_share=True))
 _FIND_BY_TOKEN = Prepared(select(cases).where(cases.c.domain_id == bindparam("domain_id"),
                                               cases.c.client_token == bindparam("client_token")))
 _INSERT_CASE = Inserter(cases, returning=cases.c.seq)
-# With a client token (every SDK sends one): nothing is inserted, and no row returned, when
-# the domain already has a case of that token, or a concurrent transaction is inserting one
-# (this statement then waits for it). Prepared: through SQLAlchemy's execute the same INSERT
-# cost about 250 µs more per CreateCase.
-_INSERT_CASE_ONCE = Prepared(lambda dialect: dialect_insert(dialect, cases).values(
-    {name: bindparam(name) for name in ("domain_id", "case_id", "template_id", "client_token",
-                                        "request_hash", "created_at")})
-    .on_conflict_do_nothing(index_elements=["domain_id", "client_token"])
-    .returning(cases.c.seq))
+# On PostgreSQL a new case is numbered before its insert, which then travels with the COMMIT.
+_INSERT_NUMBERED_CASE = Inserter(cases)
+_NEXT_SEQ = Prepared(select(func.nextval(func.pg_get_serial_sequence(literal("cases_cases"),
+                                                                     literal("seq")))))
+# A client token's own advisory lock (the two-key form: a key space apart from the domains').
+_CLAIM_TOKEN = Prepared(select(func.pg_advisory_xact_lock(func.hashtext(bindparam("domain_id")),
+                                                          func.hashtext(bindparam("token")))))
 _VALUES = Prepared(select(case_values.c.field_id, case_values.c.kind, case_values.c.string_value,
                           case_values.c.double_value, case_values.c.boolean_value)
                    .where(case_values.c.case_seq == bindparam("case_seq")))
@@ -113,23 +111,36 @@ def lock_many(conn: Connection, domain_id: str, case_ids: list[str]) -> None:
                  .order_by(cases.c.seq).with_for_update(key_share=True)).all()
 
 
-def find_by_token(conn: Connection, domain_id: str, client_token: str):
-    """The case created with ``client_token``, or None."""
-    return _FIND_BY_TOKEN.first(conn, {"domain_id": domain_id, "client_token": client_token})
+def claim_token_later(conn: Connection, domain_id: str, client_token: str) -> Later:
+    """The case created with ``client_token`` in the domain, or None, read with the next
+    statement (``Prepared.first_later``); the token stays claimed until the transaction ends.
 
-
-def find_by_token_later(conn: Connection, domain_id: str, client_token: str) -> Later:
-    """:func:`find_by_token`, read with the next statement (``Prepared.first_later``)."""
+    On PostgreSQL the claim is an advisory lock on the (domain, token) pair, taken by a
+    statement of its own before the read: a concurrent request with the same token waits for
+    this one to end, then reads its case (each statement reads a snapshot of its own). SQLite's
+    write transactions already run one at a time."""
+    if conn.dialect.name == "postgresql":
+        _CLAIM_TOKEN.defer(conn, {"domain_id": domain_id, "token": client_token})
     return _FIND_BY_TOKEN.first_later(conn, {"domain_id": domain_id,
                                              "client_token": client_token})
 
 
-def insert_case(conn: Connection, row: dict) -> int | None:
-    """Store a new case; returns its sequence number, or None when its client token is
-    already taken (by a committed case, or one whose request this insert waited for)."""
-    if row.get("client_token") is None:
-        return _INSERT_CASE(conn, row)
-    return _INSERT_CASE_ONCE.scalar(conn, row)
+def next_seq_later(conn: Connection) -> Later | None:
+    """On PostgreSQL, a new case's sequence number, drawn with the next statement, for
+    :func:`insert_case`; None on SQLite, where the insert numbers the case."""
+    if conn.dialect.name != "postgresql":
+        return None
+    return _NEXT_SEQ.first_later(conn, {}, lambda row: row[0])
+
+
+def insert_case(conn: Connection, row: dict) -> int:
+    """Store a new case; returns its sequence number. A row numbered already (``seq``, from
+    :func:`next_seq_later`) is sent with the transaction's next statement or its COMMIT.
+    A ``client_token`` must have been claimed (:func:`claim_token_later`) and found free."""
+    if "seq" in row:
+        _INSERT_NUMBERED_CASE.defer(conn, row)
+        return row["seq"]
+    return _INSERT_CASE(conn, row)
 
 
 def values(conn: Connection, case_seq: int) -> dict[str, dict]:
