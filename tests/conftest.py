@@ -89,12 +89,15 @@ class Server:
     env: dict
     database_url: str
 
-    def client(self, service: str, key: str = "test", secret: str = "test", **config) -> object:
-        """A boto3 client for ``service`` signed with the given key."""
+    def client(self, service: str, key: str = "test", secret: str = "test",
+               region: str = REGION, **config) -> object:
+        """A boto3 client for ``service`` signed with the given key for ``region``; it makes
+        one attempt (botocore's ``max_attempts`` counts retries, ``total_max_attempts`` the
+        first try too), so every error is seen."""
         return boto3.client(
             service,
             endpoint_url=self.endpoint,
-            region_name=REGION,
+            region_name=region,
             aws_access_key_id=key,
             aws_secret_access_key=secret,
             config=Config(retries={"total_max_attempts": 1}, **config),

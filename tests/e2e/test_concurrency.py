@@ -16,13 +16,11 @@ import uuid
 from collections import Counter
 from concurrent.futures import ThreadPoolExecutor
 
-import boto3
 import httpx
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from cases_helpers import text
-from conftest import POSTGRES_URL, REGION, fresh_database_url, postgres_admin, start_server
+from conftest import POSTGRES_URL, fresh_database_url, postgres_admin, start_server
 from sqlalchemy import create_engine
 from sqlalchemy import text as sql
 from sqlalchemy.engine import make_url
@@ -48,14 +46,10 @@ def pair(tmp_path_factory):
 
 
 def clients(pair, service: str, prefix: str = "7700") -> list:
-    """Clients of a fresh account, one per server; no retries, so every error is seen
-    (botocore's ``max_attempts`` counts retries; ``total_max_attempts`` counts the first try)."""
+    """Clients of a fresh account, one per server; no retries, so every error is seen."""
     account = f"{prefix}{next(_accounts):08d}"
     key, secret = pair[0].new_account(account)
-    return [boto3.client(service, endpoint_url=running.endpoint, region_name=REGION,
-                         aws_access_key_id=key, aws_secret_access_key=secret,
-                         config=Config(retries={"total_max_attempts": 1},
-                                       max_pool_connections=THREADS))
+    return [running.client(service, key, secret, max_pool_connections=THREADS)
             for running in pair]
 
 

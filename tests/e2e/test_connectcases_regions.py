@@ -5,18 +5,14 @@ from __future__ import annotations
 
 import uuid
 
-import boto3
 import pytest
-from botocore.config import Config
 from cases_helpers import error_of, new_case, new_domain, new_template
 
 ACCOUNT = "444455556666"
 
 
 def regional(server, keys, service: str, region: str):
-    return boto3.client(service, endpoint_url=server.endpoint, region_name=region,
-                        aws_access_key_id=keys[0], aws_secret_access_key=keys[1],
-                        config=Config(retries={"total_max_attempts": 1}))
+    return server.client(service, *keys, region=region)
 
 
 @pytest.fixture(scope="module")

@@ -7,9 +7,7 @@ import re
 import subprocess
 import time
 
-import boto3
 import pytest
-from botocore.config import Config
 from botocore.exceptions import ClientError
 from conftest import start_server
 
@@ -252,9 +250,7 @@ ADVISOR_CALLS = [
 
 @pytest.mark.parametrize("region", ["us-west-2", "eu-west-1", "ap-southeast-2"])
 def test_trusted_advisor_is_served_in_us_east_1_only(server, region):
-    elsewhere = boto3.client("support", endpoint_url=server.endpoint, region_name=region,
-                             aws_access_key_id="test", aws_secret_access_key="test",
-                             config=Config(retries={"total_max_attempts": 1}))
+    elsewhere = server.client("support", region=region)
     for name, params in ADVISOR_CALLS:
         with pytest.raises(ClientError) as caught:
             getattr(elsewhere, name)(**params)
