@@ -8,6 +8,7 @@ import uuid
 import boto3
 import pytest
 from cases_helpers import account_client, code_of, error_of, new_domain
+from sqlalchemy import create_engine, text
 
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
@@ -102,6 +103,61 @@ def test_delete_domain_removes_everything_in_it(other):
         (connectcases.get_case, {"caseId": case_id, "fields": [{"id": "title"}]}),
     ]:
         assert code_of(call, domainId=domain_id, **params) == ("ResourceNotFoundException", 404)
+
+
+# Every table that holds rows of a case, by its case's sequence number. On PostgreSQL they have
+# no foreign key to the case (migration cases_0010): DeleteCase and DeleteDomain remove them.
+CASE_ROWS = ("cases_case_values", "cases_related_items", "cases_contact_links",
+             "cases_audit_events")
+
+
+def rows_of(server, case_seqs: list[int]) -> dict[str, int]:
+    """How many rows each table of a case's rows holds for ``case_seqs``, and their
+    search documents."""
+    engine = create_engine(server.database_url)
+    with engine.connect() as conn:
+        seq_column = {table: "case_seq" for table in CASE_ROWS}
+        # The search documents: FTS5's rowid is the case's seq on SQLite.
+        sqlite = engine.dialect.name == "sqlite"
+        seq_column["cases_search_terms"] = "rowid" if sqlite else "case_seq"
+        counts = {table: conn.execute(text(
+            f"SELECT count(*) FROM {table} WHERE {column} IN ({', '.join(map(str, case_seqs))})"
+        )).scalar_one() for table, column in seq_column.items()}
+    engine.dispose()
+    return counts
+
+
+def test_deleting_a_case_or_its_domain_leaves_none_of_its_rows(server, other):
+    connectcases = other
+    domain_id = new_domain(connectcases)
+    template_id = connectcases.create_template(domainId=domain_id, name="T")["templateId"]
+    case_ids = [connectcases.create_case(
+        domainId=domain_id, templateId=template_id,
+        fields=[{"id": "title", "value": {"stringValue": f"Printer {n}"}}])["caseId"]
+        for n in range(2)]
+    contact = ("arn:aws:connect:us-east-1:333333333300:instance/"
+               f"{uuid.uuid4()}/contact/{uuid.uuid4()}")
+    for case_id in case_ids:
+        connectcases.create_related_item(domainId=domain_id, caseId=case_id, type="Contact",
+                                         content={"contact": {"contactArn": contact}})
+        connectcases.create_related_item(
+            domainId=domain_id, caseId=case_id, type="Comment",
+            content={"comment": {"body": "Called back", "contentType": "Text/Plain"}})
+    engine = create_engine(server.database_url)
+    with engine.connect() as conn:
+        seqs = dict(conn.execute(text(
+            "SELECT case_id, seq FROM cases_cases WHERE domain_id = :d"), {"d": domain_id}).all())
+    engine.dispose()
+    deleted, kept = (seqs[case_id] for case_id in case_ids)
+    assert all(rows_of(server, [seq]) == {
+        "cases_case_values": 6, "cases_related_items": 2, "cases_contact_links": 1,
+        "cases_audit_events": 3, "cases_search_terms": 1} for seq in (deleted, kept))
+
+    connectcases.delete_case(domainId=domain_id, caseId=case_ids[0])
+    assert set(rows_of(server, [deleted]).values()) == {0}
+    assert rows_of(server, [kept])["cases_case_values"] == 6
+    connectcases.delete_domain(domainId=domain_id)
+    assert set(rows_of(server, [deleted, kept]).values()) == {0}
 
 
 def test_accounts_never_see_each_others_domains(other, account):

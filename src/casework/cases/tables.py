@@ -98,6 +98,11 @@ cases = Table(
     Index("ix_cases_cases_domain_seq", "domain_id", "seq"),
 )
 
+# A case's rows below (values, related items, contact links, audit events) hang off it with
+# ``ON DELETE CASCADE`` on SQLite. PostgreSQL drops these keys (migration cases_0010: each
+# insert ran a locking check of the case): there every path that deletes a case or a domain
+# deletes its rows itself (``queries.case_records.delete_case``, ``queries.domains``).
+
 # One row per field value of a case. Typed columns (rather than JSON) so that a case search
 # can compare and index values; ``domain_id`` (the case's) leads the search indexes, which
 # ``queries/search.py`` declares next to the queries that use them.
@@ -174,8 +179,8 @@ tags = Table(
 
 
 # --- audit history and event configuration -------------------------------------------------
-# Both hang off a parent row with ``ON DELETE CASCADE`` (SQLite runs with ``foreign_keys=ON``),
-# so deleting a case or a domain can never leave history behind, whichever code path deletes it.
+# Audit events hang off their case as a case's other rows do (above); the event configuration
+# hangs off its domain with ``ON DELETE CASCADE`` (SQLite runs with ``foreign_keys=ON``).
 
 # One row per audit event. The event's members that are lists or structures (fields,
 # performedBy, mergeMetadata) are only ever read and written whole, so they are JSON text.
@@ -194,7 +199,7 @@ audit_events = Table(
     Column("performed_by", Text, nullable=False),  # JSON AuditEventPerformedBy
     Column("fields", Text, nullable=False),  # JSON list of AuditEventField
     Column("merge_metadata", Text),  # JSON AuditMergeMetadata, merges only
-    # Serves the newest-first listing of one case and the cascade from cases_cases.
+    # Serves the newest-first listing of one case and the deletes of its history.
     Index("ix_cases_audit_events_case", "case_seq", "seq"),
 )
 

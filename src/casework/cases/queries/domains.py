@@ -7,6 +7,7 @@ from sqlalchemy import Connection, bindparam, delete, func, insert, literal_colu
 from ...store.prepared import Later, Prepared
 from ...store.tables import accounts
 from ..tables import (
+    audit_events,
     case_values,
     cases,
     contact_links,
@@ -127,7 +128,8 @@ def delete_domain(conn: Connection, domain_id: str) -> None:
     """Remove the domain and every row below it."""
     case_seqs = select(cases.c.seq).where(cases.c.domain_id == domain_id).scalar_subquery()
     search_queries.forget_cases(conn, case_seqs)
-    conn.execute(delete(case_values).where(case_values.c.case_seq.in_(case_seqs)))
+    for table in (case_values, audit_events):
+        conn.execute(delete(table).where(table.c.case_seq.in_(case_seqs)))
     conn.execute(delete(contact_links).where(contact_links.c.domain_id == domain_id))
     for table in (related_items, cases, field_options, definitions, tags):
         conn.execute(delete(table).where(table.c.domain_id == domain_id))
