@@ -111,20 +111,17 @@ CASE_ROWS = ("cases_case_values", "cases_related_items", "cases_contact_links",
              "cases_audit_events")
 
 
-def rows_of(server, case_seqs: list[int]) -> dict[str, int]:
+def rows_of(engine, case_seqs: list[int]) -> dict[str, int]:
     """How many rows each table of a case's rows holds for ``case_seqs``, and their
-    search documents."""
-    engine = create_engine(server.database_url)
+    search documents (each call reads in a transaction of its own)."""
+    seq_column = dict.fromkeys(CASE_ROWS, "case_seq")
+    # The search documents: FTS5's rowid is the case's seq on SQLite.
+    seq_column["cases_search_terms"] = "rowid" if engine.dialect.name == "sqlite" else "case_seq"
+    listed = ", ".join(map(str, case_seqs))
     with engine.connect() as conn:
-        seq_column = {table: "case_seq" for table in CASE_ROWS}
-        # The search documents: FTS5's rowid is the case's seq on SQLite.
-        sqlite = engine.dialect.name == "sqlite"
-        seq_column["cases_search_terms"] = "rowid" if sqlite else "case_seq"
-        counts = {table: conn.execute(text(
-            f"SELECT count(*) FROM {table} WHERE {column} IN ({', '.join(map(str, case_seqs))})"
-        )).scalar_one() for table, column in seq_column.items()}
-    engine.dispose()
-    return counts
+        return {table: conn.execute(text(
+            f"SELECT count(*) FROM {table} WHERE {column} IN ({listed})")).scalar_one()
+            for table, column in seq_column.items()}
 
 
 def test_deleting_a_case_or_its_domain_leaves_none_of_its_rows(server, other):
@@ -144,20 +141,23 @@ def test_deleting_a_case_or_its_domain_leaves_none_of_its_rows(server, other):
             domainId=domain_id, caseId=case_id, type="Comment",
             content={"comment": {"body": "Called back", "contentType": "Text/Plain"}})
     engine = create_engine(server.database_url)
-    with engine.connect() as conn:
-        seqs = dict(conn.execute(text(
-            "SELECT case_id, seq FROM cases_cases WHERE domain_id = :d"), {"d": domain_id}).all())
-    engine.dispose()
-    deleted, kept = (seqs[case_id] for case_id in case_ids)
-    assert all(rows_of(server, [seq]) == {
-        "cases_case_values": 6, "cases_related_items": 2, "cases_contact_links": 1,
-        "cases_audit_events": 3, "cases_search_terms": 1} for seq in (deleted, kept))
+    try:
+        with engine.connect() as conn:
+            seqs = dict(conn.execute(text(
+                "SELECT case_id, seq FROM cases_cases WHERE domain_id = :d"),
+                {"d": domain_id}).all())
+        deleted, kept = (seqs[case_id] for case_id in case_ids)
+        assert all(rows_of(engine, [seq]) == {
+            "cases_case_values": 6, "cases_related_items": 2, "cases_contact_links": 1,
+            "cases_audit_events": 3, "cases_search_terms": 1} for seq in (deleted, kept))
 
-    connectcases.delete_case(domainId=domain_id, caseId=case_ids[0])
-    assert set(rows_of(server, [deleted]).values()) == {0}
-    assert rows_of(server, [kept])["cases_case_values"] == 6
-    connectcases.delete_domain(domainId=domain_id)
-    assert set(rows_of(server, [deleted, kept]).values()) == {0}
+        connectcases.delete_case(domainId=domain_id, caseId=case_ids[0])
+        assert set(rows_of(engine, [deleted]).values()) == {0}
+        assert rows_of(engine, [kept])["cases_case_values"] == 6
+        connectcases.delete_domain(domainId=domain_id)
+        assert set(rows_of(engine, [deleted, kept]).values()) == {0}
+    finally:
+        engine.dispose()
 
 
 def test_accounts_never_see_each_others_domains(other, account):

@@ -101,7 +101,8 @@ cases = Table(
 # A case's rows below (values, related items, contact links, audit events) hang off it with
 # ``ON DELETE CASCADE`` on SQLite. PostgreSQL drops these keys (migration cases_0010: each
 # insert ran a locking check of the case): there every path that deletes a case or a domain
-# deletes its rows itself (``queries.case_records.delete_case``, ``queries.domains``).
+# deletes its rows itself (``queries.case_records.delete_case``,
+# ``queries.domains.delete_domain``).
 
 # One row per field value of a case. Typed columns (rather than JSON) so that a case search
 # can compare and index values; ``domain_id`` (the case's) leads the search indexes, which
