@@ -29,8 +29,9 @@ _pg: Any = None  # store.pg, once a statement for PostgreSQL is compiled
 class _Compiled:
     """One statement in one dialect: SQL text, how to build its parameters, how to read rows."""
 
-    __slots__ = ("_compiled", "_defaults", "_dollar", "_processors", "columns", "expanding",
-                 "named", "plan", "postgresql", "processors", "row", "sql", "variants")
+    __slots__ = ("_compiled", "_defaults", "_dollar", "_processors", "_takes", "columns",
+                 "expanding", "named", "plan", "postgresql", "processors", "row", "sql",
+                 "variants")
 
     def __init__(self, statement: ClauseElement, dialect):
         compiled = statement.compile(dialect=dialect)
@@ -64,6 +65,7 @@ class _Compiled:
             global _pg
             from . import pg as _pg  # psycopg is there: this is its dialect
         self._dollar: dict[str, tuple[bytes, list[int]]] = {}
+        self._takes: dict[tuple[str, ...], tuple[bytes, list[int], list]] = {}
 
     def dollar(self, sql: str, plan: list, values: list) -> tuple[bytes, list]:
         """``sql`` with ``$n`` parameters, and ``values`` (in plan order) in ``$n`` order."""
@@ -72,6 +74,21 @@ class _Compiled:
             found = self._dollar[sql] = _to_dollar(sql, [entry[0] for entry in plan])
         text, order = found
         return text, [values[i] for i in order]
+
+    def positional(self, names: tuple[str, ...]) -> tuple[bytes, list[int], list]:
+        """For values given as one list in the order of ``names`` (PostgreSQL, no IN lists):
+        the ``$n`` SQL, the list index of each ``$n``'s value, and the ``($n index,
+        processor)`` pairs to apply."""
+        found = self._takes.get(names)
+        if found is None:
+            where = {name: i for i, name in enumerate(names)}
+            # dollar() of the plan's own positions: the plan entry of each $n.
+            text, order = self.dollar(self.sql, self.plan, list(range(len(self.plan))))
+            entries = [self.plan[i] for i in order]
+            found = self._takes[names] = (
+                text, [where[entry[1]] for entry in entries],
+                [(n, entry[4]) for n, entry in enumerate(entries) if entry[4] is not None])
+        return found
 
     def processors_for(self, description, dialect) -> list:
         """The (column index, processor) pairs of this statement's result columns."""
@@ -266,6 +283,20 @@ class Prepared:
         less, and a row lock it takes is held only while the server commits. Its error, if
         any, is raised there and fails the request all the same. On SQLite it runs now."""
         self._cursor(conn, params or {}, defer=True)
+
+    def defer_values(self, conn: Connection, names: tuple[str, ...], values: list) -> None:
+        """:meth:`defer` with ``values[i]`` the value of the parameter ``names[i]``: no dict
+        of parameters is built, nor looked up one by one (a many-row insert has dozens)."""
+        compiled = self._compiled(conn.dialect)
+        if not compiled.postgresql or compiled.expanding:
+            self.defer(conn, dict(zip(names, values, strict=True)))
+            return
+        sql, order, processors = compiled.positional(names)
+        values = [values[i] for i in order]
+        for n, processor in processors:
+            if values[n] is not None:
+                values[n] = processor(values[n])
+        _pg.defer(conn.connection.driver_connection, sql, values)
 
 
 class Later:

@@ -74,7 +74,7 @@ class RowsInserter:
     def __init__(self, table: Table, columns: tuple[str, ...]):
         self.table, self.columns = table, columns
         self._sqlite: str | None = None
-        self._multi: dict[int, Prepared] = {}
+        self._multi: dict[int, tuple[tuple[str, ...], Prepared]] = {}
 
     def __call__(self, conn: Connection, rows: list[tuple]) -> None:
         if not rows:
@@ -91,10 +91,11 @@ class RowsInserter:
             conn.connection.driver_connection.executemany(sql, rows)
             return
         count = len(rows)
-        prepared = self._multi.get(count)
-        if prepared is None:
-            prepared = self._multi[count] = Prepared(insert(self.table).values([
+        found = self._multi.get(count)
+        if found is None:
+            names = tuple(f"{name}_{i}" for i in range(count) for name in self.columns)
+            found = self._multi[count] = (names, Prepared(insert(self.table).values([
                 {name: bindparam(f"{name}_{i}") for name in self.columns}
-                for i in range(count)]))
-        prepared.defer(conn, {f"{name}_{i}": value for i, row in enumerate(rows)
-                              for name, value in zip(self.columns, row, strict=True)})
+                for i in range(count)])))
+        names, prepared = found
+        prepared.defer_values(conn, names, [value for row in rows for value in row])

@@ -168,11 +168,11 @@ _FORGET = Prepared(lambda dialect: (
     delete(_FTS).where(_FTS.c.rowid.in_(bindparam("seqs", expanding=True)))
     if dialect == "sqlite" else
     delete(_TSV).where(_TSV.c.case_seq.in_(bindparam("seqs", expanding=True)))))
+_POSTGRES_INSERT_DOCUMENT = ("INSERT INTO cases_search_terms (case_seq, terms) "
+                             "VALUES (:seq, CAST(:terms AS tsvector))")
 _WRITE_DOCUMENT = Prepared(lambda dialect: text(
     "INSERT INTO cases_search_terms (rowid, terms) VALUES (:seq, :terms)"
-    if dialect == "sqlite" else
-    "INSERT INTO cases_search_terms (case_seq, terms) "
-    "VALUES (:seq, array_to_tsvector(CAST(:words AS text[])))"))
+    if dialect == "sqlite" else _POSTGRES_INSERT_DOCUMENT))
 
 
 def words_of_values(held: dict[str, dict]) -> list[str]:
@@ -209,7 +209,8 @@ def document(domain_id: str, words: list[str]) -> list[str]:
 # SQLite's index holds a document as one text of its entries (FTS5 splits it into tokens).
 SQLITE_INSERT_DOCUMENT = "INSERT INTO cases_search_terms (rowid, terms) VALUES (?, ?)"
 # The same text is PostgreSQL's ``tsvector`` input of those entries (letters and digits only,
-# so each is one lexeme, as ``array_to_tsvector`` makes it): a bulk load copies it as it is.
+# so each is one lexeme, as ``array_to_tsvector`` would make it): inserted with a cast, and
+# copied as it is by a bulk load.
 POSTGRES_COPY_DOCUMENTS = copy_statement("cases_search_terms", ("case_seq", "terms"))
 
 
@@ -218,22 +219,22 @@ def write_documents(conn: Connection, domain_id: str,
     """Insert the search-term documents ``(case seq, words)`` of cases of ``domain_id`` that
     have none."""
     mark = scope(domain_id)
-    entries = [(seq, [mark + word for word in words]) for seq, words in documents]
+    # Each document as the one text both databases take: FTS5 splits it into its entries,
+    # PostgreSQL reads it as the tsvector of those entries (see POSTGRES_COPY_DOCUMENTS).
+    entries = [(seq, " ".join([mark + word for word in words])) for seq, words in documents]
     later = at_batch_end(conn)
     if later is not None:  # SQLite's group commit: at the batch's end (see at_batch_end)
-        later.extend((SQLITE_INSERT_DOCUMENT, (seq, " ".join(scoped))) for seq, scoped in entries)
+        later.extend((SQLITE_INSERT_DOCUMENT, entry) for entry in entries)
         return
     if len(entries) > 1:  # many at once (seeding): one executemany
         if _is_sqlite(conn):
-            conn.exec_driver_sql(SQLITE_INSERT_DOCUMENT,
-                                 [(seq, " ".join(scoped)) for seq, scoped in entries])
+            conn.exec_driver_sql(SQLITE_INSERT_DOCUMENT, entries)
         else:
-            conn.execute(text("INSERT INTO cases_search_terms (case_seq, terms) "
-                              "VALUES (:seq, array_to_tsvector(CAST(:words AS text[])))"),
-                         [{"seq": seq, "words": scoped} for seq, scoped in entries])
+            conn.execute(text(_POSTGRES_INSERT_DOCUMENT),
+                         [{"seq": seq, "terms": terms} for seq, terms in entries])
         return
-    for seq, scoped in entries:  # nothing reads it back in the request: Prepared.defer
-        _WRITE_DOCUMENT.defer(conn, {"seq": seq, "terms": " ".join(scoped), "words": scoped})
+    for seq, terms in entries:  # nothing reads it back in the request: Prepared.defer
+        _WRITE_DOCUMENT.defer(conn, {"seq": seq, "terms": terms})
 
 
 _SQLITE_FORGET_DOCUMENT = "DELETE FROM cases_search_terms WHERE rowid = ?"
