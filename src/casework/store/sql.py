@@ -66,9 +66,9 @@ class RowsInserter:
     build (measured: six value rows of a Connect case alone, 24 µs against 54 µs for one
     multi-row ``VALUES`` statement through :class:`Prepared`; a whole CreateCase called in a
     loop on one connection, 310 against 315-328 µs). PostgreSQL: one multi-row ``INSERT``, a
-    :class:`Prepared` statement per row count, deferred (``Prepared.defer``): it travels with
-    the transaction's next statement, which sees its rows, and its error fails the request
-    there.
+    :class:`Prepared` statement per row count, deferred with its values as one list
+    (``Prepared.defer_values``): it travels with the transaction's next statement, which sees
+    its rows, and its error fails the request there.
     """
 
     def __init__(self, table: Table, columns: tuple[str, ...]):
