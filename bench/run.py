@@ -392,8 +392,9 @@ def _line(r: Result) -> str:
             + ("" if r.db_us is None else f" {r.db_us:6.0f}"))
 
 
-def verdicts(results: list[Result]) -> list[tuple[str, str, bool]]:
-    """(target, measured, met) for every target whose rows ran."""
+def verdicts(results: list[Result]) -> list[tuple[str, str, bool | None]]:
+    """(target, measured, met) for every target whose rows ran; ``met`` is None for a target
+    that does not apply on this machine."""
     by = {r.row: r for r in results}
     out: list[tuple[str, str, bool]] = []
 
@@ -443,10 +444,20 @@ def verdicts(results: list[Result]) -> list[tuple[str, str, bool]]:
             out.append((f"PostgreSQL p99 <= 50 ms: {r.row}", f"{pg.p99_ms:.1f} ms",
                         pg.p99_ms <= 50))
     if one + "DescribeCases by id" in by and two + "DescribeCases by id" in by:
-        value = by[two + "DescribeCases by id"].rps / by[one + "DescribeCases by id"].rps
+        alone = by[one + "DescribeCases by id"]
+        value = by[two + "DescribeCases by id"].rps / alone.rps
+        # The target holds when the machine has a core to spare: the cores the one-process
+        # row left idle (its server and database CPU; the load generator's is not counted).
+        busy = (alone.cpu_us + (alone.db_us or 0)) * alone.rps / 1e6
+        spare = (os.cpu_count() or 1) - busy
         out.append((f"PostgreSQL 2 processes >= 1.6x one, DescribeCases by id "
-                    f"({os.cpu_count()} cores)", f"{value:.2f}x", value >= 1.6))
+                    f"({os.cpu_count()} cores, {spare:.1f} spare)", f"{value:.2f}x",
+                    value >= 1.6 if spare >= 1 else None))
     return out
+
+
+def _verdict(met: bool | None) -> str:
+    return "not judged: no core to spare" if met is None else "yes" if met else "**no**"
 
 
 def report(results: list[Result], command: str) -> str:
@@ -455,7 +466,7 @@ def report(results: list[Result], command: str) -> str:
     checks = verdicts(results)
     if checks:
         lines += ["| target | measured | met |", "|---|---|---|"]
-        lines += [f"| {t} | {m} | {'yes' if ok else '**no**'} |" for t, m, ok in checks]
+        lines += [f"| {t} | {m} | {_verdict(ok)} |" for t, m, ok in checks]
     return "\n".join(lines) + "\n"
 
 
