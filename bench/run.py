@@ -15,6 +15,7 @@ import contextlib
 import json
 import os
 import re
+import resource
 import shutil
 import socket
 import subprocess
@@ -202,6 +203,7 @@ class Result:
     errors: int
     connections: int
     extra: dict = field(default_factory=dict)
+    others: float = 0.0  # cores used by every other process on the machine during the row
     db_us: float | None = None  # PostgreSQL backends' CPU per request
 
 
@@ -217,6 +219,20 @@ def _cpu(pids: list[int]) -> float:
             fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
             total += int(fields[11]) + int(fields[12])
     return total / os.sysconf("SC_CLK_TCK")
+
+
+def _machine_cpu() -> float:
+    """CPU seconds the whole machine has spent busy (every core, every process)."""
+    fields = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
+    user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
+    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+
+
+def _own_cpu() -> float:
+    """CPU seconds of this script and the children it has waited for (wrk)."""
+    me, children = resource.getrusage(resource.RUSAGE_SELF), resource.getrusage(
+        resource.RUSAGE_CHILDREN)
+    return me.ru_utime + me.ru_stime + children.ru_utime + children.ru_stime
 
 
 def _rss_mb(pids: list[int]) -> float:
@@ -244,7 +260,8 @@ def wrk(server: Server, requests: list[dict], row: str, duration: int, connectio
     sampler = threading.Thread(target=sample, daemon=True)
     db_pids = server.database_pids()
     db_before = {pid: _cpu([pid]) for pid in db_pids}
-    cpu_before = _cpu(pids)
+    cpu_before, machine_before, own_before = _cpu(pids), _machine_cpu(), _own_cpu()
+    started = time.monotonic()
     sampler.start()
     out = subprocess.run(["wrk", "-t1", f"-c{connections}", f"-d{duration}s", "--latency",
                           "-s", str(script), requests[0]["url"]], capture_output=True,
@@ -255,6 +272,9 @@ def wrk(server: Server, requests: list[dict], row: str, duration: int, connectio
     # Backends opened during the row count from zero; ones closed during it are not seen.
     db_cpu = sum(_cpu([pid]) - db_before.get(pid, 0.0)
                  for pid in set(server.database_pids()) | set(db_pids)) if db_pids else None
+    # What the rest of the machine used meanwhile, in cores: the row shares the cores with it.
+    others = (_machine_cpu() - machine_before - cpu - (db_cpu or 0.0)
+              - (_own_cpu() - own_before)) / (time.monotonic() - started)
     text = out.stdout
     total = int(re.search(r"(\d+) requests in", text)[1])
     errors = int(m[1]) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", text)) else 0
@@ -262,7 +282,7 @@ def wrk(server: Server, requests: list[dict], row: str, duration: int, connectio
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", text, re.M))
     return Result(row, float(re.search(r"Requests/sec:\s+([\d.]+)", text)[1]),
                   _ms(latency["50"]), _ms(latency["99"]), cpu / max(total, 1) * 1e6,
-                  peak[0], errors, connections,
+                  peak[0], errors, connections, others=max(others, 0.0),
                   db_us=None if db_cpu is None else db_cpu / max(total, 1) * 1e6)
 
 
@@ -383,12 +403,12 @@ def _casework_rows(bench: Bench, server: Server, label: str) -> None:
 # ----------------------------------------------------------------------------- report
 
 HEAD = (f"{'row':66} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU us':>7} {'RSS MB':>7} "
-        f"{'errors':>6} {'DB us':>6}")
+        f"{'errors':>6} {'others':>6} {'DB us':>6}")
 
 
 def _line(r: Result) -> str:
     return (f"{r.row:66} {r.rps:8.0f} {r.p50_ms:7.2f} {r.p99_ms:7.2f} {r.cpu_us:7.0f} "
-            f"{r.rss_mb:7.1f} {r.errors:6d}"
+            f"{r.rss_mb:7.1f} {r.errors:6d} {r.others:6.2f}"
             + ("" if r.db_us is None else f" {r.db_us:6.0f}"))
 
 
