@@ -340,17 +340,37 @@ def moto_rows(bench: Bench) -> None:
         server.stop()
 
 
-def casework_rows(bench: Bench, label: str = "", database_url: str | None = None,
-                  workers: int = 1) -> None:
-    extra = ("--workers", str(workers)) if workers > 1 else ()
-    server = casework(bench.tmp, *extra, database_url=database_url)
+@dataclass
+class Setup:
+    """A Casework server to run the Casework rows on: its label, database and processes."""
+    label: str
+    database_url: str | None = None
+    workers: int = 1
+
+
+def casework_rows(bench: Bench, setups: list[Setup]) -> None:
+    """The Casework rows on every setup, the servers running side by side: each scenario runs
+    on one setup after the other before the next scenario, so that the rows compared in a
+    ratio (PostgreSQL against SQLite) run within seconds of each other, under the same load."""
+    servers: list[Server] = []
     try:
-        _casework_rows(bench, server, label)
+        plans = []
+        for setup in setups:
+            extra = ("--workers", str(setup.workers)) if setup.workers > 1 else ()
+            servers.append(casework(bench.tmp, *extra, database_url=setup.database_url))
+            plans.append(_casework_rows(servers[-1], setup.label, bench))
+        for scenario in zip(*plans, strict=True):
+            for server, (row, request, connections) in zip(servers, scenario, strict=True):
+                if row is not None:
+                    bench.run(server, row, request, connections)
     finally:
-        server.stop()
+        for server in servers:
+            server.stop()
 
 
-def _casework_rows(bench: Bench, server: Server, label: str) -> None:
+def _casework_rows(server: Server, label: str, bench: Bench) -> list[tuple]:
+    """Make the data the rows read, then the rows as ``(row, request, connections)``, in
+    the same order for every label (``row`` None where a label has no such row)."""
     end = server.endpoint
     support = client(end, "support")
     case_id = support.create_case(subject="load", communicationBody="bench")["caseId"]
@@ -368,36 +388,41 @@ def _casework_rows(bench: Bench, server: Server, label: str) -> None:
     contact = f"{INSTANCE}/contact/{uuid.uuid4()}"
     cc.create_related_item(domainId=domain, caseId=connect_case, type="Contact",
                            content={"contact": {"contactArn": contact}})
-    p = label
     by_id = lambda: signed(end, "support", "describe_cases", caseIdList=[case_id])  # noqa: E731
-    bench.run(server, f"{p}CreateCase", lambda: signed(
-        end, "support", "create_case", subject="Instance unreachable",
-        communicationBody="Since 10:00 UTC"))
-    bench.run(server, f"{p}AddCommunicationToCase", lambda: signed(
-        end, "support", "add_communication_to_case", caseId=case_id,
-        communicationBody="Logs attached", ccEmailAddresses=["ops@example.com"]))
-    bench.run(server, f"{p}DescribeCases by id", by_id)
-    bench.run(server, f"{p}DescribeCases page of 10", lambda: signed(
-        end, "support", "describe_cases", maxResults=10, includeCommunications=False))
-    bench.run(server, f"{p}DescribeCommunications", lambda: signed(
-        end, "support", "describe_communications", caseId=case_id, maxResults=10))
-    bench.run(server, f"{p}Connect CreateCase", lambda: signed(
-        end, "connectcases", "create_case", domainId=domain, templateId=template,
-        fields=fields))
-    bench.run(server, f"{p}Connect GetCase", lambda: signed(
-        end, "connectcases", "get_case", domainId=domain, caseId=connect_case,
-        fields=[{"id": "title"}, {"id": "status"}]))
-    bench.run(server, f"{p}Connect ListCasesForContact", lambda: signed(
-        end, "connectcases", "list_cases_for_contact", domainId=domain, contactArn=contact))
-    # A case holds at most 200 related items: spread the comments over enough cases.
-    bench.run(server, f"{p}Connect CreateRelatedItem (Comment)", lambda: [signed(
-        end, "connectcases", "create_related_item", domainId=domain, caseId=case,
-        type="Comment", content={"comment": {"body": "Called back", "contentType": "Text/Plain"}})
-        for case in comment_cases])
-    if not label:
-        for connections in (1, 4, 128):
-            bench.run(server, f"DescribeCases by id, {connections} connections", by_id,
-                      connections)
+    rows = [
+        ("CreateCase", lambda: signed(
+            end, "support", "create_case", subject="Instance unreachable",
+            communicationBody="Since 10:00 UTC")),
+        ("AddCommunicationToCase", lambda: signed(
+            end, "support", "add_communication_to_case", caseId=case_id,
+            communicationBody="Logs attached", ccEmailAddresses=["ops@example.com"])),
+        ("DescribeCases by id", by_id),
+        ("DescribeCases page of 10", lambda: signed(
+            end, "support", "describe_cases", maxResults=10, includeCommunications=False)),
+        ("DescribeCommunications", lambda: signed(
+            end, "support", "describe_communications", caseId=case_id, maxResults=10)),
+        ("Connect CreateCase", lambda: signed(
+            end, "connectcases", "create_case", domainId=domain, templateId=template,
+            fields=fields)),
+        ("Connect GetCase", lambda: signed(
+            end, "connectcases", "get_case", domainId=domain, caseId=connect_case,
+            fields=[{"id": "title"}, {"id": "status"}])),
+        ("Connect ListCasesForContact", lambda: signed(
+            end, "connectcases", "list_cases_for_contact", domainId=domain,
+            contactArn=contact)),
+        # A case holds at most 200 related items: spread the comments over enough cases.
+        ("Connect CreateRelatedItem (Comment)", lambda: [signed(
+            end, "connectcases", "create_related_item", domainId=domain, caseId=case,
+            type="Comment",
+            content={"comment": {"body": "Called back", "contentType": "Text/Plain"}})
+            for case in comment_cases]),
+    ]
+    planned = [(label + row, request, 32) for row, request in rows]
+    # Concurrency rows: one process on SQLite only.
+    for connections in (1, 4, 128):
+        row = f"DescribeCases by id, {connections} connections"
+        planned.append((None if label else row, by_id, connections))
+    return planned
 
 
 # ----------------------------------------------------------------------------- report
@@ -510,14 +535,19 @@ def main() -> int:
         print(HEAD, flush=True)
         references(bench)
         moto_rows(bench)
-        casework_rows(bench)
+        setups = [Setup("")]
         if args.workers > 1:
-            casework_rows(bench, f"{args.workers} workers: ", workers=args.workers)
-        if args.postgres:
-            for processes in (1, 2):
-                with _postgres_database(args.postgres) as url:
-                    casework_rows(bench, f"PostgreSQL, {processes} process(es): ", url,
-                                  workers=processes)
+            setups.append(Setup(f"{args.workers} workers: ", workers=args.workers))
+        with contextlib.ExitStack() as databases:
+            if args.postgres:
+                setups += [Setup(f"PostgreSQL, {processes} process(es): ",
+                                 databases.enter_context(_postgres_database(args.postgres)),
+                                 processes) for processes in (1, 2)]
+            casework_rows(bench, setups)
+        # The report lists each setup's rows together, in the order above.
+        rank = {setup.label: n for n, setup in enumerate(setups) if setup.label}
+        bench.results.sort(key=lambda r: next(
+            (n for label, n in rank.items() if r.row.startswith(label)), 0))
     text = report(bench.results, "python bench/run.py " + " ".join(sys.argv[1:]))
     print(text)
     if args.markdown:
