@@ -104,6 +104,17 @@ def test_wrong_secret(server, call, status):
         "The request signature we calculated does not match the signature you provided.")
 
 
+@pytest.mark.parametrize("declared", [b"0" * 64, "\u00e9".encode(), b"\xe9"],
+                         ids=["other hash", "utf-8", "latin-1"])
+@pytest.mark.parametrize(("call", "status"), PROTOCOLS)
+def test_payload_hash_that_does_not_match(server, call, status, declared):
+    # Checked before the signature; a header of any bytes is refused like a wrong hash.
+    response = send(server, call, extra_headers={"X-Amz-Content-Sha256": declared})
+    assert error_of(response) == (
+        status, "InvalidSignatureException",
+        "The provided 'x-amz-content-sha256' header does not match what was computed.")
+
+
 @pytest.mark.parametrize(("call", "status"), PROTOCOLS)
 def test_signature_expired(server, call, status):
     moment = datetime.now(UTC) - timedelta(minutes=20)
