@@ -251,6 +251,30 @@ def test_small_attachments_from_sets_have_download_links_too(support):
     assert "filename*=UTF-8''trace%20dump.bin" in got.headers["content-disposition"]
 
 
+@pytest.mark.parametrize("uploaded", [False, True], ids=["from a set", "uploaded"])
+@pytest.mark.parametrize(("file_name", "media_type"), [
+    ("report.pdf", "application/pdf"),
+    ("data:te\u2603xt/plain,x", "application/octet-stream"),
+    ("data:a/b\r\nX: 1,z", "application/octet-stream"),
+], ids=["pdf", "data-url-unicode", "data-url-crlf"])
+def test_download_media_type_comes_from_the_extension(support, file_name, media_type,
+                                                      uploaded):
+    # A file name is not a URL: "data:<type>,..." used to set its own Content-Type, which
+    # failed the download when it was not Latin-1 or held a line break.
+    if uploaded:
+        case_id = support.create_case(subject="s", communicationBody="s", uploadIds=[
+            upload(support, file_name, b"contents")])["caseId"]
+    else:
+        set_id = support.add_attachments_to_set(attachments=[
+            {"fileName": file_name, "data": b"contents"}])["attachmentSetId"]
+        case_id = support.create_case(subject="s", communicationBody="s",
+                                      attachmentSetId=set_id)["caseId"]
+    [attachment] = attachment_ids(support, case_id)
+    got = download(support, attachment["attachmentId"])
+    assert got.status_code == 200 and got.content == b"contents"
+    assert got.headers["content-type"] == media_type
+
+
 def test_describe_attachment_refuses_files_over_5_mb(small_parts):
     support = small_parts.client("support")
     data = random.Random(6).randbytes(5 * MIB + 1)

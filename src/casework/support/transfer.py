@@ -33,6 +33,7 @@ import re
 import threading
 from base64 import b64decode
 from binascii import Error as BinasciiError
+from pathlib import PurePosixPath
 from urllib.parse import quote, urlencode
 from xml.sax.saxutils import escape
 
@@ -87,6 +88,13 @@ def presign(secret: str, origin: str, method: str, path: str, expires_at: int,
     query = urlencode({EXPIRES: expires_at, KEY: key_id,
                        SIGNATURE: _signature(secret, method, path, expires_at, key_id)})
     return f"{origin}{path}?{query}"
+
+
+def _media_type(file_name: str) -> str:
+    """A download's Content-Type, from the file name's extensions alone: ``guess_type`` reads
+    a name such as ``data:text/x,y`` as a data URL and returns what it says, any text."""
+    extensions = "".join(PurePosixPath(file_name).suffixes)
+    return mimetypes.guess_type("attachment" + extensions)[0] or "application/octet-stream"
 
 
 def _s3_error(status: int, code: str, message: str) -> Response:
@@ -276,7 +284,7 @@ class Transfers:
             "Content-Length": str(meta.size),
             "Content-Disposition": f"attachment; filename*=UTF-8''{quote(meta.file_name)}",
         }
-        media_type = mimetypes.guess_type(meta.file_name)[0] or "application/octet-stream"
+        media_type = _media_type(meta.file_name)
         if meta.upload_id is None:
             return Response(content, headers=headers, media_type=media_type)
         # A sync iterator: Starlette pulls each 1 MiB chunk in a worker thread.
