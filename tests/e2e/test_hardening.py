@@ -11,6 +11,7 @@ import select
 import socket
 import time
 from pathlib import Path
+from urllib.parse import quote, urlsplit
 
 import httpx
 import pytest
@@ -20,6 +21,7 @@ from botocore.credentials import Credentials
 from conftest import REGION, start_server
 
 MiB = 1024 * 1024
+MISSING_ARN = "arn:aws:cases:us-east-1:000000000000:domain/d-missing"
 
 
 def rss_mb(pid: int) -> float:
@@ -291,6 +293,40 @@ def test_pipelined_requests_are_answered_in_order(guarded):
     assert answers[1][1]["status"] == "ok"
     assert "services" in answers[2][1]
     assert "cases" in answers[3][1]
+
+
+@pytest.mark.parametrize("upgrade", ["websocket", "h2c"])
+def test_a_request_asking_for_another_protocol_is_answered_as_http(guarded, upgrade):
+    # The server speaks HTTP only: an Upgrade header is ignored (the request answered, then
+    # the connection closed), never a connection left waiting for a handshake. 404: the tags
+    # of a domain that does not exist, read through the AWS path.
+    host, port = address(guarded)
+    asks = f"Upgrade: {upgrade}\r\nConnection: Upgrade\r\n".encode()
+    head = signed_head(guarded, 2)
+    signed = head[:-2] + asks + b"\r\n{}"
+    unsigned = (f"POST / HTTP/1.1\r\nHost: {host}:{port}\r\nContent-Length: 2\r\n"
+                f"X-Amz-Target: AWSSupport_20130415.DescribeCases\r\n").encode() + asks
+    health = (f"GET /_casework/health HTTP/1.1\r\nHost: {host}:{port}\r\n"
+              "Sec-WebSocket-Key: dGhlIHNhbXBsZSBub25jZQ==\r\nSec-WebSocket-Version: 13\r\n"
+              ).encode() + asks
+    tags = AWSRequest(method="GET", url=f"{guarded.endpoint}/tags/{quote(MISSING_ARN, '')}")
+    SigV4Auth(Credentials("test", "test"), "cases", REGION).add_auth(tags)
+    lines = [f"GET {urlsplit(tags.url).path} HTTP/1.1", f"Host: {host}:{port}"] + [
+        f"{k}: {v}" for k, v in tags.headers.items() if k.lower() != "host"]
+    get = ("\r\n".join(lines) + "\r\n").encode() + asks
+    for request, status in ((health + b"\r\n", 200), (get + b"\r\n", 404)):
+        with socket.create_connection((host, port)) as sock:
+            sock.sendall(request)
+            assert read_response(sock, timeout=5)[0] == status
+            sock.settimeout(5)
+            assert sock.recv(1) == b""  # closed after the answer
+    # The parser would hand a body to the protocol asked for: such a request is refused.
+    for request in (signed, unsigned + b"\r\n{}"):
+        with socket.create_connection((host, port)) as sock:
+            sock.sendall(request)
+            assert read_response(sock, timeout=5) == (400, {
+                "__type": "BadRequest", "message": "A request that asks to upgrade the "
+                "connection to another protocol cannot have a body."})
 
 
 def test_expect_100_continue_is_answered_before_the_body(guarded):

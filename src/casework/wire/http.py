@@ -82,6 +82,11 @@ def error_response(status: int, reason: bytes, code: str, message: str) -> bytes
 _HEADERS_TOO_LARGE = (
     431, b"Request Header Fields Too Large", "RequestHeaderFieldsTooLarge",
     f"Each header must be at most {MAX_LINE} bytes and all headers at most {MAX_HEADERS} bytes.")
+# The parser hands whatever follows the headers of an upgrade request to the protocol asked
+# for, so such a request's body would never reach it.
+_UPGRADE_WITH_BODY = (
+    400, b"Bad Request", "BadRequest",
+    "A request that asks to upgrade the connection to another protocol cannot have a body.")
 
 
 _defaults: list = [None, b""]  # the server's default headers last seen, and their lines
@@ -222,10 +227,10 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         except httptools.HttpParserError:
             self.send_400_response("Invalid HTTP request received.")
         except httptools.HttpParserUpgrade:
-            if self._should_upgrade():
-                self.handle_websocket_upgrade()
-            else:
-                self._unsupported_upgrade_warning()
+            # The parser stops after a request that asks for another protocol: that request
+            # is answered as plain HTTP (_should_upgrade), and the connection closed after
+            # it, since what the client sends next is not meant to be HTTP.
+            self.shutdown()
 
     def connection_lost(self, exc) -> None:
         _awaiting_headers.pop(self, None)
@@ -291,17 +296,21 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.headers.append((name, value))
 
     def on_headers_complete(self) -> None:
+        if self.parser.should_upgrade() and any(
+                name == b"transfer-encoding" or (name == b"content-length" and value != b"0")
+                for name, value in self.headers):
+            self._rejection = _UPGRADE_WITH_BODY
+            raise ValueError("an upgrade request with a body")
         _awaiting_headers.pop(self, None)
         self._arm(LIMITS.body_timeout)
-        upgrading = self.parser.should_upgrade() and self._should_upgrade()  # to a WebSocket
-        if self._gateway_for is not None and not upgrading:
+        if self._gateway_for is not None:
             url = httptools.parse_url(self.url)
             path = url.path.decode("ascii", "replace")
             gateway = self._gateway_for(urllib.parse.unquote(path) if "%" in path else path)
             if gateway is not None:
                 self._open_call(gateway, url)
                 return
-        if self._answering and not upgrading:
+        if self._answering:
             # An ASGI request pipelined behind a gateway call waits for its answer: uvicorn
             # queues a request while the current cycle is unfinished.
             self.cycle = _BUSY
@@ -349,6 +358,12 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.loop.call_soon(self._answer, cycle)
         else:
             super()._start_asgi_task(cycle, app)
+
+    def _should_upgrade(self) -> bool:
+        """Never: Casework serves no WebSocket, nor any protocol an ``Upgrade`` header may ask
+        for. A server may ignore the header (RFC 9110, 7.8); uvicorn's upgrade would hand the
+        connection to a WebSocket handshake that no timeout of this class watches."""
+        return False
 
     def shutdown(self) -> None:
         if self._answering or self._reading is not None:
