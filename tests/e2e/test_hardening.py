@@ -329,6 +329,24 @@ def test_a_request_asking_for_another_protocol_is_answered_as_http(guarded, upgr
                 "connection to another protocol cannot have a body."})
 
 
+def test_a_huge_invalid_list_gets_a_short_answer(guarded):
+    # A million empty upload ids (3 MB): one problem, the list's length, not a million lines.
+    body = json.dumps({"subject": "s", "communicationBody": "b",
+                       "uploadIds": [""] * 1_000_000}).encode()
+    request = AWSRequest(method="POST", url=f"{guarded.endpoint}/", data=body, headers={
+        "X-Amz-Target": "AWSSupport_20130415.CreateCase",
+        "Content-Type": "application/x-amz-json-1.1"})
+    SigV4Auth(Credentials("test", "test"), "support", REGION).add_auth(request)
+    answer = httpx.post(request.url, content=body, headers=dict(request.headers), timeout=60)
+    assert answer.status_code == 400
+    assert answer.json()["__type"] == "ValidationException"
+    assert answer.json()["message"].startswith("1 validation error detected: Value '[, , ")
+    assert answer.json()["message"].endswith(
+        "at 'uploadIds' failed to satisfy constraint: Member must have length less than or "
+        "equal to 10")
+    still_serves(guarded)
+
+
 def test_expect_100_continue_is_answered_before_the_body(guarded):
     head = signed_head(guarded, 2).replace(b"\r\n\r\n", b"\r\nExpect: 100-continue\r\n\r\n")
     with socket.create_connection(address(guarded)) as sock:

@@ -19,7 +19,7 @@ from ..cases.layouts import NOT_CONFIGURABLE
 from ..cases.values import MEMBER, SERVICE_MAINTAINED
 from ..handlers import Context
 from ..store.engine import now_ms
-from ..wire.errors import ServiceError, validation_error
+from ..wire.errors import ServiceError, validate
 from ..wire.model import load_service
 from . import queries
 from .web import Pages
@@ -69,10 +69,7 @@ class ConnectPages:
         """Run the Connect Cases operation ``name`` as the domain's account would."""
         op = self.service.operations[name]
         if op.validate is not None:
-            problems: list[str] = []
-            op.validate(params, "", problems)
-            if problems:
-                raise validation_error(problems)
+            validate(op.validate, params)
         ctx = Context(conn=conn, account_id=domain.account_id, access_key_id=CONSOLE_KEY,
                       region=domain.region, settings=self.pages.settings,
                       tokens=self.casework.tokens, now=now)

@@ -22,13 +22,42 @@ class ServiceError(Exception):
         self.fields = fields
 
 
-def validation_error(problems: list[str]) -> ServiceError:
-    """One ``ValidationException`` listing every constraint violation, worded as AWS does."""
-    count = len(problems)
+# A ValidationException spells out this many problems and counts the rest: a request with a
+# million bad list items gets a short answer, and costs no million messages.
+MAX_LISTED = 10
+
+
+class Problems(list):
+    """The problems a validator appends: every one counted, the first MAX_LISTED kept."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.count = 0
+
+    def append(self, problem: str) -> None:
+        self.count += 1
+        if self.count <= MAX_LISTED:
+            super().append(problem)
+
+
+def validate(validator, params: dict) -> None:
+    """Check ``params`` with a compiled validator (``shapes.validator``): a
+    ``ValidationException`` worded as AWS words it, if any constraint is violated."""
+    problems = Problems()
+    validator(params, "", problems)
+    if problems.count:
+        raise validation_error(problems)
+
+
+def validation_error(problems: Problems) -> ServiceError:
+    """One ``ValidationException`` listing the constraint violations, worded as AWS does."""
+    count = problems.count
     noun = "error" if count == 1 else "errors"
+    unlisted = count - len(problems)
     return ServiceError(
         "ValidationException",
-        f"{count} validation {noun} detected: " + "; ".join(problems),
+        f"{count} validation {noun} detected: " + "; ".join(problems)
+        + (f"; and {unlisted} more" if unlisted else ""),
         400,
     )
 

@@ -18,7 +18,7 @@ from dataclasses import dataclass
 from random import getrandbits
 from typing import Any
 
-from .errors import ServiceError, not_implemented, unknown_operation, validation_error
+from .errors import ServiceError, not_implemented, unknown_operation, validate
 from .model import Operation, Service
 from .protocol import Json11, RestJson, WireRequest, WireResponse
 from .sigv4 import Credential, SecretLookup, check_headers, verify
@@ -268,10 +268,7 @@ class Gateway:
             if (op.service.name, op.name) not in self.implemented:
                 raise not_implemented(op.service.name, op.name)
             if op.validate is not None:
-                problems: list[str] = []
-                op.validate(params, "", problems)
-                if problems:
-                    raise validation_error(problems)
+                validate(op.validate, params)
             result = await self.invoke(op, params, request)
             response = protocol.serialize(op, result or {})
         except ServiceError as error:

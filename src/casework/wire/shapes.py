@@ -329,9 +329,9 @@ def render_value(value: Any) -> str:
     elif isinstance(value, bytes):
         text = f"java.nio.HeapByteBuffer[pos=0 lim={len(value)} cap={len(value)}]"
     elif isinstance(value, list):
-        text = "[" + ", ".join(render_value(v) for v in value) + "]"
+        text = _joined("[", (render_value(v) for v in value), "]")
     elif isinstance(value, dict):
-        text = "{" + ", ".join(f"{k}={render_value(v)}" for k, v in value.items()) + "}"
+        text = _joined("{", (f"{k}={render_value(v)}" for k, v in value.items()), "}")
     elif isinstance(value, datetime):
         text = format_timestamp(value, "iso8601")
     else:
@@ -339,6 +339,17 @@ def render_value(value: Any) -> str:
     if len(text) > _MAX_RENDERED:
         text = text[:_MAX_RENDERED] + "..."
     return text
+
+
+def _joined(opening: str, items, closing: str) -> str:
+    """``opening`` + the items joined by ", " + ``closing``, stopping once it is longer than a
+    message shows (a list of a million items is not rendered whole to show 128 characters)."""
+    text = opening
+    for n, item in enumerate(items):
+        text += (", " if n else "") + item
+        if len(text) > _MAX_RENDERED:
+            return text
+    return text + closing
 
 
 def _problem(value: Any, path: str, constraint: str, sensitive: bool) -> str:
@@ -444,7 +455,8 @@ def validator(shape: Shape, _option: Any = None) -> Validator:
         validate_item = validator(shape.member)
 
         def validate_list(value: list, path: str, problems: list) -> None:
-            check_own(value, path, problems)
+            if not check_own(value, path, problems):
+                return  # too long (or short): its items are not worth a message each
             for i, item in enumerate(value, 1):
                 item_path = f"{path}.{i}.member"
                 if item is None:
