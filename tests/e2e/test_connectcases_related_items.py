@@ -170,6 +170,28 @@ def test_sla_is_met_when_the_case_reaches_the_target(cc, domain, case):
             "ValidationException", 400)
 
 
+def test_sla_target_duration_is_updated_from_its_creation(cc, domain, case):
+    config = {"name": "Close in an hour", "type": "CaseField", "fieldId": "status",
+              "targetFieldValues": [text("closed")], "targetSlaMinutes": 60}
+    item_id = add(cc, domain, case, "Sla", {"sla": {"slaInputConfiguration": config}})[
+        "relatedItemId"]
+    updated = cc.update_related_item(
+        domainId=domain, caseId=case, relatedItemId=item_id,
+        content={"sla": {"slaUpdateConfiguration": {"targetSlaMinutes": 240}}})
+    sla = updated["content"]["sla"]["slaConfiguration"]
+    assert (sla["targetTime"] - updated["associationTime"]).total_seconds() == 4 * 3600
+    assert (sla["status"], sla["name"], sla["targetFieldValues"]) == (
+        "Active", "Close in an hour", [text("closed")])
+    assert search(cc, domain, case, {"sla": {}})[0]["content"]["sla"]["slaConfiguration"][
+        "targetTime"] == sla["targetTime"]
+    # Each kind of item takes its own content member only.
+    comment = add(cc, domain, case, "Comment", COMMENT)["relatedItemId"]
+    for item, content in ((item_id, COMMENT), (comment, {"sla": {"slaUpdateConfiguration": {
+            "targetSlaMinutes": 5}}})):
+        assert code_of(cc.update_related_item, domainId=domain, caseId=case,
+                       relatedItemId=item, content=content) == ("ValidationException", 400)
+
+
 def test_sla_goes_overdue_then_not_met_as_real_time_passes(cc, domain, template):
     """The shortest SLA AWS allows is a minute, so this test waits one out."""
     config = {"name": "Close in a minute", "type": "CaseField", "fieldId": "status",

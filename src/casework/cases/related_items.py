@@ -146,14 +146,20 @@ def _item_to_change(ctx: Context, params: dict) -> tuple[str, object, dict]:
 
 @registry.operation("UpdateRelatedItem", writes=True)
 def update_related_item(ctx: Context, params: dict) -> dict:
-    """Replace a comment's or custom item's content; returns the whole item."""
+    """Replace a comment's text, a custom item's fields or an SLA's target duration; returns
+    the whole item."""
     domain_id, case, item = _item_to_change(ctx, params)
     kind, body = next(iter(params["content"].items()))
     if MEMBER[item["type"]] != kind:
-        raise invalid(f"Related item {item['id']} is of type {item['type']}; only Comment and "
-                      f"Custom items can be updated, each with its own content member")
-    content = (dict(body) if kind == "comment"
-               else {"fields": _custom_fields(ctx, domain_id, body["fields"])})
+        raise invalid(f"Related item {item['id']} is of type {item['type']}; only Comment, "
+                      f"Custom and Sla items can be updated, each with its own content member")
+    if kind == "comment":
+        content = dict(body)
+    elif kind == "custom":
+        content = {"fields": _custom_fields(ctx, domain_id, body["fields"])}
+    else:
+        content = slas.updated_content(item["content"], item["association_time"],
+                                       body["slaUpdateConfiguration"])
     user = params.get("performedBy")
     related_items.save_content(ctx.conn, item["seq"], content, user)
     changes = audit.related_item_changes(item["id"], item["type"], item["content"], content)

@@ -37,6 +37,13 @@ def new_content(ctx: Context, domain_id: str, config: dict, case_values: dict) -
             "completionTime": ctx.now if done else None}
 
 
+def updated_content(content: dict, association_time: int, config: dict) -> dict:
+    """An SLA's content with a new target duration (UpdateRelatedItem): the deadline counts
+    from when the SLA was created, and its status follows from it (``status``)."""
+    return {**content,
+            "targetTime": association_time + config["targetSlaMinutes"] * MS_PER_MINUTE}
+
+
 def status(content: dict, now: int) -> str:
     """Active, Overdue, Met or NotMet at ``now`` (epoch milliseconds)."""
     completed = content.get("completionTime")
