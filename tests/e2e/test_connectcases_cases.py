@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import re
 import uuid
 from datetime import datetime
@@ -113,6 +114,18 @@ def test_create_case_errors(cc, domain, template, typed):
     assert fails([title], tags={"aws:reserved": "x"}) == ("ValidationException", 400)
     assert code_of(cc.create_case, domainId="nope", templateId=template, fields=[title]) == (
         "ResourceNotFoundException", 404)
+
+
+@pytest.mark.parametrize("number", [math.nan, math.inf, -math.inf])
+def test_numbers_must_be_finite(cc, domain, template, typed, number):
+    # The SDKs send these as "NaN" / "Infinity"; no stored value can hold them.
+    error = error_of(cc.create_case, domainId=domain, templateId=template, fields=[
+        {"id": "title", "value": text("t")},
+        {"id": typed["Number"], "value": {"doubleValue": number}}])
+    assert error["Error"]["Code"] == "ValidationException"
+    assert error["Error"]["Message"].endswith(
+        "at 'fields.2.member.value.doubleValue' failed to satisfy constraint: Member must be "
+        "a finite number")
 
 
 def test_template_required_fields(cc, domain, typed):

@@ -28,7 +28,7 @@ def _field(test: str, operand: dict, values: dict[str, dict]) -> bool:
         return actual == expected
     if test == "contains":
         return isinstance(actual, str) and expected.lower() in actual.lower()
-    if isinstance(actual, bool):
+    if actual is None or isinstance(actual, bool):  # None: a NaN an older release kept as null
         return False
     return _ORDER[test](actual, expected)
 

@@ -368,6 +368,10 @@ def _scalar_constraints(shape: Shape) -> list[Callable[[Any], str | None]]:
     kind = shape.type_name
     checks: list[Callable[[Any], str | None]] = []
     low, high = meta.get("min"), meta.get("max")
+    if kind in ("float", "double"):
+        # The protocols carry NaN and the infinities (as strings); no value the services keep
+        # can hold them (JSON has no such numbers), so they are refused, not stored as null.
+        checks.append(lambda v: None if math.isfinite(v) else "Member must be a finite number")
     if kind in ("integer", "long", "float", "double"):
         if low is not None:
             checks.append(
