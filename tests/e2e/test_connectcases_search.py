@@ -564,6 +564,31 @@ def test_invalid_searches(cc, world, params):
         "ValidationException", 400)
 
 
+def full_tree(depth: int, leaf: dict) -> dict:
+    """An andAll ten wide, ``depth`` deep, of ``leaf``: 1 + 10 + ... + 10**depth nodes."""
+    return leaf if depth == 0 else {"andAll": [full_tree(depth - 1, leaf)] * 10}
+
+
+def test_filters_are_bounded_in_size(cc, world, items):
+    # The model bounds andAll and orAll to ten members each, but not their depth.
+    title = {"field": {"equalTo": {"id": "title", "value": text("x")}}}
+    too_big = "A search's filters may hold at most 200 nodes in all"
+    assert cc.search_cases(domainId=world["domain"], filter=full_tree(2, title))["cases"] == []
+    error = error_of(cc.search_cases, domainId=world["domain"], filter=full_tree(3, title))
+    assert error["Error"]["Code"] == "ValidationException"
+    assert error["Error"]["Message"].startswith(too_big)
+    # Related items: every custom filter of a request counts together.
+    order = {"field": {"equalTo": {"id": items["order"], "value": text("A-17")}}}
+    custom = {"custom": {"fields": full_tree(2, order)}}
+    assert [i["type"] for i in search_all(cc, items, custom)] == ["Custom"]
+    calls = [(cc.search_all_related_items, {}),
+             (cc.search_related_items, {"caseId": items["cases"][1]})]
+    for call, where in calls:
+        error = error_of(call, domainId=items["domain"], filters=[custom, custom], **where)
+        assert error["Error"]["Code"] == "ValidationException"
+        assert error["Error"]["Message"].startswith(too_big)
+
+
 @pytest.mark.parametrize("kind", ["score", "vip"])
 def test_contains_needs_text(cc, world, kind):
     value = {"doubleValue": 1.0} if kind == "score" else {"booleanValue": True}

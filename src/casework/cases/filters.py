@@ -12,6 +12,13 @@ from __future__ import annotations
 
 import operator
 
+from .errors import invalid
+
+# The model bounds each andAll and orAll to 10 members but not how deep they nest: ten wide
+# and four deep is 11,111 nodes, which took a server seconds to compile. AWS documents no
+# bound; this one admits a full tree ten wide and two deep (111 nodes).
+MAX_NODES = 200
+
 _ORDER = {"greaterThan": operator.gt, "greaterThanOrEqualTo": operator.ge,
           "lessThan": operator.lt, "lessThanOrEqualTo": operator.le}
 
@@ -46,3 +53,24 @@ def matches(filter_: dict, values: dict[str, dict]) -> bool:
     if kind == "orAll":
         return any(matches(inner, values) for inner in body)
     raise ValueError(f"unknown filter member {kind}")
+
+
+def check_size(trees: list[dict]) -> None:
+    """Refuse a request whose filter trees hold more than ``MAX_NODES`` nodes together."""
+    waiting, nodes = list(trees), 0
+    while waiting:
+        nodes += 1
+        if nodes > MAX_NODES:
+            raise invalid(f"A search's filters may hold at most {MAX_NODES} nodes in all "
+                          "(each field, tag, not, andAll and orAll counts one)")
+        kind, body = next(iter(waiting.pop().items()))
+        if kind == "not":
+            waiting.append(body)
+        elif kind in ("andAll", "orAll"):
+            waiting.extend(body)
+
+
+def custom_trees(wanted: list[dict]) -> list[dict]:
+    """The field filter trees of related-item type filters (their ``custom.fields``)."""
+    return [spec["custom"]["fields"] for spec in wanted
+            if "custom" in spec and spec["custom"].get("fields") is not None]

@@ -230,6 +230,7 @@ def search_related_items(ctx: Context, params: dict) -> dict:
     limit = params.get("maxResults") or SEARCH_PAGE
     before = cursor(ctx, params, "related-items", None)
     wanted = params.get("filters") or []
+    filters.check_size(filters.custom_trees(wanted))
     # A case holds at most a few hundred items: filter in memory, page by newest first.
     found = [item for item in related_items.for_case(ctx.conn, case.seq)
              if (before is None or item["seq"] < before)

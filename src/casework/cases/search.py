@@ -218,6 +218,7 @@ def search_cases(ctx: Context, params: dict) -> dict:
     limit = params.get("maxResults") or CASES_PAGE
     sorts = params.get("sorts") or DEFAULT_CASE_SORT
     filter_ = params.get("filter")
+    filters.check_size([filter_] if filter_ else [])
     fields = _known_fields(ctx, domain_id, _filter_field_ids(filter_, [])
                            + [s["fieldId"] for s in sorts])
     words = list(dict.fromkeys(search_queries.words_of(params.get("searchTerm") or "")))
@@ -298,6 +299,7 @@ def search_all_related_items(ctx: Context, params: dict) -> dict:
     domain_id = load_domain(ctx, params["domainId"]).domain_id
     limit = params.get("maxResults") or ITEMS_PAGE
     wanted = params.get("filters") or []
+    filters.check_size(filters.custom_trees(wanted))
     sorts = params.get("sorts") or DEFAULT_ITEM_SORT
     props = [s["sortProperty"] for s in sorts]
     if len(set(props)) != len(props):
