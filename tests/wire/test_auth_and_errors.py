@@ -209,6 +209,18 @@ def test_every_response_carries_a_request_id(server):
     assert len(set(ids)) == len(ids)
 
 
+def test_a_rest_path_ignores_x_amz_target(server):
+    # The header names a JSON 1.1 operation only on "/": a REST call carrying one is still
+    # answered as REST (here the tags of a missing domain), signed with or without it.
+    for signed in (True, False):
+        headers = {"X-Amz-Target": "Foo.Bar"}
+        call = ("cases", *CASES_CALL[1:3], headers if signed else {}, b"")
+        response = send(server, call, extra_headers=None if signed else headers)
+        assert response.status_code == 404
+        assert response.headers["x-amzn-ErrorType"] == "ResourceNotFoundException"
+        assert "__type" not in response.json()
+
+
 def test_sdk_sees_the_request_id(support):
     metadata = support.describe_severity_levels()["ResponseMetadata"]
     assert uuid.UUID(metadata["RequestId"])

@@ -148,7 +148,7 @@ class Gateway:
         request = WireRequest.build(method, raw_path, query_string, header_pairs, b"")
         request.scheme, request.server = scheme, server
         exchange = Exchange(request)
-        protocol = self.json if "x-amz-target" in request.headers else self.rest
+        protocol = self._protocol_of(request)
         declared = request.headers.get("content-length", "")
         if declared.isdigit() and int(declared) > self.max_body_bytes:
             resolved: _Resolved | WireResponse = protocol.serialize_error(None, self._too_large())
@@ -217,19 +217,26 @@ class Gateway:
 
     async def handle(self, request: WireRequest) -> WireResponse:
         """Answer one request whose body has been read."""
-        protocol: Any = self.json if "x-amz-target" in request.headers else self.rest
+        protocol: Any = self._protocol_of(request)
         resolved = self._resolve(request, protocol)
         if isinstance(resolved, WireResponse):
             return resolved
         return await self._complete(request, resolved)
 
+    def _protocol_of(self, request: WireRequest) -> Any:
+        """JSON 1.1 for a request to ``/`` naming its operation in ``X-Amz-Target``; REST
+        otherwise (a REST service ignores that header, as AWS's endpoints do)."""
+        if request.raw_path == "/" and "x-amz-target" in request.headers:
+            return self.json
+        return self.rest
+
     def _resolve(self, request: WireRequest, protocol: Any) -> _Resolved | WireResponse:
         """The operation and the caller's credential, from the request line and headers."""
-        target = request.headers.get("x-amz-target")
         op: Operation | None = None
         labels: dict = {}
         try:
-            if target is not None:
+            if protocol is self.json:
+                target = request.headers["x-amz-target"]
                 op = self.targets.get(target)
                 service = op.service if op else self.json_services.get(target.split(".")[0])
                 if service is None:
