@@ -93,8 +93,10 @@ def test_create_case_errors(cc, domain, template, typed):
         "ValidationException", 400)  # inactive option
     assert fails([title, {"id": typed["SingleSelect"], "value": text("none")}]) == (
         "ValidationException", 400)
-    assert fails([title, {"id": typed["DateTime"], "value": text("yesterday")}]) == (
-        "ValidationException", 400)
+    for moment in ("yesterday", "0001-01-01T00:00:00+14:00", "9999-12-31T23:59:59-14:00"):
+        # Not a date-time, or out of years 1 to 9999 once in UTC.
+        assert fails([title, {"id": typed["DateTime"], "value": text(moment)}]) == (
+            "ValidationException", 400)
     assert fails([title, {"id": "nope", "value": text("x")}]) == ("ValidationException", 400)
     assert fails([title, title]) == ("ValidationException", 400)
     assert fails([title, {"id": "case_id", "value": text("mine")}]) == (

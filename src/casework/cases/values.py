@@ -32,10 +32,13 @@ SUMMARY_MAX = 3000  # the model documents 3000 characters for summary, 4100 for 
 def _datetime(text: str, field_id: str) -> str:
     try:
         moment = datetime.fromisoformat(text)
-    except ValueError:
-        raise invalid(f"Value of field {field_id} must be an ISO 8601 date-time") from None
-    if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=UTC)
+        if moment.tzinfo is None:
+            moment = moment.replace(tzinfo=UTC)
+        # In UTC, where it is stored: a time zone must not take it out of years 1 to 9999.
+        moment = moment.astimezone(UTC)
+    except (ValueError, OverflowError):
+        raise invalid(f"Value of field {field_id} must be an ISO 8601 date-time in the years "
+                      "1 to 9999") from None
     return iso(epoch_ms(moment))
 
 
