@@ -13,7 +13,9 @@ before any credential is checked, since none is needed to open a socket):
 * at most ``max_connections`` open connections: a new one beyond it closes the oldest
   connection still sending its headers (a flood of half-sent requests cannot lock out real
   clients), or, when none is, is itself closed;
-* malformed HTTP gets an AWS-shaped error body instead of plain text.
+* malformed HTTP gets an AWS-shaped error body instead of plain text;
+* no connection is upgraded (Casework serves no WebSocket): a request with ``Upgrade`` is
+  answered as plain HTTP and its connection closed, or refused if it has a body.
 
 AWS API requests skip ASGI: the connection hands them to the gateway itself (``open`` at the
 headers, ``feed`` per piece of body, ``answer`` when complete) and writes the answer in one
