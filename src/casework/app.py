@@ -11,7 +11,7 @@ import os
 import time
 
 from starlette.applications import Starlette
-from starlette.responses import JSONResponse
+from starlette.responses import JSONResponse, Response
 from starlette.routing import Route
 
 from . import __version__, datadir, logs, outbox
@@ -28,7 +28,7 @@ from .store.engine import now_ms
 from .store.runner import Runner
 from .support import registry as support_registry
 from .support.agent import AgentApi
-from .support.transfer import Transfers
+from .support.transfer import TRANSFER_PATHS, Transfers
 from .tokens import TokenSigner
 from .wire import http
 from .wire.errors import ServiceError
@@ -94,9 +94,22 @@ class Casework:
                                          *agent_api.routes(),
                                          *Reset(settings, store, forget=[
                                              self._keys.clear, self._unknown.clear]).routes()],
+                                 exception_handlers={404: self._unrouted, 405: self._unrouted},
                                  lifespan=self._lifespan)
         # The agent console (casework.console): every path under /console.
         self.agent_console = console_web.build(self)
+
+    async def _unrouted(self, request, error) -> Response:
+        """A path under /_casework that no route matches (404), or a method its route does not
+        take (405): answered in the shape of the routes around it, S3's XML for presigned
+        transfer URLs and AWS's JSON for the rest, never plain text."""
+        status = error.status_code
+        if request.url.path.startswith(TRANSFER_PATHS):
+            return self.transfers.refusal(status, request.method)
+        code = "UnknownOperationException" if status == 404 else "MethodNotAllowedException"
+        return JSONResponse({"__type": code, "message": f"No route takes {request.method} "
+                             f"{request.url.path}."}, status_code=status,
+                            headers={"x-amzn-ErrorType": code})
 
     @contextlib.asynccontextmanager
     async def _lifespan(self, _app):

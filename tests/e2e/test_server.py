@@ -27,6 +27,23 @@ def test_health_reports_status_and_version(server):
                              "process": server.process.pid}
 
 
+def test_unrouted_paths_answer_in_the_shape_of_their_neighbours(server):
+    # AWS-shaped JSON under /_casework, S3's XML where presigned transfer URLs live.
+    for method, path, status, code in (
+            ("GET", "/_casework/nowhere", 404, "UnknownOperationException"),
+            ("POST", "/_casework/health", 405, "MethodNotAllowedException")):
+        answer = httpx.request(method, f"{server.endpoint}{path}")
+        assert (answer.status_code, answer.json()["__type"]) == (status, code)
+        assert answer.headers["x-amzn-errortype"] == code
+    for method, path, status, code in (
+            ("PUT", "/_casework/support/uploads/u-1/parts/1/extra", 404, "NoSuchKey"),
+            ("DELETE", "/_casework/support/attachments/a-1", 405, "MethodNotAllowed")):
+        answer = httpx.request(method, f"{server.endpoint}{path}")
+        assert answer.status_code == status
+        assert answer.headers["content-type"] == "application/xml"
+        assert f"<Code>{code}</Code>" in answer.text
+
+
 def test_start_up_prints_endpoint_and_default_credentials(tmp_path):
     running = start_server(tmp_path)
     running.stop()

@@ -54,6 +54,7 @@ log = logging.getLogger("casework.support.transfer")
 
 LINK_SECRET = "support-attachment-links"
 PREFIX = "/_casework/support"
+TRANSFER_PATHS = (PREFIX + "/uploads/", PREFIX + "/attachments/")  # presigned URLs live here
 EXPIRES, KEY, SIGNATURE = "X-Casework-Expires", "X-Casework-Key", "X-Casework-Signature"
 # ASCII digits only: str.isdigit() admits "²", and int() refuses more than 4,300 digits.
 _EXPIRES = re.compile(r"[0-9]{1,15}")
@@ -132,6 +133,16 @@ class Transfers:
         self._sweeper = threading.Thread(target=self._sweep_forever, name="upload-sweeper",
                                          daemon=True)
         self._sweeper.start()
+
+    @staticmethod
+    def refusal(status: int, method: str) -> Response:
+        """The S3-shaped answer to a transfer URL no route matches (404) or a method it does
+        not take (405)."""
+        if status == 405:
+            return _s3_error(405, "MethodNotAllowed",
+                             f"The specified method is not allowed against this resource: "
+                             f"{method}.")
+        return _s3_error(404, "NoSuchKey", "The specified key does not exist.")
 
     def routes(self) -> list[Route]:
         """The Starlette routes to mount next to ``/_casework/health``."""
