@@ -441,7 +441,7 @@ def verdicts(results: list[Result]) -> list[tuple[str, str, bool | None]]:
     """(target, measured, met) for every target whose rows ran; ``met`` is None for a target
     that does not apply on this machine."""
     by = {r.row: r for r in results}
-    out: list[tuple[str, str, bool]] = []
+    out: list[tuple[str, str, bool | None]] = []
 
     def ratio(name: str, row: str, ref: str, at_least: float) -> None:
         if row in by and ref in by:
