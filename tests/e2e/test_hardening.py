@@ -18,6 +18,7 @@ import pytest
 from botocore.auth import SigV4Auth
 from botocore.awsrequest import AWSRequest
 from botocore.credentials import Credentials
+from botocore.exceptions import ClientError
 from conftest import REGION, start_server
 
 MiB = 1024 * 1024
@@ -327,6 +328,29 @@ def test_a_request_asking_for_another_protocol_is_answered_as_http(guarded, upgr
             assert read_response(sock, timeout=5) == (400, {
                 "__type": "BadRequest", "message": "A request that asks to upgrade the "
                 "connection to another protocol cannot have a body."})
+
+
+def test_text_holding_nul_is_refused_on_every_database(guarded):
+    # PostgreSQL's text columns cannot hold NUL: a 400 on either database, never a 500.
+    support, cases = guarded.client("support"), guarded.client("connectcases")
+    refused = ("Text values cannot contain the NUL character (U+0000): no database Casework "
+               "stores them in can hold it.")
+    calls = [
+        (support.create_case, {"subject": "a\x00b", "communicationBody": "x"}),
+        (support.add_attachments_to_set, {"attachments": [{"fileName": "a\x00b",
+                                                           "data": b"x"}]}),
+        (cases.create_domain, {"name": "a\x00b"}),
+        (cases.get_domain, {"domainId": "d\x00x"}),  # a path label: %00
+        (cases.list_tags_for_resource, {"arn": MISSING_ARN + "\x00"}),
+    ]
+    for call, params in calls:
+        with pytest.raises(ClientError) as caught:
+            call(**params)
+        error = caught.value.response
+        assert error["ResponseMetadata"]["HTTPStatusCode"] == 400
+        assert (error["Error"]["Code"], error["Error"]["Message"]) == (
+            "ValidationException", refused)
+    still_serves(guarded)
 
 
 def test_a_huge_invalid_list_gets_a_short_answer(guarded):

@@ -110,6 +110,8 @@ def test_the_agent_api_refuses_bad_requests(support, agent):
     answer = httpx.post(f"{agent.base}/{case_id}/status", content=b"not json",
                         headers=agent._headers())
     assert answer.status_code == 400 and answer.json()["__type"] == "SerializationException"
+    answer = agent.reply(case_id, "before\x00after")  # no database can hold it
+    assert answer.status_code == 400 and answer.json()["__type"] == "ValidationException"
     assert status_of(support, case_id) == "opened"
 
 
@@ -190,7 +192,8 @@ def test_the_agent_lists_cases_by_status_account_and_time_in_pages(server, agent
 
 def test_the_case_list_refuses_bad_filters_and_strangers(agent):
     for params in ({"status": "all-open"}, {"account": "12345"}, {"since": "yesterday"},
-                   {"limit": "0"}, {"limit": "101"}, {"limit": "ten"}, {"nextToken": "forged"}):
+                   {"limit": "0"}, {"limit": "101"}, {"limit": "ten"}, {"limit": "\u00b2"},
+                   {"limit": "0" * 5000 + "1"}, {"nextToken": "forged"}):
         answer = listing(agent, **params)
         assert answer.status_code == 400, params
         assert answer.json()["__type"] == "ValidationException", params

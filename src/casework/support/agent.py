@@ -44,7 +44,8 @@ from ..store.engine import now_ms
 from ..store.runner import Runner
 from ..store.tables import server_secrets
 from ..tokens import TokenSigner
-from ..wire.errors import ServiceError
+from ..wire.errors import NUL_REFUSED, ServiceError
+from ..wire.shapes import holds_nul
 from . import events, mail
 from .attachments import (
     MAX_ATTACHMENT_BYTES,
@@ -119,6 +120,8 @@ class AgentApi:
                 if not isinstance(body, dict):
                     return _error(400, "SerializationException",
                                   "The body must be a JSON object.")
+                if holds_nul(body):
+                    return _error(400, "ValidationException", NUL_REFUSED)
             return await self._on_case(endpoint, request.path_params["case_id"], body)
 
         return run
@@ -152,7 +155,10 @@ class AgentApi:
         except ServiceError as error:
             return _error(400, error.code, error.message)
         limit_text = query.get("limit", str(PAGE_SIZE))
-        if not limit_text.isdigit() or not 1 <= int(limit_text) <= PAGE_SIZE:
+        # isascii: isdigit() admits digits like "²" that int() refuses (as it does past 4,300
+        # digits).
+        if not (limit_text.isascii() and limit_text.isdigit() and len(limit_text) < 10) or not (
+                1 <= int(limit_text) <= PAGE_SIZE):
             return _error(400, "ValidationException",
                           f"limit must be a whole number from 1 to {PAGE_SIZE}.")
         # A token continues only the listing that issued it: same filters, same page size.

@@ -22,6 +22,10 @@ class ServiceError(Exception):
         self.fields = fields
 
 
+# The message of a request refused for a NUL character in some text (shapes.holds_nul).
+NUL_REFUSED = ("Text values cannot contain the NUL character (U+0000): no database Casework "
+               "stores them in can hold it.")
+
 # A ValidationException spells out this many problems and counts the rest: a request with a
 # million bad list items gets a short answer, and costs no million messages.
 MAX_LISTED = 10

@@ -18,9 +18,10 @@ from dataclasses import dataclass
 from random import getrandbits
 from typing import Any
 
-from .errors import ServiceError, not_implemented, unknown_operation, validate
+from .errors import NUL_REFUSED, ServiceError, not_implemented, unknown_operation, validate
 from .model import Operation, Service
 from .protocol import Json11, RestJson, WireRequest, WireResponse
+from .shapes import holds_nul
 from .sigv4 import Credential, SecretLookup, check_headers, verify
 
 log = logging.getLogger("casework.gateway")
@@ -276,6 +277,10 @@ class Gateway:
                 raise not_implemented(op.service.name, op.name)
             if op.validate is not None:
                 validate(op.validate, params)
+            # JSON writes NUL as \u0000 and a URL as %00: only such a request is walked.
+            if (b"\\u0000" in request.body or "%00" in request.raw_path
+                    or "%00" in request.query_string) and holds_nul(params):
+                raise ServiceError("ValidationException", NUL_REFUSED, 400)
             result = await self.invoke(op, params, request)
             response = protocol.serialize(op, result or {})
         except ServiceError as error:

@@ -322,6 +322,18 @@ def encoder(shape: Shape, default_ts: str | None = None) -> Encoder:
 # --------------------------------------------------------------------------- validation
 
 
+def holds_nul(value: Any) -> bool:
+    """Whether a parsed value holds the NUL character in any string (key or value), which
+    PostgreSQL's text columns cannot store."""
+    if isinstance(value, str):
+        return "\x00" in value
+    if isinstance(value, dict):
+        return any(holds_nul(k) or holds_nul(v) for k, v in value.items())
+    if isinstance(value, list):
+        return any(holds_nul(v) for v in value)
+    return False
+
+
 def render_value(value: Any) -> str:
     """A value as AWS prints it in validation messages (Java-ish, abbreviated when long)."""
     if isinstance(value, bool):
