@@ -411,6 +411,22 @@ def test_text_no_database_can_hold_is_refused_before_any_work(server, support, p
         multipart={"body": "before\x00after", "status": "resolved", "csrf_token": token},
         max_redirects=0)
     assert refused.status == 400
+    named = page.request.post(
+        f"{server.endpoint}/console/support/cases/{case_id}/reply", max_redirects=0,
+        multipart={"body": "ok", "csrf_token": token, "attachments": {
+            "name": "a\x00b.txt", "mimeType": "text/plain", "buffer": b"x"}})
+    assert named.status == 400
+    # A form sent in chunks would be read whole before its size is known: refused.
+    cookies = {c["name"]: c["value"] for c in page.context.cookies()}
+    chunked = httpx.post(f"{server.endpoint}/console/support/cases/{case_id}/reply",
+                         cookies=cookies, content=iter([b"body=x&csrf_token=", token.encode()]),
+                         headers={"Origin": server.endpoint,
+                                  "Content-Type": "application/x-www-form-urlencoded"})
+    assert chunked.status_code == 411
+    # Digits int() cannot read ("²") are no page position: ignored, not a 500.
+    for address in ("/console/support?after=%C2%B2",
+                    f"/console/support/cases/{case_id}/updates?after=%C2%B2"):
+        assert page.request.get(server.endpoint + address).status == 200
     assert page.request.get(f"{server.endpoint}/console/support?q=a%00b").status == 400
     assert page.request.get(f"{server.endpoint}/console/support/cases/a%00b").status == 400
     assert page.request.get(f"{server.endpoint}/console/connect/a%00b").status == 400

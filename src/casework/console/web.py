@@ -104,11 +104,17 @@ class Pages:
                 return RedirectResponse(target, status_code=303)
             request.scope["console.agent"] = agent
             if request.method == "POST":
-                if int(request.headers.get("content-length") or 0) > MAX_FORM_BYTES:
+                # A browser sends a form with its length; a body sent in chunks would be read
+                # whole, its files spooled to disk, before any limit could be checked.
+                length = request.headers.get("content-length")
+                if length is None:
+                    return self.error(request, 411, "A form must be sent with its length.")
+                if int(length) > MAX_FORM_BYTES:
                     return self.error(request, 413, "The form is larger than 16 MB.")
                 form = await request.form(max_files=3, max_fields=300)
                 request.scope["console.form"] = form
-                if any(_unstorable(k) or (isinstance(v, str) and _unstorable(v))
+                if any(_unstorable(k) or _unstorable(v if isinstance(v, str) else
+                                                     v.filename or "")
                        for k, v in form.multi_items()):
                     return self.error(request, 400, "The form holds characters no text may "
                                       "hold (NUL or unpaired surrogates).")
