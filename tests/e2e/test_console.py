@@ -11,6 +11,7 @@ import subprocess
 import sys
 import time
 import uuid
+from concurrent.futures import ThreadPoolExecutor
 
 import httpx
 import pytest
@@ -220,6 +221,26 @@ def test_ten_failed_sign_ins_in_a_row_lock_the_agent(server, page):
     password = re.search(r"^password: (\S+)$", new, re.M).group(1)
     sign_in(page, server, email, password=password)
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
+
+
+def test_a_burst_of_sign_ins_checks_no_more_passwords_than_the_lockout_allows(server):
+    # Sent at once, fifteen wrong passwords: each is counted before it is checked, so ten
+    # are checked, the tenth locking the agent (nine 401s, then 429 "locked until" as for
+    # ten in a row), and the other five are refused as locked unchecked.
+    email = create_agent(server, "--all")
+    form = httpx.get(f"{server.endpoint}/console/sign-in")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+
+    def attempt(password: str) -> int:
+        return httpx.post(f"{server.endpoint}/console/sign-in", cookies=form.cookies,
+                          data={"email": email, "password": password, "csrf_token": token},
+                          headers={"Origin": server.endpoint}, timeout=60).status_code
+
+    with ThreadPoolExecutor(15) as pool:
+        statuses = list(pool.map(attempt, [f"wrong password {n:02d}" for n in range(15)]))
+    assert sorted(statuses) == [401] * 9 + [429] * 6
+    assert attempt(PASSWORD) == 429
+    assert f"{email}\t*\tlocked" in _casework(server, "agents", "list").stdout
 
 
 def _casework(server, *args: str, stdin: str | None = None,

@@ -8,7 +8,8 @@
   bound to a cookie of its own: double submit); a POST without the right token, or from a
   foreign ``Origin`` (or ``Sec-Fetch-Site: cross-site``), gets 403 and changes nothing.
 * LOCKOUT_FAILURES wrong passwords in a row lock the agent for LOCKOUT_SECONDS; a right
-  password while locked is refused too.
+  password while locked is refused too. Each attempt is counted before its password is
+  checked, so that attempts sent at once get no more checked.
 """
 
 from __future__ import annotations
@@ -95,8 +96,11 @@ async def sign_in(runner, email: str, password: str, session_seconds: int) -> Si
     email = email.strip().lower()
     now = now_ms()
     agent = await runner.read(lambda conn: queries.find_agent_by_email(conn, email))
-    if agent is not None and agent.locked_until is not None and agent.locked_until > now:
-        return SignIn(locked_until=agent.locked_until)
+    # The attempt is counted before the password is checked, so that a burst of attempts
+    # sent at once counts as many as it holds: at most LOCKOUT_FAILURES get checked.
+    if agent is not None and not await runner.write(lambda conn: queries.claim_attempt(
+            conn, agent.agent_id, LOCKOUT_FAILURES, now)):
+        return await _locked(runner, agent.agent_id, now)
     # Checked off the event loop: scrypt takes a tenth of a second on purpose. An unknown
     # e-mail costs the same check, so timing tells nobody which agents exist.
     right = await run_in_threadpool(verify_password, password[:1024],
@@ -104,19 +108,31 @@ async def sign_in(runner, email: str, password: str, session_seconds: int) -> Si
     if agent is None:
         return SignIn()
     if not right:
-        until = now + LOCKOUT_SECONDS * 1000
-        failures = await runner.write(lambda conn: queries.record_failure(
+        until = now_ms() + LOCKOUT_SECONDS * 1000
+        locked = await runner.write(lambda conn: queries.record_failure(
             conn, agent.agent_id, LOCKOUT_FAILURES, until))
-        return SignIn(locked_until=until if failures >= LOCKOUT_FAILURES else None)
+        return SignIn(locked_until=until if locked else None)
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
 
-    def start(conn):
-        queries.record_success(conn, agent.agent_id)
+    def start(conn) -> bool:
+        if not queries.record_success(conn, agent.agent_id, now_ms()):
+            return False  # locked by attempts that failed meanwhile
         queries.insert_session(conn, _digest(token), agent.agent_id, csrf, now,
                                now + session_seconds * 1000)
+        return True
 
-    await runner.write(start)
+    if not await runner.write(start):
+        return await _locked(runner, agent.agent_id, now_ms())
     return SignIn(token=token)
+
+
+async def _locked(runner, agent_id: int, now: int) -> SignIn:
+    """The refusal of an attempt on a locked agent (or one with LOCKOUT_FAILURES attempts
+    still being checked, which lock it if they fail)."""
+    found = await runner.read(lambda conn: queries.find_agent(conn, agent_id))
+    until = None if found is None else found.locked_until
+    return SignIn(locked_until=until if until is not None and until > now
+                  else now + LOCKOUT_SECONDS * 1000)
 
 
 async def sign_out(request: Request, runner) -> None:

@@ -56,20 +56,34 @@ def set_password(conn: Connection, email: str, password_hash: str) -> bool:
     return True
 
 
-def record_failure(conn: Connection, agent_id: int, lock_after: int, locked_until: int) -> int:
-    """Count one more failed sign-in in a row; the agent is locked at ``lock_after``."""
-    conn.execute(update(agents).where(agents.c.agent_id == agent_id).values(
-        failed_signins=agents.c.failed_signins + 1))
-    failures = conn.scalar(select(agents.c.failed_signins).where(agents.c.agent_id == agent_id))
-    if failures >= lock_after:
-        conn.execute(update(agents).where(agents.c.agent_id == agent_id).values(
-            failed_signins=0, locked_until=locked_until))
-    return failures
+def _unlocked(now: int):
+    return or_(agents.c.locked_until.is_(None), agents.c.locked_until <= now)
 
 
-def record_success(conn: Connection, agent_id: int) -> None:
-    conn.execute(update(agents).where(agents.c.agent_id == agent_id).values(
-        failed_signins=0, locked_until=None))
+def claim_attempt(conn: Connection, agent_id: int, lock_after: int, now: int) -> bool:
+    """Count a sign-in attempt before its password is checked, in one statement: False when
+    the agent is locked, or when ``lock_after`` attempts in a row are counted already (some
+    still being checked), so that concurrent attempts cannot add up to more."""
+    claimed = conn.execute(update(agents).where(
+        agents.c.agent_id == agent_id, _unlocked(now),
+        agents.c.failed_signins < lock_after).values(failed_signins=agents.c.failed_signins + 1))
+    return claimed.rowcount == 1
+
+
+def record_failure(conn: Connection, agent_id: int, lock_after: int, locked_until: int) -> bool:
+    """A claimed attempt failed: lock the agent if ``lock_after`` attempts in a row are
+    counted. True when this locked it."""
+    locked = conn.execute(update(agents).where(
+        agents.c.agent_id == agent_id, agents.c.failed_signins >= lock_after).values(
+        failed_signins=0, locked_until=locked_until))
+    return locked.rowcount == 1
+
+
+def record_success(conn: Connection, agent_id: int, now: int) -> bool:
+    """A claimed attempt had the right password: the count starts again, unless attempts
+    failing meanwhile locked the agent (False then: no session)."""
+    return conn.execute(update(agents).where(agents.c.agent_id == agent_id, _unlocked(now))
+                        .values(failed_signins=0, locked_until=None)).rowcount == 1
 
 
 def granted_accounts(agent) -> list[str] | None:
