@@ -256,7 +256,8 @@ def create_app(settings: Settings, migrate: bool = True) -> Casework:
         store.migrate()
     master = open_keys(store, settings.data_dir, settings.master_key, settings.default_key)
     logs.configure(settings)
-    http.configure(settings.header_timeout, settings.body_timeout, settings.max_connections)
+    http.configure(settings.header_timeout, settings.body_timeout, settings.max_connections,
+                   settings.forwarded_allow_ips)
     return Casework(settings, store, master)
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import errno
+import ipaddress
 import os
 import re
 import secrets
@@ -175,6 +176,20 @@ def _bad(option: str, message: str) -> click.ClickException:
     return click.ClickException(f"{option}: {message}")
 
 
+def _proxies(_ctx, _param, value: str) -> str:
+    """``--forwarded-allow-ips``, checked: uvicorn takes any word it cannot parse as a name
+    that never matches, so a typo would silently distrust the proxy."""
+    for item in value.split(","):
+        item = item.strip()
+        if item == "*":
+            continue
+        try:
+            ipaddress.ip_network(item, strict=False)
+        except ValueError:
+            raise click.BadParameter(f"{item!r} is not an IP address or network") from None
+    return value
+
+
 def _database_url(database_url: str) -> URL:
     """The parsed ``--database-url``, or a one-line error for one Casework cannot use."""
     try:
@@ -328,6 +343,10 @@ def main() -> None:
               show_default=True, type=click.IntRange(min=16),
               help="Open connections per process; beyond it the oldest connection still "
               "sending headers is closed.")
+@click.option("--forwarded-allow-ips", envvar="CASEWORK_FORWARDED_ALLOW_IPS",
+              default="127.0.0.1", show_default=True, callback=_proxies,
+              help="Proxies whose X-Forwarded-Proto and X-Forwarded-For are believed: "
+              "addresses or networks, comma-separated, or * for any.")
 @click.option("--max-body-memory", envvar="CASEWORK_MAX_BODY_MEMORY", default=256 * 1024 * 1024,
               show_default=True, type=click.IntRange(min=1024 * 1024),
               help="Bytes all request bodies being received may hold together (more: 503).")
@@ -466,7 +485,8 @@ def _serve(host, port, data_dir, database_url, **options) -> None:
         click.echo(f"  events:      EventBridge {settings.eventbridge_endpoint}, bus "
                    f"{settings.eventbridge_bus}{source}")
     common = {"log_level": settings.log_level, "access_log": False, "lifespan": "on",
-              "timeout_graceful_shutdown": 30, "http": GuardedHttpToolsProtocol}
+              "timeout_graceful_shutdown": 30, "http": GuardedHttpToolsProtocol,
+              "proxy_headers": True, "forwarded_allow_ips": settings.forwarded_allow_ips}
     if settings.workers > 1:
         os.environ[WORKER_SETTINGS] = settings.to_json()
         config = uvicorn.Config("casework.app:worker_app", factory=True,

@@ -29,10 +29,11 @@ completes at once). Everything else (the console, ``/_casework/``) is served by 
 from __future__ import annotations
 
 import contextvars
+import ipaddress
 import logging
 import resource
 import urllib.parse
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import partial
 
 import httptools
@@ -49,11 +50,33 @@ _DIRECT = object()  # marks a pipelined gateway call in uvicorn's queue of waiti
 log = logging.getLogger("casework.gateway")
 
 
+class Proxies:
+    """The peers whose ``X-Forwarded-Proto`` is believed (``--forwarded-allow-ips``: addresses,
+    networks or ``*``). uvicorn reads the same setting for the requests it hands to the ASGI
+    app (the console); gateway calls bypass its middleware, so they are checked here."""
+
+    def __init__(self, allowed: str) -> None:
+        items = [item.strip() for item in allowed.split(",")]
+        self.anyone = "*" in items
+        self.networks = [ipaddress.ip_network(item, strict=False)
+                         for item in items if item != "*"]
+
+    def believe(self, peer: str) -> bool:
+        if self.anyone:
+            return True
+        try:
+            address = ipaddress.ip_address(peer)
+        except ValueError:  # not an IP peer (a Unix socket)
+            return False
+        return any(address in network for network in self.networks)
+
+
 @dataclass
 class Limits:
     header_timeout: float = 30.0
     body_timeout: float = 30.0
     max_connections: int = 4096
+    proxies: Proxies = field(default_factory=lambda: Proxies("127.0.0.1"))
 
 
 LIMITS = Limits()
@@ -61,8 +84,10 @@ LIMITS = Limits()
 _awaiting_headers: dict[GuardedHttpToolsProtocol, None] = {}
 
 
-def configure(header_timeout: float, body_timeout: float, max_connections: int) -> None:
-    """Set the limits (each server process calls this once, before serving)."""
+def configure(header_timeout: float, body_timeout: float, max_connections: int,
+              forwarded_allow_ips: str) -> None:
+    """Set the limits and trusted proxies (each server process calls this once, before
+    serving)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if soft < hard:  # every connection is a descriptor: take what the system allows
         resource.setrlimit(resource.RLIMIT_NOFILE, (hard, hard))
@@ -71,6 +96,16 @@ def configure(header_timeout: float, body_timeout: float, max_connections: int) 
     LIMITS.max_connections = max(16, min(max_connections, soft - 64))
     LIMITS.header_timeout = header_timeout
     LIMITS.body_timeout = body_timeout
+    LIMITS.proxies = Proxies(forwarded_allow_ips)
+
+
+def _forwarded_scheme(headers: list[tuple[bytes, bytes]]) -> str | None:
+    """The scheme a proxy says its client used (one value, as uvicorn takes it)."""
+    for name, value in headers:
+        if name == b"x-forwarded-proto":
+            scheme = value.decode("latin-1").strip()
+            return scheme if scheme in ("http", "https") else None
+    return None
 
 
 def error_response(status: int, reason: bytes, code: str, message: str) -> bytes:
@@ -204,6 +239,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._rejection: tuple | None = None  # error_response's arguments
         self._lingering = False
         self._deadline = 0.0  # loop time after which the sweep cuts it off; 0: none
+        self._proxied = self.client is not None and LIMITS.proxies.believe(self.client[0])
         if len(self.connections) > LIMITS.max_connections:
             oldest = next(iter(_awaiting_headers), None)
             if oldest is None:
@@ -389,7 +425,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         exchange = gateway.open(
             method, url.path.decode("latin-1"), (url.query or b"").decode("latin-1"),
             [(k.decode("latin-1"), v.decode("latin-1")) for k, v in self.headers],
-            self.scheme or "http", self.server)
+            (self._proxied and _forwarded_scheme(self.headers)) or self.scheme or "http",
+            self.server)
         keep_alive = version != "1.0" and self.parser.should_keep_alive()
         self._reading = _Call(gateway, exchange, keep_alive, method == "HEAD")
         if exchange.response is not None:

@@ -1,0 +1,125 @@
+"""Casework behind a reverse proxy that ends TLS, as a load balancer does.
+
+The proxy here is a real HTTP server on a loopback address of its own (127.0.0.2 or .3), which
+forwards every request unchanged (the Host header too: SigV4 signs it) from that address and
+adds ``X-Forwarded-Proto: https`` and ``X-Forwarded-For``. Whether Casework believes those
+headers decides the scheme of presigned URLs and the console's Origin check.
+"""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+import threading
+from collections.abc import Iterator
+from contextlib import contextmanager
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+import boto3
+import httpx
+import pytest
+from conftest import start_server
+from console_helpers import PASSWORD, create_agent
+
+HOP_BY_HOP = {"connection", "keep-alive", "transfer-encoding", "content-length"}
+
+
+@contextmanager
+def proxy(address: str, upstream: str) -> Iterator[str]:
+    """A TLS-ending proxy listening on ``address`` in front of ``upstream``; its endpoint as
+    its clients see it (``http``: the TLS part is pretended)."""
+    client = httpx.Client(transport=httpx.HTTPTransport(local_address=address), timeout=60)
+
+    class Forward(BaseHTTPRequestHandler):
+        protocol_version = "HTTP/1.1"
+
+        def forward(self) -> None:
+            body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
+            headers = [(k, v) for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP]
+            headers += [("X-Forwarded-Proto", "https"),
+                        ("X-Forwarded-For", self.client_address[0])]
+            answer = client.request(self.command, upstream + self.path, content=body,
+                                    headers=headers)
+            self.send_response(answer.status_code)
+            for name, value in answer.headers.multi_items():
+                if name.lower() not in HOP_BY_HOP:
+                    self.send_header(name, value)
+            self.send_header("Content-Length", str(len(answer.content)))
+            self.end_headers()
+            self.wfile.write(answer.content)
+
+        do_GET = do_POST = do_PUT = do_DELETE = do_PATCH = forward
+
+        def log_message(self, *args) -> None:
+            pass
+
+    listener = ThreadingHTTPServer((address, 0), Forward)
+    threading.Thread(target=listener.serve_forever, daemon=True).start()
+    try:
+        yield f"http://{address}:{listener.server_address[1]}"
+    finally:
+        listener.shutdown()
+        listener.server_close()
+        client.close()
+
+
+def upload_url(endpoint: str) -> str:
+    support = boto3.client("support", endpoint_url=endpoint, region_name="us-east-1",
+                           aws_access_key_id="test", aws_secret_access_key="test")
+    links = support.get_attachment_upload_links(fileName="app.log", fileSizeBytes=10)
+    return links["uploadUrls"][0]["url"]
+
+
+def sign_in(endpoint: str, email: str, origin: str) -> httpx.Response:
+    form = httpx.get(f"{endpoint}/console/sign-in")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    # Sent by hand: a cookie marked Secure is one httpx's jar keeps from an http URL.
+    cookie = "; ".join(f"{name}={value}" for name, value in form.cookies.items())
+    return httpx.post(f"{endpoint}/console/sign-in",
+                      data={"email": email, "password": PASSWORD, "csrf_token": token},
+                      headers={"Origin": origin, "Cookie": cookie})
+
+
+@pytest.fixture(scope="module")
+def trusting(tmp_path_factory):
+    """A server that believes the proxy at 127.0.0.2 only."""
+    running = start_server(tmp_path_factory.mktemp("trusting"),
+                           "--forwarded-allow-ips", "127.0.0.2")
+    yield running
+    running.stop()
+
+
+def test_behind_a_trusted_proxy_links_and_the_console_use_https(trusting):
+    with proxy("127.0.0.2", trusting.endpoint) as endpoint:
+        host = endpoint.removeprefix("http://")
+        # A presigned URL names what the client reached: the proxy's host, over https.
+        assert upload_url(endpoint).startswith(f"https://{host}/_casework/support/uploads/")
+        # The browser's page is https://<proxy>; its form is from the console's own origin.
+        answer = sign_in(endpoint, create_agent(trusting, "--all"), f"https://{host}")
+        assert answer.status_code == 303, answer.text
+        assert answer.headers["location"] == "/console/overview"
+        cookie = answer.headers["set-cookie"]
+        assert cookie.startswith("casework_console=") and "; Secure" in cookie
+
+
+def test_an_untrusted_proxys_forwarded_headers_are_ignored(server):
+    # The default trusts 127.0.0.1 alone; this proxy forwards from 127.0.0.3.
+    with proxy("127.0.0.3", server.endpoint) as endpoint:
+        host = endpoint.removeprefix("http://")
+        assert upload_url(endpoint).startswith(f"http://{host}/_casework/support/uploads/")
+        # The scheme stays http, so a page at https://<proxy> is another origin: refused.
+        answer = sign_in(endpoint, create_agent(server, "--all"), f"https://{host}")
+        assert answer.status_code == 403
+        assert "This request came from another site." in answer.text
+
+
+@pytest.mark.parametrize("value", ["10.0.0.0/33", "proxy.example", "127.0.0.1,"])
+def test_a_forwarded_allow_ips_that_is_no_address_stops_the_start(tmp_path, value):
+    done = subprocess.run(
+        [sys.executable, "-m", "casework", "serve", "--port", "0", "--data-dir",
+         str(tmp_path), "--forwarded-allow-ips", value],
+        capture_output=True, text=True, timeout=60)
+    assert done.returncode == 2
+    assert "Invalid value for '--forwarded-allow-ips'" in done.stderr
+    assert "is not an IP address or network" in done.stderr
