@@ -204,6 +204,7 @@ class Result:
     connections: int
     extra: dict = field(default_factory=dict)
     others: float = 0.0  # cores used by every other process on the machine during the row
+    steal: float = 0.0  # cores the virtual machine's host took from it during the row
     db_us: float | None = None  # PostgreSQL backends' CPU per request
 
 
@@ -221,11 +222,13 @@ def _cpu(pids: list[int]) -> float:
     return total / os.sysconf("SC_CLK_TCK")
 
 
-def _machine_cpu() -> float:
-    """CPU seconds the whole machine has spent busy (every core, every process)."""
+def _machine_cpu() -> tuple[float, float]:
+    """CPU seconds the whole machine has spent busy (every core, every process), and those
+    its host took from it (steal: a virtual machine's cores running something else)."""
     fields = [int(n) for n in Path("/proc/stat").read_text().split("\n", 1)[0].split()[1:]]
     user, nice, system, _idle, _iowait, irq, softirq, steal = fields[:8]
-    return (user + nice + system + irq + softirq + steal) / os.sysconf("SC_CLK_TCK")
+    tick = os.sysconf("SC_CLK_TCK")
+    return (user + nice + system + irq + softirq) / tick, steal / tick
 
 
 def _own_cpu() -> float:
@@ -273,8 +276,10 @@ def wrk(server: Server, requests: list[dict], row: str, duration: int, connectio
     db_cpu = sum(_cpu([pid]) - db_before.get(pid, 0.0)
                  for pid in set(server.database_pids()) | set(db_pids)) if db_pids else None
     # What the rest of the machine used meanwhile, in cores: the row shares the cores with it.
-    others = (_machine_cpu() - machine_before - cpu - (db_cpu or 0.0)
-              - (_own_cpu() - own_before)) / (time.monotonic() - started)
+    machine_after, elapsed = _machine_cpu(), time.monotonic() - started
+    others = (machine_after[0] - machine_before[0] - cpu - (db_cpu or 0.0)
+              - (_own_cpu() - own_before)) / elapsed
+    steal = (machine_after[1] - machine_before[1]) / elapsed
     text = out.stdout
     total = int(re.search(r"(\d+) requests in", text)[1])
     errors = int(m[1]) if (m := re.search(r"Non-2xx or 3xx responses: (\d+)", text)) else 0
@@ -282,7 +287,7 @@ def wrk(server: Server, requests: list[dict], row: str, duration: int, connectio
     latency = dict(re.findall(r"^\s+(50|99)%\s+(\S+)", text, re.M))
     return Result(row, float(re.search(r"Requests/sec:\s+([\d.]+)", text)[1]),
                   _ms(latency["50"]), _ms(latency["99"]), cpu / max(total, 1) * 1e6,
-                  peak[0], errors, connections, others=max(others, 0.0),
+                  peak[0], errors, connections, others=max(others, 0.0), steal=steal,
                   db_us=None if db_cpu is None else db_cpu / max(total, 1) * 1e6)
 
 
@@ -428,12 +433,12 @@ def _casework_rows(server: Server, label: str, bench: Bench) -> list[tuple]:
 # ----------------------------------------------------------------------------- report
 
 HEAD = (f"{'row':66} {'req/s':>8} {'p50 ms':>7} {'p99 ms':>7} {'CPU us':>7} {'RSS MB':>7} "
-        f"{'errors':>6} {'others':>6} {'DB us':>6}")
+        f"{'errors':>6} {'others':>6} {'steal':>6} {'DB us':>6}")
 
 
 def _line(r: Result) -> str:
     return (f"{r.row:66} {r.rps:8.0f} {r.p50_ms:7.2f} {r.p99_ms:7.2f} {r.cpu_us:7.0f} "
-            f"{r.rss_mb:7.1f} {r.errors:6d} {r.others:6.2f}"
+            f"{r.rss_mb:7.1f} {r.errors:6d} {r.others:6.2f} {r.steal:6.2f}"
             + ("" if r.db_us is None else f" {r.db_us:6.0f}"))
 
 
