@@ -138,6 +138,22 @@ def test_an_agent_works_a_case_end_to_end_while_the_customer_uses_boto3(server, 
     expect(page).to_have_url(re.compile(r"/console/sign-in"))
 
 
+def test_addresses_without_a_page_get_a_console_page_not_plain_text(server):
+    for path in ("/console/no-such-page", "/console/static/no-such-file.css"):
+        answer = httpx.get(f"{server.endpoint}{path}")
+        assert answer.status_code == 404
+        assert answer.headers["content-type"].startswith("text/html")
+        assert "There is no page at this address." in answer.text
+    answer = httpx.put(f"{server.endpoint}/console/sign-in")
+    assert answer.status_code == 405
+    assert "This page does not take PUT requests." in answer.text
+    # A trailing slash is dropped by a redirect to the path alone, whatever Host says.
+    answer = httpx.get(f"{server.endpoint}/console/sign-in/?next=%2Fconsole%2Fsupport",
+                       headers={"Host": "evil.test"})
+    assert answer.status_code == 307
+    assert answer.headers["location"] == "/console/sign-in?next=%2Fconsole%2Fsupport"
+
+
 def test_forms_without_the_csrf_token_or_from_another_origin_are_refused(server, support, page):
     case_id = support.create_case(subject="CSRF target", communicationBody="x")["caseId"]
     sign_in(page, server, create_agent(server, "--accounts", CUSTOMER_ACCOUNT))

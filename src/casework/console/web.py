@@ -221,4 +221,20 @@ def build(casework) -> Starlette:
               *SupportPages(pages).routes(), *ConnectPages(pages).routes(),
               Mount("/console/static", app=StaticFiles(directory=HERE / "static"),
                     name="static")]
-    return Starlette(routes=routes)
+
+    async def unrouted(request: Request, error) -> Response:
+        """No page at this address (404) or none for this method (405): a console page like
+        every other answer. A trailing slash is dropped by a redirect to a path alone:
+        Starlette's own redirect would name the host the Host header gave."""
+        path = request.url.path
+        if error.status_code == 404 and path.endswith("/") and path != "/console/":
+            query = request.url.query
+            return RedirectResponse(path.rstrip("/") + (f"?{query}" if query else ""),
+                                    status_code=307)
+        message = ("There is no page at this address." if error.status_code == 404
+                   else f"This page does not take {request.method} requests.")
+        return pages.error(request, error.status_code, message)
+
+    app = Starlette(routes=routes, exception_handlers={404: unrouted, 405: unrouted})
+    app.router.redirect_slashes = False
+    return app
