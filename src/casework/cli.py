@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import errno
-import ipaddress
 import os
 import re
 import secrets
@@ -177,16 +176,13 @@ def _bad(option: str, message: str) -> click.ClickException:
 
 
 def _proxies(_ctx, _param, value: str) -> str:
-    """``--forwarded-allow-ips``, checked: uvicorn takes any word it cannot parse as a name
-    that never matches, so a typo would silently distrust the proxy."""
-    for item in value.split(","):
-        item = item.strip()
-        if item == "*":
-            continue
-        try:
-            ipaddress.ip_network(item, strict=False)
-        except ValueError:
-            raise click.BadParameter(f"{item!r} is not an IP address or network") from None
+    """``--forwarded-allow-ips``, checked before the server starts."""
+    from .wire.http import Proxies
+
+    try:
+        Proxies(value)
+    except ValueError as error:
+        raise click.BadParameter(str(error)) from None
     return value
 
 

@@ -24,6 +24,8 @@ response header: more than a primary-key read. The parser callbacks do only what
 call needs; uvicorn's per-request scope is built only for requests that go to ASGI.
 ``answer`` is driven by the future callbacks it waits on (none for a SQLite read, which
 completes at once). Everything else (the console, ``/_casework/``) is served by the ASGI app.
+Since gateway calls bypass uvicorn's middleware, the scheme a trusted proxy reports
+(``X-Forwarded-Proto``) is read here for them.
 """
 
 from __future__ import annotations
@@ -52,14 +54,21 @@ log = logging.getLogger("casework.gateway")
 
 class Proxies:
     """The peers whose ``X-Forwarded-Proto`` is believed (``--forwarded-allow-ips``: addresses,
-    networks or ``*``). uvicorn reads the same setting for the requests it hands to the ASGI
-    app (the console); gateway calls bypass its middleware, so they are checked here."""
+    networks or ``*``), for gateway calls; uvicorn reads the same setting for the requests it
+    hands to the ASGI app (the console)."""
 
     def __init__(self, allowed: str) -> None:
+        """Raises ValueError for an item that is no address or network: uvicorn takes such a
+        word as a name that never matches, so a typo would silently distrust the proxy."""
         items = [item.strip() for item in allowed.split(",")]
         self.anyone = "*" in items
-        self.networks = [ipaddress.ip_network(item, strict=False)
-                         for item in items if item != "*"]
+        self.networks = []
+        for item in items:
+            if item != "*":
+                try:
+                    self.networks.append(ipaddress.ip_network(item, strict=False))
+                except ValueError:
+                    raise ValueError(f"{item!r} is not an IP address or network") from None
 
     def believe(self, peer: str) -> bool:
         if self.anyone:
