@@ -73,6 +73,15 @@ def test_the_javascript_sdk_works_both_apis_unchanged(server, sdk_installed):
     assert connect["listedDomain"] is True
     assert connect["notFound"]["name"] == "ResourceNotFoundException"
     assert connect["notFound"]["status"] == 404
+    # Constraints the JavaScript SDK leaves to the server (botocore checks them before
+    # sending, so boto3 never sees these answers).
+    assert [(r["name"], r["status"], r["message"]) for r in out["refused"]] == [
+        ("ValidationException", 400, "1 validation error detected: Value null at 'subject' "
+         "failed to satisfy constraint: Member must not be null"),
+        ("ValidationException", 400, "1 validation error detected: Value '0' at 'maxResults' "
+         "failed to satisfy constraint: Member must have value greater than or equal to 1"),
+        ("ValidationException", 400, "1 validation error detected: Value null at 'fields' "
+         "failed to satisfy constraint: Member must not be null")]
     boto_cases = server.client("connectcases", key=key, secret=secret)
     got = boto_cases.get_case(domainId=connect["domainId"], caseId=connect["caseId"],
                               fields=[{"id": "title"}, {"id": connect["fieldId"]}])

@@ -11,8 +11,8 @@ import {
 import {
   ConnectCasesClient, CreateCaseCommand as CreateConnectCaseCommand, CreateDomainCommand,
   CreateFieldCommand, CreateRelatedItemCommand, CreateTemplateCommand, GetCaseCommand,
-  ListTagsForResourceCommand, SearchCasesCommand, SearchRelatedItemsCommand,
-  TagResourceCommand, UpdateCaseCommand, paginateListDomains,
+  ListDomainsCommand, ListTagsForResourceCommand, SearchCasesCommand,
+  SearchRelatedItemsCommand, TagResourceCommand, UpdateCaseCommand, paginateListDomains,
 } from "@aws-sdk/client-connectcases";
 
 const tag = process.argv[2];  // makes names unique per run
@@ -114,4 +114,10 @@ out.connect = {
     domainId, caseId: "00000000-0000-0000-0000-000000000000", fields: [{ id: "title" }],
   }))),
 };
+// The JavaScript SDK checks no constraint of the models before sending: the server does.
+out.refused = [
+  await failure(() => support.send(new CreateCaseCommand({ communicationBody: "no subject" }))),
+  await failure(() => cases.send(new ListDomainsCommand({ maxResults: 0 }))),
+  await failure(() => cases.send(new CreateConnectCaseCommand({ domainId, templateId }))),
+];
 console.log(JSON.stringify(out));
