@@ -341,8 +341,8 @@ def main() -> None:
               "sending headers is closed.")
 @click.option("--forwarded-allow-ips", envvar="CASEWORK_FORWARDED_ALLOW_IPS",
               default="127.0.0.1", show_default=True, callback=_proxies,
-              help="Proxies whose X-Forwarded-Proto and X-Forwarded-For are believed: "
-              "addresses or networks, comma-separated, or * for any.")
+              help="Proxies whose X-Forwarded-Proto is believed: addresses or networks, "
+              "comma-separated, or * for any.")
 @click.option("--max-body-memory", envvar="CASEWORK_MAX_BODY_MEMORY", default=256 * 1024 * 1024,
               show_default=True, type=click.IntRange(min=1024 * 1024),
               help="Bytes all request bodies being received may hold together (more: 503).")
@@ -482,7 +482,8 @@ def _serve(host, port, data_dir, database_url, **options) -> None:
                    f"{settings.eventbridge_bus}{source}")
     common = {"log_level": settings.log_level, "access_log": False, "lifespan": "on",
               "timeout_graceful_shutdown": 30, "http": GuardedHttpToolsProtocol,
-              "proxy_headers": True, "forwarded_allow_ips": settings.forwarded_allow_ips}
+              # X-Forwarded-Proto is read by the protocol, for the console and API calls alike.
+              "proxy_headers": False}
     if settings.workers > 1:
         os.environ[WORKER_SETTINGS] = settings.to_json()
         config = uvicorn.Config("casework.app:worker_app", factory=True,

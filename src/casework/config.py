@@ -27,7 +27,7 @@ class Settings:
     body_timeout: float = 30.0
     max_connections: int = 4096
     max_body_memory: int = 256 * 1024 * 1024
-    # Proxies whose X-Forwarded-Proto/-For are believed: the scheme a client used decides
+    # Proxies whose X-Forwarded-Proto is believed: the scheme a client used decides
     # presigned URLs and the console's Origin check and Secure cookie.
     forwarded_allow_ips: str = "127.0.0.1"
     allow_reset: bool = False  # POST /_casework/reset wipes every table (test suites only)

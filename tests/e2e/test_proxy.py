@@ -2,8 +2,8 @@
 
 The proxy here is a real HTTP server on a loopback address of its own (127.0.0.2 or .3), which
 forwards every request unchanged (the Host header too: SigV4 signs it) from that address and
-adds ``X-Forwarded-Proto: https`` and ``X-Forwarded-For``. Whether Casework believes those
-headers decides the scheme of presigned URLs and the console's Origin check.
+adds ``X-Forwarded-Proto: https``. Whether Casework believes that header decides the scheme
+of presigned URLs and the console's Origin check.
 """
 
 from __future__ import annotations
@@ -37,8 +37,7 @@ def proxy(address: str, upstream: str) -> Iterator[str]:
         def forward(self) -> None:
             body = self.rfile.read(int(self.headers.get("Content-Length", 0)))
             headers = [(k, v) for k, v in self.headers.items() if k.lower() not in HOP_BY_HOP]
-            headers += [("X-Forwarded-Proto", "https"),
-                        ("X-Forwarded-For", self.client_address[0])]
+            headers.append(("X-Forwarded-Proto", "https"))
             answer = client.request(self.command, upstream + self.path, content=body,
                                     headers=headers)
             self.send_response(answer.status_code)
@@ -101,6 +100,17 @@ def test_behind_a_trusted_proxy_links_and_the_console_use_https(trusting):
         assert answer.headers["location"] == "/console/overview"
         cookie = answer.headers["set-cookie"]
         assert cookie.startswith("casework_console=") and "; Secure" in cookie
+
+
+def test_a_server_on_every_ipv6_and_ipv4_address_knows_its_proxy(tmp_path):
+    # On "::" an IPv4 peer shows as ::ffff:127.0.0.2; it is still the proxy named.
+    dual = start_server(tmp_path, "--host", "::", "--forwarded-allow-ips", "127.0.0.2")
+    try:
+        with proxy("127.0.0.2", dual.endpoint) as endpoint:
+            host = endpoint.removeprefix("http://")
+            assert upload_url(endpoint).startswith(f"https://{host}/_casework/")
+    finally:
+        dual.stop()
 
 
 def test_an_untrusted_proxys_forwarded_headers_are_ignored(server):

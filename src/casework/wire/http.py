@@ -24,8 +24,8 @@ response header: more than a primary-key read. The parser callbacks do only what
 call needs; uvicorn's per-request scope is built only for requests that go to ASGI.
 ``answer`` is driven by the future callbacks it waits on (none for a SQLite read, which
 completes at once). Everything else (the console, ``/_casework/``) is served by the ASGI app.
-Since gateway calls bypass uvicorn's middleware, the scheme a trusted proxy reports
-(``X-Forwarded-Proto``) is read here for them.
+The scheme a trusted proxy reports (``X-Forwarded-Proto``) is read here for both kinds of
+request (uvicorn's own proxy middleware is off: gateway calls would bypass it).
 """
 
 from __future__ import annotations
@@ -54,8 +54,7 @@ log = logging.getLogger("casework.gateway")
 
 class Proxies:
     """The peers whose ``X-Forwarded-Proto`` is believed (``--forwarded-allow-ips``: addresses,
-    networks or ``*``), for gateway calls; uvicorn reads the same setting for the requests it
-    hands to the ASGI app (the console)."""
+    networks or ``*``)."""
 
     def __init__(self, allowed: str) -> None:
         """Raises ValueError for an item that is no address or network: uvicorn takes such a
@@ -77,7 +76,10 @@ class Proxies:
             address = ipaddress.ip_address(peer)
         except ValueError:  # not an IP peer (a Unix socket)
             return False
-        return any(address in network for network in self.networks)
+        # A server listening on "::" sees IPv4 peers as ::ffff:a.b.c.d.
+        mapped = getattr(address, "ipv4_mapped", None)
+        return any(address in network or (mapped is not None and mapped in network)
+                   for network in self.networks)
 
 
 @dataclass
@@ -109,7 +111,7 @@ def configure(header_timeout: float, body_timeout: float, max_connections: int,
 
 
 def _forwarded_scheme(headers: list[tuple[bytes, bytes]]) -> str | None:
-    """The scheme a proxy says its client used (one value, as uvicorn takes it)."""
+    """The scheme a proxy says its client used (one value: a list of several is ignored)."""
     for name, value in headers:
         if name == b"x-forwarded-proto":
             scheme = value.decode("latin-1").strip()
@@ -365,6 +367,8 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         HttpToolsProtocol.on_message_begin(self)  # uvicorn's scope (it resets the three)
         self.url, self.headers, self.expect_100_continue = url, headers, expect
         self.scope["headers"] = headers
+        if self._proxied:
+            self.scope["scheme"] = _forwarded_scheme(headers) or self.scope["scheme"]
         super().on_headers_complete()
         if self.cycle is not None:
             self.cycle.transport = _HeadWithBody(self.transport)
