@@ -239,24 +239,43 @@ def test_ten_failed_sign_ins_in_a_row_lock_the_agent(server, page):
     expect(page.get_by_role("heading", name="Overview")).to_be_visible()
 
 
+def _sign_in(server, email: str, password: str) -> httpx.Response:
+    """A sign-in form sent as a browser sends it (its cookie, token and origin)."""
+    form = httpx.get(f"{server.endpoint}/console/sign-in")
+    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
+    return httpx.post(f"{server.endpoint}/console/sign-in", cookies=form.cookies,
+                      data={"email": email, "password": password, "csrf_token": token},
+                      headers={"Origin": server.endpoint}, timeout=60)
+
+
 def test_a_burst_of_sign_ins_checks_no_more_passwords_than_the_lockout_allows(server):
     # Sent at once, fifteen wrong passwords: each is counted before it is checked, so ten
     # are checked, the tenth locking the agent (nine 401s, then 429 "locked until" as for
     # ten in a row), and the other five are refused as locked unchecked.
     email = create_agent(server, "--all")
-    form = httpx.get(f"{server.endpoint}/console/sign-in")
-    token = re.search(r'name="csrf_token" value="([^"]+)"', form.text).group(1)
 
     def attempt(password: str) -> int:
-        return httpx.post(f"{server.endpoint}/console/sign-in", cookies=form.cookies,
-                          data={"email": email, "password": password, "csrf_token": token},
-                          headers={"Origin": server.endpoint}, timeout=60).status_code
+        return _sign_in(server, email, password).status_code
 
     with ThreadPoolExecutor(15) as pool:
         statuses = list(pool.map(attempt, [f"wrong password {n:02d}" for n in range(15)]))
     assert sorted(statuses) == [401] * 9 + [429] * 6
     assert attempt(PASSWORD) == 429
     assert f"{email}\t*\tlocked" in _casework(server, "agents", "list").stdout
+
+
+def test_an_e_mail_no_agent_has_is_locked_as_an_agent_is(server):
+    # Eleven wrong passwords in a row, for an agent and for an e-mail nobody has: the same
+    # answers (nine 401s, then 429 "locked until"), so they tell nobody who is an agent.
+    agent = create_agent(server, "--all")
+    nobody = f"nobody-{uuid.uuid4().hex[:10]}@example.com"
+    answers = {email: [_sign_in(server, email, f"wrong password {n}") for n in range(11)]
+               for email in (agent, nobody)}
+    for email, got in answers.items():
+        assert [a.status_code for a in got] == [401] * 9 + [429] * 2, email
+        assert "The e-mail or the password is wrong." in got[0].text
+        assert "locked until" in got[-1].text
+    assert _sign_in(server, nobody, PASSWORD).status_code == 429
 
 
 def _casework(server, *args: str, stdin: str | None = None,

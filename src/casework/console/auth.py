@@ -96,21 +96,23 @@ async def sign_in(runner, email: str, password: str, session_seconds: int) -> Si
     email = email.strip().lower()
     now = now_ms()
     agent = await runner.read(lambda conn: queries.find_agent_by_email(conn, email))
+    # An e-mail no agent has is counted and locked the same way, in a bucket of its own
+    # (queries.unknown_attempts): the answers tell nobody which agents exist.
+    attempts = (queries.unknown_attempts(email) if agent is None
+                else queries.agent_attempts(agent.agent_id))
     # The attempt is counted before the password is checked, so that a burst of attempts
     # sent at once counts as many as it holds: at most LOCKOUT_FAILURES get checked.
-    if agent is not None and not await runner.write(lambda conn: queries.claim_attempt(
-            conn, agent.agent_id, LOCKOUT_FAILURES, now)):
-        return await _locked(runner, agent.agent_id, now)
+    if not await runner.write(lambda conn: queries.claim_attempt(
+            conn, attempts, LOCKOUT_FAILURES, now)):
+        return await _locked(runner, attempts, now)
     # Checked off the event loop: scrypt takes a tenth of a second on purpose. An unknown
-    # e-mail costs the same check, so timing tells nobody which agents exist.
+    # e-mail costs the same check, so timing tells nobody which agents exist either.
     right = await run_in_threadpool(verify_password, password[:1024],
                                     DUMMY_HASH if agent is None else agent.password_hash)
-    if agent is None:
-        return SignIn()
-    if not right:
+    if agent is None or not right:
         until = now_ms() + LOCKOUT_SECONDS * 1000
         locked = await runner.write(lambda conn: queries.record_failure(
-            conn, agent.agent_id, LOCKOUT_FAILURES, until))
+            conn, attempts, LOCKOUT_FAILURES, until))
         return SignIn(locked_until=until if locked else None)
     token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
 
@@ -122,15 +124,14 @@ async def sign_in(runner, email: str, password: str, session_seconds: int) -> Si
         return True
 
     if not await runner.write(start):
-        return await _locked(runner, agent.agent_id, now_ms())
+        return await _locked(runner, attempts, now_ms())
     return SignIn(token=token)
 
 
-async def _locked(runner, agent_id: int, now: int) -> SignIn:
-    """The refusal of an attempt on a locked agent (or one with LOCKOUT_FAILURES attempts
+async def _locked(runner, attempts: queries.Attempts, now: int) -> SignIn:
+    """The refusal of an attempt on a locked e-mail (or one with LOCKOUT_FAILURES attempts
     still being checked, which lock it if they fail)."""
-    found = await runner.read(lambda conn: queries.find_agent(conn, agent_id))
-    until = None if found is None else found.locked_until
+    until = await runner.read(lambda conn: queries.locked_until(conn, attempts))
     return SignIn(locked_until=until if until is not None and until > now
                   else now + LOCKOUT_SECONDS * 1000)
 

@@ -2,16 +2,20 @@
 
 from __future__ import annotations
 
+import hashlib
+from dataclasses import dataclass
+
 import orjson
-from sqlalchemy import Connection, and_, delete, func, insert, or_, select, update
+from sqlalchemy import Column, Connection, Table, and_, delete, func, insert, or_, select, update
 
 from ..cases.tables import cases as cases_cases
 from ..cases.tables import domains as cases_domains
 from ..cases.tables import related_items as cases_related
+from ..store.sql import dialect_insert
 from ..store.tables import accounts
 from ..support.tables import cases as support_cases
 from ..support.tables import communications
-from .tables import agents, sessions
+from .tables import agents, sessions, unknown_signins
 
 # --- agents ----------------------------------------------------------------------------------
 
@@ -26,10 +30,6 @@ def insert_agent(conn: Connection, email: str, password_hash: str, all_accounts:
 
 def find_agent_by_email(conn: Connection, email: str):
     return conn.execute(select(agents).where(agents.c.email == email)).first()
-
-
-def find_agent(conn: Connection, agent_id: int):
-    return conn.execute(select(agents).where(agents.c.agent_id == agent_id)).first()
 
 
 def list_agents(conn: Connection) -> list:
@@ -56,25 +56,52 @@ def set_password(conn: Connection, email: str, password_hash: str) -> bool:
     return True
 
 
-def _unlocked(now: int):
-    return or_(agents.c.locked_until.is_(None), agents.c.locked_until <= now)
+@dataclass(frozen=True)
+class Attempts:
+    """Where the sign-in failures of an e-mail are counted: its agent's row, or, for an
+    e-mail no agent has, its bucket in ``console_unknown_signins``. Both rows have
+    ``failed_signins`` and ``locked_until``."""
+
+    table: Table
+    key: Column
+    value: int
 
 
-def claim_attempt(conn: Connection, agent_id: int, lock_after: int, now: int) -> bool:
+def agent_attempts(agent_id: int) -> Attempts:
+    return Attempts(agents, agents.c.agent_id, agent_id)
+
+
+def unknown_attempts(email: str) -> Attempts:
+    bucket = int.from_bytes(hashlib.sha256(email.encode()).digest()[:2], "big")
+    return Attempts(unknown_signins, unknown_signins.c.bucket, bucket)
+
+
+def _unlocked(attempts: Attempts, now: int):
+    locked_until = attempts.table.c.locked_until
+    return or_(locked_until.is_(None), locked_until <= now)
+
+
+def claim_attempt(conn: Connection, attempts: Attempts, lock_after: int, now: int) -> bool:
     """Count a sign-in attempt before its password is checked, in one statement: False when
-    the agent is locked, or when ``lock_after`` attempts in a row are counted already (some
+    the e-mail is locked, or when ``lock_after`` attempts in a row are counted already (some
     still being checked), so that concurrent attempts cannot add up to more."""
-    claimed = conn.execute(update(agents).where(
-        agents.c.agent_id == agent_id, _unlocked(now),
-        agents.c.failed_signins < lock_after).values(failed_signins=agents.c.failed_signins + 1))
+    table = attempts.table
+    if table is unknown_signins:  # a bucket's row exists from its first attempt on
+        conn.execute(dialect_insert(conn.dialect.name, table).values(
+            bucket=attempts.value, failed_signins=0, locked_until=None).on_conflict_do_nothing())
+    claimed = conn.execute(update(table).where(
+        attempts.key == attempts.value, _unlocked(attempts, now),
+        table.c.failed_signins < lock_after).values(failed_signins=table.c.failed_signins + 1))
     return claimed.rowcount == 1
 
 
-def record_failure(conn: Connection, agent_id: int, lock_after: int, locked_until: int) -> bool:
-    """A claimed attempt failed: lock the agent if ``lock_after`` attempts in a row are
+def record_failure(conn: Connection, attempts: Attempts, lock_after: int,
+                   locked_until: int) -> bool:
+    """A claimed attempt failed: lock the e-mail if ``lock_after`` attempts in a row are
     counted. True when this locked it."""
-    locked = conn.execute(update(agents).where(
-        agents.c.agent_id == agent_id, agents.c.failed_signins >= lock_after).values(
+    table = attempts.table
+    locked = conn.execute(update(table).where(
+        attempts.key == attempts.value, table.c.failed_signins >= lock_after).values(
         failed_signins=0, locked_until=locked_until))
     return locked.rowcount == 1
 
@@ -82,8 +109,14 @@ def record_failure(conn: Connection, agent_id: int, lock_after: int, locked_unti
 def record_success(conn: Connection, agent_id: int, now: int) -> bool:
     """A claimed attempt had the right password: the count starts again, unless attempts
     failing meanwhile locked the agent (False then: no session)."""
-    return conn.execute(update(agents).where(agents.c.agent_id == agent_id, _unlocked(now))
-                        .values(failed_signins=0, locked_until=None)).rowcount == 1
+    return conn.execute(update(agents).where(
+        agents.c.agent_id == agent_id, _unlocked(agent_attempts(agent_id), now))
+        .values(failed_signins=0, locked_until=None)).rowcount == 1
+
+
+def locked_until(conn: Connection, attempts: Attempts) -> int | None:
+    return conn.execute(select(attempts.table.c.locked_until).where(
+        attempts.key == attempts.value)).scalar()
 
 
 def granted_accounts(agent) -> list[str] | None:

@@ -1,4 +1,5 @@
-"""The agent console's tables: agents (people who answer cases) and their sign-in sessions."""
+"""The agent console's tables: agents (people who answer cases), their sign-in sessions, and the
+sign-in failures of e-mails no agent has."""
 
 from sqlalchemy import BigInteger, Boolean, Column, ForeignKey, Index, Integer, String, Table, Text
 
@@ -29,4 +30,16 @@ sessions = Table(
     Column("created_at", BigInteger, nullable=False),
     Column("expires_at", BigInteger, nullable=False),
     Index("ix_console_sessions_agent", "agent_id"),
+)
+
+# Sign-in failures with e-mails no agent has, counted as an agent's are (failed_signins,
+# locked_until), in 65,536 buckets of the e-mail's digest: an unknown e-mail is locked after as
+# many failures as an agent, so the answers tell nobody which agents exist, and sign-ins with
+# made-up e-mails cannot grow the table.
+unknown_signins = Table(
+    "console_unknown_signins",
+    metadata,
+    Column("bucket", Integer, primary_key=True, autoincrement=False),
+    Column("failed_signins", Integer, nullable=False),
+    Column("locked_until", BigInteger),
 )
