@@ -102,6 +102,13 @@ def test_behind_a_trusted_proxy_links_and_the_console_use_https(trusting):
         assert cookie.startswith("casework_console=") and "; Secure" in cookie
 
 
+def test_a_scheme_the_client_sent_ahead_of_the_proxys_is_not_taken(trusting):
+    # The proxy adds its header after the client's: the last one is the proxy's word.
+    with proxy("127.0.0.2", trusting.endpoint) as endpoint:
+        form = httpx.get(f"{endpoint}/console/sign-in", headers={"X-Forwarded-Proto": "http"})
+        assert "; Secure" in form.headers["set-cookie"]
+
+
 def test_a_server_on_every_ipv6_and_ipv4_address_knows_its_proxy(tmp_path):
     # On "::" an IPv4 peer shows as ::ffff:127.0.0.2; it is still the proxy named.
     dual = start_server(tmp_path, "--host", "::", "--forwarded-allow-ips", "127.0.0.2")

@@ -111,12 +111,16 @@ def configure(header_timeout: float, body_timeout: float, max_connections: int,
 
 
 def _forwarded_scheme(headers: list[tuple[bytes, bytes]]) -> str | None:
-    """The scheme a proxy says its client used (one value: a list of several is ignored)."""
+    """The scheme the trusted proxy says its client used: the last value, which is the one
+    that proxy wrote (a proxy that appends keeps what its client sent before it)."""
+    found = None
     for name, value in headers:
         if name == b"x-forwarded-proto":
-            scheme = value.decode("latin-1").strip()
-            return scheme if scheme in ("http", "https") else None
-    return None
+            found = value
+    if found is None:
+        return None
+    scheme = found.decode("latin-1").rsplit(",", 1)[-1].strip()
+    return scheme if scheme in ("http", "https") else None
 
 
 def error_response(status: int, reason: bytes, code: str, message: str) -> bytes:
