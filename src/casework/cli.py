@@ -340,7 +340,7 @@ def main() -> None:
               help="Open connections per process; beyond it the oldest connection still "
               "sending headers is closed.")
 @click.option("--forwarded-allow-ips", envvar="CASEWORK_FORWARDED_ALLOW_IPS",
-              default="127.0.0.1", show_default=True, callback=_proxies,
+              default="127.0.0.1,::1", show_default=True, callback=_proxies,
               help="Proxies whose X-Forwarded-Proto is believed: addresses or networks, "
               "comma-separated, or * for any.")
 @click.option("--max-body-memory", envvar="CASEWORK_MAX_BODY_MEMORY", default=256 * 1024 * 1024,

@@ -29,7 +29,7 @@ class Settings:
     max_body_memory: int = 256 * 1024 * 1024
     # Proxies whose X-Forwarded-Proto is believed: the scheme a client used decides
     # presigned URLs and the console's Origin check and Secure cookie.
-    forwarded_allow_ips: str = "127.0.0.1"
+    forwarded_allow_ips: str = "127.0.0.1,::1"
     allow_reset: bool = False  # POST /_casework/reset wipes every table (test suites only)
     # Keys: whether the out-of-the-box test/test key exists (off for shared deployments), and
     # the master key that seals secrets (CASEWORK_MASTER_KEY; else <data dir>/master.key).

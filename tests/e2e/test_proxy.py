@@ -109,6 +109,21 @@ def test_a_scheme_the_client_sent_ahead_of_the_proxys_is_not_taken(trusting):
         assert "; Secure" in form.headers["set-cookie"]
 
 
+def test_by_default_a_proxy_on_this_machine_is_believed_over_ipv4_and_ipv6(tmp_path):
+    dual = start_server(tmp_path, "--host", "::")
+    port = dual.endpoint.rsplit(":", 1)[1]
+    try:
+        for local, url in (("127.0.0.1", f"http://127.0.0.1:{port}"),
+                           ("::1", f"http://[::1]:{port}"),
+                           ("127.0.0.3", f"http://127.0.0.1:{port}")):
+            with httpx.Client(transport=httpx.HTTPTransport(local_address=local)) as client:
+                form = client.get(f"{url}/console/sign-in",
+                                  headers={"X-Forwarded-Proto": "https"})
+            assert ("; Secure" in form.headers["set-cookie"]) == (local != "127.0.0.3"), local
+    finally:
+        dual.stop()
+
+
 def test_a_server_on_every_ipv6_and_ipv4_address_knows_its_proxy(tmp_path):
     # On "::" an IPv4 peer shows as ::ffff:127.0.0.2; it is still the proxy named.
     dual = start_server(tmp_path, "--host", "::", "--forwarded-allow-ips", "127.0.0.2")

@@ -92,13 +92,16 @@ class SignIn:
     locked_until: int | None = None
 
 
-async def sign_in(runner, email: str, password: str, session_seconds: int) -> SignIn:
+async def sign_in(runner, email: str, password: str, session_seconds: int,
+                  bucket_key: bytes) -> SignIn:
+    """Check an e-mail and password; ``bucket_key`` keys the buckets of e-mails no agent has
+    (queries.unknown_attempts)."""
     email = email.strip().lower()
     now = now_ms()
     agent = await runner.read(lambda conn: queries.find_agent_by_email(conn, email))
     # An e-mail no agent has is counted and locked the same way, in a bucket of its own
     # (queries.unknown_attempts): the answers tell nobody which agents exist.
-    attempts = (queries.unknown_attempts(email) if agent is None
+    attempts = (queries.unknown_attempts(email, bucket_key) if agent is None
                 else queries.agent_attempts(agent.agent_id))
     # The attempt is counted before the password is checked, so that a burst of attempts
     # sent at once counts as many as it holds: at most LOCKOUT_FAILURES get checked.

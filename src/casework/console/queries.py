@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import hashlib
+import hmac
 from dataclasses import dataclass
 
 import orjson
@@ -71,9 +72,16 @@ def agent_attempts(agent_id: int) -> Attempts:
     return Attempts(agents, agents.c.agent_id, agent_id)
 
 
-def unknown_attempts(email: str) -> Attempts:
-    bucket = int.from_bytes(hashlib.sha256(email.encode()).digest()[:2], "big")
-    return Attempts(unknown_signins, unknown_signins.c.bucket, bucket)
+UNKNOWN_BUCKETS = 2**20
+
+
+def unknown_attempts(email: str, key: bytes) -> Attempts:
+    """The bucket of an e-mail no agent has. The digest is keyed with a server secret: were
+    it not, anyone could find a made-up e-mail sharing a given e-mail's bucket, lock the
+    bucket with it, and tell an agent (its own row: not locked) from a stranger (locked)."""
+    digest = hmac.new(key, email.encode(), hashlib.sha256).digest()
+    return Attempts(unknown_signins, unknown_signins.c.bucket,
+                    int.from_bytes(digest[:4], "big") % UNKNOWN_BUCKETS)
 
 
 def _unlocked(attempts: Attempts, now: int):

@@ -33,9 +33,9 @@ sessions = Table(
 )
 
 # Sign-in failures with e-mails no agent has, counted as an agent's are (failed_signins,
-# locked_until), in 65,536 buckets of the e-mail's digest: an unknown e-mail is locked after as
-# many failures as an agent, so the answers tell nobody which agents exist, and sign-ins with
-# made-up e-mails cannot grow the table.
+# locked_until), in 2**20 buckets of the e-mail's keyed digest (queries.unknown_attempts): an
+# unknown e-mail is locked after as many failures as an agent, so the answers tell nobody which
+# agents exist, and sign-ins with made-up e-mails cannot grow the table past them.
 unknown_signins = Table(
     "console_unknown_signins",
     metadata,

@@ -131,6 +131,7 @@ class Pages:
 class SignPages:
     def __init__(self, pages: Pages):
         self.pages = pages
+        self.bucket_key = pages.casework.store.secret("console-unknown-signins").encode()
 
     def routes(self) -> list[Route]:
         return [Route("/console", self.pages.page(self.home), methods=["GET"]),
@@ -171,7 +172,7 @@ class SignPages:
         if _unstorable(email) or _unstorable(password):
             return self._form(request, 401, "The e-mail or the password is wrong.")
         ttl = self.pages.settings.console_session_ttl
-        outcome = await auth.sign_in(self.pages.runner, email, password, ttl)
+        outcome = await auth.sign_in(self.pages.runner, email, password, ttl, self.bucket_key)
         if outcome.token is None:
             if outcome.locked_until is not None:
                 message = (f"Too many failed sign-ins in a row: this agent is locked until "
@@ -233,7 +234,9 @@ def build(casework) -> Starlette:
                                     status_code=307)
         message = ("There is no page at this address." if error.status_code == 404
                    else f"This page does not take {request.method} requests.")
-        return pages.error(request, error.status_code, message)
+        answer = pages.error(request, error.status_code, message)
+        answer.headers.update(error.headers or {})  # a 405's Allow
+        return answer
 
     app = Starlette(routes=routes, exception_handlers={404: unrouted, 405: unrouted})
     app.router.redirect_slashes = False

@@ -13,10 +13,11 @@ from pathlib import Path
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import Connection, create_engine, event, insert, select, update
+from sqlalchemy import Connection, create_engine, event, select, update
 from sqlalchemy.engine import make_url
 
 from . import bulk
+from .sql import dialect_insert
 from .tables import server_secrets
 
 MIGRATIONS = Path(__file__).parent / "migrations"
@@ -139,13 +140,14 @@ class Store:
             conn.commit()
 
     def secret(self, name: str) -> str:
-        """A random server secret, created on first use and kept in the database."""
+        """A random server secret, created on first use and kept in the database. Processes
+        starting together on a new database (``--workers``) all get the one that was stored
+        first."""
         with self.transaction() as conn:
-            value = conn.scalar(select(server_secrets.c.value).where(server_secrets.c.name == name))
-            if value is None:
-                value = secrets.token_hex(32)
-                conn.execute(insert(server_secrets).values(name=name, value=value))
-            return value
+            conn.execute(dialect_insert(conn.dialect.name, server_secrets).values(
+                name=name, value=secrets.token_hex(32)).on_conflict_do_nothing())
+            return conn.scalar(select(server_secrets.c.value)
+                               .where(server_secrets.c.name == name))
 
     def rotate_secret(self, name: str) -> str:
         """Replace a server secret with a new random value and return it."""

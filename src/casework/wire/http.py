@@ -87,7 +87,7 @@ class Limits:
     header_timeout: float = 30.0
     body_timeout: float = 30.0
     max_connections: int = 4096
-    proxies: Proxies = field(default_factory=lambda: Proxies("127.0.0.1"))
+    proxies: Proxies = field(default_factory=lambda: Proxies("127.0.0.1,::1"))
 
 
 LIMITS = Limits()
