@@ -89,17 +89,25 @@ def trusting(tmp_path_factory):
     running.stop()
 
 
-def test_behind_a_trusted_proxy_links_and_the_console_use_https(trusting):
-    with proxy("127.0.0.2", trusting.endpoint) as endpoint:
+@pytest.mark.parametrize("believed", [True, False])
+def test_through_a_proxy_links_and_the_console_use_the_scheme_believed(believed, request):
+    # ``trusting`` believes 127.0.0.2; the default (127.0.0.1 and ::1) not 127.0.0.3.
+    target = request.getfixturevalue("trusting" if believed else "server")
+    scheme = "https" if believed else "http"
+    with proxy("127.0.0.2" if believed else "127.0.0.3", target.endpoint) as endpoint:
         host = endpoint.removeprefix("http://")
-        # A presigned URL names what the client reached: the proxy's host, over https.
-        assert upload_url(endpoint).startswith(f"https://{host}/_casework/support/uploads/")
-        # The browser's page is https://<proxy>; its form is from the console's own origin.
-        answer = sign_in(endpoint, create_agent(trusting, "--all"), f"https://{host}")
-        assert answer.status_code == 303, answer.text
-        assert answer.headers["location"] == "/console/overview"
-        cookie = answer.headers["set-cookie"]
-        assert cookie.startswith("casework_console=") and "; Secure" in cookie
+        # A presigned URL names what the client reached: the proxy's host, and its scheme.
+        assert upload_url(endpoint).startswith(f"{scheme}://{host}/_casework/support/uploads/")
+        # The browser's page is https://<proxy>: the console's own origin only if believed.
+        answer = sign_in(endpoint, create_agent(target, "--all"), f"https://{host}")
+        if believed:
+            assert answer.status_code == 303, answer.text
+            assert answer.headers["location"] == "/console/overview"
+            cookie = answer.headers["set-cookie"]
+            assert cookie.startswith("casework_console=") and "; Secure" in cookie
+        else:
+            assert answer.status_code == 403
+            assert "This request came from another site." in answer.text
 
 
 def test_a_scheme_the_client_sent_ahead_of_the_proxys_is_not_taken(trusting):
@@ -110,6 +118,7 @@ def test_a_scheme_the_client_sent_ahead_of_the_proxys_is_not_taken(trusting):
 
 
 def test_by_default_a_proxy_on_this_machine_is_believed_over_ipv4_and_ipv6(tmp_path):
+    # On "::" an IPv4 peer shows as ::ffff:127.0.0.1: still the address trusted.
     dual = start_server(tmp_path, "--host", "::")
     port = dual.endpoint.rsplit(":", 1)[1]
     try:
@@ -122,28 +131,6 @@ def test_by_default_a_proxy_on_this_machine_is_believed_over_ipv4_and_ipv6(tmp_p
             assert ("; Secure" in form.headers["set-cookie"]) == (local != "127.0.0.3"), local
     finally:
         dual.stop()
-
-
-def test_a_server_on_every_ipv6_and_ipv4_address_knows_its_proxy(tmp_path):
-    # On "::" an IPv4 peer shows as ::ffff:127.0.0.2; it is still the proxy named.
-    dual = start_server(tmp_path, "--host", "::", "--forwarded-allow-ips", "127.0.0.2")
-    try:
-        with proxy("127.0.0.2", dual.endpoint) as endpoint:
-            host = endpoint.removeprefix("http://")
-            assert upload_url(endpoint).startswith(f"https://{host}/_casework/")
-    finally:
-        dual.stop()
-
-
-def test_an_untrusted_proxys_forwarded_headers_are_ignored(server):
-    # The default trusts 127.0.0.1 alone; this proxy forwards from 127.0.0.3.
-    with proxy("127.0.0.3", server.endpoint) as endpoint:
-        host = endpoint.removeprefix("http://")
-        assert upload_url(endpoint).startswith(f"http://{host}/_casework/support/uploads/")
-        # The scheme stays http, so a page at https://<proxy> is another origin: refused.
-        answer = sign_in(endpoint, create_agent(server, "--all"), f"https://{host}")
-        assert answer.status_code == 403
-        assert "This request came from another site." in answer.text
 
 
 @pytest.mark.parametrize("value", ["10.0.0.0/33", "proxy.example", "127.0.0.1,"])
