@@ -342,7 +342,7 @@ def main() -> None:
 @click.option("--forwarded-allow-ips", envvar="CASEWORK_FORWARDED_ALLOW_IPS",
               default="127.0.0.1,::1", show_default=True, callback=_proxies,
               help="Proxies whose X-Forwarded-Proto is believed: addresses or networks, "
-              "comma-separated, or * for any.")
+              "comma-separated, * for any, or empty for none.")
 @click.option("--max-body-memory", envvar="CASEWORK_MAX_BODY_MEMORY", default=256 * 1024 * 1024,
               show_default=True, type=click.IntRange(min=1024 * 1024),
               help="Bytes all request bodies being received may hold together (more: 503).")

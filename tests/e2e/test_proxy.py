@@ -133,7 +133,17 @@ def test_by_default_a_proxy_on_this_machine_is_believed_over_ipv4_and_ipv6(tmp_p
         dual.stop()
 
 
-@pytest.mark.parametrize("value", ["10.0.0.0/33", "proxy.example", "127.0.0.1,"])
+def test_an_empty_forwarded_allow_ips_believes_no_proxy(tmp_path):
+    nobody = start_server(tmp_path, "--forwarded-allow-ips", "")
+    try:
+        form = httpx.get(f"{nobody.endpoint}/console/sign-in",
+                         headers={"X-Forwarded-Proto": "https"})
+        assert "; Secure" not in form.headers["set-cookie"]
+    finally:
+        nobody.stop()
+
+
+@pytest.mark.parametrize("value", ["10.0.0.0/33", "proxy.example", "127.0.0.1,::1%"])
 def test_a_forwarded_allow_ips_that_is_no_address_stops_the_start(tmp_path, value):
     done = subprocess.run(
         [sys.executable, "-m", "casework", "serve", "--port", "0", "--data-dir",

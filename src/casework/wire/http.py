@@ -54,12 +54,13 @@ log = logging.getLogger("casework.gateway")
 
 class Proxies:
     """The peers whose ``X-Forwarded-Proto`` is believed (``--forwarded-allow-ips``: addresses,
-    networks or ``*``)."""
+    networks or ``*``; an empty value believes none)."""
 
     def __init__(self, allowed: str) -> None:
-        """Raises ValueError for an item that is no address or network: uvicorn takes such a
-        word as a name that never matches, so a typo would silently distrust the proxy."""
-        items = [item.strip() for item in allowed.split(",")]
+        """Raises ValueError for an item that is no address or network, rather than taking
+        it as a name that never matches (as uvicorn does): a typo would silently distrust the
+        proxy."""
+        items = [item.strip() for item in allowed.split(",") if item.strip()]
         self.anyone = "*" in items
         self.networks = []
         for item in items:
