@@ -30,12 +30,6 @@ AGENT_STATUSES = support_side.AGENT_STATUSES
 POLL_SECONDS = 5  # how often an open case page asks for new communications
 
 
-def _number(text: str) -> bool:
-    """Whether a query value is a whole number of up to 9 ASCII digits (isdigit() alone
-    admits digits like "²" that int() refuses)."""
-    return text.isascii() and text.isdigit() and len(text) < 10
-
-
 def _day(text: str | None, end: bool) -> int | None:
     """A ``YYYY-MM-DD`` from a date input as epoch ms (its first or last millisecond, UTC)."""
     if not text:
@@ -107,8 +101,7 @@ class SupportPages:
         accounts = [account] if account else agent.accounts
         sort = query.get("sort") if query.get("sort") in queries.SORTS else "newest"
         text = (query.get("q") or "").strip()[:200] or None
-        cursor = query.get("after")
-        cursor = int(cursor) if cursor and _number(cursor) else None
+        cursor = support_side.whole_number(query.get("after") or "")
         filters = {"service": (query.get("service") or "").strip()[:100] or None,
                    "created_from": _day(query.get("from"), False),
                    "created_to": _day(query.get("to"), True)}
@@ -170,7 +163,7 @@ class SupportPages:
         if found is None:
             return self._missing(request)
         after = request.query_params.get("after", "0")
-        after_seq = int(after) if _number(after) else 0
+        after_seq = support_side.whole_number(after) or 0
         thread, attached, mail = await self.runner.read(
             lambda conn: self._thread(conn, found, after_seq))
         response = self.pages.render(request, "support_thread.html", case=found, thread=thread,

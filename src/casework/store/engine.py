@@ -143,11 +143,15 @@ class Store:
         """A random server secret, created on first use and kept in the database. Processes
         starting together on a new database (``--workers``) all get the one that was stored
         first."""
+        stored = select(server_secrets.c.value).where(server_secrets.c.name == name)
+        with self.transaction(write=False) as conn:
+            value = conn.scalar(stored)
+        if value is not None:  # the usual case: no write at start-up
+            return value
         with self.transaction() as conn:
             conn.execute(dialect_insert(conn.dialect.name, server_secrets).values(
                 name=name, value=secrets.token_hex(32)).on_conflict_do_nothing())
-            return conn.scalar(select(server_secrets.c.value)
-                               .where(server_secrets.c.name == name))
+            return conn.scalar(stored)
 
     def rotate_secret(self, name: str) -> str:
         """Replace a server secret with a new random value and return it."""

@@ -69,6 +69,12 @@ PAGE_SIZE = 100  # default and maximum page size of the case list, as DescribeCa
 _ACCOUNT = re.compile(r"^[0-9]{12}$")
 
 
+def whole_number(text: str) -> int | None:
+    """``text`` as a number when it is 1 to 9 ASCII digits, else None (``str.isdigit`` alone
+    admits digits such as "²", which ``int`` refuses, as it refuses more than 4,300 digits)."""
+    return int(text) if text.isascii() and text.isdigit() and len(text) < 10 else None
+
+
 def operator_token(store: Store) -> str:
     """The operator token, created on first use."""
     return store.secret(TOKEN_SECRET)
@@ -155,10 +161,8 @@ class AgentApi:
         except ServiceError as error:
             return _error(400, error.code, error.message)
         limit_text = query.get("limit", str(PAGE_SIZE))
-        # isascii: isdigit() admits digits like "²" that int() refuses (as it does past 4,300
-        # digits).
-        if not (limit_text.isascii() and limit_text.isdigit() and len(limit_text) < 10) or not (
-                1 <= int(limit_text) <= PAGE_SIZE):
+        limit = whole_number(limit_text)
+        if limit is None or not 1 <= limit <= PAGE_SIZE:
             return _error(400, "ValidationException",
                           f"limit must be a whole number from 1 to {PAGE_SIZE}.")
         # A token continues only the listing that issued it: same filters, same page size.
@@ -173,7 +177,6 @@ class AgentApi:
             if not isinstance(cursor, list) or len(cursor) != 2 or cursor[0] != listing:
                 return _error(400, "ValidationException", f"Invalid nextToken: {token[:64]}")
             below = cursor[1]
-        limit = int(limit_text)
         rows = await self.runner.read(lambda conn: case_queries.list_cases_any_account(
             conn, statuses=statuses, account_id=account, since=since_ms, below_seq=below,
             limit=limit + 1))
