@@ -335,10 +335,14 @@ def main() -> None:
 @click.option("--body-timeout", envvar="CASEWORK_BODY_TIMEOUT", default=30.0, show_default=True,
               type=click.FloatRange(min=0.1),
               help="Seconds a request body may stall (no bytes arriving) before it is cut off.")
+@click.option("--keep-alive-timeout", envvar="CASEWORK_KEEP_ALIVE_TIMEOUT", default=75.0,
+              show_default=True, type=click.FloatRange(min=0.1),
+              help="Seconds an idle connection is kept open for its next request; keep it "
+              "above a load balancer's idle timeout.")
 @click.option("--max-connections", envvar="CASEWORK_MAX_CONNECTIONS", default=4096,
               show_default=True, type=click.IntRange(min=16),
               help="Open connections per process; beyond it the oldest connection still "
-              "sending headers is closed.")
+              "sending headers, else the one idle longest, is closed.")
 @click.option("--forwarded-allow-ips", envvar="CASEWORK_FORWARDED_ALLOW_IPS",
               default="127.0.0.1,::1", show_default=True, callback=_proxies,
               help="Proxies whose X-Forwarded-Proto is believed: addresses or networks, "
@@ -482,6 +486,7 @@ def _serve(host, port, data_dir, database_url, **options) -> None:
                    f"{settings.eventbridge_bus}{source}")
     common = {"log_level": settings.log_level, "access_log": False, "lifespan": "on",
               "timeout_graceful_shutdown": 30, "http": GuardedHttpToolsProtocol,
+              "timeout_keep_alive": settings.keep_alive_timeout,
               # X-Forwarded-Proto is read by the protocol, for the console and API calls alike.
               "proxy_headers": False}
     if settings.workers > 1:

@@ -22,9 +22,11 @@ class Settings:
     access_log: bool = False  # one line per request (off by default, as moto and LocalStack)
     log_format: str = "text"  # or "json": one object per line
     # Untrusted clients (wire/http.py): how long headers and a stalled body may take, how
-    # many connections may be open, how much memory request bodies may hold together.
+    # long an idle connection stays open, how many connections may be open, how much memory
+    # request bodies may hold together.
     header_timeout: float = 30.0
     body_timeout: float = 30.0
+    keep_alive_timeout: float = 75.0  # above load balancers' idle timeouts (ALB: 60 s)
     max_connections: int = 4096
     max_body_memory: int = 256 * 1024 * 1024
     # Proxies whose X-Forwarded-Proto is believed: the scheme a client used decides

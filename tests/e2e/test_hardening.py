@@ -83,7 +83,8 @@ def signed_head(server, body_length: int, target: str = "DescribeCases") -> byte
 @pytest.fixture(scope="module")
 def guarded(tmp_path_factory):
     running = start_server(tmp_path_factory.mktemp("guarded"), "--header-timeout", "2",
-                           "--body-timeout", "2", "--max-connections", "64",
+                           "--body-timeout", "2", "--keep-alive-timeout", "5",
+                           "--max-connections", "64",
                            "--max-body-memory", str(4 * MiB))
     yield running
     running.stop()
@@ -206,22 +207,60 @@ def test_half_sent_headers_are_closed_after_the_header_timeout(guarded):
         assert time.monotonic() - started < 8
 
 
+def answer_on(sock: socket.socket, server) -> bytes:
+    """Send one signed DescribeCases on ``sock`` and return its whole answer."""
+    sock.sendall(signed_head(server, 2) + b"{}")
+    sock.settimeout(10)
+    data = b""
+    while not _whole(data):
+        chunk = sock.recv(65536)
+        assert chunk, f"closed before the answer: {data[:200]!r}"
+        data += chunk
+    return data
+
+
 def test_an_idle_kept_alive_connection_is_closed_and_a_busy_one_is_not(guarded):
     """After an answer the connection stays open for the next request (HTTP/1.1 keep-alive)
-    for a few seconds, then the server closes it."""
-    body = b"{}"
+    for --keep-alive-timeout seconds, then the server closes it."""
     with socket.create_connection(address(guarded)) as sock:
         for _ in range(3):  # requests in a row on one connection: each one is answered
-            sock.sendall(signed_head(guarded, len(body)) + body)
-            sock.settimeout(10)
-            data = b""
-            while not _whole(data):
-                data += sock.recv(65536)
+            data = answer_on(sock, guarded)
             assert data.startswith(b"HTTP/1.1 200"), data[:200]
             assert b"connection: close" not in data.lower()
         started = time.monotonic()
         assert sock.recv(100) == b""  # then idle: closed by the server
         assert 3 < time.monotonic() - started < 10
+
+
+def test_a_connection_idle_for_longer_than_a_client_pauses_is_kept(server):
+    """A client that pauses between calls reuses its connection: closing it after a few
+    seconds would race the client's next request on it (a load balancer in front, whose
+    idle timeout is typically 60 s, or an SDK making one attempt, would see the connection
+    reset)."""
+    with socket.create_connection(address(server)) as sock:
+        assert answer_on(sock, server).startswith(b"HTTP/1.1 200")
+        time.sleep(6)
+        assert answer_on(sock, server).startswith(b"HTTP/1.1 200")
+
+
+def test_idle_connections_give_way_to_new_ones(guarded):
+    """Past --max-connections a new connection closes the one idle longest: many clients'
+    kept-alive connections cannot lock out the next client."""
+    pid = guarded.process.pid
+    idle = []
+    try:
+        for _ in range(80):  # beyond --max-connections 64, each answered, then left idle
+            sock = socket.create_connection(address(guarded))
+            idle.append(sock)
+            assert answer_on(sock, guarded).startswith(b"HTTP/1.1 200")
+        assert open_fds(pid) < 64 + 40
+        idle[0].settimeout(5)
+        assert idle[0].recv(100) == b""  # the oldest was closed to make room
+        assert answer_on(idle[-1], guarded).startswith(b"HTTP/1.1 200")  # the newest kept
+        still_serves(guarded)
+    finally:
+        for sock in idle:
+            sock.close()
 
 
 @pytest.mark.parametrize("host", ["[", "x]", "[::1"])

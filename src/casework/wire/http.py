@@ -12,7 +12,11 @@ before any credential is checked, since none is needed to open a socket):
   parsing;
 * at most ``max_connections`` open connections: a new one beyond it closes the oldest
   connection still sending its headers (a flood of half-sent requests cannot lock out real
-  clients), or, when none is, is itself closed;
+  clients), else the one idle longest between requests, or, when none is, is itself closed;
+* an idle kept-alive connection is closed after ``keep_alive_timeout`` seconds, which
+  outlasts the idle timeouts of common load balancers (60 s): the side that closes is the
+  one that knows the connection is idle, so the proxy closes first and never sends a
+  request on a connection this server is closing;
 * malformed HTTP gets an AWS-shaped error body instead of plain text;
 * no connection is upgraded (Casework serves no WebSocket): a request with ``Upgrade`` is
   answered as plain HTTP and its connection closed, or refused if it has a body.
@@ -92,8 +96,10 @@ class Limits:
 
 
 LIMITS = Limits()
-# Connections still sending their headers, oldest first (a dict keeps insertion order).
+# Connections still sending their headers, and connections idle between requests, oldest
+# first (a dict keeps insertion order): the ones a new connection may push out.
 _awaiting_headers: dict[GuardedHttpToolsProtocol, None] = {}
+_idle: dict[GuardedHttpToolsProtocol, None] = {}
 
 
 def configure(header_timeout: float, body_timeout: float, max_connections: int,
@@ -257,7 +263,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self._deadline = 0.0  # loop time after which the sweep cuts it off; 0: none
         self._proxied = self.client is not None and LIMITS.proxies.believe(self.client[0])
         if len(self.connections) > LIMITS.max_connections:
-            oldest = next(iter(_awaiting_headers), None)
+            oldest = next(iter(_awaiting_headers), None) or next(iter(_idle), None)
             if oldest is None:
                 transport.close()
                 return
@@ -288,6 +294,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
 
     def connection_lost(self, exc) -> None:
         _awaiting_headers.pop(self, None)
+        _idle.pop(self, None)
         self._clear_deadline()
         # Gateway calls that will never be answered give their bodies' memory back.
         if self._reading is not None:
@@ -317,6 +324,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         """Close a connection that stalled (or must make room); its request, if any, sees
         a disconnect."""
         _awaiting_headers.pop(self, None)
+        _idle.pop(self, None)
         self._clear_deadline()
         if not self.transport.is_closing():
             self.transport.close()
@@ -330,6 +338,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
         self.scope = None  # built in on_headers_complete for a request that goes to ASGI
         self._direct = False
         if self not in _awaiting_headers:  # a kept-alive connection's next request
+            _idle.pop(self, None)
             self._header_bytes = 0
             self._await_headers()
 
@@ -406,6 +415,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             cycle, app = self.pipeline.pop()
             self._start_asgi_task(cycle, app)
         elif self not in _awaiting_headers and self._reading is None:  # idle: keep-alive
+            _idle[self] = None
             self._arm(self.timeout_keep_alive)
 
     def _start_asgi_task(self, cycle, app) -> None:
