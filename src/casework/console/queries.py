@@ -84,9 +84,8 @@ def unknown_attempts(email: str, key: bytes) -> Attempts:
                     int.from_bytes(digest[:4], "big") % UNKNOWN_BUCKETS)
 
 
-def _unlocked(attempts: Attempts, now: int):
-    locked_until = attempts.table.c.locked_until
-    return or_(locked_until.is_(None), locked_until <= now)
+def _unlocked(table: Table, now: int):
+    return or_(table.c.locked_until.is_(None), table.c.locked_until <= now)
 
 
 def claim_attempt(conn: Connection, attempts: Attempts, lock_after: int, now: int) -> bool:
@@ -98,7 +97,7 @@ def claim_attempt(conn: Connection, attempts: Attempts, lock_after: int, now: in
         conn.execute(dialect_insert(conn.dialect.name, table).values(
             bucket=attempts.value, failed_signins=0, locked_until=None).on_conflict_do_nothing())
     claimed = conn.execute(update(table).where(
-        attempts.key == attempts.value, _unlocked(attempts, now),
+        attempts.key == attempts.value, _unlocked(table, now),
         table.c.failed_signins < lock_after).values(failed_signins=table.c.failed_signins + 1))
     return claimed.rowcount == 1
 
@@ -118,7 +117,7 @@ def record_success(conn: Connection, agent_id: int, now: int) -> bool:
     """A claimed attempt had the right password: the count starts again, unless attempts
     failing meanwhile locked the agent (False then: no session)."""
     return conn.execute(update(agents).where(
-        agents.c.agent_id == agent_id, _unlocked(agent_attempts(agent_id), now))
+        agents.c.agent_id == agent_id, _unlocked(agents, now))
         .values(failed_signins=0, locked_until=None)).rowcount == 1
 
 

@@ -293,9 +293,7 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
             self.shutdown()
 
     def connection_lost(self, exc) -> None:
-        _awaiting_headers.pop(self, None)
-        _idle.pop(self, None)
-        self._clear_deadline()
+        self._unlist()
         # Gateway calls that will never be answered give their bodies' memory back.
         if self._reading is not None:
             self._reading.gateway.done(self._reading.exchange)
@@ -320,12 +318,16 @@ class GuardedHttpToolsProtocol(HttpToolsProtocol):
     def _clear_deadline(self) -> None:
         self._deadline = 0.0
 
-    def _cut_off(self) -> None:
-        """Close a connection that stalled (or must make room); its request, if any, sees
-        a disconnect."""
+    def _unlist(self) -> None:
+        """Off the lists a new connection may push out, and without a deadline: closing."""
         _awaiting_headers.pop(self, None)
         _idle.pop(self, None)
         self._clear_deadline()
+
+    def _cut_off(self) -> None:
+        """Close a connection that stalled (or must make room); its request, if any, sees
+        a disconnect."""
+        self._unlist()
         if not self.transport.is_closing():
             self.transport.close()
 
