@@ -295,16 +295,19 @@ class ConnectSeeder:
             # Rebuilding an index sorts all of its entries, old and new: worth it unless few
             # cases are added to many.
             with bulk_load(self.store, drop_indexes=number * DROP_INDEXES_AT >= stored) as load:
-                yield load, [search_queries.SQLITE_INSERT_DOCUMENT if table is None
-                             else _insert_statement(table) for table in _TABLES]
+                yield load, [_SQLITE_SEARCH.get(table) or _insert_statement(table)
+                             for table in _TABLES]
             return
         yield (PostgresCopyLoad(self.store, [cases.name, related_items.name, audit_events.name]),
-               [search_queries.POSTGRES_COPY_DOCUMENTS if table is None
-                else copy_statement(table.name, _columns(table)) for table in _TABLES])
+               [_POSTGRES_SEARCH.get(table) or copy_statement(table.name, _columns(table))
+                for table in _TABLES])
 
     def _produce(self, queue, first: tuple[int, int, int], number: int, plan: _Plan) -> None:
-        """The producer process: every batch's rows, search documents as index text."""
+        """The producer process: every batch's rows, search documents as index text (and, for
+        SQLite, keyed by last update, with the vocabulary's words)."""
         parent = os.getppid()
+        sqlite = self.store.is_sqlite
+        document_key = search_queries.document_key
         try:
             mark = search_queries.scope(self.domain_id)
             case_seq, item_seq, event_seq = first
@@ -312,9 +315,14 @@ class ConnectSeeder:
             while done < number:
                 size = min(QUEUED_BATCH, number - done)
                 rows = self._rows((case_seq, item_seq, event_seq), done, size, plan)
-                documents = [(seq, " ".join([mark + word for word in words]))
-                             for seq, words in rows[2]]
-                _put(queue, (*rows[:2], documents, *rows[3:]), parent)
+                documents, vocabulary = [], set()
+                for seq, updated, words in rows[2]:
+                    entries = [mark + word for word in words]
+                    documents.append((document_key(seq, updated // 1000) if sqlite else seq,
+                                      " ".join(entries)))
+                    vocabulary.update(entries)
+                words = [(word,) for word in sorted(vocabulary)] if sqlite else []
+                _put(queue, (*rows[:2], documents, *rows[3:-1], words), parent)
                 case_seq += size
                 item_seq += len(rows[3])
                 event_seq += len(rows[5])
@@ -329,7 +337,8 @@ class ConnectSeeder:
 
     def _rows(self, first: tuple[int, int, int], offset: int, size: int, plan: _Plan) -> tuple:
         """The rows of ``size`` cases (the ``offset``-th on of this run), positional, in
-        ``_TABLES`` order; the search documents as ``(case seq, sorted words)``."""
+        ``_TABLES`` order; the search documents as ``(case seq, last updated (epoch ms),
+        sorted words)``, and no vocabulary."""
         rng, domain_id = self.rng, self.domain_id
         case_seq, item_seq, event_seq = first
         case_rows, value_rows, documents, event_rows = [], [], [], []
@@ -367,7 +376,7 @@ class ConnectSeeder:
                         if kind == "userArnValue" or field_id == "customer_id":
                             known_words[value] = found  # shared by many cases
                     words.update(found)
-            documents.append((seq, sorted(words)))
+            documents.append((seq, updated, sorted(words)))
             user, performed = performed_by.get(agent) or self._performer(agent)
             add_event((event_seq, domain_id, seq, _uuid(rng), "Case.Created", None, created,
                        performed, dumps([{"eventFieldId": f, "newValue": v}
@@ -398,7 +407,7 @@ class ConnectSeeder:
                                item_id, item_type, None, content)).decode(), None))
                 item_seq += 1
                 event_seq += 1
-        return case_rows, value_rows, documents, item_rows, link_rows, event_rows
+        return case_rows, value_rows, documents, item_rows, link_rows, event_rows, []
 
     def _performer(self, agent: str) -> tuple[str, str]:
         """The ``created_by`` of an item and the ``performed_by`` of an event by ``agent``."""
@@ -431,8 +440,14 @@ class _Plan:
     step: int = 1
 
 
-# The tables ``ConnectSeeder._rows`` fills, in the order of its answer (None: search documents).
-_TABLES = (cases, case_values, None, related_items, contact_links, audit_events)
+# The tables ``ConnectSeeder._rows`` fills, in the order of its answer, with the search-term
+# documents and (SQLite) their vocabulary, written by the statements of each store's kind.
+_DOCUMENTS, _WORDS = "search documents", "search words"
+_TABLES = (cases, case_values, _DOCUMENTS, related_items, contact_links, audit_events, _WORDS)
+_SQLITE_SEARCH = {_DOCUMENTS: search_queries.SQLITE_INSERT_DOCUMENT,
+                  _WORDS: search_queries.SQLITE_ADD_WORDS}
+_POSTGRES_SEARCH = {_DOCUMENTS: search_queries.POSTGRES_COPY_DOCUMENTS,
+                    _WORDS: "(no vocabulary: its rows are always empty)"}
 
 
 _USER = '{{"userArn":{}}}'
@@ -443,7 +458,7 @@ def bulk_load(store: Store, drop_indexes: bool = True) -> SqliteBulkLoad:
     """The bulk load of Connect cases into a SQLite store (``store/bulk.py``); the store's own
     connections are closed first, so that the load has the database to itself."""
     store.engine.dispose()
-    return SqliteBulkLoad(store.url.database, [t.name for t in _TABLES if t is not None],
+    return SqliteBulkLoad(store.url.database, [t.name for t in _TABLES if not isinstance(t, str)],
                           drop_indexes)
 
 

@@ -10,6 +10,8 @@ import pytest
 from cases_helpers import account_client, code_of, error_of, new_domain
 from sqlalchemy import create_engine, text
 
+from casework.cases.queries.search import scope
+
 UUID = re.compile(r"[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}")
 
 
@@ -115,13 +117,26 @@ def rows_of(engine, case_seqs: list[int]) -> dict[str, int]:
     """How many rows each table of a case's rows holds for ``case_seqs``, and their
     search documents (each call reads in a transaction of its own)."""
     seq_column = dict.fromkeys(CASE_ROWS, "case_seq")
-    # The search documents: FTS5's rowid is the case's seq on SQLite.
-    seq_column["cases_search_terms"] = "rowid" if engine.dialect.name == "sqlite" else "case_seq"
+    # The search documents: on SQLite the low 31 bits of FTS5's rowid are the case's seq.
+    seq_column["cases_search_terms"] = ("rowid & 2147483647" if engine.dialect.name == "sqlite"
+                                        else "case_seq")
     listed = ", ".join(map(str, case_seqs))
     with engine.connect() as conn:
         return {table: conn.execute(text(
             f"SELECT count(*) FROM {table} WHERE {column} IN ({listed})")).scalar_one()
             for table, column in seq_column.items()}
+
+
+def vocabulary_of(engine, domain_id: str) -> int:
+    """How many words SQLite's vocabulary of the term index holds for the domain (none on
+    PostgreSQL, which has no vocabulary)."""
+    if engine.dialect.name != "sqlite":
+        return 0
+    mark = scope(domain_id)
+    with engine.connect() as conn:
+        return conn.execute(text("SELECT count(*) FROM cases_search_words WHERE term >= :low "
+                                 "AND term < :high"), {"low": mark, "high": mark[:-1] + "y"}
+                            ).scalar_one()
 
 
 def test_deleting_a_case_or_its_domain_leaves_none_of_its_rows(server, other):
@@ -130,7 +145,7 @@ def test_deleting_a_case_or_its_domain_leaves_none_of_its_rows(server, other):
     template_id = connectcases.create_template(domainId=domain_id, name="T")["templateId"]
     case_ids = [connectcases.create_case(
         domainId=domain_id, templateId=template_id,
-        fields=[{"id": "title", "value": {"stringValue": f"Printer {n}"}}])["caseId"]
+        fields=[{"id": "title", "value": {"stringValue": f"Zebra printer {n}"}}])["caseId"]
         for n in range(2)]
     contact = ("arn:aws:connect:us-east-1:333333333300:instance/"
                f"{uuid.uuid4()}/contact/{uuid.uuid4()}")
@@ -154,8 +169,10 @@ def test_deleting_a_case_or_its_domain_leaves_none_of_its_rows(server, other):
         connectcases.delete_case(domainId=domain_id, caseId=case_ids[0])
         assert set(rows_of(engine, [deleted]).values()) == {0}
         assert rows_of(engine, [kept])["cases_case_values"] == 6
+        assert vocabulary_of(engine, domain_id) > 0 or engine.dialect.name != "sqlite"
         connectcases.delete_domain(domainId=domain_id)
         assert set(rows_of(engine, [deleted, kept]).values()) == {0}
+        assert vocabulary_of(engine, domain_id) == 0
     finally:
         engine.dispose()
 

@@ -1,12 +1,15 @@
-"""Migrations search_0002 and search_0003 on a store that holds cases.
+"""Migrations search_0002 to search_0004 on a store that holds cases.
 
 A store written at the newest revision is taken back to cases_0007_search_indexes (value
-indexes over every row, term documents without domain scopes) and upgraded again by the next
-server start; search answers the same before and after,
-and each domain's term count stays its own.
+indexes over every row, term documents without domain scopes, keyed by case seq, no
+vocabulary) and upgraded again by the next server start; search answers the same before and
+after, in the same order (the oldest case, updated last, first), and each domain's term count
+stays its own.
 """
 
 from __future__ import annotations
+
+import time
 
 from cases_helpers import text
 from conftest import downgrade_store, start_server
@@ -16,26 +19,38 @@ def searches(cc, domains: dict[str, str]) -> dict:
     found = {}
     for name, domain in domains.items():
         for term in ("lamp", "LAMP post", "other", "zzz"):
-            page = cc.search_cases(domainId=domain, searchTerm=term,
-                                   fields=[{"id": "title"}])
-            found[name, term] = (page["totalCount"], [c["caseId"] for c in page["cases"]])
+            for size in (1, 25):
+                page = cc.search_cases(domainId=domain, searchTerm=term, maxResults=size,
+                                       fields=[{"id": "title"}])
+                found[name, term, size] = (page["totalCount"],
+                                           [c["caseId"] for c in page["cases"]])
     return found
 
 
 def test_search_survives_the_migrations_down_and_up(tmp_path):
     server = start_server(tmp_path)
     cc = server.client("connectcases")
-    domains = {}
+    domains, templates, case_ids = {}, {}, {}
     for name, titles in (("first", ["Lamp post", "lamps", "streetlamp", "other lamp"]),
                          ("second", ["lamp", "nothing", "other"])):
         domain = cc.create_domain(name=name)["domainId"]
         template = cc.create_template(domainId=domain, name="Plain")["templateId"]
-        for title in titles:
-            cc.create_case(domainId=domain, templateId=template,
-                           fields=[{"id": "title", "value": text(title)}])
-        domains[name] = domain
+        ids = [cc.create_case(domainId=domain, templateId=template,
+                              fields=[{"id": "title", "value": text(title)}])["caseId"]
+               for title in titles]
+        domains[name], templates[name], case_ids[name] = domain, template, ids
+    # More lamps, created in a later second; then the first case, updated later still, must
+    # come first: the term index is read newest second first.
+    time.sleep(1.1)
+    for n in range(12):
+        cc.create_case(domainId=domains["first"], templateId=templates["first"],
+                       fields=[{"id": "title", "value": text(f"lamp {n}")}])
+    time.sleep(1.1)
+    cc.update_case(domainId=domains["first"], caseId=case_ids["first"][0],
+                   fields=[{"id": "title", "value": text("Lamp post, painted")}])
     before = searches(cc, domains)
-    assert before["first", "lamp"][0] == 3 and before["second", "lamp"][0] == 1
+    assert before["first", "lamp", 25][0] == 15 and before["second", "lamp", 25][0] == 1
+    assert before["first", "lamp", 1][1] == [case_ids["first"][0]]
     server.stop()
 
     downgrade_store(server.database_url, "cases_0007_search_indexes")

@@ -49,10 +49,10 @@ SearchCases, choices where AWS is silent (the model and the fact sheet leave the
   field's index is walked in order, testing each case, until the page is full. Either way a
   page costs about what it costs at ten thousand cases; only a filter that no index narrows
   and that few cases satisfy (``not``, ``contains`` or ``tag`` tests alone) still tests cases
-  one by one. A search term held by more cases than that is tested during the walk on its
-  newest ``--search-drive-limit`` cases only (older cases pass untested); when the page fills
-  with those alone it is exact, otherwise (an older case reached the page: one updated lately)
-  the walk runs again against the term's whole answer.
+  one by one. On SQLite a search term in the default order is read from the term index in
+  that order instead (its documents are keyed by the second of the case's last update), a
+  chunk at a time, unless another index answer is small enough to read whole; a search word
+  is looked up in the index's vocabulary first and searched as the exact words it starts.
 * ``totalCount`` is exact up to ``--search-total-cap`` (10,000) matching cases and that number
   beyond, on every page: a lower bound, as search engines report hits (OpenSearch tracks
   10,000 by default), so that counting never walks a domain of millions. A single ``equalTo``

@@ -163,6 +163,8 @@ def write_values(conn: Connection, domain_id: str, case_seq: int,
     if not changes:
         return
     if not new:
+        # First: on SQLite the old document's key comes from the values about to change.
+        search_queries.forget_cases(conn, [case_seq])
         _DELETE_VALUES.run(conn, {"case_seq": case_seq, "field_ids": list(changes)})
     rows = []
     for field_id, union in changes.items():
@@ -178,12 +180,11 @@ def write_values(conn: Connection, domain_id: str, case_seq: int,
     if new and after is None:
         after = changes
     if after is None:
-        search_queries.reindex_cases(conn, [case_seq])
+        search_queries.reindex_case(conn, domain_id, case_seq)
         return
-    if not new:
-        search_queries.forget_cases(conn, [case_seq])
-    search_queries.write_documents(conn, domain_id, [
-        (case_seq, search_queries.words_of_values(after))])
+    updated = after.get(search_queries.LAST_UPDATED, {}).get("stringValue")
+    search_queries.write_document(conn, domain_id, case_seq, updated,
+                                  search_queries.words_of_values(after))
 
 
 def delete_case(conn: Connection, case_seq: int, arns: list[str]) -> None:

@@ -128,6 +128,7 @@ def delete_domain(conn: Connection, domain_id: str) -> None:
     """Remove the domain and every row below it."""
     case_seqs = select(cases.c.seq).where(cases.c.domain_id == domain_id).scalar_subquery()
     search_queries.forget_cases(conn, case_seqs)
+    search_queries.forget_domain_words(conn, domain_id)
     for table in (case_values, audit_events):
         conn.execute(delete(table).where(table.c.case_seq.in_(case_seqs)))
     conn.execute(delete(contact_links).where(contact_links.c.domain_id == domain_id))

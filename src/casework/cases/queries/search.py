@@ -39,8 +39,10 @@ import functools
 import hashlib
 import re
 from collections.abc import Sequence
+from datetime import date
 from typing import Any
 
+import orjson
 from sqlalchemy import (
     ColumnElement,
     Connection,
@@ -130,7 +132,7 @@ def _after(keys: Sequence[SortKey], last: Sequence[Any]) -> ColumnElement:
 _WORD = re.compile(r"[^\W_]+")
 TOKEN_MAX = 100
 # The search-term index: one document per case holding the distinct words of its text values.
-# SQLite: an FTS5 table (rowid = case seq); PostgreSQL: a tsvector of the words with a GIN
+# SQLite: an FTS5 table (rowid: see SEQ_BITS); PostgreSQL: a tsvector of the words with a GIN
 # index (migration cases_0007_search_indexes creates either). Declared outside the shared
 # metadata: its DDL differs by database.
 #
@@ -159,25 +161,69 @@ def _is_sqlite(conn: Connection) -> bool:
     return conn.dialect.name == "sqlite"
 
 
+# -- the term index's order (SQLite) -------------------------------------------------------------
+#
+# SQLite's term index keys each case's document by when the case was last updated: its rowid is
+# the epoch second of ``last_updated_datetime`` above the case's seq (the low SEQ_BITS bits;
+# seqs stay below 2^31), and every write of the case moves the document to its new key. A term's
+# entries read from the end are then its cases most recently updated first, the order
+# SearchCases lists by default: the first page of a search term is the first few entries of its
+# posting lists, however many cases hold it (CaseSearch's "ordered" plan). PostgreSQL keys its
+# documents by case seq.
+SEQ_BITS = 31
+SEQ_MASK = (1 << SEQ_BITS) - 1
+LAST_UPDATED = "last_updated_datetime"
+_EPOCH_DAY = date(1970, 1, 1).toordinal()
+
+
+def updated_second(stamp: str | None) -> int:
+    """The epoch second of a stored ``last_updated_datetime`` (``2026-11-23T05:40:01.361Z``);
+    0 for a case without one."""
+    if stamp is None:
+        return 0
+    return (_day_seconds(stamp[:10]) + int(stamp[11:13]) * 3600 + int(stamp[14:16]) * 60
+            + int(stamp[17:19]))
+
+
+@functools.lru_cache(maxsize=4096)
+def _day_seconds(day: str) -> int:
+    return (date.fromisoformat(day).toordinal() - _EPOCH_DAY) * 86_400
+
+
+def document_key(seq: int, second: int) -> int:
+    """The rowid in SQLite's term index of the document of a case last updated in epoch
+    second ``second`` (see SEQ_BITS)."""
+    return second << SEQ_BITS | seq
+
+
+# The old key of a document is read from the case's values before they change (forget_cases).
+_KEYED = (select(cases.c.seq, case_values.c.string_value)
+          .select_from(cases.outerjoin(case_values, and_(case_values.c.case_seq == cases.c.seq,
+                                                         case_values.c.field_id == LAST_UPDATED))))
+_KEYS = Prepared(_KEYED.where(cases.c.seq.in_(bindparam("seqs", expanding=True))))
 # Every case write rebuilds the case's document: these run on the driver (store/prepared.py).
-_TEXT_VALUES = Prepared(select(case_values.c.case_seq, case_values.c.domain_id,
-                               case_values.c.string_value).where(
-    case_values.c.case_seq.in_(bindparam("seqs", expanding=True)),
-    case_values.c.kind.in_(TEXT_MEMBERS)))
-_FORGET = Prepared(lambda dialect: (
-    delete(_FTS).where(_FTS.c.rowid.in_(bindparam("seqs", expanding=True)))
-    if dialect == "sqlite" else
-    delete(_TSV).where(_TSV.c.case_seq.in_(bindparam("seqs", expanding=True)))))
-_POSTGRES_INSERT_DOCUMENT = ("INSERT INTO cases_search_terms (case_seq, terms) "
-                             "VALUES (:seq, CAST(:terms AS tsvector))")
+_TEXT_VALUES = Prepared(select(case_values.c.field_id, case_values.c.string_value).where(
+    case_values.c.case_seq == bindparam("seq"), case_values.c.kind.in_(TEXT_MEMBERS)))
+_POSTGRES_FORGET = Prepared(delete(_TSV).where(
+    _TSV.c.case_seq.in_(bindparam("seqs", expanding=True))))
 _WRITE_DOCUMENT = Prepared(lambda dialect: text(
-    "INSERT INTO cases_search_terms (rowid, terms) VALUES (:seq, :terms)"
-    if dialect == "sqlite" else _POSTGRES_INSERT_DOCUMENT))
+    "INSERT INTO cases_search_terms (rowid, terms) VALUES (:key, :terms)"
+    if dialect == "sqlite" else
+    "INSERT INTO cases_search_terms (case_seq, terms) VALUES (:key, CAST(:terms AS tsvector))"))
+# SQLite's vocabulary of the term index (cases_search_words): every scoped word any document
+# has held, so that a search word's completions are known before the index is read (see
+# _fts_query). Words are added, never removed: a word no document holds any more costs an empty
+# posting list in a query, nothing else; a domain's words go with the domain.
+SQLITE_ADD_WORDS = "INSERT OR IGNORE INTO cases_search_words (term) VALUES (?)"
+_ADD_WORDS = Prepared(text("INSERT OR IGNORE INTO cases_search_words (term) "
+                           "SELECT value FROM json_each(:terms)"))
+_FORGET_WORDS = Prepared(text("DELETE FROM cases_search_words "
+                              "WHERE term >= :low AND term < :high"))
 
 
 def words_of_values(held: dict[str, dict]) -> list[str]:
     """The document of a case holding ``held`` (``{field id: FieldValueUnion}``): the
-    distinct words of its text values, sorted, as :func:`reindex_cases` makes it from the
+    distinct words of its text values, sorted, as :func:`reindex_case` makes it from the
     stored values."""
     texts = [value for union in held.values() for member, value in union.items()
              if member in TEXT_MEMBERS and value is not None]
@@ -185,19 +231,18 @@ def words_of_values(held: dict[str, dict]) -> list[str]:
     return sorted(set(words_of(" ".join(texts))))
 
 
-def reindex_cases(conn: Connection, case_seqs: list[int]) -> None:
-    """Rebuild the search-term documents of cases from their stored values (in the caller's
-    transaction, so that the index changes exactly when the values do)."""
-    if not case_seqs:
-        return
-    found: dict[int, set[str]] = {seq: set() for seq in case_seqs}
-    scopes: dict[int, str] = {}
-    for seq, domain_id, value in _TEXT_VALUES.all(conn, {"seqs": case_seqs}):
-        found[seq].update(words_of(value))
-        scopes[seq] = domain_id
-    forget_cases(conn, case_seqs)
-    for seq, words in found.items():  # a case without text values has an empty document
-        write_documents(conn, scopes.get(seq, ""), [(seq, sorted(words))])
+def reindex_case(conn: Connection, domain_id: str, case_seq: int) -> None:
+    """Write the search-term document of a case of ``domain_id`` from its stored values (in
+    the caller's transaction, so that the index changes exactly when the values do); its old
+    document was forgotten before the values changed (:func:`forget_cases`)."""
+    words: set[str] = set()
+    updated = None
+    for field_id, value in _TEXT_VALUES.all(conn, {"seq": case_seq}):
+        words.update(words_of(value))
+        if field_id == LAST_UPDATED:
+            updated = value
+    # A case without text values has an empty document.
+    write_document(conn, domain_id, case_seq, updated, sorted(words))
 
 
 def document(domain_id: str, words: list[str]) -> list[str]:
@@ -214,90 +259,130 @@ SQLITE_INSERT_DOCUMENT = "INSERT INTO cases_search_terms (rowid, terms) VALUES (
 POSTGRES_COPY_DOCUMENTS = copy_statement("cases_search_terms", ("case_seq", "terms"))
 
 
-def write_documents(conn: Connection, domain_id: str,
-                    documents: list[tuple[int, list[str]]]) -> None:
-    """Insert the search-term documents ``(case seq, words)`` of cases of ``domain_id`` that
-    have none."""
-    mark = scope(domain_id)
-    # Each document as the one text both databases take: FTS5 splits it into its entries,
-    # PostgreSQL reads it as the tsvector of those entries (see POSTGRES_COPY_DOCUMENTS).
-    entries = [(seq, " ".join([mark + word for word in words])) for seq, words in documents]
+def write_document(conn: Connection, domain_id: str, case_seq: int, last_updated: str | None,
+                   words: list[str]) -> None:
+    """Insert the search-term document of a case of ``domain_id`` that has none, holding
+    ``words``, last updated at ``last_updated``."""
+    entries = document(domain_id, words)
+    # The one text both databases take: FTS5 splits it into its entries, PostgreSQL reads it
+    # as the tsvector of those entries (see POSTGRES_COPY_DOCUMENTS).
+    terms = " ".join(entries)
+    if not _is_sqlite(conn):  # nothing reads it back in the request: Prepared.defer
+        _WRITE_DOCUMENT.defer(conn, {"key": case_seq, "terms": terms})
+        return
+    if entries:
+        _ADD_WORDS.run(conn, {"terms": orjson.dumps(entries).decode()})
+    key = document_key(case_seq, updated_second(last_updated))
     later = at_batch_end(conn)
     if later is not None:  # SQLite's group commit: at the batch's end (see at_batch_end)
-        later.extend((SQLITE_INSERT_DOCUMENT, entry) for entry in entries)
+        later.append((SQLITE_INSERT_DOCUMENT, (key, terms)))
         return
-    if len(entries) > 1:  # many at once (seeding): one executemany
-        if _is_sqlite(conn):
-            conn.exec_driver_sql(SQLITE_INSERT_DOCUMENT, entries)
-        else:
-            conn.execute(text(_POSTGRES_INSERT_DOCUMENT),
-                         [{"seq": seq, "terms": terms} for seq, terms in entries])
-        return
-    for seq, terms in entries:  # nothing reads it back in the request: Prepared.defer
-        _WRITE_DOCUMENT.defer(conn, {"seq": seq, "terms": terms})
+    _WRITE_DOCUMENT.run(conn, {"key": key, "terms": terms})
 
 
 _SQLITE_FORGET_DOCUMENT = "DELETE FROM cases_search_terms WHERE rowid = ?"
 
 
 def forget_cases(conn: Connection, case_seqs) -> None:
-    """Drop the search-term documents of cases (a list, or a scalar subquery of seqs)."""
+    """Drop the search-term documents of cases (a list, or a scalar subquery of seqs); on
+    SQLite before their values change, which give the documents' keys."""
+    if not _is_sqlite(conn):
+        if isinstance(case_seqs, list):
+            _POSTGRES_FORGET.defer(conn, {"seqs": case_seqs})
+        else:
+            conn.execute(delete(_TSV).where(_TSV.c.case_seq.in_(case_seqs)))
+        return
+    keyed = (_KEYS.all(conn, {"seqs": case_seqs}) if isinstance(case_seqs, list)
+             else conn.execute(_KEYED.where(cases.c.seq.in_(case_seqs))).all())
+    keys = [(document_key(seq, updated_second(updated)),) for seq, updated in keyed]
     later = at_batch_end(conn)
     if later is not None:  # after the documents written earlier in the batch: in order
-        if not isinstance(case_seqs, list):
-            case_seqs = list(conn.scalars(case_seqs.element))  # the seqs as they are now
-        later.extend((_SQLITE_FORGET_DOCUMENT, (seq,)) for seq in case_seqs)
-        return
-    if isinstance(case_seqs, list):
-        _FORGET.defer(conn, {"seqs": case_seqs})
-        return
-    key = _FTS.c.rowid if _is_sqlite(conn) else _TSV.c.case_seq
-    conn.execute(delete(_FTS if _is_sqlite(conn) else _TSV).where(key.in_(case_seqs)))
+        later.extend((_SQLITE_FORGET_DOCUMENT, key) for key in keys)
+    elif keys:
+        conn.exec_driver_sql(_SQLITE_FORGET_DOCUMENT, keys)
 
 
-def _term_query(conn: Connection, words: list[str]):
-    """(table, case seq column, condition) selecting the cases holding every word as a word
-    or the start of one; ``words`` are scoped to a domain (``scoped_words``)."""
+def forget_domain_words(conn: Connection, domain_id: str) -> None:
+    """Drop a deleted domain's words from SQLite's vocabulary."""
     if _is_sqlite(conn):
-        query = " AND ".join(f'"{word}"*' for word in words)
-        return _FTS, _FTS.c.rowid, literal_column("cases_search_terms").op("MATCH")(
-            literal(query, String))
-    query = " & ".join(f"'{word}':*" for word in words)
-    return _TSV, _TSV.c.case_seq, _TSV.c.terms.op("@@")(cast(literal(query, String), TSQUERY))
+        mark = scope(domain_id)  # every word of the domain: from its scope to the next one
+        _FORGET_WORDS.run(conn, {"low": mark, "high": mark[:-1] + "y"})
 
 
-def scoped_words(domain_id: str, node: tuple) -> tuple:
-    """A filter tree whose search words look in ``domain_id``'s part of the index."""
+# A search word with at most this many completions in the vocabulary is searched as the OR of
+# them (exact terms, which FTS5 reads lazily from either end); one with more as a prefix query
+# (whose posting list SQLite's FTS5 builds whole before the first row).
+COMPLETIONS_MAX = 8
+_COMPLETIONS = Prepared(text("SELECT term FROM cases_search_words WHERE term >= :low "
+                             "AND term < :high ORDER BY term LIMIT :n").columns(column("term")))
+
+
+def _fts_query(conn: Connection, words: list[str]) -> str | None:
+    """The FTS5 query for scoped search words, or None when some word starts no word of the
+    vocabulary (nothing matches)."""
+    parts = []
+    for word in words:
+        found = [row[0] for row in _COMPLETIONS.all(
+            conn, {"low": word, "high": word + "\U0010ffff", "n": COMPLETIONS_MAX + 1})]
+        if not found:
+            return None
+        if len(found) > COMPLETIONS_MAX:
+            parts.append(f'"{word}"*')
+        else:
+            parts.append("(" + " OR ".join(f'"{term}"' for term in found) + ")")
+    return " AND ".join(parts)
+
+
+def scoped_words(conn: Connection, domain_id: str, node: tuple) -> tuple:
+    """A filter tree whose search words look in ``domain_id``'s part of the index:
+    ``("words", scoped words, query)``, the query in the index's language (None: nothing
+    matches)."""
     kind = node[0]
     if kind == "words":
-        return ("words", document(domain_id, node[1]) if node[1] else [])
+        if not node[1]:
+            return ("words", [], None)
+        scoped = document(domain_id, node[1])
+        if _is_sqlite(conn):
+            return ("words", scoped, _fts_query(conn, scoped))
+        return ("words", scoped, " & ".join(f"'{word}':*" for word in scoped))
     if kind in ("and", "or"):
-        return (kind, [scoped_words(domain_id, inner) for inner in node[1]])
+        return (kind, [scoped_words(conn, domain_id, inner) for inner in node[1]])
     if kind == "not":
-        return ("not", scoped_words(domain_id, node[1]))
+        return ("not", scoped_words(conn, domain_id, node[1]))
     return node
 
 
-def _term_test(conn: Connection, words: list[str]) -> ColumnElement:
+def _term_query(conn: Connection, query: str | None):
+    """(case seq column, condition) selecting the cases holding a scoped search term, from its
+    query (``scoped_words``)."""
+    if _is_sqlite(conn):
+        seq = _FTS.c.rowid.op("&")(literal_column(str(SEQ_MASK)))
+        match = literal_column("cases_search_terms").op("MATCH")(literal(query, String))
+    else:
+        seq = _TSV.c.case_seq
+        match = _TSV.c.terms.op("@@")(cast(literal(query, String), TSQUERY))
+    return seq, false() if query is None else match
+
+
+# Entries of the term index read beyond a chunk's want (CaseSearch._ordered_page).
+SPARE_ENTRIES = 8
+_NEWEST_KEYS = Prepared(text(
+    "SELECT rowid FROM cases_search_terms WHERE cases_search_terms MATCH :query "
+    "AND rowid < :below ORDER BY rowid DESC LIMIT :n").columns(column("rowid")))
+_KEYS_FROM = Prepared(text(
+    "SELECT rowid FROM cases_search_terms WHERE cases_search_terms MATCH :query "
+    "AND rowid >= :low AND rowid < :below").columns(column("rowid")))
+
+
+def _term_test(conn: Connection, node: tuple) -> ColumnElement:
     """A per-case test of the search term."""
-    if not words:
+    if not node[1]:
         return true()
-    _, seq, matched = _term_query(conn, words)
+    seq, matched = _term_query(conn, node[2])
     if _is_sqlite(conn):
         # FTS5 answers "which rows match" (the set is built once per statement).
         return cases.c.seq.in_(select(seq).where(matched))
     return _probe(seq == cases.c.seq, matched)
-
-
-def _window_test(conn: Connection, words: list[str], floor: int) -> ColumnElement:
-    """The search term tested on the cases from seq ``floor`` on; every older case passes
-    (CaseSearch's window)."""
-    _, seq, matched = _term_query(conn, words)
-    if _is_sqlite(conn):
-        tested = cases.c.seq.in_(select(seq).where(matched, seq >= floor))
-    else:
-        tested = _probe(seq == cases.c.seq, matched)
-    return or_(cases.c.seq < floor, and_(cases.c.seq >= floor, tested))
 
 
 # -- SearchCases: field values through the (domain, field, value) indexes -----------------------
@@ -401,11 +486,9 @@ def condition(conn: Connection, node: tuple, case_arn_prefix: str) -> ColumnElem
     if kind == "tag":
         return _tag_test(case_arn_prefix, node[1], node[2])
     if kind == "words":
-        return _term_test(conn, node[1])
+        return _term_test(conn, node)
     if kind == "seqs":  # the search term's answer, asked beforehand (CaseSearch)
         return cases.c.seq.in_(node[1])
-    if kind == "window":  # the term tested on cases from seq node[2] on; older ones pass
-        return _window_test(conn, node[1], node[2])
     if kind == "not":
         return not_(condition(conn, node[1], case_arn_prefix))
     if kind == "and":
@@ -442,7 +525,7 @@ def _drivers(conn: Connection, domain_id: str, node: tuple) -> list[tuple]:
     found = []
     for part in _conjuncts(node):
         if part[0] == "words" and part[1]:
-            _, seq, matched = _term_query(conn, part[1])
+            seq, matched = _term_query(conn, part[2])
             found.append((select(seq.label("seq")).where(matched), False, True))
         elif part[0] == "field" and part[3] != "emptyValue" and part[1] != "contains":
             _, test, field_id, member, value = part
@@ -469,14 +552,13 @@ def _trivial(node: tuple) -> bool:
 # the way a search engine tracks hits), so that counting never walks a whole domain. Both come
 # from the settings (--search-drive-limit, --search-total-cap).
 #
-# A search term matching more than ``drive_limit`` cases of the domain is not read whole for
-# the walk either: the walk first tests the term only on the cases created since its
-# ``drive_limit``-th newest match (the "window", the newest entries of the term index) and
-# lets every older case through untested. When the page fills with window cases alone, no case
-# outside the window sorts before its last row (it would have been let through), so the page is
-# exactly the one the whole answer gives; otherwise the walk runs again with the whole answer.
-# A page costs what it costs at ten thousand cases however many cases hold the term, and a
-# search of words alone is counted on the term index (the domain's part of it) alone.
+# A search term in the default order (most recently updated first) on SQLite is read in that
+# order from the term index instead (the "ordered" plan, see SEQ_BITS), unless another index
+# answer is narrow enough to read whole: its newest entries, a chunk ending on a whole second
+# (every case of the term outside the chunk was updated in an earlier second, so it sorts
+# after every case of the chunk), are tested against the rest of the filter and sorted exactly;
+# the next chunk is read only when they do not fill the page. A term alone is counted on the
+# index (the domain's part of it) alone.
 
 
 class CaseSearch:
@@ -486,42 +568,44 @@ class CaseSearch:
                  sorts: list[tuple[str, str, bool]], drive_limit: int, total_cap: int):
         self.conn, self.domain_id, self.sorts = conn, domain_id, sorts
         self.total_cap = total_cap
-        tree = scoped_words(domain_id, tree)
+        tree = scoped_words(conn, domain_id, tree)
         parts = [part for part in _conjuncts(tree) if not _trivial(part)]
-        # The search term asks the term index once, newest cases first: a small answer is kept
-        # as a list of case seqs (the term's test becomes "seq in the list"), a large one stays
-        # a subquery, and its newest drive_limit cases are the window (see above).
-        term, sizes, self.window, self.window_floor = None, {}, None, None
-        for part in parts:
-            if part[0] == "words":
-                _, seq, matched = _term_query(conn, part[1])
-                found = conn.execute(select(seq).where(matched).order_by(seq.desc())
-                                     .limit(drive_limit + 1)).all()
-                if len(found) <= drive_limit:
-                    term = [row[0] for row in found]
-                    tree = ("and", [("seqs", term)] + [
-                        p for p in _conjuncts(tree) if p[0] != "words"])
-                else:
-                    sizes[True] = len(found)  # the words driver's size, already known
-                    self.window_floor = found[-1][0]
-                    self.window = condition(conn, ("and", [
-                        ("window", part[1], self.window_floor)] + [
-                        p for p in _conjuncts(tree) if p[0] != "words"]), case_arn_prefix)
-                break
+        words = next((part for part in parts if part[0] == "words"), None)
+        rest = [part for part in parts if part is not words]
+        self.ordered = (words is not None and _is_sqlite(conn) and bool(sorts)
+                        and sorts[0][0] == LAST_UPDATED and sorts[0][2])
+        self.query = words[2] if words is not None else None
+        self.rest = condition(conn, ("and", rest), case_arn_prefix)
+        # Otherwise the search term asks the term index once: a small answer is kept as a list
+        # of case seqs (the term's test becomes "seq in the list"), a large one stays a
+        # subquery.
+        term, words_size = None, None
+        if words is not None and not self.ordered:
+            seq, matched = _term_query(conn, self.query)
+            found = conn.execute(select(seq).where(matched).limit(drive_limit + 1)).all()
+            if len(found) <= drive_limit:
+                term = [row[0] for row in found]
+                tree = ("and", [("seqs", term), *rest])
+            words_size = len(found)
         self.where = condition(conn, tree, case_arn_prefix)
         # The narrowest index answer, and whether it is narrow enough to read whole.
         self.driver, self.driven, best, exact, self.words = None, False, None, False, False
         if term is not None:
             self.driver, best, self.words = select(cases.c.seq), len(term), True
-        for driver, driver_exact, words in _drivers(conn, domain_id, tree):
-            size = sizes[True] if words else _capped_count(conn, driver, drive_limit + 1)
+        for driver, driver_exact, is_words in _drivers(conn, domain_id, tree):
+            if is_words and self.ordered:
+                continue  # read in order, never whole
+            size = words_size if is_words else _capped_count(conn, driver, drive_limit + 1)
             if best is None or size < best:
-                self.driver, best, exact, self.words = driver, size, driver_exact, words
+                self.driver, best, exact, self.words = driver, size, driver_exact, is_words
         self.driven = best is not None and best <= drive_limit
         # A search of one field test that its index answers exactly is counted on the index,
         # and so is a search of words alone (each document is one case of the domain).
         self.counted_on_index = len(parts) == 1 and (
             exact or (parts[0][0] == "words" and not self.driven))
+        if self.counted_on_index and self.ordered:
+            seq, matched = _term_query(conn, self.query)
+            self.driver = select(seq).where(matched)
         # A search of words alone whose whole answer was read: its size is the count.
         self.known_total = len(term) if term is not None and len(parts) == 1 else None
 
@@ -533,13 +617,8 @@ class CaseSearch:
             if not self.words:  # the filter's own term test already narrows to the term's cases
                 statement = statement.where(cases.c.seq.in_(self.driver.scalar_subquery()))
             return self._run(statement, keys, after, limit)
-        if self.window is not None:
-            # The term tested on its window only (see above): exact when the page fills with
-            # window cases.
-            statement, keys = self._statement(outer=False, where=self.window)
-            rows = self._run(statement, keys, after, limit)
-            if len(rows) == limit and all(row.seq >= self.window_floor for row in rows):
-                return rows
+        if self.ordered:
+            return self._ordered_page(after, limit)
         # Walk the first sort field's index in order: cases holding a value, then (unless the
         # field always has one) the others, newest first.
         statement, keys = self._statement(outer=False)
@@ -550,6 +629,38 @@ class CaseSearch:
             statement = statement.where(keys[0].expr.is_(None))
             rows += self._run(statement, keys, after, limit - len(rows))
         return rows
+
+    def _ordered_page(self, after: list | None, limit: int) -> list:
+        """The page read from the term index in last-updated order, a chunk at a time (see
+        above)."""
+        rows: list = []
+        if self.query is None:
+            return rows
+        # Every case after the cursor was updated in the cursor's second or earlier.
+        below = (1 << 63) - 1 if after is None else updated_second(after[0]) + 1 << SEQ_BITS
+        wanted = limit
+        while True:
+            # A few entries more than wanted, so that the chunk usually ends on a whole second
+            # without reading the rest of its last one.
+            params = {"query": self.query, "below": below, "n": wanted + SPARE_ENTRIES}
+            read = [row[0] for row in _NEWEST_KEYS.all(self.conn, params)]
+            complete = len(read) < params["n"]  # the term has no older case
+            chunk = read
+            if not complete:
+                edge = read[-1] >> SEQ_BITS  # the second the read may have stopped within
+                chunk = [key for key in read if key >> SEQ_BITS > edge]
+                below = edge + 1 << SEQ_BITS
+                if not chunk:  # all in one second: read the whole of it
+                    below = edge << SEQ_BITS
+                    chunk = read + [row[0] for row in _KEYS_FROM.all(
+                        self.conn, {"query": self.query, "low": below, "below": read[-1]})]
+            if chunk:
+                statement, keys = self._statement(outer=True, by_seq=True, where=self.rest)
+                statement = statement.where(cases.c.seq.in_([key & SEQ_MASK for key in chunk]))
+                rows += self._run(statement, keys, after, limit - len(rows))
+            if len(rows) == limit or complete:
+                return rows
+            wanted = min(wanted * 4, 4096)
 
     def total(self) -> int:
         """totalCount: exact up to ``total_cap`` (see above). Counting walks the narrowest index
