@@ -307,7 +307,7 @@ class ConnectSeeder:
         SQLite, keyed by last update, with the vocabulary's words)."""
         parent = os.getppid()
         sqlite = self.store.is_sqlite
-        document_key = search_queries.document_key
+        document_key, listed = search_queries.document_key, search_queries.listed
         try:
             mark = search_queries.scope(self.domain_id)
             case_seq, item_seq, event_seq = first
@@ -317,11 +317,11 @@ class ConnectSeeder:
                 rows = self._rows((case_seq, item_seq, event_seq), done, size, plan)
                 documents, vocabulary = [], set()
                 for seq, updated, words in rows[2]:
-                    entries = [mark + word for word in words]
                     documents.append((document_key(seq, updated // 1000) if sqlite else seq,
-                                      " ".join(entries)))
-                    vocabulary.update(entries)
-                words = [(word,) for word in sorted(vocabulary)] if sqlite else []
+                                      " ".join([mark + word for word in words])))
+                    if sqlite:
+                        vocabulary.update(listed(words))
+                words = [(mark + word,) for word in sorted(vocabulary)]
                 _put(queue, (*rows[:2], documents, *rows[3:-1], words), parent)
                 case_seq += size
                 item_seq += len(rows[3])

@@ -157,3 +157,14 @@ def test_a_word_no_case_holds_any_more_matches_nothing(narrow):
         assert (found["cases"], found["totalCount"]) == ([], 0)
     assert ids_of(cc, domain, 1, searchTerm="cedar") == [ids[0]]
     assert ids_of(cc, domain, 1, searchTerm="desk") == [ids[0], ids[1]]
+
+
+def test_words_of_hex_digits_are_found_by_their_starts(narrow):
+    cc = fresh(narrow)
+    # Words of hex digits alone (ids, numbers, and a few English words) are searched as
+    # prefixes rather than through the vocabulary; a word's start may be hex and the word not.
+    domain, ids = make_domain(cc, "hex", ["Facade 12ab9 beef", "cafe", "decoy duck"])
+    for term, expected in (("fac", [ids[0]]), ("12A", [ids[0]]), ("beef facade", [ids[0]]),
+                           ("caf", [ids[1]]), ("dec", [ids[2]]), ("decoy", [ids[2]]),
+                           ("12ab9 x", [])):
+        assert ids_of(cc, domain, 25, searchTerm=term) == expected, term

@@ -70,7 +70,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 
 from ...store.bulk import copy_statement
 from ...store.prepared import Prepared
-from ...store.runner import at_batch_end
+from ...store.runner import after_batch_commit, at_batch_end
 from ..tables import case_values, cases, related_items, tags
 
 # Which typed column of cases_case_values holds each FieldValueUnion member.
@@ -211,12 +211,32 @@ _WRITE_DOCUMENT = Prepared(lambda dialect: text(
     if dialect == "sqlite" else
     "INSERT INTO cases_search_terms (case_seq, terms) VALUES (:key, CAST(:terms AS tsvector))"))
 # SQLite's vocabulary of the term index (cases_search_words): every scoped word any document
-# has held, so that a search word's completions are known before the index is read (see
-# _fts_query). Words are added, never removed: a word no document holds any more costs an empty
-# posting list in a query, nothing else; a domain's words go with the domain.
+# has held but those of hex digits alone, so that the completions of a search word holding
+# another character are known before the index is read (see _fts_query). A word of hex digits
+# only (ids, numbers) is left out: such words are mostly new with every case (case ids,
+# reference numbers), and each would be a random insert into the vocabulary's B-tree; a word
+# holding another character can complete to no such word. Words are added, never removed: a
+# word no document holds any more costs an empty posting list in a query, nothing else; a
+# domain's words go with the domain.
+_HEX_ONLY = re.compile(r"[0-9a-f]+")
 SQLITE_ADD_WORDS = "INSERT OR IGNORE INTO cases_search_words (term) VALUES (?)"
 _ADD_WORDS = Prepared(text("INSERT OR IGNORE INTO cases_search_words (term) "
                            "SELECT value FROM json_each(:terms)"))
+# The vocabulary words this process has seen committed, so that a case write skips the words
+# its domain's cases keep repeating (status, dates, users, template words). Learned only after
+# a group-commit batch commits (after_batch_commit); a word leaves the vocabulary only with its
+# domain, whose id (and so scope) is never used again. Emptied when it grows past
+# _LISTED_MAX.
+_LISTED: set[str] = set()
+_LISTED_MAX = 200_000
+
+
+def _learn(words: list[str]) -> None:
+    if len(_LISTED) > _LISTED_MAX:
+        _LISTED.clear()
+    _LISTED.update(words)
+
+
 _FORGET_WORDS = Prepared(text("DELETE FROM cases_search_words "
                               "WHERE term >= :low AND term < :high"))
 
@@ -259,6 +279,11 @@ SQLITE_INSERT_DOCUMENT = "INSERT INTO cases_search_terms (rowid, terms) VALUES (
 POSTGRES_COPY_DOCUMENTS = copy_statement("cases_search_terms", ("case_seq", "terms"))
 
 
+def listed(words: list[str]) -> list[str]:
+    """Those of a document's ``words`` (unscoped) that the vocabulary lists."""
+    return [word for word in words if not _HEX_ONLY.fullmatch(word)]
+
+
 def write_document(conn: Connection, domain_id: str, case_seq: int, last_updated: str | None,
                    words: list[str]) -> None:
     """Insert the search-term document of a case of ``domain_id`` that has none, holding
@@ -270,8 +295,12 @@ def write_document(conn: Connection, domain_id: str, case_seq: int, last_updated
     if not _is_sqlite(conn):  # nothing reads it back in the request: Prepared.defer
         _WRITE_DOCUMENT.defer(conn, {"key": case_seq, "terms": terms})
         return
-    if entries:
-        _ADD_WORDS.run(conn, {"terms": orjson.dumps(entries).decode()})
+    vocabulary = [word for word in document(domain_id, listed(words)) if word not in _LISTED]
+    if vocabulary:
+        _ADD_WORDS.run(conn, {"terms": orjson.dumps(vocabulary).decode()})
+        committed = after_batch_commit(conn)
+        if committed is not None:
+            committed.append(functools.partial(_learn, vocabulary))
     key = document_key(case_seq, updated_second(last_updated))
     later = at_batch_end(conn)
     if later is not None:  # SQLite's group commit: at the batch's end (see at_batch_end)
@@ -310,18 +339,22 @@ def forget_domain_words(conn: Connection, domain_id: str) -> None:
 
 
 # A search word with at most this many completions in the vocabulary is searched as the OR of
-# them (exact terms, which FTS5 reads lazily from either end); one with more as a prefix query
-# (whose posting list SQLite's FTS5 builds whole before the first row).
+# them (exact terms, which FTS5 reads lazily from either end); one with more, or of hex digits
+# only, as a prefix query (whose posting list SQLite's FTS5 builds whole before the first row:
+# cheap for the rare words that ids are, where opening many exact terms is not).
 COMPLETIONS_MAX = 8
 _COMPLETIONS = Prepared(text("SELECT term FROM cases_search_words WHERE term >= :low "
                              "AND term < :high ORDER BY term LIMIT :n").columns(column("term")))
 
 
-def _fts_query(conn: Connection, words: list[str]) -> str | None:
-    """The FTS5 query for scoped search words, or None when some word starts no word of the
-    vocabulary (nothing matches)."""
+def _fts_query(conn: Connection, mark: str, words: list[str]) -> str | None:
+    """The FTS5 query for search words scoped by ``mark``, or None when some word starts no
+    word of the vocabulary (nothing matches)."""
     parts = []
-    for word in words:
+    for word in (mark + word for word in words):
+        if _HEX_ONLY.fullmatch(word, len(mark)):
+            parts.append(f'"{word}"*')
+            continue
         found = [row[0] for row in _COMPLETIONS.all(
             conn, {"low": word, "high": word + "\U0010ffff", "n": COMPLETIONS_MAX + 1})]
         if not found:
@@ -343,7 +376,7 @@ def scoped_words(conn: Connection, domain_id: str, node: tuple) -> tuple:
             return ("words", [], None)
         scoped = document(domain_id, node[1])
         if _is_sqlite(conn):
-            return ("words", scoped, _fts_query(conn, scoped))
+            return ("words", scoped, _fts_query(conn, scope(domain_id), node[1]))
         return ("words", scoped, " & ".join(f"'{word}':*" for word in scoped))
     if kind in ("and", "or"):
         return (kind, [scoped_words(conn, domain_id, inner) for inner in node[1]])

@@ -3,8 +3,8 @@
 On SQLite the rowid of a case's document in ``cases_search_terms`` becomes the epoch second of
 the case's ``last_updated_datetime`` above its seq (the low 31 bits), so that a term's entries
 read from the end are its cases most recently updated first; and ``cases_search_words`` lists
-every word the index holds, so that a search word's completions are known before the index is
-read. PostgreSQL's index is unchanged.
+every word the index holds but those of hex digits alone, so that a search word's completions
+are known before the index is read. PostgreSQL's index is unchanged.
 
 Revision ID: search_0004
 Revises: cases_0010_case_keys
@@ -39,8 +39,11 @@ def upgrade() -> None:
     op.execute("CREATE TABLE cases_search_words (term TEXT PRIMARY KEY) WITHOUT ROWID")
     op.execute("CREATE VIRTUAL TABLE temp.cases_search_vocabulary "
                "USING fts5vocab(main, cases_search_terms, row)")
+    # Words of hex digits alone are not listed (search_queries.listed); a scope is 21
+    # characters.
     op.execute("INSERT INTO cases_search_words (term) "
-               "SELECT term FROM temp.cases_search_vocabulary")
+               "SELECT term FROM temp.cases_search_vocabulary "
+               "WHERE substr(term, 22) GLOB '*[^0-9a-f]*'")
     op.execute("DROP TABLE temp.cases_search_vocabulary")
 
 
