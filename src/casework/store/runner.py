@@ -309,8 +309,7 @@ class Runner:
         raw = conn.connection.driver_connection
         try:
             at_end: list[tuple[str, tuple]] = []
-            after: list[Callable[[], None]] = []
-            outcomes = [_in_savepoint(raw, conn, job, at_end, after) for job in batch]
+            outcomes = [_in_savepoint(raw, conn, job, at_end) for job in batch]
             for sql, params in at_end:
                 raw.execute(sql, params)
         except BaseException as error:  # a savepoint could not be undone: drop the batch
@@ -320,7 +319,7 @@ class Runner:
         else:
             committed = self._committer.submit(self._end, conn, True)
         asyncio.wrap_future(committed).add_done_callback(
-            partial(self._committed, batch, outcomes, after))
+            partial(self._committed, batch, outcomes))
 
     def _end(self, conn: Connection, commit: bool) -> None:
         """COMMIT (or ROLLBACK) the batch's transaction, in the committer thread."""
@@ -340,13 +339,10 @@ class Runner:
             self.store.write_lock.release()
 
     def _committed(self, batch: list[_Write], outcomes: list[tuple[bool, Any]],
-                   after: list[Callable[[], None]], committed: asyncio.Future) -> None:
+                   committed: asyncio.Future) -> None:
         error = committed.exception()
         if error is not None:  # the batch's COMMIT failed: nothing is durable
             outcomes = [(False, error)] * len(batch)
-        else:
-            for callback in after:
-                callback()
         self._settle_batch(batch, outcomes)
 
     def _settle_batch(self, batch: list[_Write], outcomes: list[tuple[bool, Any]]) -> None:
@@ -360,39 +356,28 @@ class Runner:
                 self._idle.set()
 
 
-def _in_savepoint(raw, conn: Connection, job: _Write, at_end: list[tuple[str, tuple]],
-                  after: list[Callable[[], None]]) -> tuple[bool, Any]:
+def _in_savepoint(raw, conn: Connection, job: _Write,
+                  at_end: list[tuple[str, tuple]]) -> tuple[bool, Any]:
     """Run one write in its own savepoint: its failure (or dry run) undoes only its own
-    changes, and drops the statements it left for the batch's end (``at_end``) and the
-    callbacks it left for after the commit (``after``). Raises only when the savepoint itself
-    cannot be undone."""
+    changes, and drops the statements it left for the batch's end (``at_end``). Raises only
+    when the savepoint itself cannot be undone."""
     raw.execute("SAVEPOINT job")
     mine = conn.info[_AT_BATCH_END] = []
-    then = conn.info[_AFTER_BATCH_COMMIT] = []
     try:
         outcome: tuple[bool, Any] = (True, job.context.run(job.fn, conn))
     except Exception as error:
         outcome = (False, error)
     finally:
-        del conn.info[_AT_BATCH_END], conn.info[_AFTER_BATCH_COMMIT]
+        del conn.info[_AT_BATCH_END]
     if not outcome[0] or job.rollback:
         raw.execute("ROLLBACK TO job")
     else:
         at_end.extend(mine)
-        after.extend(then)
     raw.execute("RELEASE job")
     return outcome
 
 
 _AT_BATCH_END = "casework_at_batch_end"
-_AFTER_BATCH_COMMIT = "casework_after_batch_commit"
-
-
-def after_batch_commit(conn: Connection) -> list[Callable[[], None]] | None:
-    """Where a job may leave callbacks to run (on the event loop) once its group-commit batch
-    has committed, and only then; None when ``conn`` is not writing a batch. For what a
-    process may believe only of committed rows (search_queries' vocabulary cache)."""
-    return conn.info.get(_AFTER_BATCH_COMMIT)
 
 
 def at_batch_end(conn: Connection) -> list[tuple[str, tuple]] | None:

@@ -70,7 +70,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 
 from ...store.bulk import copy_statement
 from ...store.prepared import Prepared
-from ...store.runner import after_batch_commit, at_batch_end
+from ...store.runner import at_batch_end
 from ..tables import case_values, cases, related_items, tags
 
 # Which typed column of cases_case_values holds each FieldValueUnion member.
@@ -222,21 +222,6 @@ _HEX_ONLY = re.compile(r"[0-9a-f]+")
 SQLITE_ADD_WORDS = "INSERT OR IGNORE INTO cases_search_words (term) VALUES (?)"
 _ADD_WORDS = Prepared(text("INSERT OR IGNORE INTO cases_search_words (term) "
                            "SELECT value FROM json_each(:terms)"))
-# The vocabulary words this process has seen committed, so that a case write skips the words
-# its domain's cases keep repeating (status, dates, users, template words). Learned only after
-# a group-commit batch commits (after_batch_commit); a word leaves the vocabulary only with its
-# domain, whose id (and so scope) is never used again. Emptied when it grows past
-# _LISTED_MAX.
-_LISTED: set[str] = set()
-_LISTED_MAX = 200_000
-
-
-def _learn(words: list[str]) -> None:
-    if len(_LISTED) > _LISTED_MAX:
-        _LISTED.clear()
-    _LISTED.update(words)
-
-
 _FORGET_WORDS = Prepared(text("DELETE FROM cases_search_words "
                               "WHERE term >= :low AND term < :high"))
 
@@ -295,12 +280,9 @@ def write_document(conn: Connection, domain_id: str, case_seq: int, last_updated
     if not _is_sqlite(conn):  # nothing reads it back in the request: Prepared.defer
         _WRITE_DOCUMENT.defer(conn, {"key": case_seq, "terms": terms})
         return
-    vocabulary = [word for word in document(domain_id, listed(words)) if word not in _LISTED]
+    vocabulary = document(domain_id, listed(words))
     if vocabulary:
         _ADD_WORDS.run(conn, {"terms": orjson.dumps(vocabulary).decode()})
-        committed = after_batch_commit(conn)
-        if committed is not None:
-            committed.append(functools.partial(_learn, vocabulary))
     key = document_key(case_seq, updated_second(last_updated))
     later = at_batch_end(conn)
     if later is not None:  # SQLite's group commit: at the batch's end (see at_batch_end)
