@@ -322,7 +322,7 @@ class ConnectSeeder:
                     if sqlite:
                         vocabulary.update(listed(words))
                 words = [(mark + word,) for word in sorted(vocabulary)]
-                _put(queue, (*rows[:2], documents, *rows[3:-1], words), parent)
+                _put(queue, (*rows[:2], documents, *rows[3:], words), parent)
                 case_seq += size
                 item_seq += len(rows[3])
                 event_seq += len(rows[5])
@@ -338,7 +338,7 @@ class ConnectSeeder:
     def _rows(self, first: tuple[int, int, int], offset: int, size: int, plan: _Plan) -> tuple:
         """The rows of ``size`` cases (the ``offset``-th on of this run), positional, in
         ``_TABLES`` order; the search documents as ``(case seq, last updated (epoch ms),
-        sorted words)``, and no vocabulary."""
+        sorted words)``; the vocabulary, last in that order, is the producer's."""
         rng, domain_id = self.rng, self.domain_id
         case_seq, item_seq, event_seq = first
         case_rows, value_rows, documents, event_rows = [], [], [], []
@@ -407,7 +407,7 @@ class ConnectSeeder:
                                item_id, item_type, None, content)).decode(), None))
                 item_seq += 1
                 event_seq += 1
-        return case_rows, value_rows, documents, item_rows, link_rows, event_rows, []
+        return case_rows, value_rows, documents, item_rows, link_rows, event_rows
 
     def _performer(self, agent: str) -> tuple[str, str]:
         """The ``created_by`` of an item and the ``performed_by`` of an event by ``agent``."""

@@ -590,7 +590,8 @@ class CaseSearch:
         self.ordered = (words is not None and _is_sqlite(conn) and bool(sorts)
                         and sorts[0][0] == LAST_UPDATED and sorts[0][2])
         self.query = words[2] if words is not None else None
-        self.rest = condition(conn, ("and", rest), case_arn_prefix)
+        # What the ordered plan tests its chunks against: the filter but the search term.
+        self.rest = condition(conn, ("and", rest), case_arn_prefix) if self.ordered else None
         # Otherwise the search term asks the term index once: a small answer is kept as a list
         # of case seqs (the term's test becomes "seq in the list"), a large one stays a
         # subquery.
