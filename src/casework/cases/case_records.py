@@ -116,7 +116,7 @@ def create_case(ctx: Context, params: dict) -> dict:
     if stored["status"] == {"stringValue": "closed"}:
         service["last_closed_datetime"] = now
     initial = {**stored, **service}
-    case_records.write_values(ctx.conn, domain_id, case_seq, initial, new=True)
+    case_records.write_values(ctx.conn, domain_id, case_seq, initial)
     changed = audit.case_changes({}, initial)
     audit.record(ctx, domain_id, case_seq, "Case.Created", changed,
                  user=params.get("performedBy"))
@@ -197,7 +197,7 @@ def update_case(ctx: Context, params: dict) -> dict:
             current.get("status") != {"stringValue": "closed"}:
         service["last_closed_datetime"] = now
     writes = {**changes, **service}
-    case_records.write_values(ctx.conn, domain_id, case.seq, writes, after={**merged, **service})
+    case_records.write_values(ctx.conn, domain_id, case.seq, writes, before=current)
     changed = audit.case_changes(current, writes)
     audit.record(ctx, domain_id, case.seq, "Case.Updated", changed,
                  user=params.get("performedBy"))

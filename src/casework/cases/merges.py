@@ -317,12 +317,13 @@ def apply_merge(ctx: Context, merge: dict) -> None:
                              secondary_values)
     now, user = {"stringValue": iso(ctx.now)}, _user_value(performed_by)
     merged = {**changes, "last_updated_datetime": now, "last_updated_user": user}
-    case_records.write_values(ctx.conn, domain_id, primary.seq, merged)
+    case_records.write_values(ctx.conn, domain_id, primary.seq, merged, before=primary_values)
     slas.record_progress(ctx, primary.seq, changes)
     closing = {"status": CLOSED, "last_updated_datetime": now, "last_updated_user": user}
     if secondary_values.get("status") != CLOSED:
         closing["last_closed_datetime"] = now
-    case_records.write_values(ctx.conn, domain_id, secondary.seq, closing)
+    case_records.write_values(ctx.conn, domain_id, secondary.seq, closing,
+                              before=secondary_values)
     slas.record_progress(ctx, secondary.seq, {"status": CLOSED})
     for case, before, writes in ((primary, primary_values, merged),
                                  (secondary, secondary_values, closing)):

@@ -153,18 +153,15 @@ def values(conn: Connection, case_seq: int) -> dict[str, dict]:
 
 
 def write_values(conn: Connection, domain_id: str, case_seq: int,
-                 changes: dict[str, dict], *, new: bool = False,
-                 after: dict[str, dict] | None = None) -> None:
+                 changes: dict[str, dict], *, before: dict[str, dict] | None = None) -> None:
     """Set (or, for ``emptyValue``, remove) the given values, and bring the case's search-term
-    document up to date in the same transaction; ``new``: the case has no values (nor
-    document) yet. ``after``: every value the case holds once the write is done, when the
-    caller knows them (a new case's are ``changes``): its document is then made from them
-    rather than from the values read back."""
+    document up to date in the same transaction. ``before``: every value the case holds
+    before the write (:func:`values`); None for a new case, which has no values (nor
+    document) yet."""
     if not changes:
         return
-    if not new:
-        # First: on SQLite the old document's key comes from the values about to change.
-        search_queries.forget_cases(conn, [case_seq])
+    if before is not None:
+        search_queries.forget_document(conn, case_seq, before)
         _DELETE_VALUES.run(conn, {"case_seq": case_seq, "field_ids": list(changes)})
     rows = []
     for field_id, union in changes.items():
@@ -177,14 +174,8 @@ def write_values(conn: Connection, domain_id: str, case_seq: int,
                      value if column == "double_value" else None,
                      value if column == "boolean_value" else None))
     _INSERT_VALUES(conn, rows)
-    if new and after is None:
-        after = changes
-    if after is None:
-        search_queries.reindex_case(conn, domain_id, case_seq)
-        return
-    updated = after.get(search_queries.LAST_UPDATED, {}).get("stringValue")
-    search_queries.write_document(conn, domain_id, case_seq, updated,
-                                  search_queries.words_of_values(after))
+    # An emptied value (emptyValue) holds no words.
+    search_queries.write_document(conn, domain_id, case_seq, {**(before or {}), **changes})
 
 
 def delete_case(conn: Connection, case_seq: int, arns: list[str]) -> None:

@@ -196,14 +196,12 @@ def document_key(seq: int, second: int) -> int:
     return second << SEQ_BITS | seq
 
 
-# The old key of a document is read from the case's values before they change (forget_cases).
+# The key of a document being deleted is read from the case's values (forget_cases).
 _KEYED = (select(cases.c.seq, case_values.c.string_value)
           .select_from(cases.outerjoin(case_values, and_(case_values.c.case_seq == cases.c.seq,
                                                          case_values.c.field_id == LAST_UPDATED))))
 _KEYS = Prepared(_KEYED.where(cases.c.seq.in_(bindparam("seqs", expanding=True))))
 # Every case write rebuilds the case's document: these run on the driver (store/prepared.py).
-_TEXT_VALUES = Prepared(select(case_values.c.field_id, case_values.c.string_value).where(
-    case_values.c.case_seq == bindparam("seq"), case_values.c.kind.in_(TEXT_MEMBERS)))
 _POSTGRES_FORGET = Prepared(delete(_TSV).where(
     _TSV.c.case_seq.in_(bindparam("seqs", expanding=True))))
 _WRITE_DOCUMENT = Prepared(lambda dialect: text(
@@ -228,26 +226,11 @@ _FORGET_WORDS = Prepared(text("DELETE FROM cases_search_words "
 
 def words_of_values(held: dict[str, dict]) -> list[str]:
     """The document of a case holding ``held`` (``{field id: FieldValueUnion}``): the
-    distinct words of its text values, sorted, as :func:`reindex_case` makes it from the
-    stored values."""
+    distinct words of its text values, sorted."""
     texts = [value for union in held.values() for member, value in union.items()
              if member in TEXT_MEMBERS and value is not None]
     # One pass over all of them: a space separates words as the ends of two values do.
     return sorted(set(words_of(" ".join(texts))))
-
-
-def reindex_case(conn: Connection, domain_id: str, case_seq: int) -> None:
-    """Write the search-term document of a case of ``domain_id`` from its stored values (in
-    the caller's transaction, so that the index changes exactly when the values do); its old
-    document was forgotten before the values changed (:func:`forget_cases`)."""
-    words: set[str] = set()
-    updated = None
-    for field_id, value in _TEXT_VALUES.all(conn, {"seq": case_seq}):
-        words.update(words_of(value))
-        if field_id == LAST_UPDATED:
-            updated = value
-    # A case without text values has an empty document.
-    write_document(conn, domain_id, case_seq, updated, sorted(words))
 
 
 def document(domain_id: str, words: list[str]) -> list[str]:
@@ -269,10 +252,16 @@ def listed(words: list[str]) -> list[str]:
     return [word for word in words if not _HEX_ONLY.fullmatch(word)]
 
 
-def write_document(conn: Connection, domain_id: str, case_seq: int, last_updated: str | None,
-                   words: list[str]) -> None:
+def _last_updated(held: dict[str, dict]) -> str | None:
+    return held.get(LAST_UPDATED, {}).get("stringValue")
+
+
+def write_document(conn: Connection, domain_id: str, case_seq: int,
+                   held: dict[str, dict]) -> None:
     """Insert the search-term document of a case of ``domain_id`` that has none, holding
-    ``words``, last updated at ``last_updated``."""
+    ``held`` (``{field id: FieldValueUnion}``), in the caller's transaction, so that the
+    index changes exactly when the values do."""
+    words = words_of_values(held)
     entries = document(domain_id, words)
     # The one text both databases take: FTS5 splits it into its entries, PostgreSQL reads it
     # as the tsvector of those entries (see POSTGRES_COPY_DOCUMENTS).
@@ -283,7 +272,7 @@ def write_document(conn: Connection, domain_id: str, case_seq: int, last_updated
     vocabulary = document(domain_id, listed(words))
     if vocabulary:
         _ADD_WORDS.run(conn, {"terms": orjson.dumps(vocabulary).decode()})
-    key = document_key(case_seq, updated_second(last_updated))
+    key = document_key(case_seq, updated_second(_last_updated(held)))
     later = at_batch_end(conn)
     if later is not None:  # SQLite's group commit: at the batch's end (see at_batch_end)
         later.append((SQLITE_INSERT_DOCUMENT, (key, terms)))
@@ -294,9 +283,18 @@ def write_document(conn: Connection, domain_id: str, case_seq: int, last_updated
 _SQLITE_FORGET_DOCUMENT = "DELETE FROM cases_search_terms WHERE rowid = ?"
 
 
+def forget_document(conn: Connection, case_seq: int, held: dict[str, dict]) -> None:
+    """Drop the search-term document of a case holding ``held`` (its values before a write:
+    on SQLite they give the document's key)."""
+    if not _is_sqlite(conn):
+        _POSTGRES_FORGET.defer(conn, {"seqs": [case_seq]})
+        return
+    _forget_keys(conn, [(document_key(case_seq, updated_second(_last_updated(held))),)])
+
+
 def forget_cases(conn: Connection, case_seqs) -> None:
-    """Drop the search-term documents of cases (a list, or a scalar subquery of seqs); on
-    SQLite before their values change, which give the documents' keys."""
+    """Drop the search-term documents of cases being deleted (a list, or a scalar subquery
+    of seqs), before their values are: on SQLite they give the documents' keys."""
     if not _is_sqlite(conn):
         if isinstance(case_seqs, list):
             _POSTGRES_FORGET.defer(conn, {"seqs": case_seqs})
@@ -305,7 +303,12 @@ def forget_cases(conn: Connection, case_seqs) -> None:
         return
     keyed = (_KEYS.all(conn, {"seqs": case_seqs}) if isinstance(case_seqs, list)
              else conn.execute(_KEYED.where(cases.c.seq.in_(case_seqs))).all())
-    keys = [(document_key(seq, updated_second(updated)),) for seq, updated in keyed]
+    _forget_keys(conn, [(document_key(seq, updated_second(updated)),)
+                        for seq, updated in keyed])
+
+
+def _forget_keys(conn: Connection, keys: list[tuple[int]]) -> None:
+    """Delete SQLite's documents of these rowids."""
     later = at_batch_end(conn)
     if later is not None:  # after the documents written earlier in the batch: in order
         later.extend((_SQLITE_FORGET_DOCUMENT, key) for key in keys)
