@@ -59,12 +59,13 @@ class Reset:
             for table in reversed(metadata.sorted_tables):  # children before parents
                 if table is not server_secrets:
                     conn.execute(delete(table))
-            # The search-term index is dialect-specific (FTS5 / tsvector, and SQLite's
-            # vocabulary of it), outside the metadata; left behind, its rows would collide with
-            # the next cases' row ids.
+            # The search indexes are dialect-specific (FTS5 / tsvector, and SQLite's
+            # vocabulary and substring index), outside the metadata; left behind, their rows
+            # would collide with the next cases' row ids.
             conn.execute(text("DELETE FROM cases_search_terms"))
             if conn.dialect.name == "sqlite":
                 conn.execute(text("DELETE FROM cases_search_words"))
+                conn.execute(text("DELETE FROM cases_search_substrings"))
             conn.execute(insert(accounts).values(account_id=DEFAULT_ACCOUNT, email=DEFAULT_EMAIL,
                                                  created_at=now))
             conn.execute(insert(access_keys).values(access_key_id="test",

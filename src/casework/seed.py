@@ -41,6 +41,7 @@ from .cases.tables import (
     case_values,
     cases,
     contact_links,
+    definitions,
     domains,
     related_items,
 )
@@ -208,6 +209,10 @@ class ConnectSeeder:
                                                         domainId=self.domain_id,
                                                         maxResults=100)["templates"]
                     if t["name"] == "Seeded cases")
+            # Every field's definition seq: the substring index keys values by it.
+            self.field_seqs = dict(conn.execute(select(definitions.c.item_id, definitions.c.seq)
+                                                .where(definitions.c.domain_id == self.domain_id,
+                                                       definitions.c.kind == "field")).all())
         self.fields = fields
         self.case_arn_prefix = (f"arn:aws:cases:{self.region}:{self.account_id}:domain/"
                                 f"{self.domain_id}/case/")
@@ -304,7 +309,8 @@ class ConnectSeeder:
 
     def _produce(self, queue, first: tuple[int, int, int], number: int, plan: _Plan) -> None:
         """The producer process: every batch's rows, search documents as index text (and, for
-        SQLite, keyed by last update, with the vocabulary's words)."""
+        SQLite, keyed by last update, with the vocabulary's words and the substring index's
+        documents)."""
         parent = os.getppid()
         sqlite = self.store.is_sqlite
         document_key, listed = search_queries.document_key, search_queries.listed
@@ -315,14 +321,15 @@ class ConnectSeeder:
             while done < number:
                 size = min(QUEUED_BATCH, number - done)
                 rows = self._rows((case_seq, item_seq, event_seq), done, size, plan)
-                documents, vocabulary = [], set()
-                for seq, updated, words in rows[2]:
+                documents, vocabulary, substrings = [], set(), []
+                for seq, updated, words, values in rows[2]:
                     documents.append((document_key(seq, updated // 1000) if sqlite else seq,
                                       " ".join([mark + word for word in words])))
                     if sqlite:
                         vocabulary.update(listed(words))
+                        substrings.extend(values)
                 words = [(mark + word,) for word in sorted(vocabulary)]
-                _put(queue, (*rows[:2], documents, *rows[3:], words), parent)
+                _put(queue, (*rows[:2], documents, *rows[3:], words, substrings), parent)
                 case_seq += size
                 item_seq += len(rows[3])
                 event_seq += len(rows[5])
@@ -338,13 +345,16 @@ class ConnectSeeder:
     def _rows(self, first: tuple[int, int, int], offset: int, size: int, plan: _Plan) -> tuple:
         """The rows of ``size`` cases (the ``offset``-th on of this run), positional, in
         ``_TABLES`` order; the search documents as ``(case seq, last updated (epoch ms),
-        sorted words)``; the vocabulary, last in that order, is the producer's."""
+        sorted words, substring documents as (key, text))``; the vocabulary and the substring
+        documents, last in that order, are the producer's."""
         rng, domain_id = self.rng, self.domain_id
         case_seq, item_seq, event_seq = first
         case_rows, value_rows, documents, event_rows = [], [], [], []
         item_rows, link_rows = [], []
         owner = self.fields["Owner"]
         words_of = search_queries.words_of
+        substring_key, indexed_substring, field_seqs = (
+            search_queries.substring_key, search_queries.indexed_substring, self.field_seqs)
         known_words = self._known_words
         performed_by = self._performed
         customer_ids, contact_prefix = plan.customer_ids, plan.contact_prefix
@@ -376,7 +386,10 @@ class ConnectSeeder:
                         if kind == "userArnValue" or field_id == "customer_id":
                             known_words[value] = found  # shared by many cases
                     words.update(found)
-            documents.append((seq, updated, sorted(words)))
+            documents.append((seq, updated, sorted(words), [
+                (substring_key(field_seqs[field_id], seq), text)
+                for field_id, union in held.items()
+                if (text := indexed_substring(field_id, union)) is not None]))
             user, performed = performed_by.get(agent) or self._performer(agent)
             add_event((event_seq, domain_id, seq, _uuid(rng), "Case.Created", None, created,
                        performed, dumps([{"eventFieldId": f, "newValue": v}
@@ -441,13 +454,17 @@ class _Plan:
 
 
 # The tables ``ConnectSeeder._rows`` fills, in the order of its answer, with the search-term
-# documents and (SQLite) their vocabulary, written by the statements of each store's kind.
-_DOCUMENTS, _WORDS = "search documents", "search words"
-_TABLES = (cases, case_values, _DOCUMENTS, related_items, contact_links, audit_events, _WORDS)
+# documents and (SQLite) their vocabulary and the substring index's documents, written by the
+# statements of each store's kind.
+_DOCUMENTS, _WORDS, _SUBSTRINGS = "search documents", "search words", "substring documents"
+_TABLES = (cases, case_values, _DOCUMENTS, related_items, contact_links, audit_events, _WORDS,
+           _SUBSTRINGS)
 _SQLITE_SEARCH = {_DOCUMENTS: search_queries.SQLITE_INSERT_DOCUMENT,
-                  _WORDS: search_queries.SQLITE_ADD_WORDS}
+                  _WORDS: search_queries.SQLITE_ADD_WORDS,
+                  _SUBSTRINGS: search_queries.SQLITE_INSERT_SUBSTRINGS}
 _POSTGRES_SEARCH = {_DOCUMENTS: search_queries.POSTGRES_COPY_DOCUMENTS,
-                    _WORDS: "(no vocabulary: its rows are always empty)"}
+                    _WORDS: "(no vocabulary: its rows are always empty)",
+                    _SUBSTRINGS: "(no substring index: its rows are always empty)"}
 
 
 _USER = '{{"userArn":{}}}'

@@ -1,10 +1,10 @@
-"""Migrations search_0002 to search_0004 on a store that holds cases.
+"""Migrations search_0002 to search_0005 on a store that holds cases.
 
 A store written at the newest revision is taken back to cases_0007_search_indexes (value
 indexes over every row, term documents without domain scopes, keyed by case seq, no
-vocabulary) and upgraded again by the next server start; search answers the same before and
-after, in the same order (the oldest case, updated last, first), and each domain's term count
-stays its own.
+vocabulary, no substring index) and upgraded again by the next server start; search answers
+the same before and after, in the same order (the oldest case, updated last, first), each
+domain's term count stays its own, and contains tests find what they found.
 """
 
 from __future__ import annotations
@@ -24,6 +24,11 @@ def searches(cc, domains: dict[str, str]) -> dict:
                                        fields=[{"id": "title"}])
                 found[name, term, size] = (page["totalCount"],
                                            [c["caseId"] for c in page["cases"]])
+        for pattern in ("amp p", "AMPS", "ther"):
+            page = cc.search_cases(domainId=domain, filter={"field": {"contains": {
+                "id": "title", "value": text(pattern)}}})
+            found[name, "contains", pattern] = (page["totalCount"],
+                                                [c["caseId"] for c in page["cases"]])
     return found
 
 
@@ -51,6 +56,8 @@ def test_search_survives_the_migrations_down_and_up(tmp_path):
     before = searches(cc, domains)
     assert before["first", "lamp", 25][0] == 15 and before["second", "lamp", 25][0] == 1
     assert before["first", "lamp", 1][1] == [case_ids["first"][0]]
+    assert before["first", "contains", "amp p"] == (1, [case_ids["first"][0]])
+    assert before["second", "contains", "ther"][0] == 1
     server.stop()
 
     downgrade_store(server.database_url, "cases_0007_search_indexes")

@@ -101,6 +101,18 @@ def test_search_finds_seeded_values(cc, domain):
         "id": "customer_id", "value": text(values["customer_id"])}}})
     assert case["caseId"] in [c["caseId"] for c in customer["cases"]]
     assert customer["totalCount"] == len(customer["cases"])
+    # contains: the seeded substring documents (SQLite) name the values that hold a fragment.
+    fragment = values["title"][2:9]
+    holding = {c["caseId"] for c in everything(cc, domain) if fragment.lower() in
+               next(f["value"]["stringValue"] for f in c["fields"] if f["id"] == "title").lower()}
+    inside = cc.search_cases(domainId=domain, maxResults=100, filter={"field": {"contains": {
+        "id": "title", "value": text(fragment.upper())}}})
+    assert {c["caseId"] for c in inside["cases"]} == holding and case["caseId"] in holding
+    assert inside["totalCount"] == len(holding)
+    # A value the service sets (not in the substring index) is tested case by case.
+    by_id = cc.search_cases(domainId=domain, filter={"field": {"contains": {
+        "id": "case_id", "value": text(case["caseId"][9:23])}}})["cases"]
+    assert [c["caseId"] for c in by_id] == [case["caseId"]]
 
 
 def test_contacts_link_their_cases(cc, domain):

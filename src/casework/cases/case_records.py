@@ -22,6 +22,7 @@ from . import audit, events, registry, rules, slas, values
 from .common import (
     arn_of,
     case_not_found,
+    field_seqs,
     iso,
     load_domain_case,
     load_domain_later,
@@ -116,7 +117,8 @@ def create_case(ctx: Context, params: dict) -> dict:
     if stored["status"] == {"stringValue": "closed"}:
         service["last_closed_datetime"] = now
     initial = {**stored, **service}
-    case_records.write_values(ctx.conn, domain_id, case_seq, initial)
+    case_records.write_values(ctx.conn, domain_id, case_seq, initial,
+                              field_seqs(ctx, domain_id, initial))
     changed = audit.case_changes({}, initial)
     audit.record(ctx, domain_id, case_seq, "Case.Created", changed,
                  user=params.get("performedBy"))
@@ -197,7 +199,8 @@ def update_case(ctx: Context, params: dict) -> dict:
             current.get("status") != {"stringValue": "closed"}:
         service["last_closed_datetime"] = now
     writes = {**changes, **service}
-    case_records.write_values(ctx.conn, domain_id, case.seq, writes, before=current)
+    case_records.write_values(ctx.conn, domain_id, case.seq, writes,
+                              field_seqs(ctx, domain_id, writes), before=current)
     changed = audit.case_changes(current, writes)
     audit.record(ctx, domain_id, case.seq, "Case.Updated", changed,
                  user=params.get("performedBy"))

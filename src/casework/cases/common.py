@@ -14,6 +14,7 @@ from ..store.prepared import Later
 from . import arns
 from .errors import CASE, DOMAIN, not_found, quota
 from .queries import case_records, definitions, domains
+from .queries.search import SERVICE_MAINTAINED
 
 # AWS documents that up to 100 layouts or templates can be deleted per domain; fields too here.
 MAX_DELETED = 100
@@ -129,6 +130,14 @@ def find_definitions(ctx: Context, domain_id: str, kind: str, item_ids) -> dict[
     """``queries.definitions.find_many``, kept as :func:`find_definition` says."""
     return definitions.find_many(ctx.conn, domain_id, kind, item_ids,
                                  version=ctx.memo.get(f"definitions-version:{domain_id}"))
+
+
+def field_seqs(ctx: Context, domain_id: str, changes: dict[str, dict]) -> dict[str, int]:
+    """The definition seq of each field of ``changes`` whose values the substring index holds
+    (what ``case_records.write_values`` keys their documents by)."""
+    ids = [field_id for field_id in changes if field_id not in SERVICE_MAINTAINED]
+    return {field_id: definition["seq"]
+            for field_id, definition in find_definitions(ctx, domain_id, "field", ids).items()}
 
 
 def region_of(ctx: Context, domain_id: str) -> str:

@@ -37,7 +37,7 @@ from ..store.engine import now_ms
 from ..wire.errors import ServiceError
 from . import audit, events, registry, slas
 from .case_records import load_case
-from .common import iso, load_domain, load_domain_case, related_item_arn
+from .common import field_seqs, iso, load_domain, load_domain_case, related_item_arn
 from .errors import CASE, conflict, invalid, not_found, quota
 from .queries import case_records, definitions, domains, related_items, tags
 from .queries import merges as merge_queries
@@ -317,13 +317,14 @@ def apply_merge(ctx: Context, merge: dict) -> None:
                              secondary_values)
     now, user = {"stringValue": iso(ctx.now)}, _user_value(performed_by)
     merged = {**changes, "last_updated_datetime": now, "last_updated_user": user}
-    case_records.write_values(ctx.conn, domain_id, primary.seq, merged, before=primary_values)
+    case_records.write_values(ctx.conn, domain_id, primary.seq, merged,
+                              field_seqs(ctx, domain_id, merged), before=primary_values)
     slas.record_progress(ctx, primary.seq, changes)
     closing = {"status": CLOSED, "last_updated_datetime": now, "last_updated_user": user}
     if secondary_values.get("status") != CLOSED:
         closing["last_closed_datetime"] = now
     case_records.write_values(ctx.conn, domain_id, secondary.seq, closing,
-                              before=secondary_values)
+                              field_seqs(ctx, domain_id, closing), before=secondary_values)
     slas.record_progress(ctx, secondary.seq, {"status": CLOSED})
     for case, before, writes in ((primary, primary_values, merged),
                                  (secondary, secondary_values, closing)):

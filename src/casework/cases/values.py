@@ -19,13 +19,11 @@ from .arns import PROFILE_ARN
 from .common import find_definitions, iso
 from .errors import check_pattern, invalid
 from .queries import options
+from .queries.search import SERVICE_MAINTAINED
 
 MEMBER = {"Text": "stringValue", "Url": "stringValue", "SingleSelect": "stringValue",
           "DateTime": "stringValue", "Number": "doubleValue", "Boolean": "booleanValue",
           "User": "userArnValue"}
-SERVICE_MAINTAINED = frozenset({"case_id", "reference_number", "created_datetime",
-                                "last_updated_datetime", "last_closed_datetime",
-                                "last_updated_user"})
 SUMMARY_MAX = 3000  # the model documents 3000 characters for summary, 4100 for the rest
 
 

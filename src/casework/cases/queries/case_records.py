@@ -152,12 +152,13 @@ def values(conn: Connection, case_seq: int) -> dict[str, dict]:
     return found
 
 
-def write_values(conn: Connection, domain_id: str, case_seq: int,
-                 changes: dict[str, dict], *, before: dict[str, dict] | None = None) -> None:
-    """Set (or, for ``emptyValue``, remove) the given values, and bring the case's search-term
-    document up to date in the same transaction. ``before``: every value the case holds
-    before the write (:func:`values`); None for a new case, which has no values (nor
-    document) yet."""
+def write_values(conn: Connection, domain_id: str, case_seq: int, changes: dict[str, dict],
+                 field_seqs: dict[str, int], *, before: dict[str, dict] | None = None) -> None:
+    """Set (or, for ``emptyValue``, remove) the given values, and bring the case's search
+    documents up to date in the same transaction. ``field_seqs``: the definition seq of each
+    changed field (:func:`common.field_seqs`). ``before``: every value the case holds before
+    the write (:func:`values`); None for a new case, which has no values (nor documents)
+    yet."""
     if not changes:
         return
     if before is not None:
@@ -176,6 +177,7 @@ def write_values(conn: Connection, domain_id: str, case_seq: int,
     _INSERT_VALUES(conn, rows)
     # An emptied value (emptyValue) holds no words.
     search_queries.write_document(conn, domain_id, case_seq, {**(before or {}), **changes})
+    search_queries.write_substrings(conn, case_seq, field_seqs, before, changes)
 
 
 def delete_case(conn: Connection, case_seq: int, arns: list[str]) -> None:

@@ -8,6 +8,8 @@ Python, decides which cases match:
   ``cases_case_values`` correlated on the case (one primary-key probe per case tested);
 * a tag test is an ``EXISTS`` on ``cases_tags`` by the case's ARN (its primary key);
 * the search words test the search-term index (``cases_search_terms``);
+* on SQLite a ``contains`` test of three characters or more first tests the substring index
+  (``cases_search_substrings``), then the value;
 * ``not`` / ``andAll`` / ``orAll`` are ``NOT`` / ``AND`` / ``OR`` of those.
 
 Which cases are tested at all is :class:`CaseSearch`'s choice: the members of the top-level AND
@@ -31,6 +33,9 @@ Filter tree nodes (tuples, built by ``search.py``):
 ``("words", [word, ...])``: every word is a word, or the start of one, of some text value
     (words as :func:`words_of` splits them).
 ``("not", node)``, ``("and", [node, ...])``, ``("or", [node, ...])``
+
+``CaseSearch`` turns words and the contains tests the substring index answers into nodes of
+its own first (``indexed_tree``).
 """
 
 from __future__ import annotations
@@ -71,7 +76,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 from ...store.bulk import copy_statement
 from ...store.prepared import Prepared
 from ...store.runner import at_batch_end
-from ..tables import case_values, cases, related_items, tags
+from ..tables import case_values, cases, definitions, related_items, tags
 
 # Which typed column of cases_case_values holds each FieldValueUnion member.
 COLUMN = {"stringValue": "string_value", "userArnValue": "string_value",
@@ -293,8 +298,8 @@ def forget_document(conn: Connection, case_seq: int, held: dict[str, dict]) -> N
 
 
 def forget_cases(conn: Connection, case_seqs) -> None:
-    """Drop the search-term documents of cases being deleted (a list, or a scalar subquery
-    of seqs), before their values are: on SQLite they give the documents' keys."""
+    """Drop the search documents of cases being deleted (a list, or a scalar subquery of
+    seqs), before their values are: on SQLite they give the documents' keys."""
     if not _is_sqlite(conn):
         if isinstance(case_seqs, list):
             _POSTGRES_FORGET.defer(conn, {"seqs": case_seqs})
@@ -305,15 +310,23 @@ def forget_cases(conn: Connection, case_seqs) -> None:
              else conn.execute(_KEYED.where(cases.c.seq.in_(case_seqs))).all())
     _forget_keys(conn, [(document_key(seq, updated_second(updated)),)
                         for seq, updated in keyed])
+    _forget_substrings(conn, case_seqs)
 
 
 def _forget_keys(conn: Connection, keys: list[tuple[int]]) -> None:
     """Delete SQLite's documents of these rowids."""
+    _later(conn, _SQLITE_FORGET_DOCUMENT, keys)
+
+
+def _later(conn: Connection, statement: str, rows: list[tuple]) -> None:
+    """Run a SQLite statement of the search indexes once per row of parameters: at the end of
+    the group-commit batch (after what earlier jobs of the batch left there: in order), or now
+    outside one."""
     later = at_batch_end(conn)
-    if later is not None:  # after the documents written earlier in the batch: in order
-        later.extend((_SQLITE_FORGET_DOCUMENT, key) for key in keys)
-    elif keys:
-        conn.exec_driver_sql(_SQLITE_FORGET_DOCUMENT, keys)
+    if later is not None:
+        later.extend((statement, row) for row in rows)
+    elif rows:
+        conn.exec_driver_sql(statement, rows)
 
 
 def forget_domain_words(conn: Connection, domain_id: str) -> None:
@@ -321,6 +334,110 @@ def forget_domain_words(conn: Connection, domain_id: str) -> None:
     if _is_sqlite(conn):
         mark = scope(domain_id)  # every word of the domain: from its scope to the next one
         _FORGET_WORDS.run(conn, {"low": mark, "high": mark[:-1] + "y"})
+
+
+# -- contains: SQLite's substring index --------------------------------------------------------
+#
+# ``contains`` tests for a substring, which no B-tree answers. On SQLite the text values of cases
+# are also kept in an FTS5 table with the trigram tokenizer (``cases_search_substrings``), one
+# document per value, keyed by its field's definition (``cases_definitions.seq``, unique across
+# domains) above the case's seq (the low SEQ_BITS bits): a field's values are one range of
+# keys. A value that contains a pattern holds each of the pattern's trigrams (the tokenizer
+# folds the case of both), so the documents in the field's range holding them all name a
+# superset of the cases matching, read from the index; each is then tested exactly. The index
+# holds the ``stringValue`` values people write, not those the service sets (ids, reference
+# numbers, times: SERVICE_MAINTAINED), nor users (``userArnValue``). A contains test on those,
+# or with a pattern under three characters, tests cases one by one, as PostgreSQL does every
+# contains test.
+#
+# The values the service sets on every case and keeps (not writable through the API).
+SERVICE_MAINTAINED = frozenset({"case_id", "reference_number", "created_datetime",
+                                "last_updated_datetime", "last_closed_datetime",
+                                "last_updated_user"})
+SQLITE_INSERT_SUBSTRINGS = "INSERT INTO cases_search_substrings (rowid, text) VALUES (?, ?)"
+_SQLITE_FORGET_SUBSTRINGS = "DELETE FROM cases_search_substrings WHERE rowid = ?"
+_SUBSTRINGS = table("cases_search_substrings", column("rowid"))
+TRIGRAM = 3
+# A long pattern is looked up by this many of its trigrams, spread along it: each more narrows
+# the candidates less and costs a posting list more.
+TRIGRAMS_MAX = 12
+# The keys of a case's documents: from its indexed values' fields (a delete's documents).
+_SUBSTRING_KEYS = (
+    select(case_values.c.case_seq, definitions.c.seq)
+    .select_from(case_values.join(definitions, and_(
+        definitions.c.domain_id == case_values.c.domain_id, definitions.c.kind == "field",
+        definitions.c.item_id == case_values.c.field_id)))
+    .where(case_values.c.kind == "stringValue",
+           case_values.c.field_id.not_in(sorted(SERVICE_MAINTAINED))))
+_FIELD_SEQ = Prepared(select(definitions.c.seq).where(
+    definitions.c.domain_id == bindparam("domain_id"), definitions.c.kind == "field",
+    definitions.c.item_id == bindparam("field_id")))
+
+
+def substring_key(field_seq: int, case_seq: int) -> int:
+    """The key of a value's document: its field's definition seq above the case's seq."""
+    return field_seq << SEQ_BITS | case_seq
+
+
+def indexed_substring(field_id: str, union: dict | None) -> str | None:
+    """The text of a value the substring index holds (None: it holds none for it)."""
+    if union is None or field_id in SERVICE_MAINTAINED:
+        return None
+    return union.get("stringValue") or None
+
+
+def write_substrings(conn: Connection, case_seq: int, field_seqs: dict[str, int],
+                     before: dict[str, dict] | None, changes: dict[str, dict]) -> None:
+    """Bring the substring index's documents of a case's ``changes`` up to date from the values
+    ``before`` them (None for a new case); ``field_seqs``: the definition seq of each changed
+    field the index holds values of."""
+    if not _is_sqlite(conn):
+        return
+    before = before or {}
+    for field_id, union in changes.items():
+        old = indexed_substring(field_id, before.get(field_id))
+        new = indexed_substring(field_id, union)
+        if old == new:
+            continue
+        key = substring_key(field_seqs[field_id], case_seq)
+        if old is not None:
+            _later(conn, _SQLITE_FORGET_SUBSTRINGS, [(key,)])
+        if new is not None:
+            _later(conn, SQLITE_INSERT_SUBSTRINGS, [(key, new)])
+
+
+def _forget_substrings(conn: Connection, case_seqs) -> None:
+    """Drop the substring index's documents of cases being deleted, before their values are."""
+    keys = conn.execute(_SUBSTRING_KEYS.where(case_values.c.case_seq.in_(case_seqs))).all()
+    _later(conn, _SQLITE_FORGET_SUBSTRINGS,
+           [(substring_key(field_seq, case_seq),) for case_seq, field_seq in keys])
+
+
+def _substring_test(conn: Connection, domain_id: str, node: tuple) -> tuple:
+    """A contains test the substring index answers, as ``("substring", field node, FTS5 query,
+    lowest key, key above the highest)``; any other node as it is."""
+    _, test, field_id, member, value = node
+    if (test != "contains" or not _is_sqlite(conn) or member != "stringValue"
+            or field_id in SERVICE_MAINTAINED):
+        return node
+    pattern = value.lower()  # what the exact test looks for (_value_test)
+    trigrams = list(dict.fromkeys(pattern[n:n + TRIGRAM]
+                                  for n in range(len(pattern) - TRIGRAM + 1)))
+    field_seq = _FIELD_SEQ.scalar(conn, {"domain_id": domain_id, "field_id": field_id})
+    if not trigrams or field_seq is None:
+        return node
+    trigrams = trigrams[::-(-len(trigrams) // TRIGRAMS_MAX)]
+    query = " AND ".join('"' + trigram.replace('"', '""') + '"' for trigram in trigrams)
+    return ("substring", node, query, substring_key(field_seq, 0),
+            substring_key(field_seq + 1, 0))
+
+
+def _substring_cases(node: tuple):
+    """The seqs of the cases whose value in a ``substring`` node's field holds its trigrams."""
+    _, _, query, low, high = node
+    match = literal_column("cases_search_substrings").op("MATCH")(literal(query, String))
+    return select(_SUBSTRINGS.c.rowid.op("&")(literal_column(str(SEQ_MASK))).label("seq")).where(
+        match, _SUBSTRINGS.c.rowid >= low, _SUBSTRINGS.c.rowid < high)
 
 
 # A search word with at most this many completions in the vocabulary is searched as the OR of
@@ -351,11 +468,14 @@ def _fts_query(conn: Connection, mark: str, words: list[str]) -> str | None:
     return " AND ".join(parts)
 
 
-def scoped_words(conn: Connection, domain_id: str, node: tuple) -> tuple:
-    """A filter tree whose search words look in ``domain_id``'s part of the index:
+def indexed_tree(conn: Connection, domain_id: str, node: tuple) -> tuple:
+    """A filter tree whose search words look in ``domain_id``'s part of the term index:
     ``("words", scoped words, query)``, the query in the index's language (None: nothing
-    matches)."""
+    matches); and whose contains tests the substring index answers are ``substring`` nodes
+    (``_substring_test``)."""
     kind = node[0]
+    if kind == "field":
+        return _substring_test(conn, domain_id, node)
     if kind == "words":
         if not node[1]:
             return ("words", [], None)
@@ -364,15 +484,15 @@ def scoped_words(conn: Connection, domain_id: str, node: tuple) -> tuple:
             return ("words", scoped, _fts_query(conn, scope(domain_id), node[1]))
         return ("words", scoped, " & ".join(f"'{word}':*" for word in scoped))
     if kind in ("and", "or"):
-        return (kind, [scoped_words(conn, domain_id, inner) for inner in node[1]])
+        return (kind, [indexed_tree(conn, domain_id, inner) for inner in node[1]])
     if kind == "not":
-        return ("not", scoped_words(conn, domain_id, node[1]))
+        return ("not", indexed_tree(conn, domain_id, node[1]))
     return node
 
 
 def _term_query(conn: Connection, query: str | None):
     """(case seq column, condition) selecting the cases holding a scoped search term, from its
-    query (``scoped_words``)."""
+    query (``indexed_tree``)."""
     if _is_sqlite(conn):
         seq = _FTS.c.rowid.op("&")(literal_column(str(SEQ_MASK)))
         match = literal_column("cases_search_terms").op("MATCH")(literal(query, String))
@@ -501,6 +621,8 @@ def condition(conn: Connection, node: tuple, case_arn_prefix: str) -> ColumnElem
     kind = node[0]
     if kind == "field":
         return _field_test(*node[1:])
+    if kind == "substring":  # the index's candidates, built once per statement, then the test
+        return and_(cases.c.seq.in_(_substring_cases(node)), _field_test(*node[1][1:]))
     if kind == "tag":
         return _tag_test(case_arn_prefix, node[1], node[2])
     if kind == "words":
@@ -536,15 +658,19 @@ def _index_key_test(held, test: str, member: str, value: Any) -> ColumnElement:
 
 
 def _drivers(conn: Connection, domain_id: str, node: tuple) -> list[tuple]:
-    """``(statement, exact, words)`` per top-level conjunct an index answers (search words,
-    equalTo and range tests): the statement selects (a superset of) the seqs of the cases
-    satisfying the conjunct from that index alone, exactly those when ``exact``; ``words``
-    marks the search term, whose index spans every domain."""
+    """``(statement, exact, index)`` per top-level conjunct an index answers (search words;
+    equalTo and range tests; contains tests in ``substring`` nodes): the statement selects (a
+    superset of) the seqs of the cases satisfying the conjunct from that index alone, exactly
+    those when ``exact``. ``index`` is ``"words"`` (the term index), ``"substrings"`` or
+    ``"values"``; the conjunct's own test of the first two already narrows to their answer
+    (``condition``)."""
     found = []
     for part in _conjuncts(node):
         if part[0] == "words" and part[1]:
             seq, matched = _term_query(conn, part[2])
-            found.append((select(seq.label("seq")).where(matched), False, True))
+            found.append((select(seq.label("seq")).where(matched), False, "words"))
+        elif part[0] == "substring":
+            found.append((_substring_cases(part), False, "substrings"))
         elif part[0] == "field" and part[3] != "emptyValue" and part[1] != "contains":
             _, test, field_id, member, value = part
             held = case_values.alias()
@@ -554,7 +680,7 @@ def _drivers(conn: Connection, domain_id: str, node: tuple) -> list[tuple]:
             found.append((select(held.c.case_seq.label("seq")).where(
                 held.c.domain_id == domain_id, held.c.field_id == field_id,
                 _held(held, COLUMN[member]), _index_key_test(held, test, member, value)),
-                exact, False))
+                exact, "values"))
     return found
 
 
@@ -586,7 +712,7 @@ class CaseSearch:
                  sorts: list[tuple[str, str, bool]], drive_limit: int, total_cap: int):
         self.conn, self.domain_id, self.sorts = conn, domain_id, sorts
         self.total_cap = total_cap
-        tree = scoped_words(conn, domain_id, tree)
+        tree = indexed_tree(conn, domain_id, tree)
         parts = [part for part in _conjuncts(tree) if not _trivial(part)]
         words = next((part for part in parts if part[0] == "words"), None)
         rest = [part for part in parts if part is not words]
@@ -607,16 +733,20 @@ class CaseSearch:
                 tree = ("and", [("seqs", term), *rest])
             words_size = len(found)
         self.where = condition(conn, tree, case_arn_prefix)
-        # The narrowest index answer, and whether it is narrow enough to read whole.
-        self.driver, self.driven, best, exact, self.words = None, False, None, False, False
+        # The narrowest index answer, and whether it is narrow enough to read whole;
+        # ``in_filter``: the filter's own test of it narrows to its cases already (the term
+        # and substring indexes hand over their whole answer at once, in any case).
+        self.driver, self.driven, best, exact, self.in_filter = None, False, None, False, False
         if term is not None:
-            self.driver, best, self.words = select(cases.c.seq), len(term), True
-        for driver, driver_exact, is_words in _drivers(conn, domain_id, tree):
-            if is_words and self.ordered:
+            self.driver, best, self.in_filter = select(cases.c.seq), len(term), True
+        for driver, driver_exact, index in _drivers(conn, domain_id, tree):
+            if index == "words" and self.ordered:
                 continue  # read in order, never whole
-            size = words_size if is_words else _capped_count(conn, driver, drive_limit + 1)
+            size = (words_size if index == "words"
+                    else _capped_count(conn, driver, drive_limit + 1))
             if best is None or size < best:
-                self.driver, best, exact, self.words = driver, size, driver_exact, is_words
+                self.driver, best, exact = driver, size, driver_exact
+                self.in_filter = index != "values"
         self.driven = best is not None and best <= drive_limit
         # A search of one field test that its index answers exactly is counted on the index,
         # and so is a search of words alone (each document is one case of the domain).
@@ -633,7 +763,7 @@ class CaseSearch:
         ``(seq, case_id, template_id, *sort keys)`` and ``[*sort keys, seq]`` its cursor."""
         if self.driven:
             statement, keys = self._statement(outer=True, by_seq=True)
-            if not self.words:  # the filter's own term test already narrows to the term's cases
+            if not self.in_filter:
                 statement = statement.where(cases.c.seq.in_(self.driver.scalar_subquery()))
             return self._run(statement, keys, after, limit)
         if self.ordered:
@@ -690,11 +820,7 @@ class CaseSearch:
         mine = [cases.c.domain_id == self.domain_id, self.where]
         if self.counted_on_index:
             statement = self.driver
-        elif self.driver is None:
-            statement = select(cases.c.seq).where(*mine)
-        elif self.words:
-            # The filter's own term test narrows to the term's cases (the term index hands
-            # over its whole answer at once, in any case).
+        elif self.driver is None or self.in_filter:
             statement = select(cases.c.seq).where(*mine)
         elif self.driven:
             statement = select(cases.c.seq).where(

@@ -1,0 +1,179 @@
+"""SearchCases' ``contains``: a case-insensitive substring test, however the search reads it.
+
+On SQLite a pattern of three characters or more is first looked up in the substring index (the
+trigrams of each case's text values), which yields a superset of the matching cases; each is
+then tested exactly. ``--search-drive-limit 2`` makes a lookup of more than two candidates
+walk the sort index instead of reading them whole, so a small domain runs both plans. Every
+answer must equal a plain substring test of the values, across pages, with the count, after
+updates that change, keep or empty the values, and for patterns the index cannot answer (under
+three characters, the last update time) or that only another field holds. PostgreSQL, which
+tests each case, runs the same tests.
+"""
+
+from __future__ import annotations
+
+import pytest
+from cases_helpers import text
+from conftest import start_server
+
+CAP = 50
+LONG = "The quick brown fox jumps over the lazy dog near the riverbank at dawn"
+TITLES = [
+    "Tablet won't charge", "TABLET screen cracked", "Printer jam", "Stable table",
+    "let tab able",  # every trigram of "tablet", but not "tablet"
+    "Müller order 100%", "Under_score and 50% off", 'Quote "this" now', "ab",
+    f"Long one: {LONG}", "tablet", "Nothing here",
+    'Odd:   """ *** AND (a) ^ab a\'b \\\\\\ 😀😀😀 -ab ta*',
+]
+SUMMARIES = {2: "The customer also owns a tablet", 6: "Printer in 100% condition",
+             9: "see Müller"}
+NOTES = {0: "RMA-2291-X", 1: "rma-2291-y", 4: "quote: \"this\""}
+PAGES = {0: "https://shop.example.com/orders/1234", 3: "https://shop.example.com/orders/12345"}
+
+
+@pytest.fixture(scope="module")
+def narrow(tmp_path_factory):
+    server = start_server(tmp_path_factory.mktemp("contains"), "--search-drive-limit", "2",
+                          "--search-total-cap", str(CAP))
+    yield server
+    server.stop()
+
+
+@pytest.fixture(scope="module")
+def world(narrow):
+    cc = narrow.client("connectcases")
+    domain = cc.create_domain(name="contains")["domainId"]
+    note = cc.create_field(domainId=domain, name="Note", type="Text")["fieldId"]
+    page = cc.create_field(domainId=domain, name="Page", type="Url")["fieldId"]
+    template = cc.create_template(domainId=domain, name="Plain")["templateId"]
+    cases = []
+    for n, title in enumerate(TITLES):
+        held = {"title": title}
+        if n in SUMMARIES:
+            held["summary"] = SUMMARIES[n]
+        if n in NOTES:
+            held[note] = NOTES[n]
+        if n in PAGES:
+            held[page] = PAGES[n]
+        case_id = cc.create_case(domainId=domain, templateId=template, fields=[
+            {"id": field, "value": text(value)} for field, value in held.items()])["caseId"]
+        cases.append({"case_id": case_id, **held})
+    return {"cc": cc, "domain": domain, "template": template, "note": note, "page": page,
+            "cases": cases}
+
+
+def contains(field: str, pattern: str) -> dict:
+    return {"field": {"contains": {"id": field, "value": text(pattern)}}}
+
+
+def found(cc, domain: str, size: int = 2, **params) -> tuple[list[str], int]:
+    """Every case id of a search, paged ``size`` at a time, and the first page's count."""
+    paginator = cc.get_paginator("search_cases")
+    pages = list(paginator.paginate(domainId=domain, **params,
+                                    PaginationConfig={"PageSize": size}))
+    return [c["caseId"] for p in pages for c in p["cases"]], pages[0]["totalCount"]
+
+
+def holding(world, field: str, pattern: str) -> set[str]:
+    """The oracle: cases whose value of ``field`` contains ``pattern``, ignoring case (the
+    values differ in case only in ASCII letters, where every database agrees)."""
+    return {c["case_id"] for c in world["cases"]
+            if pattern.lower() in c.get(field, "\0").lower()}
+
+
+PATTERNS = [
+    ("title", "tablet"), ("title", "TABLET"), ("title", "ablet"), ("title", "table"),
+    ("title", "won't"), ("title", '"this"'), ("title", "100%"), ("title", "%"),
+    ("title", "_score"), ("title", "_"), ("title", "ülle"), ("title", "ta"), ("title", "b"),
+    ("title", "zzz"), ("title", LONG[5:60].upper()), ("title", LONG[5:60] + "!"),
+    ("summary", "tablet"), ("summary", "100%"), ("summary", "üll"),
+    ("note", "rma-2291"), ("note", '"this"'), ("page", "orders/1234"),
+    ("page", "ORDERS/12345"),
+]
+
+
+@pytest.mark.parametrize(("field", "pattern"), PATTERNS)
+def test_contains_finds_what_a_substring_test_finds(world, field, pattern):
+    field_id = world[field] if field in ("note", "page") else field
+    want = holding(world, field if field not in ("note", "page") else world[field], pattern)
+    ids, total = found(world["cc"], world["domain"], filter=contains(field_id, pattern))
+    assert len(ids) == len(set(ids)) and set(ids) == want
+    assert total == len(want)
+
+
+def test_a_pattern_only_another_field_holds_matches_nothing(world):
+    # Case 2's summary holds "tablet"; no case's note does, and "let tab able" holds every
+    # trigram of it in its title without holding it.
+    assert found(world["cc"], world["domain"], filter=contains(world["note"], "tablet")) == (
+        [], 0)
+    assert "let tab able" in TITLES
+    ids, _ = found(world["cc"], world["domain"], filter=contains("title", "tablet"))
+    assert world["cases"][4]["case_id"] not in ids
+
+
+def test_contains_inside_not_or_and_a_search_term(world):
+    cc, domain, cases = world["cc"], world["domain"], world["cases"]
+    every = {c["case_id"] for c in cases}
+    tablets = holding(world, "title", "tablet")
+    ids, total = found(cc, domain, filter={"not": contains("title", "tablet")})
+    assert set(ids) == every - tablets and total == len(every - tablets)
+    ids, total = found(cc, domain, filter={"orAll": [contains("title", "tablet"),
+                                                     contains("summary", "tablet")]})
+    want = tablets | holding(world, "summary", "tablet")
+    assert set(ids) == want and total == len(want)
+    ids, total = found(cc, domain, searchTerm="charge", filter=contains("title", "ABLET"))
+    assert ids == [cases[0]["case_id"]] and total == 1
+    ids, total = found(cc, domain, filter={"andAll": [contains("title", "tablet"),
+                                                      contains("title", "screen")]})
+    assert ids == [cases[1]["case_id"]] and total == 1
+
+
+def test_updates_keep_contains_true_to_the_values(world):
+    cc, domain = world["cc"], world["domain"]
+    case_id = cc.create_case(domainId=domain, templateId=world["template"], fields=[
+        {"id": "title", "value": text("omega-start")},
+        {"id": world["note"], "value": text("keep-this-note")}])["caseId"]
+
+    def titled(pattern: str) -> list[str]:
+        return found(cc, domain, filter=contains("title", pattern))[0]
+
+    assert titled("ega-st") == [case_id]
+    cc.update_case(domainId=domain, caseId=case_id,
+                   fields=[{"id": "title", "value": text("alpha-end")}])
+    assert titled("ega-st") == [] and titled("PHA-EN") == [case_id]
+    # A write that changes no indexed value (the status) leaves the case findable.
+    cc.update_case(domainId=domain, caseId=case_id,
+                   fields=[{"id": "status", "value": text("closed")}])
+    assert titled("pha-en") == [case_id]
+    assert found(cc, domain, filter=contains(world["note"], "this-no"))[0] == [case_id]
+    cc.update_case(domainId=domain, caseId=case_id,
+                   fields=[{"id": world["note"], "value": {"emptyValue": {}}}])
+    assert found(cc, domain, filter=contains(world["note"], "this-no"))[0] == []
+    assert titled("pha-en") == [case_id]
+    # The last update time is not in the index: it is tested case by case.
+    stamp = cc.get_case(domainId=domain, caseId=case_id, fields=[
+        {"id": "last_updated_datetime"}])["fields"][0]["value"]["stringValue"]
+    assert case_id in found(cc, domain, filter=contains("last_updated_datetime",
+                                                        stamp[:19]))[0]
+    cc.delete_case(domainId=domain, caseId=case_id)
+    assert titled("pha-en") == []
+
+
+def test_a_deleted_fields_values_are_still_found(world):
+    cc, domain = world["cc"], world["domain"]
+    field = cc.create_field(domainId=domain, name="Old code", type="Text")["fieldId"]
+    case_id = cc.create_case(domainId=domain, templateId=world["template"], fields=[
+        {"id": "title", "value": text("coded")},
+        {"id": field, "value": text("legacy-XK-7")}])["caseId"]
+    cc.delete_field(domainId=domain, fieldId=field)
+    assert found(cc, domain, filter=contains(field, "xk-7")) == ([case_id], 1)
+
+
+@pytest.mark.parametrize("pattern", [
+    "   ", "\t\n ", '"""', "'''", "*", "AND", "OR a", "NEAR(", "^ab", "😀😀😀", "ta*", "-ab",
+    "(a)", "a'b", "\\\\\\"])
+def test_any_pattern_is_a_plain_substring(world, pattern):
+    # The index's query language must not leak: quotes, operators and spaces are characters.
+    want = holding(world, "title", pattern)
+    ids, total = found(world["cc"], world["domain"], filter=contains("title", pattern))
+    assert set(ids) == want and total == len(want)
