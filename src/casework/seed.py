@@ -329,6 +329,7 @@ class ConnectSeeder:
                         vocabulary.update(listed(words))
                         substrings.extend(values)
                 words = [(mark + word,) for word in sorted(vocabulary)]
+                substrings.sort()  # in key order: each field's documents go to the end of its range
                 _put(queue, (*rows[:2], documents, *rows[3:], words, substrings), parent)
                 case_seq += size
                 item_seq += len(rows[3])
