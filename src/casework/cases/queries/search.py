@@ -356,7 +356,7 @@ SERVICE_MAINTAINED = frozenset({"case_id", "reference_number", "created_datetime
                                 "last_updated_user"})
 SQLITE_INSERT_SUBSTRINGS = "INSERT INTO cases_search_substrings (rowid, text) VALUES (?, ?)"
 _SQLITE_FORGET_SUBSTRINGS = "DELETE FROM cases_search_substrings WHERE rowid = ?"
-_SUBSTRINGS = table("cases_search_substrings", column("rowid"))
+_SUBSTRINGS = table("cases_search_substrings", column("rowid"), column("text"))
 TRIGRAM = 3
 # A long pattern is looked up by this many of its trigrams, spread along it: each more narrows
 # the candidates less and costs a posting list more.
@@ -432,12 +432,18 @@ def _substring_test(conn: Connection, domain_id: str, node: tuple) -> tuple:
             substring_key(field_seq + 1, 0))
 
 
-def _substring_cases(node: tuple):
-    """The seqs of the cases whose value in a ``substring`` node's field holds its trigrams."""
-    _, _, query, low, high = node
+def _substring_cases(node: tuple, exact: bool):
+    """The seqs of the cases whose value in a ``substring`` node's field holds the pattern's
+    trigrams (the documents in the field's range); ``exact``: of those whose value contains
+    the pattern, tested on the text the index keeps (the value itself), so that the index
+    alone answers, and counts, the test."""
+    _, (_, _, _, _, value), query, low, high = node
     match = literal_column("cases_search_substrings").op("MATCH")(literal(query, String))
+    where = [match, _SUBSTRINGS.c.rowid >= low, _SUBSTRINGS.c.rowid < high]
+    if exact:
+        where.append(_contains(_SUBSTRINGS.c.text, value))
     return select(_SUBSTRINGS.c.rowid.op("&")(literal_column(str(SEQ_MASK))).label("seq")).where(
-        match, _SUBSTRINGS.c.rowid >= low, _SUBSTRINGS.c.rowid < high)
+        *where)
 
 
 # A search word with at most this many completions in the vocabulary is searched as the OR of
@@ -571,7 +577,7 @@ def _value_test(held, test: str, member: str, value: Any) -> ColumnElement:
     """The comparison of a held value with a filter operand, in a form the index can use."""
     column = held.c[COLUMN[member]]
     if test == "contains":
-        return func.lower(column).contains(value.lower(), autoescape=True)
+        return _contains(column, value)
     if COLUMN[member] != "string_value":
         return column == value if test == "equalTo" else getattr(column, _COMPARE[test])(value)
     key, cut = text_key(column), value[:KEY_CHARS]
@@ -580,6 +586,11 @@ def _value_test(held, test: str, member: str, value: Any) -> ColumnElement:
     # For a prefix p of fixed length, a > b implies p(a) >= p(b) (and a < b, p(a) <= p(b)).
     narrowed = key >= cut if test.startswith("greater") else key <= cut
     return and_(narrowed, getattr(column, _COMPARE[test])(value))
+
+
+def _contains(column: ColumnElement, value: str) -> ColumnElement:
+    """The contains test: ``value`` within the text, ignoring case."""
+    return func.lower(column).contains(value.lower(), autoescape=True)
 
 
 def _all(parts: list[ColumnElement]) -> ColumnElement:
@@ -621,8 +632,11 @@ def condition(conn: Connection, node: tuple, case_arn_prefix: str) -> ColumnElem
     kind = node[0]
     if kind == "field":
         return _field_test(*node[1:])
-    if kind == "substring":  # the index's candidates, built once per statement, then the test
-        return and_(cases.c.seq.in_(_substring_cases(node)), _field_test(*node[1][1:]))
+    if kind == "substring":
+        # The index's candidates (cheap to build: once per statement), then each case tested,
+        # which costs less than testing every candidate when a walk stops at a full page.
+        return and_(cases.c.seq.in_(_substring_cases(node, exact=False)),
+                    _field_test(*node[1][1:]))
     if kind == "tag":
         return _tag_test(case_arn_prefix, node[1], node[2])
     if kind == "words":
@@ -636,6 +650,18 @@ def condition(conn: Connection, node: tuple, case_arn_prefix: str) -> ColumnElem
     if kind == "or":
         return _any([condition(conn, inner, case_arn_prefix) for inner in node[1]])
     raise ValueError(f"unknown filter node {kind}")
+
+
+def _tested(node: tuple) -> tuple:
+    """A tree whose ``substring`` nodes are their contains tests again (case by case)."""
+    kind = node[0]
+    if kind == "substring":
+        return node[1]
+    if kind in ("and", "or"):
+        return (kind, [_tested(inner) for inner in node[1]])
+    if kind == "not":
+        return ("not", _tested(node[1]))
+    return node
 
 
 def _conjuncts(node: tuple) -> list[tuple]:
@@ -670,7 +696,7 @@ def _drivers(conn: Connection, domain_id: str, node: tuple) -> list[tuple]:
             seq, matched = _term_query(conn, part[2])
             found.append((select(seq.label("seq")).where(matched), False, "words"))
         elif part[0] == "substring":
-            found.append((_substring_cases(part), False, "substrings"))
+            found.append((_substring_cases(part, exact=True), True, "substrings"))
         elif part[0] == "field" and part[3] != "emptyValue" and part[1] != "contains":
             _, test, field_id, member, value = part
             held = case_values.alias()
@@ -719,8 +745,11 @@ class CaseSearch:
         self.ordered = (words is not None and _is_sqlite(conn) and bool(sorts)
                         and sorts[0][0] == LAST_UPDATED and sorts[0][2])
         self.query = words[2] if words is not None else None
-        # What the ordered plan tests its chunks against: the filter but the search term.
-        self.rest = condition(conn, ("and", rest), case_arn_prefix) if self.ordered else None
+        # What the ordered plan tests its chunks against: the filter but the search term, each
+        # contains test case by case (a chunk is a few cases; the substring index's candidates
+        # could be many).
+        self.rest = (condition(conn, ("and", [_tested(part) for part in rest]), case_arn_prefix)
+                     if self.ordered else None)
         # Otherwise the search term asks the term index once: a small answer is kept as a list
         # of case seqs (the term's test becomes "seq in the list"), a large one stays a
         # subquery.
