@@ -477,7 +477,7 @@ def bulk_load(store: Store, drop_indexes: bool = True) -> SqliteBulkLoad:
     connections are closed first, so that the load has the database to itself."""
     store.engine.dispose()
     return SqliteBulkLoad(store.url.database, [t.name for t in _TABLES if not isinstance(t, str)],
-                          drop_indexes)
+                          drop_indexes, full_text=["cases_search_terms", "cases_search_substrings"])
 
 
 def start(store: Store) -> bool:

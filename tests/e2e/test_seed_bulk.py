@@ -121,3 +121,24 @@ def test_a_small_seed_into_a_larger_store_keeps_its_indexes(tmp_path):
             domainId=domain, searchTerm=title, maxResults=100)["cases"]]
     finally:
         server.stop()
+
+
+def segments(db, table: str) -> int:
+    conn = sqlite3.connect(db)
+    try:
+        return conn.execute(f"SELECT count(DISTINCT segid) FROM {table}_idx").fetchone()[0]
+    finally:
+        conn.close()
+
+
+def test_a_load_leaves_each_full_text_index_in_one_segment(tmp_path):
+    """Each batch writes segments of its own, the first seed's stay: a load large enough to
+    rebuild the indexes also merges the full-text tables, so that a search reads one."""
+    data_dir = tmp_path / "data"
+    env = sqlite_env(data_dir)
+    for random_seed in ("1", "2"):
+        done = casework("seed", "--data-dir", str(data_dir), "--connect-cases", "40",
+                        "--random-seed", random_seed, env=env)
+        assert done.returncode == 0, done.stderr
+    for table in ("cases_search_terms", "cases_search_substrings"):
+        assert segments(data_dir / "casework.db", table) == 1

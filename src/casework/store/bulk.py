@@ -20,8 +20,10 @@ each. A bulk load instead:
   the load may corrupt the database, as it may any SQLite database written without fsync: load
   into a store you can seed again);
 * then builds every dropped index once (``CREATE INDEX`` sorts its entries, far faster than
-  inserting them one by one) and drops ``casework_bulk_load`` in one transaction committed with
-  ``synchronous=FULL``, and returns the database to write-ahead logging.
+  inserting them one by one), merges each full-text table it filled into one segment (each
+  batch wrote segments of its own, which every later search would read one by one), and drops
+  ``casework_bulk_load`` in one transaction committed with ``synchronous=FULL``, and returns
+  the database to write-ahead logging.
 
 A store whose load was cut short still holds ``casework_bulk_load``: it lacks indexes, so it
 must not look complete. ``Store.migrate`` (run by ``casework serve`` and every management
@@ -81,10 +83,13 @@ def ensure_unused(path: str) -> None:
 
 
 class SqliteBulkLoad:
-    """One bulk load into the SQLite file of ``path``, into ``tables`` (names)."""
+    """One bulk load into the SQLite file of ``path``, into ``tables`` and the FTS5 tables
+    ``full_text`` (names)."""
 
-    def __init__(self, path: str, tables: Sequence[str], drop_indexes: bool = True):
+    def __init__(self, path: str, tables: Sequence[str], drop_indexes: bool = True,
+                 full_text: Sequence[str] = ()):
         self.path, self.tables, self.drop_indexes = path, list(tables), drop_indexes
+        self.full_text = list(full_text)
         self.conn: sqlite3.Connection | None = None
 
     def __enter__(self) -> SqliteBulkLoad:
@@ -133,7 +138,8 @@ class SqliteBulkLoad:
             raise
 
     def finish(self) -> None:
-        """Build the dropped indexes, end the load, and make it durable."""
+        """Build the dropped indexes, merge the full-text tables (a load large enough to drop
+        the indexes), end the load, and make it durable."""
         conn = self.conn
         # Each index is one sort: in memory where it fits (a million cases' value index is
         # about 1.5 GB), with a second thread of SQLite's sorter.
@@ -145,6 +151,9 @@ class SqliteBulkLoad:
             for (sql,) in conn.execute(f"SELECT sql FROM {PENDING} ORDER BY name").fetchall():
                 conn.execute(sql)
             conn.execute(f"DROP TABLE {PENDING}")
+        if self.drop_indexes:
+            for name in self.full_text:
+                conn.execute(f"INSERT INTO {name} ({name}) VALUES ('optimize')")
         conn.execute("COMMIT")
         conn.execute("PRAGMA journal_mode=WAL")
 
