@@ -16,6 +16,8 @@ Searches timed (the domain is the one ``casework seed`` fills, named ``seed``):
 * SearchCases with ``Tier`` equalTo ``gold`` (a quarter of the cases);
 * SearchCases with a searchTerm of one word of the title vocabulary, of two words, and of a
   case id (one match);
+* SearchCases with ``title`` contains one word of the title vocabulary (about 1.5% of the
+  cases hold it), and contains a fragment no case holds;
 * SearchAllRelatedItems by contact ARN; GetCase and DescribeCases by id for reference.
 """
 
@@ -133,6 +135,12 @@ def measure(endpoint: str, repeat: int, pid: int) -> dict[str, tuple[float, floa
             lambda: cc.search_cases(domainId=domain, searchTerm=" ".join(title_words[:2])),
         "SearchCases, searchTerm a case id (one match)":
             lambda: cc.search_cases(domainId=domain, searchTerm=case_id),
+        "SearchCases, title contains a word of a title":
+            lambda: cc.search_cases(domainId=domain, filter={"field": {"contains": {
+                "id": "title", "value": {"stringValue": title_words[0]}}}}),
+        "SearchCases, title contains a fragment no case holds":
+            lambda: cc.search_cases(domainId=domain, filter={"field": {"contains": {
+                "id": "title", "value": {"stringValue": "qzxv"}}}}),
         "SearchAllRelatedItems, contact ARN":
             lambda: cc.search_all_related_items(domainId=domain, filters=[
                 {"contact": {"contactArn": contact_arn}}]),
