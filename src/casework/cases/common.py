@@ -132,10 +132,10 @@ def find_definitions(ctx: Context, domain_id: str, kind: str, item_ids) -> dict[
                                  version=ctx.memo.get(f"definitions-version:{domain_id}"))
 
 
-def field_seqs(ctx: Context, domain_id: str, changes: dict[str, dict]) -> dict[str, int]:
-    """The definition seq of each field of ``changes`` whose values the substring index holds
-    (what ``case_records.write_values`` keys their documents by)."""
-    ids = [field_id for field_id in changes if field_id not in SERVICE_MAINTAINED]
+def field_seqs(ctx: Context, domain_id: str, field_ids) -> dict[str, int]:
+    """The definition seq of each of ``field_ids`` (or of a dict's keys) whose values the
+    substring index holds: what it keys their documents by."""
+    ids = [field_id for field_id in field_ids if field_id not in SERVICE_MAINTAINED]
     return {field_id: definition["seq"]
             for field_id, definition in find_definitions(ctx, domain_id, "field", ids).items()}
 

@@ -79,7 +79,7 @@ import orjson
 
 from ..handlers import Context
 from . import filters, registry, slas, values
-from .common import arn_of, at, find_definitions, load_domain, related_item_arn
+from .common import arn_of, at, field_seqs, find_definitions, load_domain, related_item_arn
 from .errors import invalid
 from .queries import search as search_queries
 from .related_items import MEMBER as ITEM_MEMBER
@@ -231,6 +231,7 @@ def search_cases(ctx: Context, params: dict) -> dict:
     after = _cursor(ctx, params, CASES_TOKEN, search, len(order) + 1)
     case_arn_prefix = arn_of(ctx, domain_id, "case", "")
     query = search_queries.CaseSearch(ctx.conn, domain_id, tree, case_arn_prefix, order,
+                                      field_seqs(ctx, domain_id, fields),
                                       ctx.settings.search_drive_limit,
                                       ctx.settings.search_total_cap)
     rows = query.page(after, limit + 1)

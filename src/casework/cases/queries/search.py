@@ -209,9 +209,7 @@ _KEYS = Prepared(_KEYED.where(cases.c.seq.in_(bindparam("seqs", expanding=True))
 # Every case write rebuilds the case's document: these run on the driver (store/prepared.py).
 _POSTGRES_FORGET = Prepared(delete(_TSV).where(
     _TSV.c.case_seq.in_(bindparam("seqs", expanding=True))))
-_WRITE_DOCUMENT = Prepared(lambda dialect: text(
-    "INSERT INTO cases_search_terms (rowid, terms) VALUES (:key, :terms)"
-    if dialect == "sqlite" else
+_POSTGRES_WRITE_DOCUMENT = Prepared(text(
     "INSERT INTO cases_search_terms (case_seq, terms) VALUES (:key, CAST(:terms AS tsvector))"))
 # SQLite's vocabulary of the term index (cases_search_words): every scoped word any document
 # has held but those of hex digits alone, so that the completions of a search word holding
@@ -272,17 +270,13 @@ def write_document(conn: Connection, domain_id: str, case_seq: int,
     # as the tsvector of those entries (see POSTGRES_COPY_DOCUMENTS).
     terms = " ".join(entries)
     if not _is_sqlite(conn):  # nothing reads it back in the request: Prepared.defer
-        _WRITE_DOCUMENT.defer(conn, {"key": case_seq, "terms": terms})
+        _POSTGRES_WRITE_DOCUMENT.defer(conn, {"key": case_seq, "terms": terms})
         return
     vocabulary = document(domain_id, listed(words))
     if vocabulary:
         _ADD_WORDS.run(conn, {"terms": orjson.dumps(vocabulary).decode()})
     key = document_key(case_seq, updated_second(_last_updated(held)))
-    later = at_batch_end(conn)
-    if later is not None:  # SQLite's group commit: at the batch's end (see at_batch_end)
-        later.append((SQLITE_INSERT_DOCUMENT, (key, terms)))
-        return
-    _WRITE_DOCUMENT.run(conn, {"key": key, "terms": terms})
+    _later(conn, SQLITE_INSERT_DOCUMENT, [(key, terms)])
 
 
 _SQLITE_FORGET_DOCUMENT = "DELETE FROM cases_search_terms WHERE rowid = ?"
@@ -294,7 +288,8 @@ def forget_document(conn: Connection, case_seq: int, held: dict[str, dict]) -> N
     if not _is_sqlite(conn):
         _POSTGRES_FORGET.defer(conn, {"seqs": [case_seq]})
         return
-    _forget_keys(conn, [(document_key(case_seq, updated_second(_last_updated(held))),)])
+    _later(conn, _SQLITE_FORGET_DOCUMENT,
+           [(document_key(case_seq, updated_second(_last_updated(held))),)])
 
 
 def forget_cases(conn: Connection, case_seqs) -> None:
@@ -308,14 +303,9 @@ def forget_cases(conn: Connection, case_seqs) -> None:
         return
     keyed = (_KEYS.all(conn, {"seqs": case_seqs}) if isinstance(case_seqs, list)
              else conn.execute(_KEYED.where(cases.c.seq.in_(case_seqs))).all())
-    _forget_keys(conn, [(document_key(seq, updated_second(updated)),)
-                        for seq, updated in keyed])
+    _later(conn, _SQLITE_FORGET_DOCUMENT,
+           [(document_key(seq, updated_second(updated)),) for seq, updated in keyed])
     _forget_substrings(conn, case_seqs)
-
-
-def _forget_keys(conn: Connection, keys: list[tuple[int]]) -> None:
-    """Delete SQLite's documents of these rowids."""
-    _later(conn, _SQLITE_FORGET_DOCUMENT, keys)
 
 
 def _later(conn: Connection, statement: str, rows: list[tuple]) -> None:
@@ -369,9 +359,6 @@ _SUBSTRING_KEYS = (
         definitions.c.item_id == case_values.c.field_id)))
     .where(case_values.c.kind == "stringValue",
            case_values.c.field_id.not_in(sorted(SERVICE_MAINTAINED))))
-_FIELD_SEQ = Prepared(select(definitions.c.seq).where(
-    definitions.c.domain_id == bindparam("domain_id"), definitions.c.kind == "field",
-    definitions.c.item_id == bindparam("field_id")))
 
 
 def substring_key(field_seq: int, case_seq: int) -> int:
@@ -413,7 +400,7 @@ def _forget_substrings(conn: Connection, case_seqs) -> None:
            [(substring_key(field_seq, case_seq),) for case_seq, field_seq in keys])
 
 
-def _substring_test(conn: Connection, domain_id: str, node: tuple) -> tuple:
+def _substring_test(conn: Connection, field_seqs: dict[str, int], node: tuple) -> tuple:
     """A contains test the substring index answers, as ``("substring", field node, FTS5 query,
     lowest key, key above the highest)``; any other node as it is."""
     _, test, field_id, member, value = node
@@ -423,9 +410,9 @@ def _substring_test(conn: Connection, domain_id: str, node: tuple) -> tuple:
     pattern = value.lower()  # what the exact test looks for (_value_test)
     trigrams = list(dict.fromkeys(pattern[n:n + TRIGRAM]
                                   for n in range(len(pattern) - TRIGRAM + 1)))
-    field_seq = _FIELD_SEQ.scalar(conn, {"domain_id": domain_id, "field_id": field_id})
-    if not trigrams or field_seq is None:
+    if not trigrams:
         return node
+    field_seq = field_seqs[field_id]
     trigrams = trigrams[::-(-len(trigrams) // TRIGRAMS_MAX)]
     query = " AND ".join('"' + trigram.replace('"', '""') + '"' for trigram in trigrams)
     return ("substring", node, query, substring_key(field_seq, 0),
@@ -474,14 +461,16 @@ def _fts_query(conn: Connection, mark: str, words: list[str]) -> str | None:
     return " AND ".join(parts)
 
 
-def indexed_tree(conn: Connection, domain_id: str, node: tuple) -> tuple:
+def indexed_tree(conn: Connection, domain_id: str, field_seqs: dict[str, int],
+                 node: tuple) -> tuple:
     """A filter tree whose search words look in ``domain_id``'s part of the term index:
     ``("words", scoped words, query)``, the query in the index's language (None: nothing
     matches); and whose contains tests the substring index answers are ``substring`` nodes
-    (``_substring_test``)."""
+    (``_substring_test``; ``field_seqs``: the definition seq of each field the tree tests but
+    those the service sets)."""
     kind = node[0]
     if kind == "field":
-        return _substring_test(conn, domain_id, node)
+        return _substring_test(conn, field_seqs, node)
     if kind == "words":
         if not node[1]:
             return ("words", [], None)
@@ -490,9 +479,10 @@ def indexed_tree(conn: Connection, domain_id: str, node: tuple) -> tuple:
             return ("words", scoped, _fts_query(conn, scope(domain_id), node[1]))
         return ("words", scoped, " & ".join(f"'{word}':*" for word in scoped))
     if kind in ("and", "or"):
-        return (kind, [indexed_tree(conn, domain_id, inner) for inner in node[1]])
+        return (kind, [indexed_tree(conn, domain_id, field_seqs, inner)
+                       for inner in node[1]])
     if kind == "not":
-        return ("not", indexed_tree(conn, domain_id, node[1]))
+        return ("not", indexed_tree(conn, domain_id, field_seqs, node[1]))
     return node
 
 
@@ -735,10 +725,11 @@ class CaseSearch:
     """One SearchCases query: its filter, its sort keys and the plan chosen for it."""
 
     def __init__(self, conn: Connection, domain_id: str, tree: tuple, case_arn_prefix: str,
-                 sorts: list[tuple[str, str, bool]], drive_limit: int, total_cap: int):
+                 sorts: list[tuple[str, str, bool]], field_seqs: dict[str, int],
+                 drive_limit: int, total_cap: int):
         self.conn, self.domain_id, self.sorts = conn, domain_id, sorts
         self.total_cap = total_cap
-        tree = indexed_tree(conn, domain_id, tree)
+        tree = indexed_tree(conn, domain_id, field_seqs, tree)
         parts = [part for part in _conjuncts(tree) if not _trivial(part)]
         words = next((part for part in parts if part[0] == "words"), None)
         rest = [part for part in parts if part is not words]
