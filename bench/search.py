@@ -9,6 +9,9 @@ inflate.
 
     python bench/search.py --sizes 10000,1000000 --work-dir /tmp/casework-search-bench
 
+With ``--postgres URL`` the stores are databases on that PostgreSQL server instead
+(``casework_search_<size>``, created when missing and reused like the data dirs).
+
 Searches timed (the domain is the one ``casework seed`` fills, named ``seed``):
 
 * SearchCases without a filter (the first page, newest updated first, with totalCount);
@@ -50,22 +53,39 @@ def casework(*args: str) -> None:
     subprocess.run([sys.executable, "-m", "casework", *args], check=True)
 
 
-def seed(data_dir: Path, size: int) -> None:
+def postgres_store(url: str, size: int) -> list[str]:
+    """The ``--database-url`` option naming the size's database on the server of ``url``
+    (created when missing)."""
+    from sqlalchemy import create_engine, text
+    from sqlalchemy.engine import make_url
+
+    name = f"casework_search_{size}"
+    engine = create_engine(url, isolation_level="AUTOCOMMIT")
+    with engine.connect() as conn:
+        if conn.scalar(text("SELECT 1 FROM pg_database WHERE datname = :name"),
+                       {"name": name}) is None:
+            conn.execute(text(f'CREATE DATABASE "{name}"'))
+    engine.dispose()
+    return ["--database-url", make_url(url).set(database=name).render_as_string(
+        hide_password=False)]
+
+
+def seed(data_dir: Path, store: list[str], size: int) -> None:
+    """Fill the store once (``data_dir`` keeps the marker that it was)."""
     marker = data_dir / "seeded"
     if marker.exists():
         return
-    casework("seed", "--data-dir", str(data_dir), "--connect-cases", str(size),
-             "--related-items-per-case", "1", "--support-cases", str(max(size // 10, 1)),
-             "--communications-per-case", "2")
+    casework("seed", *store, "--connect-cases", str(size), "--related-items-per-case", "1",
+             "--support-cases", str(max(size // 10, 1)), "--communications-per-case", "2")
     marker.write_text(str(size))
 
 
-def serve(data_dir: Path):
+def serve(data_dir: Path, store: list[str]):
     port = free_port()
     log = open(data_dir / "server.log", "ab")  # noqa: SIM115  (closed with the process)
     process = subprocess.Popen(
-        [sys.executable, "-m", "casework", "serve", "--port", str(port), "--data-dir",
-         str(data_dir), "--threads", "4", "--log-level", "warning"],
+        [sys.executable, "-m", "casework", "serve", "--port", str(port), *store,
+         "--threads", "4", "--log-level", "warning"],
         stdout=log, stderr=subprocess.STDOUT)
     endpoint = f"http://127.0.0.1:{port}"
     for _ in range(600):
@@ -158,14 +178,21 @@ def main() -> None:
     parser.add_argument("--sizes", default="10000,1000000")
     parser.add_argument("--work-dir", default="/tmp/casework-search-bench", type=Path)
     parser.add_argument("--repeat", default=15, type=int)
+    parser.add_argument("--postgres", metavar="URL",
+                        help="keep the stores on this PostgreSQL server instead of SQLite")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
     results = {}
     for size in sizes:
-        data_dir = args.work_dir / f"cases-{size}"
+        if args.postgres:
+            data_dir = args.work_dir / f"postgres-cases-{size}"
+            store = postgres_store(args.postgres, size)
+        else:
+            data_dir = args.work_dir / f"cases-{size}"
+            store = ["--data-dir", str(data_dir)]
         data_dir.mkdir(parents=True, exist_ok=True)
-        seed(data_dir, size)
-        process, endpoint = serve(data_dir)
+        seed(data_dir, store, size)
+        process, endpoint = serve(data_dir, store)
         try:
             results[size] = measure(endpoint, args.repeat, process.pid)
         finally:

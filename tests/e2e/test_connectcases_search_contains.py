@@ -6,8 +6,9 @@ then tested exactly. ``--search-drive-limit 2`` makes a lookup of more than two 
 walk the sort index instead of reading them whole, so a small domain runs both plans. Every
 answer must equal a plain substring test of the values, across pages, with the count, after
 updates that change, keep or empty the values, and for patterns the index cannot answer (under
-three characters, the last update time) or that only another field holds. PostgreSQL, which
-tests each case, runs the same tests.
+three characters, the last update time) or that only another field holds. PostgreSQL runs
+the same tests: there a GIN index of trigrams (``pg_trgm``) answers the patterns holding three
+letters or digits in a row, and the others test each case.
 """
 
 from __future__ import annotations

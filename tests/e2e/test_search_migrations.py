@@ -1,10 +1,12 @@
-"""Migrations search_0002 to search_0005 on a store that holds cases.
+"""Migrations search_0002 to search_0006 on a store that holds cases.
 
 A store written at the newest revision is taken back to cases_0007_search_indexes (value
 indexes over every row, term documents without domain scopes, keyed by case seq, no
-vocabulary, no substring index) and upgraded again by the next server start; search answers
-the same before and after, in the same order (the oldest case, updated last, first), each
-domain's term count stays its own, and contains tests find what they found.
+vocabulary, no substring or trigram index) and upgraded again by the next server start; search
+answers the same before and after, in the same order (the oldest case, updated last, first),
+each domain's term count stays its own, and contains tests find what they found. The index
+that answers contains goes and comes back: PostgreSQL's trigram index of values, SQLite's
+substring index.
 """
 
 from __future__ import annotations
@@ -12,7 +14,27 @@ from __future__ import annotations
 import time
 
 from cases_helpers import text
-from conftest import downgrade_store, start_server
+from conftest import POSTGRES_URL, downgrade_store, start_server
+from sqlalchemy import create_engine
+from sqlalchemy import text as sql
+
+
+def search_indexes(database_url: str) -> str | None:
+    """The definition of the index that answers contains in the database's dialect:
+    PostgreSQL's trigram index of case values, or SQLite's substring index."""
+    engine = create_engine(database_url)
+    with engine.connect() as conn:
+        if conn.dialect.name == "sqlite":
+            found = conn.scalar(sql("SELECT sql FROM sqlite_master "
+                                    "WHERE name = 'cases_search_substrings'"))
+        else:
+            found = conn.scalar(sql("SELECT indexdef FROM pg_indexes "
+                                    "WHERE indexname = 'ix_cases_case_values_trigrams'"))
+    engine.dispose()
+    return found
+
+
+NEWEST = "gin_trgm_ops" if POSTGRES_URL else "trigram"
 
 
 def searches(cc, domains: dict[str, str]) -> dict:
@@ -59,10 +81,13 @@ def test_search_survives_the_migrations_down_and_up(tmp_path):
     assert before["first", "contains", "amp p"] == (1, [case_ids["first"][0]])
     assert before["second", "contains", "ther"][0] == 1
     server.stop()
+    assert NEWEST in search_indexes(server.database_url)
 
     downgrade_store(server.database_url, "cases_0007_search_indexes")
+    assert NEWEST not in (search_indexes(server.database_url) or "")
     server = start_server(tmp_path)  # upgrades to the newest revision again
     try:
         assert searches(server.client("connectcases"), domains) == before
+        assert NEWEST in search_indexes(server.database_url)
     finally:
         server.stop()

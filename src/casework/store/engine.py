@@ -173,7 +173,13 @@ def _green_connect(_dialect, _record, cargs, cparams):
     # The hot statements are prepared by store/pg.py, on each connection once. psycopg's own
     # automatic preparing is off: it would also DEALLOCATE ALL on every ROLLBACK, theirs and
     # ours, so that each failed write would cost the next requests their prepared statements.
-    return GreenConnection.connect(*cargs, **{**cparams, "prepare_threshold": None})
+    # JIT compilation is off (unless the URL's ``options`` turn it on again): it pays off for
+    # long analytic queries, never for ours, yet a search the planner overestimates (a
+    # trigram lookup before ANALYZE has seen the index) crossed jit_above_cost and spent 20 ms
+    # compiling a query that ran in 1.
+    options = " ".join(filter(None, ("-c jit=off", cparams.get("options"))))
+    return GreenConnection.connect(*cargs, **{**cparams, "prepare_threshold": None,
+                                              "options": options})
 
 
 def _sqlite_connect(dbapi_connection, _record) -> None:

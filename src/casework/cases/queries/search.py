@@ -8,13 +8,15 @@ Python, decides which cases match:
   ``cases_case_values`` correlated on the case (one primary-key probe per case tested);
 * a tag test is an ``EXISTS`` on ``cases_tags`` by the case's ARN (its primary key);
 * the search words test the search-term index (``cases_search_terms``);
-* on SQLite a ``contains`` test of three characters or more first tests the substring index
-  (``cases_search_substrings``), then the value;
+* a ``contains`` test of three characters or more is answered by a trigram index: on SQLite
+  the substring index (``cases_search_substrings``) names candidates, each then tested; on
+  PostgreSQL ``pg_trgm``'s GIN index on the value table answers it whole;
 * ``not`` / ``andAll`` / ``orAll`` are ``NOT`` / ``AND`` / ``OR`` of those.
 
 Which cases are tested at all is :class:`CaseSearch`'s choice: the members of the top-level AND
 that an index answers (search words; ``equalTo`` and range tests through the indexes on
-``(domain_id, field_id, value, case_seq)``) are "drivers"; the narrowest is read whole when it
+``(domain_id, field_id, value, case_seq)``; contains tests through a trigram index) are
+"drivers"; the narrowest is read whole when it
 is small, otherwise the first sort field's index is walked in order (see ``search.py``).
 
 Pages are keyset pages: the caller passes the sort key of the last row it returned and gets the
@@ -337,8 +339,13 @@ def forget_domain_words(conn: Connection, domain_id: str) -> None:
 # superset of the cases matching, read from the index; each is then tested exactly. The index
 # holds the ``stringValue`` values people write, not those the service sets (ids, reference
 # numbers, times: SERVICE_MAINTAINED), nor users (``userArnValue``). A contains test on those,
-# or with a pattern under three characters, tests cases one by one, as PostgreSQL does every
-# contains test.
+# or with a pattern under three characters, tests cases one by one.
+#
+# PostgreSQL keeps the same values in a GIN index of their trigrams (``pg_trgm``, migration
+# search_0006), which answers ``lower(value) LIKE '%pattern%'`` on the value table itself,
+# rechecking each candidate: a contains test there is one more value index (``_drivers``). Its
+# trigrams are those of the pattern's words (runs of letters and digits): a pattern without a
+# run of three would read the whole index, and is tested case by case instead.
 #
 # The values the service sets on every case and keeps (not writable through the API).
 SERVICE_MAINTAINED = frozenset({"case_id", "reference_number", "created_datetime",
@@ -431,6 +438,17 @@ def _substring_cases(node: tuple, exact: bool):
         where.append(_contains(_SUBSTRINGS.c.text, value))
     return select(_SUBSTRINGS.c.rowid.op("&")(literal_column(str(SEQ_MASK))).label("seq")).where(
         *where)
+
+
+_TRIGRAM_WORD = re.compile(r"[A-Za-z0-9]{3}")
+
+
+def _trigram_indexed(conn: Connection, node: tuple) -> bool:
+    """Whether PostgreSQL's trigram index answers a field node (a contains test on the
+    values it holds, with a pattern it can look up)."""
+    _, test, field_id, member, value = node
+    return (test == "contains" and member == "stringValue" and not _is_sqlite(conn)
+            and field_id not in SERVICE_MAINTAINED and _TRIGRAM_WORD.search(value) is not None)
 
 
 # A search word with at most this many completions in the vocabulary is searched as the OR of
@@ -675,7 +693,8 @@ def _index_key_test(held, test: str, member: str, value: Any) -> ColumnElement:
 
 def _drivers(conn: Connection, domain_id: str, node: tuple) -> list[tuple]:
     """``(statement, exact, index)`` per top-level conjunct an index answers (search words;
-    equalTo and range tests; contains tests in ``substring`` nodes): the statement selects (a
+    equalTo and range tests; contains tests, in ``substring`` nodes on SQLite and through the
+    trigram index on PostgreSQL): the statement selects (a
     superset of) the seqs of the cases satisfying the conjunct from that index alone, exactly
     those when ``exact``. ``index`` is ``"words"`` (the term index), ``"substrings"`` or
     ``"values"``; the conjunct's own test of the first two already narrows to their answer
@@ -687,6 +706,14 @@ def _drivers(conn: Connection, domain_id: str, node: tuple) -> list[tuple]:
             found.append((select(seq.label("seq")).where(matched), False, "words"))
         elif part[0] == "substring":
             found.append((_substring_cases(part, exact=True), True, "substrings"))
+        elif part[0] == "field" and _trigram_indexed(conn, part):
+            _, _, field_id, member, value = part
+            held = case_values.alias()
+            # The index's own predicate (kind, field), so that the planner sees that it applies.
+            found.append((select(held.c.case_seq.label("seq")).where(
+                held.c.domain_id == domain_id, held.c.field_id == field_id,
+                held.c.kind == member, _contains(held.c.string_value, value)),
+                True, "values"))
         elif part[0] == "field" and part[3] != "emptyValue" and part[1] != "contains":
             _, test, field_id, member, value = part
             held = case_values.alias()
@@ -756,27 +783,34 @@ class CaseSearch:
         # The narrowest index answer, and whether it is narrow enough to read whole;
         # ``in_filter``: the filter's own test of it narrows to its cases already (the term
         # and substring indexes hand over their whole answer at once, in any case).
-        self.driver, self.driven, best, exact, self.in_filter = None, False, None, False, False
+        self.driver, self.driven, best, self.in_filter = None, False, None, False
+        # A search of words alone whose whole answer was read: its size is the count.
+        self.known_total = len(term) if term is not None and len(parts) == 1 else None
         if term is not None:
             self.driver, best, self.in_filter = select(cases.c.seq), len(term), True
         for driver, driver_exact, index in _drivers(conn, domain_id, tree):
             if index == "words" and self.ordered:
                 continue  # read in order, never whole
-            size = (words_size if index == "words"
-                    else _capped_count(conn, driver, drive_limit + 1))
+            if index == "words":
+                size = words_size
+            elif driver_exact and len(parts) == 1:
+                # The index answers the whole search: counted once, for the plan and the
+                # count (PostgreSQL would build a trigram lookup's candidates twice).
+                size = _capped_count(conn, driver, max(drive_limit, total_cap) + 1)
+                self.known_total = min(size, total_cap)
+            else:
+                size = _capped_count(conn, driver, drive_limit + 1)
             if best is None or size < best:
-                self.driver, best, exact = driver, size, driver_exact
+                self.driver, best = driver, size
                 self.in_filter = index != "values"
         self.driven = best is not None and best <= drive_limit
-        # A search of one field test that its index answers exactly is counted on the index,
-        # and so is a search of words alone (each document is one case of the domain).
-        self.counted_on_index = len(parts) == 1 and (
-            exact or (parts[0][0] == "words" and not self.driven))
+        # A search of words alone is counted on the index (each document is one case of the
+        # domain).
+        self.counted_on_index = (len(parts) == 1 and parts[0][0] == "words"
+                                 and not self.driven)
         if self.counted_on_index and self.ordered:
             seq, matched = _term_query(conn, self.query)
             self.driver = select(seq).where(matched)
-        # A search of words alone whose whole answer was read: its size is the count.
-        self.known_total = len(term) if term is not None and len(parts) == 1 else None
 
     def page(self, after: list | None, limit: int) -> list:
         """Up to ``limit`` matching cases after the keyset cursor ``after``; each row is
