@@ -17,8 +17,9 @@ Searches timed (the domain is the one ``casework seed`` fills, named ``seed``):
 * SearchCases without a filter (the first page, newest updated first, with totalCount);
 * SearchCases with ``customer_id`` equalTo one customer (a customer holds about four cases);
 * SearchCases with ``Tier`` equalTo ``gold`` (a quarter of the cases);
-* SearchCases with a searchTerm of one word of the title vocabulary, of two words, and of a
-  case id (one match);
+* SearchCases with a searchTerm of one word of the title vocabulary, of two words, of one
+  letter (``a``: the start of many words and of many parts of ids), and of a case id (one
+  match);
 * SearchCases with ``title`` contains one word of the title vocabulary (about 1.5% of the
   cases hold it), and contains a fragment no case holds;
 * SearchAllRelatedItems by contact ARN; GetCase and DescribeCases by id for reference.
@@ -153,6 +154,8 @@ def measure(endpoint: str, repeat: int, pid: int) -> dict[str, tuple[float, floa
             lambda: cc.search_cases(domainId=domain, searchTerm=title_words[0]),
         "SearchCases, searchTerm two words of a title":
             lambda: cc.search_cases(domainId=domain, searchTerm=" ".join(title_words[:2])),
+        "SearchCases, searchTerm one letter (a)":
+            lambda: cc.search_cases(domainId=domain, searchTerm="a"),
         "SearchCases, searchTerm a case id (one match)":
             lambda: cc.search_cases(domainId=domain, searchTerm=case_id),
         "SearchCases, title contains a word of a title":

@@ -168,3 +168,22 @@ def test_words_of_hex_digits_are_found_by_their_starts(narrow):
                            ("caf", [ids[1]]), ("dec", [ids[2]]), ("decoy", [ids[2]]),
                            ("12ab9 x", [])):
         assert ids_of(cc, domain, 25, searchTerm=term) == expected, term
+
+
+def test_one_character_words_are_found_by_their_starts(narrow):
+    cc = fresh(narrow)
+    # On SQLite a word of one character is read from the term index's prefix index: the first
+    # character of every word, kept under the domain's scope.
+    domain, ids = make_domain(cc, "letters", ["Maple desk", "mango", "Kiwi", "Über walnut"])
+    other, others = make_domain(cc, "others", ["maple", "melon", "kiwi"])
+    for term, expected in (("m", [ids[1], ids[0]]), ("M", [ids[1], ids[0]]), ("k", [ids[2]]),
+                           ("ü", [ids[3]]), ("w", [ids[3]]), ("m d", [ids[0]]),
+                           ("d m", [ids[0]]), ("q", []), ("m q", [])):
+        for size in (1, 25):
+            assert ids_of(cc, domain, size, searchTerm=term) == expected, term
+        assert cc.search_cases(domainId=domain, searchTerm=term)["totalCount"] == len(expected)
+    assert ids_of(cc, other, 25, searchTerm="m") == [others[1], others[0]]
+    assert cc.search_cases(domainId=other, searchTerm="k")["totalCount"] == 1
+    cc.update_case(domainId=domain, caseId=ids[1], fields=[{"id": "title", "value": text("plum")}])
+    assert ids_of(cc, domain, 25, searchTerm="m") == [ids[0]]
+    assert ids_of(cc, domain, 25, searchTerm="p") == [ids[1]]

@@ -452,10 +452,15 @@ def _trigram_indexed(conn: Connection, node: tuple) -> bool:
 
 
 # A search word with at most this many completions in the vocabulary is searched as the OR of
-# them (exact terms, which FTS5 reads lazily from either end); one with more, or of hex digits
-# only, as a prefix query (whose posting list SQLite's FTS5 builds whole before the first row:
-# cheap for the rare words that ids are, where opening many exact terms is not).
-COMPLETIONS_MAX = 8
+# them (exact terms, which FTS5 reads lazily from either end: about 10 µs a term to open); one
+# with more, or of hex digits only, as a prefix query (whose posting list SQLite's FTS5 builds
+# whole before the first row: cheap for the rare words that ids are, 300 ms for a start of 18
+# words of a million cases' titles).
+COMPLETIONS_MAX = 64
+# The term index also indexes every word's first character under its scope (FTS5's prefix
+# index, migration search_0007): a prefix query of one character reads one posting list. Its
+# length in characters: a scope (``scope``) and one more.
+PREFIX_INDEXED = 22
 _COMPLETIONS = Prepared(text("SELECT term FROM cases_search_words WHERE term >= :low "
                              "AND term < :high ORDER BY term LIMIT :n").columns(column("term")))
 
@@ -472,7 +477,7 @@ def _fts_query(conn: Connection, mark: str, words: list[str]) -> str | None:
             conn, {"low": word, "high": word + "\U0010ffff", "n": COMPLETIONS_MAX + 1})]
         if not found:
             return None
-        if len(found) > COMPLETIONS_MAX:
+        if len(found) > COMPLETIONS_MAX or len(word) == PREFIX_INDEXED:
             parts.append(f'"{word}"*')
         else:
             parts.append("(" + " OR ".join(f'"{term}"' for term in found) + ")")
