@@ -2,11 +2,12 @@
 
 On SQLite a pattern of three characters or more is first looked up in the substring index (the
 trigrams of each case's text values), which yields a superset of the matching cases; each is
-then tested exactly. ``--search-drive-limit 2`` makes a lookup of more than two candidates
-walk the sort index instead of reading them whole, so a small domain runs both plans. Every
-answer must equal a plain substring test of the values, across pages, with the count, after
-updates that change, keep or empty the values, and for patterns the index cannot answer (under
-three characters, the last update time) or that only another field holds. PostgreSQL runs
+then tested exactly. A shorter one reads the field's documents in that index one by one.
+``--search-drive-limit 2`` makes a lookup of more than two candidates walk the sort index
+instead of reading them whole, so a small domain runs both plans. Every answer must equal a
+plain substring test of the values, across pages, with the count, after updates that change,
+keep or empty the values, and for patterns under three characters, on values the index does not
+hold (the last update time), or that only another field holds. PostgreSQL runs
 the same tests: there a GIN index of trigrams (``pg_trgm``) answers the patterns holding three
 letters or digits in a row, and the others test each case.
 """
