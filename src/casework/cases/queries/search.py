@@ -17,8 +17,8 @@ Python, decides which cases match:
 Which cases are tested at all is :class:`CaseSearch`'s choice: the members of the top-level AND
 that an index answers (search words; ``equalTo`` and range tests through the indexes on
 ``(domain_id, field_id, value, case_seq)``; contains tests through a trigram index) are
-"drivers"; the narrowest is read whole when it
-is small, otherwise the first sort field's index is walked in order (see ``search.py``).
+"drivers"; the narrowest is read whole when it is small, otherwise the first sort field's
+index is walked in order (see ``search.py``).
 
 Pages are keyset pages: the caller passes the sort key of the last row it returned and gets the
 rows strictly after it, with NULLs (cases without a value for a sort field) after every value
@@ -422,9 +422,10 @@ def _substring_test(conn: Connection, field_seqs: dict[str, int], node: tuple) -
     pattern = value.lower()  # what the exact test looks for (_value_test)
     trigrams = list(dict.fromkeys(pattern[n:n + TRIGRAM]
                                   for n in range(len(pattern) - TRIGRAM + 1)))
-    field_seq = field_seqs[field_id]
-    trigrams = trigrams[::-(-len(trigrams) // TRIGRAMS_MAX)] if trigrams else []
+    if trigrams:
+        trigrams = trigrams[::-(-len(trigrams) // TRIGRAMS_MAX)]
     query = " AND ".join('"' + trigram.replace('"', '""') + '"' for trigram in trigrams)
+    field_seq = field_seqs[field_id]
     return ("substring", node, query or None, substring_key(field_seq, 0),
             substring_key(field_seq + 1, 0))
 
@@ -738,11 +739,11 @@ def _index_key_test(held, test: str, member: str, value: Any) -> ColumnElement:
 def _drivers(conn: Connection, domain_id: str, node: tuple) -> list[tuple]:
     """``(statement, exact, index)`` per top-level conjunct an index answers (search words;
     equalTo and range tests; contains tests, in ``substring`` nodes on SQLite and through the
-    trigram index on PostgreSQL): the statement selects (a
-    superset of) the seqs of the cases satisfying the conjunct from that index alone, exactly
-    those when ``exact``. ``index`` is ``"words"`` (the term index), ``"substrings"``,
-    ``"scan"`` (a substring node's field's documents, read one by one) or ``"values"``; the
-    conjunct's own test of the first two already narrows to their answer (``condition``)."""
+    trigram index on PostgreSQL): the statement selects (a superset of) the seqs of the cases
+    satisfying the conjunct from that index alone, exactly those when ``exact``. ``index`` is
+    ``"words"`` (the term index), ``"substrings"``, ``"scan"`` (a substring node's field's
+    documents, read one by one) or ``"values"``; the conjunct's own test of the first two
+    already narrows to their answer (``condition``)."""
     found = []
     for part in _conjuncts(node):
         if part[0] == "words" and part[1]:
