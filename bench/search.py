@@ -89,7 +89,9 @@ def serve(data_dir: Path, store: list[str]):
          "--threads", "4", "--log-level", "warning"],
         stdout=log, stderr=subprocess.STDOUT)
     endpoint = f"http://127.0.0.1:{port}"
-    for _ in range(600):
+    # A server migrates its store before it listens: minutes for a million cases.
+    deadline = time.monotonic() + 900
+    while time.monotonic() < deadline:
         try:
             if httpx.get(f"{endpoint}/_casework/health", timeout=1).status_code == 200:
                 return process, endpoint
