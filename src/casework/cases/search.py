@@ -43,18 +43,18 @@ SearchCases, choices where AWS is silent (the model and the fact sheet leave the
   ValidationException. ``maxResults`` and ``fields`` may change between pages.
 * How a page is found (``search_queries.CaseSearch``): each top-level AND member an index
   answers (the search term; an ``equalTo`` or range test through the index on
-  ``(domain, field, value)``; on SQLite, a ``contains`` test of three characters or more on a
-  value people write, through the substring index, which names a superset of the field's
-  values matching) is sized on its index, counting no further than ``--search-drive-limit`` (1,000).
-  When the narrowest holds at most that many cases, they are read whole, tested against the
-  rest of the filter and sorted; otherwise the first sort field's index is walked in order,
-  testing each case, until the page is full. Either way a page costs about what it costs at
-  ten thousand cases; only a filter that no index narrows and that few cases satisfy (``not``
-  or ``tag`` tests alone, a ``contains`` the substring index does not answer) still tests
-  cases one by one. On SQLite a search term in the default order is read from the term index
-  in that order instead (its documents are keyed by the second of the case's last update), a
-  chunk at a time, unless another index answer is small enough to read whole; a search word
-  is looked up in the index's vocabulary first and searched as the exact words it starts.
+  ``(domain, field, value)``; a ``contains`` test on a value people write, through a trigram
+  index: SQLite's substring index, PostgreSQL's ``pg_trgm`` index) is sized on its index,
+  counting no further than ``--search-drive-limit`` (1,000). When the narrowest holds at most
+  that many cases, they are read whole, tested against the rest of the filter and sorted;
+  otherwise the first sort field's index is walked in order, testing each case, until the page
+  is full. Either way a page costs about what it costs at ten thousand cases; only a filter
+  that no index narrows and that few cases satisfy (``not`` or ``tag`` tests alone, a
+  ``contains`` no trigram index answers) still tests cases one by one. On SQLite a search
+  term in the default order is read from the term index in that order instead (its documents
+  are keyed by the second of the case's last update), a chunk at a time, unless another index
+  answer is small enough to read whole; a search word is looked up in the index's vocabulary
+  first and searched as the exact words it starts.
 * ``totalCount`` is exact up to ``--search-total-cap`` (10,000) matching cases and that number
   beyond, on every page: a lower bound, as search engines report hits (OpenSearch tracks
   10,000 by default), so that counting never walks a domain of millions. A single ``equalTo``

@@ -343,7 +343,7 @@ def forget_domain_words(conn: Connection, domain_id: str) -> None:
 # holds the ``stringValue`` values people write, not those the service sets (ids, reference
 # numbers, times: SERVICE_MAINTAINED), nor users (``userArnValue``). A contains test on those
 # tests cases one by one; one with a pattern under three characters reads the documents of its
-# field one by one (``_scanned_cases``).
+# field one by one (``_substring_cases``).
 #
 # PostgreSQL keeps the same values in a GIN index of their trigrams (``pg_trgm``, migration
 # search_0006), which answers ``lower(value) LIKE '%pattern%'`` on the value table itself,
@@ -430,22 +430,6 @@ def _substring_test(conn: Connection, field_seqs: dict[str, int], node: tuple) -
             substring_key(field_seq + 1, 0))
 
 
-def _substring_cases(node: tuple, exact: bool):
-    """The seqs of the cases whose value in a ``substring`` node's field holds the pattern's
-    trigrams (the documents in the field's range); ``exact``: of those whose value contains
-    the pattern, tested on the text the index keeps (the value itself), so that the index
-    alone answers, and counts, the test."""
-    _, (_, _, _, _, value), query, low, high = node
-    if query is None:
-        return _scanned_cases(node)
-    match = literal_column("cases_search_substrings").op("MATCH")(literal(query, String))
-    where = [match, _SUBSTRINGS.c.rowid >= low, _SUBSTRINGS.c.rowid < high]
-    if exact:
-        where.append(_contains(_SUBSTRINGS.c.text, value))
-    return select(_SUBSTRINGS.c.rowid.op("&")(literal_column(str(SEQ_MASK))).label("seq")).where(
-        *where)
-
-
 # A pattern under three characters names no trigram: the field's values are read whole and
 # tested, from the table FTS5 keeps the documents' text in (``<table>_content``: ``id`` the
 # rowid, ``c0`` the text), by key range. That is a scan of one field's values (about 100 ms
@@ -453,13 +437,23 @@ def _substring_cases(node: tuple, exact: bool):
 _SUBSTRING_TEXTS = table("cases_search_substrings_content", column("id"), column("c0"))
 
 
-def _scanned_cases(node: tuple):
-    """The seqs of the cases whose value in a ``substring`` node's field contains its pattern,
-    read from the field's documents one by one."""
-    _, (_, _, _, _, value), _, low, high = node
-    texts = _SUBSTRING_TEXTS
-    return select(texts.c.id.op("&")(literal_column(str(SEQ_MASK))).label("seq")).where(
-        texts.c.id >= low, texts.c.id < high, _contains(texts.c.c0, value))
+def _substring_cases(node: tuple, exact: bool):
+    """The seqs of the cases whose value in a ``substring`` node's field holds the pattern's
+    trigrams (the documents in the field's range); ``exact``: of those whose value contains
+    the pattern, tested on the text the index keeps (the value itself), so that the index
+    alone answers, and counts, the test. A node without a query (no trigram) reads the field's
+    documents one by one, each tested (exact in any case)."""
+    _, (_, _, _, _, value), query, low, high = node
+    if query is None:
+        texts = _SUBSTRING_TEXTS
+        return select(texts.c.id.op("&")(literal_column(str(SEQ_MASK))).label("seq")).where(
+            texts.c.id >= low, texts.c.id < high, _contains(texts.c.c0, value))
+    match = literal_column("cases_search_substrings").op("MATCH")(literal(query, String))
+    where = [match, _SUBSTRINGS.c.rowid >= low, _SUBSTRINGS.c.rowid < high]
+    if exact:
+        where.append(_contains(_SUBSTRINGS.c.text, value))
+    return select(_SUBSTRINGS.c.rowid.op("&")(literal_column(str(SEQ_MASK))).label("seq")).where(
+        *where)
 
 
 _TRIGRAM_WORD = re.compile(r"[A-Za-z0-9]{3}")
@@ -823,7 +817,7 @@ class CaseSearch:
                 seq, matched = _term_query(conn, self.query)
                 answer = select(seq).where(matched)
             elif part[0] == "substring" and part[2] is None:
-                answer = _scanned_cases(part)
+                answer = _substring_cases(part, exact=True)
             else:
                 kept.append(part)
                 continue
