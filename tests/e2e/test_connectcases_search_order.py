@@ -181,12 +181,13 @@ def test_words_of_hex_digits_are_found_by_their_starts(narrow):
 def test_one_character_words_are_found_by_their_starts(narrow):
     cc = fresh(narrow)
     # On SQLite a word of one character is read from the term index's prefix index: the first
-    # character of every word, kept under the domain's scope.
-    domain, ids = make_domain(cc, "letters", ["Maple desk", "mango", "Kiwi", "Über walnut"])
+    # character of every word, kept under the domain's scope. No letter searched is a hex
+    # digit, which a part of a case id may start with.
+    domain, ids = make_domain(cc, "letters", ["Maple kit", "mango", "Kiwi", "Über walnut"])
     other, others = make_domain(cc, "others", ["maple", "melon", "kiwi"])
-    for term, expected in (("m", [ids[1], ids[0]]), ("M", [ids[1], ids[0]]), ("k", [ids[2]]),
-                           ("ü", [ids[3]]), ("w", [ids[3]]), ("m d", [ids[0]]),
-                           ("d m", [ids[0]]), ("q", []), ("m q", [])):
+    for term, expected in (("m", [ids[1], ids[0]]), ("M", [ids[1], ids[0]]),
+                           ("k", [ids[2], ids[0]]), ("ü", [ids[3]]), ("w", [ids[3]]),
+                           ("m k", [ids[0]]), ("k m", [ids[0]]), ("q", []), ("m q", [])):
         for size in (1, 25):
             assert ids_of(cc, domain, size, searchTerm=term) == expected, term
         assert cc.search_cases(domainId=domain, searchTerm=term)["totalCount"] == len(expected)
