@@ -179,3 +179,31 @@ def test_any_pattern_is_a_plain_substring(world, pattern):
     want = holding(world, "title", pattern)
     ids, total = found(world["cc"], world["domain"], filter=contains("title", pattern))
     assert set(ids) == want and total == len(want)
+
+
+def test_a_walk_finds_matches_beyond_the_newest_cases(narrow):
+    # A walk first asks the substring index about the newest PROBE_CASES (128) cases per case
+    # of the page only; a page of one must still find matches among the oldest cases, a case
+    # created first and updated last, and cases past a cursor, in the order of a search
+    # without the filter.
+    cc = narrow.client("connectcases")
+    domain = cc.create_domain(name="probe")["domainId"]
+    template = cc.create_template(domainId=domain, name="Plain")["templateId"]
+    needles = {0, 1, 2, 150, 298}  # the first three, one in the middle, the second newest
+    case_ids = [cc.create_case(domainId=domain, templateId=template, fields=[
+        {"id": "title", "value": text(f"Needle {n}" if n in needles else f"plain {n}")},
+        {"id": "status", "value": text("closed" if n % 2 else "open")}])["caseId"]
+        for n in range(300)]
+    cc.update_case(domainId=domain, caseId=case_ids[1],
+                   fields=[{"id": "title", "value": text("NEEDLE again")}])
+    every = found(cc, domain, size=100)[0]
+    assert every[0] == case_ids[1] and len(every) == 300
+    want = [case_id for case_id in every if case_ids.index(case_id) in needles]
+    for size in (1, 2, 3, 25):
+        assert found(cc, domain, size, filter=contains("title", "needle")) == (want, 5)
+    opened = {case_id for n, case_id in enumerate(case_ids) if n % 2 == 0}
+    want = [case_id for case_id in want if case_id in opened]
+    for size in (1, 2):
+        assert found(cc, domain, size, filter={"andAll": [
+            contains("title", "eedle"), {"field": {"equalTo": {
+                "id": "status", "value": text("open")}}}]}) == (want, len(want))

@@ -1,12 +1,12 @@
-"""Migrations search_0002 to search_0007 on a store that holds cases.
+"""Migrations search_0002 to search_0008 on a store that holds cases.
 
 A store written at the newest revision is taken back to cases_0007_search_indexes (value
 indexes over every row, term documents without domain scopes, keyed by case seq, no
 vocabulary, no substring or trigram index) and upgraded again by the next server start; search
 answers the same before and after, in the same order (the oldest case, updated last, first),
-each domain's term count stays its own, and contains tests find what they found. The index
-each dialect gained last goes and comes back: PostgreSQL's trigram index of values, SQLite's
-prefix index of one-character starts.
+each domain's term count stays its own, and contains tests find what they found. The indexes
+each dialect gained last go and come back: PostgreSQL's trigram index of values, SQLite's
+prefix index of one-character starts and its substring index that keeps positions.
 """
 
 from __future__ import annotations
@@ -20,14 +20,15 @@ from sqlalchemy import text as sql
 
 
 def search_indexes(database_url: str) -> str | None:
-    """The definition of the index that answers contains and one-character search words in
+    """The definitions of the indexes that answer contains and one-character search words in
     the database's dialect: PostgreSQL's trigram index of case values, or SQLite's term index
-    (which must keep a prefix index)."""
+    (which must keep a prefix index) and substring index (which must keep positions)."""
     engine = create_engine(database_url)
     with engine.connect() as conn:
         if conn.dialect.name == "sqlite":
-            found = conn.scalar(sql("SELECT sql FROM sqlite_master "
-                                    "WHERE name = 'cases_search_terms'"))
+            found = " ".join(conn.scalars(sql(
+                "SELECT sql FROM sqlite_master WHERE name IN "
+                "('cases_search_terms', 'cases_search_substrings')"))) or None
         else:
             found = conn.scalar(sql("SELECT indexdef FROM pg_indexes "
                                     "WHERE indexname = 'ix_cases_case_values_trigrams'"))
@@ -35,7 +36,7 @@ def search_indexes(database_url: str) -> str | None:
     return found
 
 
-NEWEST = "gin_trgm_ops" if POSTGRES_URL else "prefix='22'"
+NEWEST = ("gin_trgm_ops",) if POSTGRES_URL else ("prefix='22'", "detail=full")
 
 
 def searches(cc, domains: dict[str, str]) -> dict:
@@ -47,7 +48,7 @@ def searches(cc, domains: dict[str, str]) -> dict:
                                        fields=[{"id": "title"}])
                 found[name, term, size] = (page["totalCount"],
                                            [c["caseId"] for c in page["cases"]])
-        for pattern in ("amp p", "AMPS", "ther"):
+        for pattern in ("amp p", "AMPS", "ther", "LAMP POST, PAINTED"):
             page = cc.search_cases(domainId=domain, filter={"field": {"contains": {
                 "id": "title", "value": text(pattern)}}})
             found[name, "contains", pattern] = (page["totalCount"],
@@ -80,15 +81,16 @@ def test_search_survives_the_migrations_down_and_up(tmp_path):
     assert before["first", "lamp", 25][0] == 15 and before["second", "lamp", 25][0] == 1
     assert before["first", "lamp", 1][1] == [case_ids["first"][0]]
     assert before["first", "contains", "amp p"] == (1, [case_ids["first"][0]])
+    assert before["first", "contains", "LAMP POST, PAINTED"] == (1, [case_ids["first"][0]])
     assert before["second", "contains", "ther"][0] == 1
     server.stop()
-    assert NEWEST in search_indexes(server.database_url)
+    assert all(index in search_indexes(server.database_url) for index in NEWEST)
 
     downgrade_store(server.database_url, "cases_0007_search_indexes")
-    assert NEWEST not in (search_indexes(server.database_url) or "")
+    assert not any(index in (search_indexes(server.database_url) or "") for index in NEWEST)
     server = start_server(tmp_path)  # upgrades to the newest revision again
     try:
         assert searches(server.client("connectcases"), domains) == before
-        assert NEWEST in search_indexes(server.database_url)
+        assert all(index in search_indexes(server.database_url) for index in NEWEST)
     finally:
         server.stop()

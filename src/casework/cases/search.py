@@ -54,7 +54,9 @@ SearchCases, choices where AWS is silent (the model and the fact sheet leave the
   term in the default order is read from the term index in that order instead (its documents
   are keyed by the second of the case's last update), a chunk at a time, unless another index
   answer is small enough to read whole; a search word is looked up in the index's vocabulary
-  first and searched as the exact words it starts.
+  first and searched as the exact words it starts. A walk with a ``contains`` test the
+  substring index answers first tries the walk's first few thousand cases against the index's
+  documents of just those cases' range.
 * ``totalCount`` is exact up to ``--search-total-cap`` (10,000) matching cases and that number
   beyond, on every page: a lower bound, as search engines report hits (OpenSearch tracks
   10,000 by default), so that counting never walks a domain of millions. A single ``equalTo``
