@@ -207,3 +207,32 @@ def test_a_walk_finds_matches_beyond_the_newest_cases(narrow):
         assert found(cc, domain, size, filter={"andAll": [
             contains("title", "eedle"), {"field": {"equalTo": {
                 "id": "status", "value": text("open")}}}]}) == (want, len(want))
+
+
+def test_contains_on_values_the_service_sets(world):
+    # On SQLite these are read from the value index's keys rather than tested case by case.
+    cc, domain = world["cc"], world["domain"]
+    held = {}
+    for case_id in found(cc, domain, size=25)[0]:  # every case, those other tests made too
+        fields = cc.get_case(domainId=domain, caseId=case_id, fields=[
+            {"id": "case_id"}, {"id": "reference_number"}, {"id": "created_datetime"}])["fields"]
+        held[case_id] = {f["id"]: f["value"]["stringValue"] for f in fields}
+    every = list(held)
+    some = world["cases"][3]["case_id"]
+    patterns = [("case_id", some[:8].upper()), ("case_id", some[-5:]), ("case_id", "-4"),
+                ("case_id", "zz"), ("reference_number", held[some]["reference_number"][2:]),
+                ("reference_number", "0"), ("created_datetime", held[some]["created_datetime"][:4]),
+                ("created_datetime", "T"), ("created_datetime", "1999")]
+    for field, pattern in patterns:
+        want = {case_id for case_id, values in held.items()
+                if pattern.lower() in values[field].lower()}
+        for size in (1, 2, 25):
+            ids, total = found(cc, domain, size, filter=contains(field, pattern))
+            assert (set(ids), len(ids), total) == (want, len(want), min(len(want), CAP)), (
+                field, pattern, size)
+    ids, total = found(cc, domain, filter={"orAll": [contains("case_id", some[-6:]),
+                                                     contains("title", "printer")]})
+    want = {some} | holding(world, "title", "printer")
+    assert set(ids) == want and total == len(want)
+    ids, total = found(cc, domain, filter={"not": contains("case_id", some[-6:])})
+    assert some not in ids and total == len(every) - 1

@@ -50,7 +50,9 @@ SearchCases, choices where AWS is silent (the model and the fact sheet leave the
   otherwise the first sort field's index is walked in order, testing each case, until the page
   is full. Either way a page costs about what it costs at ten thousand cases; only a filter
   that no index narrows and that few cases satisfy (``not`` or ``tag`` tests alone, a
-  ``contains`` no trigram index answers) still tests cases one by one. On SQLite a search
+  ``contains`` no trigram index answers) still tests cases one by one; on SQLite a
+  ``contains`` on a value the service sets (case id, reference number, times) reads that
+  field's keys in the value index instead. On SQLite a search
   term in the default order is read from the term index in that order instead (its documents
   are keyed by the second of the case's last update), a chunk at a time, unless another index
   answer is small enough to read whole; a search word is looked up in the index's vocabulary

@@ -348,8 +348,10 @@ def forget_domain_words(conn: Connection, domain_id: str) -> None:
 # characters. A longer one is looked up by TRIGRAMS_MAX of its trigrams, which name a superset
 # of the cases matching, each then tested. The index holds the ``stringValue`` values people
 # write, not those the service sets (ids, reference numbers, times: SERVICE_MAINTAINED), nor
-# users (``userArnValue``). A contains test on those tests cases one by one; one with a pattern
-# under three characters reads the documents of its field one by one (``_substring_cases``).
+# users (``userArnValue``). A contains test on a value the service sets reads the field's keys
+# in the value index instead (``_keys_holding``), one on users tests cases one by one, and one
+# with a pattern under three characters reads the documents of its field one by one
+# (``_substring_cases``).
 #
 # PostgreSQL keeps the same values in a GIN index of their trigrams (``pg_trgm``, migration
 # search_0006), which answers ``lower(value) LIKE '%pattern%'`` on the value table itself,
@@ -478,6 +480,26 @@ def _substring_cases(node: tuple, exact: bool, seqs: tuple | None = None):
         *where)
 
 
+def _scans_keys(conn: Connection, node: tuple) -> bool:
+    """Whether a field node is a contains test SQLite answers from the value index's keys."""
+    _, test, field_id, member, value = node
+    return (test == "contains" and member == "stringValue" and field_id in SERVICE_MAINTAINED
+            and bool(value) and _is_sqlite(conn))
+
+
+def _keys_holding(node: tuple):
+    """The seqs of the cases whose value in a ``keys`` node's field contains its pattern, read
+    from the field's entries in the value index: their key is the whole value, since every
+    text the service sets (ids, reference numbers, times) is shorter than KEY_CHARS. A scan of
+    a million keys, where testing each case of the domain read its value from anywhere in the
+    file (ten minutes for a rare part of a case id at a million cases, cold)."""
+    (_, _, field_id, _, value), domain_id = node[1], node[2]
+    held = case_values.alias()
+    return select(held.c.case_seq.label("seq")).where(
+        held.c.domain_id == domain_id, held.c.field_id == field_id,
+        _held(held, "string_value"), _contains(text_key(held.c.string_value), value))
+
+
 _TRIGRAM_WORD = re.compile(r"[A-Za-z0-9]{3}")
 
 
@@ -526,10 +548,13 @@ def indexed_tree(conn: Connection, domain_id: str, field_seqs: dict[str, int],
                  node: tuple) -> tuple:
     """A filter tree whose search words look in ``domain_id``'s part of the term index:
     ``("words", scoped words, query)``, the query in the index's language (None: nothing
-    matches); and whose contains tests the substring index answers are ``substring`` nodes
+    matches); whose contains tests the substring index answers are ``substring`` nodes
     (``_substring_test``; ``field_seqs``: the definition seq of each field the tree tests but
-    those the service sets)."""
+    those the service sets); and whose contains tests on values the service sets are ``keys``
+    nodes (``_keys_holding``) on SQLite."""
     kind = node[0]
+    if kind == "field" and _scans_keys(conn, node):
+        return ("keys", node, domain_id)
     if kind == "field":
         return _substring_test(conn, field_seqs, node)
     if kind == "words":
@@ -708,6 +733,8 @@ def condition(conn: Connection, node: tuple, case_arn_prefix: str) -> ColumnElem
         # which costs less than testing every candidate when a walk stops at a full page.
         return and_(cases.c.seq.in_(_substring_cases(node, exact=False)),
                     _field_test(*node[1][1:]))
+    if kind == "keys":  # tested case by case, unless CaseSearch read its answer beforehand
+        return _field_test(*node[1][1:])
     if kind == "tag":
         return _tag_test(case_arn_prefix, node[1], node[2])
     if kind == "words":
@@ -724,9 +751,10 @@ def condition(conn: Connection, node: tuple, case_arn_prefix: str) -> ColumnElem
 
 
 def _tested(node: tuple) -> tuple:
-    """A tree whose ``substring`` nodes are their contains tests again (case by case)."""
+    """A tree whose ``substring`` and ``keys`` nodes are their contains tests again (case by
+    case)."""
     kind = node[0]
-    if kind == "substring":
+    if kind in ("substring", "keys"):
         return node[1]
     if kind in ("and", "or"):
         return (kind, [_tested(inner) for inner in node[1]])
@@ -756,12 +784,12 @@ def _index_key_test(held, test: str, member: str, value: Any) -> ColumnElement:
 
 def _drivers(conn: Connection, domain_id: str, node: tuple) -> list[tuple]:
     """``(statement, exact, index)`` per top-level conjunct an index answers (search words;
-    equalTo and range tests; contains tests, in ``substring`` nodes on SQLite and through the
-    trigram index on PostgreSQL): the statement selects (a superset of) the seqs of the cases
-    satisfying the conjunct from that index alone, exactly those when ``exact``. ``index`` is
-    ``"words"`` (the term index), ``"substrings"``, ``"scan"`` (a substring node's field's
-    documents, read one by one) or ``"values"``; the conjunct's own test of the first two
-    already narrows to their answer (``condition``)."""
+    equalTo and range tests; contains tests, in ``substring`` and ``keys`` nodes on SQLite and
+    through the trigram index on PostgreSQL): the statement selects (a superset of) the seqs of
+    the cases satisfying the conjunct from that index alone, exactly those when ``exact``.
+    ``index`` is ``"words"`` (the term index), ``"substrings"``, ``"scan"`` (a substring node's
+    field's documents, or a keys node's index entries, read one by one) or ``"values"``; the
+    conjunct's own test of the first two already narrows to their answer (``condition``)."""
     found = []
     for part in _conjuncts(node):
         if part[0] == "words" and part[1]:
@@ -770,6 +798,8 @@ def _drivers(conn: Connection, domain_id: str, node: tuple) -> list[tuple]:
         elif part[0] == "substring":
             found.append((_substring_cases(part, exact=True), True,
                           "substrings" if part[2] is not None else "scan"))
+        elif part[0] == "keys":
+            found.append((_keys_holding(part), True, "scan"))
         elif part[0] == "field" and _trigram_indexed(conn, part):
             _, _, field_id, member, value = part
             held = case_values.alias()
@@ -852,6 +882,8 @@ class CaseSearch:
                 answer = select(seq).where(matched)
             elif part[0] == "substring" and part[2] is None:
                 answer = _substring_cases(part, exact=True)
+            elif part[0] == "keys":
+                answer = _keys_holding(part)
             else:
                 kept.append(part)
                 continue
