@@ -220,7 +220,9 @@ def test_contains_on_values_the_service_sets(world):
     every = list(held)
     some = world["cases"][3]["case_id"]
     patterns = [("case_id", some[:8].upper()), ("case_id", some[-5:]), ("case_id", "-4"),
-                ("case_id", "zz"), ("reference_number", held[some]["reference_number"][2:]),
+                ("case_id", "zz"), ("case_id", "z" + some[-6:]),
+                ("reference_number", "x" + held[some]["reference_number"]),
+                ("reference_number", held[some]["reference_number"][2:]),
                 ("reference_number", "0"), ("created_datetime", held[some]["created_datetime"][:4]),
                 ("created_datetime", "T"), ("created_datetime", "1999")]
     for field, pattern in patterns:
