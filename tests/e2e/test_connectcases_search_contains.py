@@ -1,8 +1,11 @@
 """SearchCases' ``contains``: a case-insensitive substring test, however the search reads it.
 
-On SQLite a pattern of three characters or more is first looked up in the substring index (the
-trigrams of each case's text values), which yields a superset of the matching cases; each is
-then tested exactly. A shorter one reads the field's documents in that index one by one.
+On SQLite a pattern of three to 14 characters is a phrase the substring index (the trigrams of
+each case's text values, with their positions) answers exactly; a longer one is looked up by
+some of its trigrams, which yields a superset of the matching cases, each then tested. One
+under three characters reads the field's documents in that index one by one. A walk asks the index
+about the seq range of its first entries only. A contains on a value the service sets reads a
+narrow index of such values (case ids; on SQLite, the value index's keys).
 ``--search-drive-limit 2`` makes a lookup of more than two candidates walk the sort index
 instead of reading them whole, so a small domain runs both plans. Every answer must equal a
 plain substring test of the values, across pages, with the count, after updates that change,
@@ -210,7 +213,8 @@ def test_a_walk_finds_matches_beyond_the_newest_cases(narrow):
 
 
 def test_contains_on_values_the_service_sets(world):
-    # On SQLite these are read from the value index's keys rather than tested case by case.
+    # Case ids are read from the domain's index of case ids, and on SQLite the others from the
+    # value index's keys, rather than tested case by case.
     cc, domain = world["cc"], world["domain"]
     held = {}
     for case_id in found(cc, domain, size=25)[0]:  # every case, those other tests made too

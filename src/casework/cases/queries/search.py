@@ -371,6 +371,7 @@ TRIGRAM = 3
 # the candidates less and costs a posting list more (a phrase of 40 common characters, every
 # trigram's list read whole, cost 21 ms at a million titles).
 TRIGRAMS_MAX = 12
+# A pattern of up to this many characters (as many trigrams) is looked up whole, as a phrase.
 PHRASE_CHARS = TRIGRAMS_MAX + TRIGRAM - 1
 _ASCII_LOWER = str.maketrans(string.ascii_uppercase, string.ascii_lowercase)
 # The keys of a case's documents: from its indexed values' fields (a delete's documents).
@@ -497,7 +498,7 @@ def _keys_holding(node: tuple):
     than KEY_CHARS. A scan of a million keys (0.14 s for case ids, 0.24 s in the value index;
     0.43 s on PostgreSQL, which scans the case table), where testing each case of the domain
     read its value from anywhere in the database (ten minutes for a rare part of a case id at
-    a million cases on SQLite, cold; over five on PostgreSQL)."""
+    a million cases on SQLite, cold; PostgreSQL had not answered after five)."""
     (_, _, field_id, _, value), domain_id = node[1], node[2]
     if field_id == "case_id":
         return select(cases.c.seq).where(cases.c.domain_id == domain_id,
@@ -792,8 +793,8 @@ def _index_key_test(held, test: str, member: str, value: Any) -> ColumnElement:
 
 def _drivers(conn: Connection, domain_id: str, node: tuple) -> list[tuple]:
     """``(statement, exact, index)`` per top-level conjunct an index answers (search words;
-    equalTo and range tests; contains tests, in ``substring`` and ``keys`` nodes on SQLite and
-    through the trigram index on PostgreSQL): the statement selects (a superset of) the seqs of
+    equalTo and range tests; contains tests, in ``substring`` nodes on SQLite, ``keys`` nodes,
+    and through the trigram index on PostgreSQL): the statement selects (a superset of) the seqs of
     the cases satisfying the conjunct from that index alone, exactly those when ``exact``.
     ``index`` is ``"words"`` (the term index), ``"substrings"``, ``"scan"`` (a substring node's
     field's documents, or a keys node's index entries, read one by one) or ``"values"``; the
