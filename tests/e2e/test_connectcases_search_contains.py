@@ -3,9 +3,10 @@
 On SQLite a pattern of three to 14 characters is a phrase the substring index (the trigrams of
 each case's text values, with their positions) answers exactly; a longer one is looked up by
 some of its trigrams, which yields a superset of the matching cases, each then tested. One
-under three characters reads the field's documents in that index one by one. A walk asks the index
-about the seq range of its first entries only. A contains on a value the service sets reads a
-narrow index of such values (case ids; on SQLite, the value index's keys).
+under three characters reads the field's documents in that index one by one. A walk tries the
+index's answer for the seq range of its first entries before the whole answer. A contains on a
+value the service sets reads a narrow index of such values (case ids; on SQLite, the value
+index's keys).
 ``--search-drive-limit 2`` makes a lookup of more than two candidates walk the sort index
 instead of reading them whole, so a small domain runs both plans. Every answer must equal a
 plain substring test of the values, across pages, with the count, after updates that change,
