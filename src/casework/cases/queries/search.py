@@ -441,7 +441,7 @@ def _substring_test(conn: Connection, field_seqs: dict[str, int], node: tuple) -
         return node
     pattern = value.lower()  # what the exact test looks for (_contains)
     query, exact = None, True
-    if TRIGRAM <= len(pattern) <= PHRASE_CHARS and "\0" not in pattern:
+    if TRIGRAM <= len(pattern) <= PHRASE_CHARS:
         query = _phrase(pattern)
     elif len(pattern) >= TRIGRAM:
         trigrams = list(dict.fromkeys(pattern[n:n + TRIGRAM]
