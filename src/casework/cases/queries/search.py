@@ -467,7 +467,7 @@ def _substring_cases(node: tuple, exact: bool, seqs: tuple | None = None):
     query that names a superset tested on the text the index keeps (the value), so that the
     index alone answers, and counts, the test. A node without a query (no trigram) reads the
     field's documents one by one, each tested (exact in any case)."""
-    _, (_, _, _, _, value), query, low, high, phrase = node
+    _, (_, _, _, _, value), query, low, high, query_exact = node
     if query is None:
         texts = _SUBSTRING_TEXTS
         return select(texts.c.id.op("&")(literal_column(str(SEQ_MASK))).label("seq")).where(
@@ -475,7 +475,7 @@ def _substring_cases(node: tuple, exact: bool, seqs: tuple | None = None):
     match = literal_column("cases_search_substrings").op("MATCH")(literal(query, String))
     first, last = (0, high - low - 1) if seqs is None else seqs
     where = [match, _SUBSTRINGS.c.rowid >= low + first, _SUBSTRINGS.c.rowid <= low + last]
-    if exact and not phrase:
+    if exact and not query_exact:
         where.append(_contains(_SUBSTRINGS.c.text, value))
     return select(_SUBSTRINGS.c.rowid.op("&")(literal_column(str(SEQ_MASK))).label("seq")).where(
         *where)
@@ -792,10 +792,11 @@ def _index_key_test(held, test: str, member: str, value: Any) -> ColumnElement:
 
 
 def _drivers(conn: Connection, domain_id: str, node: tuple) -> list[tuple]:
-    """``(statement, exact, index)`` per top-level conjunct an index answers (search words;
-    equalTo and range tests; contains tests, in ``substring`` nodes on SQLite, ``keys`` nodes,
-    and through the trigram index on PostgreSQL): the statement selects (a superset of) the seqs of
-    the cases satisfying the conjunct from that index alone, exactly those when ``exact``.
+    """``(conjunct, statement, exact, index)`` per top-level conjunct an index answers (search
+    words; equalTo and range tests; contains tests, in ``substring`` nodes on SQLite, ``keys``
+    nodes, and through the trigram index on PostgreSQL): the statement selects (a superset of)
+    the seqs of the cases satisfying the conjunct from that index alone, exactly those when
+    ``exact``.
     ``index`` is ``"words"`` (the term index), ``"substrings"``, ``"scan"`` (a substring node's
     field's documents, or a keys node's index entries, read one by one) or ``"values"``; the
     conjunct's own test of the first two already narrows to their answer (``condition``)."""
@@ -803,17 +804,17 @@ def _drivers(conn: Connection, domain_id: str, node: tuple) -> list[tuple]:
     for part in _conjuncts(node):
         if part[0] == "words" and part[1]:
             seq, matched = _term_query(conn, part[2])
-            found.append((select(seq.label("seq")).where(matched), False, "words"))
+            found.append((part, select(seq.label("seq")).where(matched), False, "words"))
         elif part[0] == "substring":
-            found.append((_substring_cases(part, exact=True), True,
+            found.append((part, _substring_cases(part, exact=True), True,
                           "substrings" if part[2] is not None else "scan"))
         elif part[0] == "keys":
-            found.append((_keys_holding(part), True, "scan"))
+            found.append((part, _keys_holding(part), True, "scan"))
         elif part[0] == "field" and _trigram_indexed(conn, part):
             _, _, field_id, member, value = part
             held = case_values.alias()
             # The index's own predicate (kind, field), so that the planner sees that it applies.
-            found.append((select(held.c.case_seq.label("seq")).where(
+            found.append((part, select(held.c.case_seq.label("seq")).where(
                 held.c.domain_id == domain_id, held.c.field_id == field_id,
                 held.c.kind == member, _contains(held.c.string_value, value)),
                 True, "values"))
@@ -823,7 +824,7 @@ def _drivers(conn: Connection, domain_id: str, node: tuple) -> list[tuple]:
             # A text key shorter than KEY_CHARS is the whole value: the key test is exact.
             exact = COLUMN[member] != "string_value" or (
                 test == "equalTo" and len(value) < KEY_CHARS)
-            found.append((select(held.c.case_seq.label("seq")).where(
+            found.append((part, select(held.c.case_seq.label("seq")).where(
                 held.c.domain_id == domain_id, held.c.field_id == field_id,
                 _held(held, COLUMN[member]), _index_key_test(held, test, member, value)),
                 exact, "values"))
@@ -883,8 +884,9 @@ class CaseSearch:
                      if self.ordered else None)
         # Otherwise the search term asks the term index once, and a contains test that scans
         # its field's documents is run once: a small answer is kept as a list of case seqs
-        # (the test becomes "seq in the list"), a large one stays a subquery.
-        lists, words_size, kept = [], None, []
+        # (the test becomes "seq in the list"), a large one stays a subquery, known to hold more
+        # than the drive limit (``oversized``, by node).
+        lists, kept, oversized = [], [], set()
         for part in parts:
             if part is words and not self.ordered:
                 seq, matched = _term_query(conn, self.query)
@@ -897,11 +899,11 @@ class CaseSearch:
                 kept.append(part)
                 continue
             found = [row[0] for row in conn.execute(answer.limit(drive_limit + 1))]
-            if part is words:
-                words_size = len(found)
             if len(found) <= drive_limit:
                 lists.append(found)
                 part = ("seqs", found)
+            else:
+                oversized.add(id(part))
             kept.append(part)
         tree = ("and", kept)
         self.where = condition(conn, tree, case_arn_prefix)
@@ -919,16 +921,16 @@ class CaseSearch:
         self.known_total = len(lists[0]) if lists and len(parts) == 1 else None
         if lists:
             self.driver, best, self.in_filter = select(cases.c.seq), min(map(len, lists)), True
-        for driver, driver_exact, index in _drivers(conn, domain_id, tree):
+        for part, driver, driver_exact, index in _drivers(conn, domain_id, tree):
             if index == "words" and self.ordered:
                 continue  # read in order, never whole
-            if index == "words":
-                size = words_size
-            elif driver_exact and len(parts) == 1:
+            if driver_exact and len(parts) == 1:
                 # The index answers the whole search: counted once, for the plan and the
                 # count (PostgreSQL would build a trigram lookup's candidates twice).
                 size = _capped_count(conn, driver, max(drive_limit, total_cap) + 1)
                 self.known_total = min(size, total_cap)
+            elif id(part) in oversized:
+                size = drive_limit + 1
             else:
                 size = _capped_count(conn, driver, drive_limit + 1)
             if best is None or size < best:
