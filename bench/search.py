@@ -1,8 +1,9 @@
 """SearchCases, SearchAllRelatedItems and friends at two store sizes, side by side.
 
 Seeds one store per size with ``casework seed`` (or reuses a store seeded earlier), starts
-``casework serve`` on it, times single boto3 calls (median of ``--repeat``, after one warm-up
-call each) and prints two Markdown tables of the sizes side by side with the ratio of the last
+``casework serve`` on every store at once, times single boto3 calls (median of ``--repeat``,
+after one warm-up call each; the stores take turns call by call, and every store is searched
+for the same words) and prints two Markdown tables of the sizes side by side with the ratio of the last
 to the first: the median wall time of a call as the client sees it, and the server's CPU time
 per call (all its threads, from /proc), which waiting for a core on a loaded machine does not
 inflate.
@@ -110,59 +111,77 @@ def server_cpu_ns(pid: int) -> int:
     return total
 
 
-def timed(call, repeat: int, pid: int) -> tuple[float, float]:
-    """(median wall ms of ``repeat`` calls, server CPU ms per call): on a loaded machine the
-    wall time includes waiting for a core, the server's CPU time does not."""
-    call()  # warm-up
-    samples = []
-    cpu = server_cpu_ns(pid)
+def timed(calls: list, pids: list[int], repeat: int) -> list[tuple[float, float]]:
+    """(median wall ms, server CPU ms per call) of each of ``calls``, one per store, the
+    server of each with its pid in ``pids``. The stores take turns, call by call, so that a
+    burst of load on this machine falls on every size alike rather than on one size's run. On
+    a loaded machine the wall time includes waiting for a core; the server's CPU time does
+    not."""
+    for call in calls:
+        call()  # warm-up
+    samples = [[] for _ in calls]
+    cpu = [0] * len(calls)
     for _ in range(repeat):
-        began = time.perf_counter()
-        call()
-        samples.append((time.perf_counter() - began) * 1000)
-    cpu = server_cpu_ns(pid) - cpu
-    return statistics.median(samples), cpu / repeat / 1e6
+        for i, (call, pid) in enumerate(zip(calls, pids, strict=True)):
+            before = server_cpu_ns(pid)
+            began = time.perf_counter()
+            call()
+            samples[i].append((time.perf_counter() - began) * 1000)
+            cpu[i] += server_cpu_ns(pid) - before
+    return [(statistics.median(s), c / repeat / 1e6) for s, c in zip(samples, cpu, strict=True)]
 
 
-def measure(endpoint: str, repeat: int, pid: int) -> dict[str, tuple[float, float]]:
-    def client(service):
-        return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
-                            aws_access_key_id="test", aws_secret_access_key="test",
-                            config=Config(retries={"total_max_attempts": 1}))
+def client(endpoint: str, service: str):
+    return boto3.client(service, endpoint_url=endpoint, region_name="us-east-1",
+                        aws_access_key_id="test", aws_secret_access_key="test",
+                        config=Config(retries={"total_max_attempts": 1}))
 
-    cc, support = client("connectcases"), client("support")
+
+def title_words(endpoint: str) -> list[str]:
+    """The words of the newest case's title in the store at ``endpoint``."""
+    cc = client(endpoint, "connectcases")
+    domain = next(d["domainId"] for d in cc.list_domains()["domains"] if d["name"] == "seed")
+    newest = cc.search_cases(domainId=domain, maxResults=1, fields=[{"id": "title"}])
+    return newest["cases"][0]["fields"][0]["value"]["stringValue"].lower().split()
+
+
+def calls(endpoint: str, words: list[str]) -> dict[str, object]:
+    """The timed calls against the store at ``endpoint``, by name. ``words`` are the title
+    words searched, the same at every size: the seed draws every store's titles from one
+    vocabulary, so a word is as common at 10,000 cases as at a million. Ids, a customer and a
+    contact are the store's own."""
+    cc, support = client(endpoint, "connectcases"), client(endpoint, "support")
     domain = next(d["domainId"] for d in cc.list_domains()["domains"] if d["name"] == "seed")
     fields = {f["name"]: f["fieldId"] for f in cc.list_fields(domainId=domain)["fields"]}
     newest = cc.search_cases(domainId=domain, maxResults=1, fields=[
-        {"id": "customer_id"}, {"id": "title"}])["cases"][0]
-    values = {f["id"]: f["value"]["stringValue"] for f in newest["fields"]}
+        {"id": "customer_id"}])["cases"][0]
+    customer = newest["fields"][0]["value"]["stringValue"]
     case_id = newest["caseId"]
-    title_words = values["title"].lower().split()
     item = cc.search_all_related_items(domainId=domain, filters=[{"contact": {}}],
                                        maxResults=1)["relatedItems"][0]
     contact_arn = item["content"]["contact"]["contactArn"]
     support_case = support.describe_cases(maxResults=10)["cases"][0]["caseId"]
 
-    calls = {
+    return {
         "SearchCases, no filter (first page, totalCount)":
             lambda: cc.search_cases(domainId=domain),
         "SearchCases, customer_id equalTo (field filter)":
             lambda: cc.search_cases(domainId=domain, filter={"field": {"equalTo": {
-                "id": "customer_id", "value": {"stringValue": values["customer_id"]}}}}),
+                "id": "customer_id", "value": {"stringValue": customer}}}}),
         "SearchCases, Tier equalTo gold (a quarter of the cases)":
             lambda: cc.search_cases(domainId=domain, filter={"field": {"equalTo": {
                 "id": fields["Tier"], "value": {"stringValue": "gold"}}}}),
         "SearchCases, searchTerm one word of a title":
-            lambda: cc.search_cases(domainId=domain, searchTerm=title_words[0]),
+            lambda: cc.search_cases(domainId=domain, searchTerm=words[0]),
         "SearchCases, searchTerm two words of a title":
-            lambda: cc.search_cases(domainId=domain, searchTerm=" ".join(title_words[:2])),
+            lambda: cc.search_cases(domainId=domain, searchTerm=" ".join(words[:2])),
         "SearchCases, searchTerm one letter (a)":
             lambda: cc.search_cases(domainId=domain, searchTerm="a"),
         "SearchCases, searchTerm a case id (one match)":
             lambda: cc.search_cases(domainId=domain, searchTerm=case_id),
         "SearchCases, title contains a word of a title":
             lambda: cc.search_cases(domainId=domain, filter={"field": {"contains": {
-                "id": "title", "value": {"stringValue": title_words[0]}}}}),
+                "id": "title", "value": {"stringValue": words[0]}}}}),
         "SearchCases, title contains a fragment no case holds":
             lambda: cc.search_cases(domainId=domain, filter={"field": {"contains": {
                 "id": "title", "value": {"stringValue": "qzxv"}}}}),
@@ -174,8 +193,6 @@ def measure(endpoint: str, repeat: int, pid: int) -> dict[str, tuple[float, floa
         "DescribeCases (AWS Support) by id":
             lambda: support.describe_cases(caseIdList=[support_case]),
     }
-    print(f"terms: {title_words[0]!r}, {' '.join(title_words[:2])!r}", file=sys.stderr)
-    return {name: timed(call, repeat, pid) for name, call in calls.items()}
 
 
 def main() -> None:
@@ -187,30 +204,36 @@ def main() -> None:
                         help="keep the stores on this PostgreSQL server instead of SQLite")
     args = parser.parse_args()
     sizes = [int(s) for s in args.sizes.split(",")]
-    results = {}
-    for size in sizes:
-        if args.postgres:
-            data_dir = args.work_dir / f"postgres-cases-{size}"
-            store = postgres_store(args.postgres, size)
-        else:
-            data_dir = args.work_dir / f"cases-{size}"
-            store = ["--data-dir", str(data_dir)]
-        data_dir.mkdir(parents=True, exist_ok=True)
-        seed(data_dir, store, size)
-        process, endpoint = serve(data_dir, store)
-        try:
-            results[size] = measure(endpoint, args.repeat, process.pid)
-        finally:
+    servers = []
+    try:
+        for size in sizes:
+            if args.postgres:
+                data_dir = args.work_dir / f"postgres-cases-{size}"
+                store = postgres_store(args.postgres, size)
+            else:
+                data_dir = args.work_dir / f"cases-{size}"
+                store = ["--data-dir", str(data_dir)]
+            data_dir.mkdir(parents=True, exist_ok=True)
+            seed(data_dir, store, size)
+            servers.append(serve(data_dir, store))
+        words = title_words(servers[0][1])
+        print(f"terms: {words[0]!r}, {' '.join(words[:2])!r}", file=sys.stderr)
+        per_store = [calls(endpoint, words) for _, endpoint in servers]
+        pids = [process.pid for process, _ in servers]
+        names = list(per_store[0])
+        results = {name: timed([c[name] for c in per_store], pids, args.repeat)
+                   for name in names}
+    finally:
+        for process, _ in servers:
             process.terminate()
             process.wait(30)
-    names = list(results[sizes[0]])
     labels = [f"{s:,} cases" for s in sizes]
     for n, title in ((0, f"median wall time of {args.repeat} calls, ms"),
                      (1, "server CPU per call, ms")):
         print(f"\n| call ({title}) | " + " | ".join(labels) + " | ratio |")
         print("|---|" + "---|" * (len(sizes) + 1))
         for name in names:
-            row = [results[s][name][n] for s in sizes]
+            row = [timing[n] for timing in results[name]]
             print(f"| {name} | " + " | ".join(f"{v:.1f}" for v in row)
                   + f" | {row[-1] / row[0]:.2f}x |")
     print(f"\n{os.uname().nodename}: {os.cpu_count()} cores")
