@@ -3,10 +3,10 @@
 Seeds one store per size with ``casework seed`` (or reuses a store seeded earlier), starts
 ``casework serve`` on every store at once, times single boto3 calls (median of ``--repeat``,
 after one warm-up call each; the stores take turns call by call, and every store is searched
-for the same words) and prints two Markdown tables of the sizes side by side with the ratio of the last
-to the first: the median wall time of a call as the client sees it, and the server's CPU time
-per call (all its threads, from /proc), which waiting for a core on a loaded machine does not
-inflate.
+for the same words) and prints two Markdown tables of the sizes side by side with the ratio
+of the last to the first: the median wall time of a call as the client sees it, and the
+server's CPU time per call (all its threads, from /proc), which waiting for a core on a
+loaded machine does not inflate.
 
     python bench/search.py --sizes 10000,1000000 --work-dir /tmp/casework-search-bench
 

@@ -25,5 +25,5 @@ def test_each_branch_has_one_head():
     # console), and the outbox has a base of its own; a migration chained onto the middle of
     # one would add another head.
     assert sorted(_scripts().get_heads()) == [
-        "console_0002", "limits_0001", "outbox_0002", "pgw_0002", "search_0008",
+        "console_0002", "limits_0001", "outbox_0002", "pgw_0002", "search_0009",
         "uploads_0001"]

@@ -1,12 +1,13 @@
-"""Migrations search_0002 to search_0008 on a store that holds cases.
+"""Migrations search_0002 to search_0009 on a store that holds cases.
 
 A store written at the newest revision is taken back to cases_0007_search_indexes (value
 indexes over every row, term documents without domain scopes, keyed by case seq, no
 vocabulary, no substring or trigram index) and upgraded again by the next server start; search
 answers the same before and after, in the same order (the oldest case, updated last, first),
 each domain's term count stays its own, and contains tests find what they found. The indexes
-each dialect gained last go and come back: PostgreSQL's trigram index of values, SQLite's
-prefix index of one-character starts and its substring index that keeps positions.
+each dialect gained last go and come back: PostgreSQL's trigram indexes of values and of
+reference numbers, SQLite's prefix index of one-character starts and its substring index that
+keeps positions.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from sqlalchemy import text as sql
 
 def search_indexes(database_url: str) -> str | None:
     """The definitions of the indexes that answer contains and one-character search words in
-    the database's dialect: PostgreSQL's trigram index of case values, or SQLite's term index
+    the database's dialect: PostgreSQL's trigram indexes of case values, or SQLite's term index
     (which must keep a prefix index) and substring index (which must keep positions)."""
     engine = create_engine(database_url)
     with engine.connect() as conn:
@@ -30,13 +31,16 @@ def search_indexes(database_url: str) -> str | None:
                 "SELECT sql FROM sqlite_master WHERE name IN "
                 "('cases_search_terms', 'cases_search_substrings')"))) or None
         else:
-            found = conn.scalar(sql("SELECT indexdef FROM pg_indexes "
-                                    "WHERE indexname = 'ix_cases_case_values_trigrams'"))
+            found = " ".join(conn.scalars(sql(
+                "SELECT indexdef FROM pg_indexes WHERE indexname IN "
+                "('ix_cases_case_values_trigrams', 'ix_cases_case_values_reference_trigrams')"
+            ))) or None
     engine.dispose()
     return found
 
 
-NEWEST = ("gin_trgm_ops",) if POSTGRES_URL else ("prefix='22'", "detail=full")
+NEWEST = (("ix_cases_case_values_trigrams", "ix_cases_case_values_reference_trigrams")
+          if POSTGRES_URL else ("prefix='22'", "detail=full"))
 
 
 def searches(cc, domains: dict[str, str]) -> dict:

@@ -354,10 +354,12 @@ def forget_domain_words(conn: Connection, domain_id: str) -> None:
 # (``_substring_cases``).
 #
 # PostgreSQL keeps the same values in a GIN index of their trigrams (``pg_trgm``, migration
-# search_0006), which answers ``lower(value) LIKE '%pattern%'`` on the value table itself,
-# rechecking each candidate: a contains test there is one more value index (``_drivers``). Its
-# trigrams are those of the pattern's words (runs of letters and digits): a pattern without a
-# run of three would read the whole index, and is tested case by case instead.
+# search_0006), and the reference numbers in another (search_0009), which answer
+# ``lower(value) LIKE '%pattern%'`` on the value table itself, rechecking each candidate: a
+# contains test there is one more value index (``_drivers``). Its trigrams are those of the
+# pattern's words (runs of letters and digits): a pattern without a run of three would read the
+# whole index, and is tested case by case instead (on a value the service sets, its keys are
+# scanned).
 #
 # The values the service sets on every case and keeps (not writable through the API).
 SERVICE_MAINTAINED = frozenset({"case_id", "reference_number", "created_datetime",
@@ -483,22 +485,23 @@ def _substring_cases(node: tuple, exact: bool, seqs: tuple | None = None):
 
 def _scans_keys(conn: Connection, node: tuple) -> bool:
     """Whether a field node is a contains test answered by scanning keys (``_keys_holding``):
-    on a case id, or on SQLite on any text the service sets."""
+    on any text the service sets, but the reference numbers that PostgreSQL's trigram index
+    answers for (``_trigram_indexed``)."""
     _, test, field_id, member, value = node
     return (test == "contains" and member == "stringValue" and bool(value)
-            and (field_id == "case_id"
-                 or (field_id in SERVICE_MAINTAINED and _is_sqlite(conn))))
+            and field_id in SERVICE_MAINTAINED and not _trigram_indexed(conn, node))
 
 
 def _keys_holding(node: tuple):
     """The seqs of the cases whose value in a ``keys`` node's field contains its pattern, read
     from a narrow index instead of from each case: a case id from the domain's index of case
-    ids, another text the service sets from the field's entries in the value index (SQLite),
-    whose key is the whole value, since every such text (reference number, times) is shorter
-    than KEY_CHARS. A scan of a million keys (0.14 s for case ids, 0.24 s in the value index;
-    0.43 s on PostgreSQL, which scans the case table), where testing each case of the domain
-    read its value from anywhere in the database (ten minutes for a rare part of a case id at
-    a million cases on SQLite, cold; PostgreSQL had not answered after five)."""
+    ids, another text the service sets from the field's entries in the value index, whose key
+    is the whole value, since every such text (reference number, times, user) is shorter than
+    KEY_CHARS. A scan of a million keys (on SQLite 0.14 s for case ids, 0.24 s in the value
+    index; on PostgreSQL 0.43 s for case ids, 1.5 s for the value table), where testing each
+    case of the domain read its value from anywhere in the database (ten minutes for a rare
+    part of a case id at a million cases on SQLite, cold; PostgreSQL had not answered after
+    five)."""
     (_, _, field_id, _, value), domain_id = node[1], node[2]
     if field_id == "case_id":
         return select(cases.c.seq).where(cases.c.domain_id == domain_id,
@@ -513,11 +516,12 @@ _TRIGRAM_WORD = re.compile(r"[A-Za-z0-9]{3}")
 
 
 def _trigram_indexed(conn: Connection, node: tuple) -> bool:
-    """Whether PostgreSQL's trigram index answers a field node (a contains test on the
+    """Whether one of PostgreSQL's trigram indexes answers a field node (a contains test on the
     values it holds, with a pattern it can look up)."""
     _, test, field_id, member, value = node
     return (test == "contains" and member == "stringValue" and not _is_sqlite(conn)
-            and field_id not in SERVICE_MAINTAINED and _TRIGRAM_WORD.search(value) is not None)
+            and (field_id not in SERVICE_MAINTAINED or field_id == "reference_number")
+            and _TRIGRAM_WORD.search(value) is not None)
 
 
 # A search word with at most this many completions in the vocabulary is searched as the OR of
@@ -560,7 +564,7 @@ def indexed_tree(conn: Connection, domain_id: str, field_seqs: dict[str, int],
     matches); whose contains tests the substring index answers are ``substring`` nodes
     (``_substring_test``; ``field_seqs``: the definition seq of each field the tree tests but
     those the service sets); and whose contains tests on values the service sets are ``keys``
-    nodes (``_keys_holding``)."""
+    nodes (``_keys_holding``), but those a trigram index answers on PostgreSQL."""
     kind = node[0]
     if kind == "field" and _scans_keys(conn, node):
         return ("keys", node, domain_id)
