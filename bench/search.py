@@ -6,7 +6,7 @@ after one warm-up call each; the stores take turns call by call, and every store
 for the same words) and prints two Markdown tables of the sizes side by side with the ratio
 of the last to the first: the median wall time of a call as the client sees it, and the
 server's CPU time per call (all its threads, from /proc), which waiting for a core on a
-loaded machine does not inflate.
+loaded machine does not inflate; then what each search found at each size.
 
     python bench/search.py --sizes 10000,1000000 --work-dir /tmp/casework-search-bench
 
@@ -111,14 +111,14 @@ def server_cpu_ns(pid: int) -> int:
     return total
 
 
-def timed(calls: list, pids: list[int], repeat: int) -> list[tuple[float, float]]:
-    """(median wall ms, server CPU ms per call) of each of ``calls``, one per store, the
+def timed(calls: list, pids: list[int], repeat: int) -> list[tuple[float, float, str]]:
+    """(median wall ms, server CPU ms per call, what it found) of each of ``calls``, one per
+    store, the
     server of each with its pid in ``pids``. The stores take turns, call by call, so that a
     burst of load on this machine falls on every size alike rather than on one size's run. On
     a loaded machine the wall time includes waiting for a core; the server's CPU time does
     not."""
-    for call in calls:
-        call()  # warm-up
+    found = [answered(call()) for call in calls]  # warm-up
     samples = [[] for _ in calls]
     cpu = [0] * len(calls)
     for _ in range(repeat):
@@ -128,7 +128,17 @@ def timed(calls: list, pids: list[int], repeat: int) -> list[tuple[float, float]
             call()
             samples[i].append((time.perf_counter() - began) * 1000)
             cpu[i] += server_cpu_ns(pid) - before
-    return [(statistics.median(s), c / repeat / 1e6) for s, c in zip(samples, cpu, strict=True)]
+    return [(statistics.median(s), c / repeat / 1e6, f)
+            for s, c, f in zip(samples, cpu, found, strict=True)]
+
+
+def answered(response: dict) -> str:
+    """What a search found: the items on its page, and its totalCount when it has one."""
+    for key in ("cases", "relatedItems"):
+        if key in response:
+            total = response.get("totalCount")
+            return str(len(response[key])) + ("" if total is None else f" of {total:,}")
+    return ""
 
 
 def client(endpoint: str, service: str):
@@ -236,6 +246,11 @@ def main() -> None:
             row = [timing[n] for timing in results[name]]
             print(f"| {name} | " + " | ".join(f"{v:.1f}" for v in row)
                   + f" | {row[-1] / row[0]:.2f}x |")
+    print("\n| call (items on the page, of totalCount) | " + " | ".join(labels) + " |")
+    print("|---|" + "---|" * len(sizes))
+    for name in names:
+        if results[name][0][2]:
+            print(f"| {name} | " + " | ".join(timing[2] for timing in results[name]) + " |")
     print(f"\n{os.uname().nodename}: {os.cpu_count()} cores")
 
 
