@@ -984,8 +984,7 @@ class CaseSearch:
                 SortKey(held.c.case_seq, True, nullable=False)]
         # The index alone, in order; each case is read only when the substring index holds it.
         walk = select(held.c.case_seq.label("seq"), keys[0].expr.label("key")).where(
-            held.c.domain_id == self.domain_id, held.c.field_id == field_id,
-            _held(held, value_column))
+            *self._sort_index(held, field_id, value_column))
         if after is not None:
             walk = walk.where(_after(keys, after))
         chunk = walk.order_by(*(k.order() for k in keys)).limit(PROBE_CASES * limit).cte("chunk")
@@ -1067,8 +1066,7 @@ class CaseSearch:
             if n == 0 and not outer:
                 # The index (domain, field, key, case seq) drives the statement, in order.
                 joined = held.join(cases, cases.c.seq == held.c.case_seq)
-                first = [held.c.domain_id == self.domain_id, held.c.field_id == field_id,
-                         _held(held, value_column)]
+                first = self._sort_index(held, field_id, value_column)
                 keys.append(SortKey(key, descending, nullable=False))
                 seq_key = held.c.case_seq
             else:
@@ -1088,6 +1086,12 @@ class CaseSearch:
                      .where(*first, domain == self.domain_id,
                             self.where if where is None else where))
         return statement, keys
+
+    def _sort_index(self, held, field_id: str, value_column: str) -> list[ColumnElement]:
+        """The conditions that make ``held`` (an alias of the value table) the entries of the
+        domain's index of a field's values (domain, field, key, case seq), read in order."""
+        return [held.c.domain_id == self.domain_id, held.c.field_id == field_id,
+                _held(held, value_column)]
 
     def _run(self, statement, keys: list[SortKey], after: list | None, limit: int) -> list:
         if after is not None:
