@@ -4,7 +4,8 @@ A server started with ``--search-drive-limit 2 --search-total-cap 5`` walks the 
 any search matching more than two cases and counts at most five, so that a small domain
 exercises the plans a large one uses: reading a narrow index answer whole and sorting it,
 walking the sort index (cases holding a sort value, then those without), and counting up to
-the cap on a value index, the term index or the domain's cases.
+the cap on a value index, the term index or the domain's cases; a tag test reads the domain's
+tags.
 """
 
 from __future__ import annotations
@@ -31,7 +32,10 @@ def world(tiny):
     domain = cc.create_domain(name="plans")["domainId"]
     score = cc.create_field(domainId=domain, name="score", type="Number")["fieldId"]
     kind = cc.create_field(domainId=domain, name="kind", type="Text")["fieldId"]
-    template = cc.create_template(domainId=domain, name="Plain")["templateId"]
+    made = cc.create_template(domainId=domain, name="Plain")
+    template = made["templateId"]
+    # A tag on another resource of the domain is no case's.
+    cc.tag_resource(arn=made["templateArn"], tags={"team": "red"})
     rows, ids = [], []
     for n in range(NUMBERS):
         row = {"title": f"case {n} {'alpha' if n % 2 else 'beta'}", "kind": f"k{n % 4}"}
@@ -40,8 +44,10 @@ def world(tiny):
         if n < NUMBERS - 2:
             row["score"] = float(n % 3)
             fields.append({"id": score, "value": {"doubleValue": row["score"]}})
-        ids.append(cc.create_case(domainId=domain, templateId=template,
-                                  fields=fields)["caseId"])
+        row["team"] = "red" if n % 3 == 0 else "blue" if n == NUMBERS - 1 else None
+        tags = {} if row["team"] is None else {"team": row["team"]}
+        ids.append(cc.create_case(domainId=domain, templateId=template, fields=fields,
+                                  tags=tags)["caseId"])
         rows.append(row)
     return {"cc": cc, "domain": domain, "score": score, "kind": kind, "rows": rows, "ids": ids}
 
@@ -49,6 +55,10 @@ def world(tiny):
 def equal(field: str, value) -> dict:
     union = {"doubleValue": value} if isinstance(value, float) else text(value)
     return {"field": {"equalTo": {"id": field, "value": union}}}
+
+
+def tag(key: str, value: str | None = None) -> dict:
+    return {"tag": {"equalTo": {"key": key} | ({} if value is None else {"value": value})}}
 
 
 SEARCHES = {
@@ -70,6 +80,15 @@ SEARCHES = {
                           lambda r: "beta" in r["title"]),
     "no index answers": (lambda w: {"filter": {"not": equal(w["kind"], "k0")}},
                          lambda r: r["kind"] != "k0"),
+    "tag, walked": (lambda w: {"filter": tag("team", "red")}, lambda r: r["team"] == "red"),
+    "tag, read whole": (lambda w: {"filter": tag("team", "blue")},
+                        lambda r: r["team"] == "blue"),
+    "tag key": (lambda w: {"filter": tag("team")}, lambda r: r["team"] is not None),
+    "tag and score": (
+        lambda w: {"filter": {"andAll": [tag("team", "red"), equal(w["score"], 0.0)]}},
+        lambda r: r["team"] == "red" and r.get("score") == 0.0),
+    "term and tag": (lambda w: {"searchTerm": "beta", "filter": tag("team", "red")},
+                     lambda r: "beta" in r["title"] and r["team"] == "red"),
 }
 
 

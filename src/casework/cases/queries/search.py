@@ -795,15 +795,35 @@ def _index_key_test(held, test: str, member: str, value: Any) -> ColumnElement:
     return key >= cut if test.startswith("greater") else key <= cut
 
 
-def _drivers(conn: Connection, domain_id: str, node: tuple) -> list[tuple]:
+def _tagged_cases(domain_id: str, case_arn_prefix: str, key: str | None,
+                  value: str | None):
+    """The seqs of the domain's cases holding a tag (``key``, ``value``: None for any), from the
+    domain's tags (every tagged resource of the domain, a few where cases are rarely tagged) and
+    its index of case ids."""
+    where = [tags.c.domain_id == domain_id,
+             func.substr(tags.c.resource_arn, 1, len(case_arn_prefix)) == case_arn_prefix]
+    if key is not None:
+        where.append(tags.c.key == key)
+    if value is not None:
+        where.append(tags.c.value == value)
+    case_id = func.substr(tags.c.resource_arn, len(case_arn_prefix) + 1)
+    return (select(cases.c.seq).distinct()
+            .select_from(tags.join(cases, and_(cases.c.domain_id == domain_id,
+                                               cases.c.case_id == case_id)))
+            .where(*where))
+
+
+def _drivers(conn: Connection, domain_id: str, case_arn_prefix: str,
+             node: tuple) -> list[tuple]:
     """``(conjunct, statement, exact, index)`` per top-level conjunct an index answers (search
     words; equalTo and range tests; contains tests, in ``substring`` nodes on SQLite, ``keys``
-    nodes, and through the trigram index on PostgreSQL): the statement selects (a superset of)
-    the seqs of the cases satisfying the conjunct from that index alone, exactly those when
-    ``exact``.
+    nodes, and through the trigram index on PostgreSQL; tags): the statement selects (a
+    superset of) the seqs of the cases satisfying the conjunct from that index alone, exactly
+    those when ``exact``.
     ``index`` is ``"words"`` (the term index), ``"substrings"``, ``"scan"`` (a substring node's
-    field's documents, or a keys node's index entries, read one by one) or ``"values"``; the
-    conjunct's own test of the first two already narrows to their answer (``condition``)."""
+    field's documents, or a keys node's index entries, read one by one) or ``"values"`` (a
+    value index, or the domain's tags); the conjunct's own test of the first two already
+    narrows to their answer (``condition``)."""
     found = []
     for part in _conjuncts(node):
         if part[0] == "words" and part[1]:
@@ -814,6 +834,9 @@ def _drivers(conn: Connection, domain_id: str, node: tuple) -> list[tuple]:
                           "substrings" if part[2] is not None else "scan"))
         elif part[0] == "keys":
             found.append((part, _keys_holding(part), True, "scan"))
+        elif part[0] == "tag":
+            found.append((part, _tagged_cases(domain_id, case_arn_prefix, part[1], part[2]),
+                          True, "values"))
         elif part[0] == "field" and _trigram_indexed(conn, part):
             _, _, field_id, member, value = part
             held = case_values.alias()
@@ -887,9 +910,9 @@ class CaseSearch:
         self.rest = (condition(conn, ("and", [_tested(part) for part in rest]), case_arn_prefix)
                      if self.ordered else None)
         # Otherwise the search term asks the term index once, and a contains test that scans
-        # its field's documents is run once: a small answer is kept as a list of case seqs
-        # (the test becomes "seq in the list"), a large one stays a subquery, known to hold more
-        # than the drive limit (``oversized``, by node).
+        # its field's documents or keys, and a tag test, are run once: a small answer is kept
+        # as a list of case seqs (the test becomes "seq in the list"), a large one stays a
+        # subquery, known to hold more than the drive limit (``oversized``, by node).
         lists, kept, oversized = [], [], set()
         for part in parts:
             if part is words and not self.ordered:
@@ -899,6 +922,8 @@ class CaseSearch:
                 answer = _substring_cases(part, exact=True)
             elif part[0] == "keys":
                 answer = _keys_holding(part)
+            elif part[0] == "tag":
+                answer = _tagged_cases(domain_id, case_arn_prefix, part[1], part[2])
             else:
                 kept.append(part)
                 continue
@@ -925,7 +950,8 @@ class CaseSearch:
         self.known_total = len(lists[0]) if lists and len(parts) == 1 else None
         if lists:
             self.driver, best, self.in_filter = select(cases.c.seq), min(map(len, lists)), True
-        for part, driver, driver_exact, index in _drivers(conn, domain_id, tree):
+        for part, driver, driver_exact, index in _drivers(conn, domain_id, case_arn_prefix,
+                                                          tree):
             if index == "words" and self.ordered:
                 continue  # read in order, never whole
             if driver_exact and len(parts) == 1:
