@@ -797,9 +797,9 @@ def _index_key_test(held, test: str, member: str, value: Any) -> ColumnElement:
 
 def _tagged_cases(domain_id: str, case_arn_prefix: str, key: str | None,
                   value: str | None):
-    """The seqs of the domain's cases holding a tag (``key``, ``value``: None for any), from the
-    domain's tags (every tagged resource of the domain, a few where cases are rarely tagged) and
-    its index of case ids."""
+    """The seqs of the domain's cases holding a tag (``key``, ``value``: None for any): the
+    domain's tags (its index of them holds every tagged resource of the domain) joined to its
+    index of case ids."""
     where = [tags.c.domain_id == domain_id,
              func.substr(tags.c.resource_arn, 1, len(case_arn_prefix)) == case_arn_prefix]
     if key is not None:
