@@ -358,13 +358,15 @@ def forget_domain_words(conn: Connection, domain_id: str) -> None:
 # ``lower(value) LIKE '%pattern%'`` on the value table itself, rechecking each candidate: a
 # contains test there is one more value index (``_drivers``). Its trigrams are those of the
 # pattern's words (runs of letters and digits): a pattern without a run of three would read the
-# whole index, and is tested case by case instead (on a value the service sets, its keys are
-# scanned).
+# whole index: the field's values are scanned instead (``_keys_holding``), as are users'.
 #
 # The values the service sets on every case and keeps (not writable through the API).
 SERVICE_MAINTAINED = frozenset({"case_id", "reference_number", "created_datetime",
                                 "last_updated_datetime", "last_closed_datetime",
                                 "last_updated_user"})
+# Those that are text (``stringValue``; the last one is a user), each shorter than KEY_CHARS: a
+# key of the value index is the whole value.
+_WHOLE_KEYS = SERVICE_MAINTAINED - {"last_updated_user"}
 SQLITE_INSERT_SUBSTRINGS = "INSERT INTO cases_search_substrings (rowid, text) VALUES (?, ?)"
 _SQLITE_FORGET_SUBSTRINGS = "DELETE FROM cases_search_substrings WHERE rowid = ?"
 _SUBSTRINGS = table("cases_search_substrings", column("rowid"), column("text"))
@@ -484,32 +486,37 @@ def _substring_cases(node: tuple, exact: bool, seqs: tuple | None = None):
 
 
 def _scans_keys(conn: Connection, node: tuple) -> bool:
-    """Whether a field node is a contains test answered by scanning keys (``_keys_holding``):
-    on any text the service sets, but the reference numbers that PostgreSQL's trigram index
-    answers for (``_trigram_indexed``)."""
+    """Whether a field node is a contains test answered by scanning keys or values
+    (``_keys_holding``): on a text the service sets (but a reference number PostgreSQL's
+    trigram index looks up), and on PostgreSQL on any value its trigram indexes cannot look
+    up (users included). SQLite's substring index answers the other texts; its users are tested
+    case by case (their index keys are not whole values: a user ARN runs to 500 characters)."""
     _, test, field_id, member, value = node
-    return (test == "contains" and member == "stringValue" and bool(value)
-            and field_id in SERVICE_MAINTAINED and not _trigram_indexed(conn, node))
+    if (test != "contains" or not value or member not in ("stringValue", "userArnValue")
+            or _trigram_indexed(conn, node)):
+        return False
+    return field_id in _WHOLE_KEYS or not _is_sqlite(conn)
 
 
 def _keys_holding(node: tuple):
     """The seqs of the cases whose value in a ``keys`` node's field contains its pattern, read
     from a narrow index instead of from each case: a case id from the domain's index of case
-    ids, another text the service sets from the field's entries in the value index, whose key
-    is the whole value, since every such text (reference number, times, user) is shorter than
-    KEY_CHARS. A scan of a million keys (on SQLite 0.14 s for case ids, 0.24 s in the value
-    index; on PostgreSQL 0.43 s for case ids, 1.5 s for the value table), where testing each
-    case of the domain read its value from anywhere in the database (ten minutes for a rare
-    part of a case id at a million cases on SQLite, cold; PostgreSQL had not answered after
-    five)."""
+    ids, a reference number or time from the field's entries in the value index, whose key is
+    the whole value (such texts are shorter than KEY_CHARS), and any other value from the
+    field's rows of the value table. A scan of a million keys (on SQLite 0.14 s for case ids,
+    0.24 s in the value index; on PostgreSQL 0.43 s for case ids, 1.5 s for the value table),
+    where testing each case of the domain read its value from anywhere in the database (ten
+    minutes for a rare part of a case id at a million cases on SQLite, cold; PostgreSQL had
+    not answered after five)."""
     (_, _, field_id, _, value), domain_id = node[1], node[2]
     if field_id == "case_id":
         return select(cases.c.seq).where(cases.c.domain_id == domain_id,
                                          _contains(cases.c.case_id, value))
     held = case_values.alias()
+    tested = text_key(held.c.string_value) if field_id in _WHOLE_KEYS else held.c.string_value
     return select(held.c.case_seq.label("seq")).where(
         held.c.domain_id == domain_id, held.c.field_id == field_id,
-        _held(held, "string_value"), _contains(text_key(held.c.string_value), value))
+        _held(held, "string_value"), _contains(tested, value))
 
 
 _TRIGRAM_WORD = re.compile(r"[A-Za-z0-9]{3}")
@@ -563,8 +570,8 @@ def indexed_tree(conn: Connection, domain_id: str, field_seqs: dict[str, int],
     ``("words", scoped words, query)``, the query in the index's language (None: nothing
     matches); whose contains tests the substring index answers are ``substring`` nodes
     (``_substring_test``; ``field_seqs``: the definition seq of each field the tree tests but
-    those the service sets); and whose contains tests on values the service sets are ``keys``
-    nodes (``_keys_holding``), but those a trigram index answers on PostgreSQL."""
+    those the service sets); and whose contains tests are answered by a scan of keys or values
+    are ``keys`` nodes (``_scans_keys``, ``_keys_holding``)."""
     kind = node[0]
     if kind == "field" and _scans_keys(conn, node):
         return ("keys", node, domain_id)
