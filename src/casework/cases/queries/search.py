@@ -364,8 +364,8 @@ def forget_domain_words(conn: Connection, domain_id: str) -> None:
 SERVICE_MAINTAINED = frozenset({"case_id", "reference_number", "created_datetime",
                                 "last_updated_datetime", "last_closed_datetime",
                                 "last_updated_user"})
-# Those that are text (``stringValue``; the last one is a user), each shorter than KEY_CHARS: a
-# key of the value index is the whole value.
+# The texts among them (``last_updated_user`` is a user), each shorter than KEY_CHARS: a key of
+# the value index is the whole value.
 _WHOLE_KEYS = SERVICE_MAINTAINED - {"last_updated_user"}
 SQLITE_INSERT_SUBSTRINGS = "INSERT INTO cases_search_substrings (rowid, text) VALUES (?, ?)"
 _SQLITE_FORGET_SUBSTRINGS = "DELETE FROM cases_search_substrings WHERE rowid = ?"
@@ -820,6 +820,19 @@ def _tagged_cases(domain_id: str, case_arn_prefix: str, key: str | None,
             .where(*where))
 
 
+def _read_once(part: tuple, domain_id: str, case_arn_prefix: str):
+    """The statement of a conjunct's exact answer that a search reads once, beforehand, rather
+    than test case by case: a field's documents or its keys or values scanned (a ``substring``
+    node without a query, a ``keys`` node), or the domain's tags; None for any other."""
+    if part[0] == "substring" and part[2] is None:
+        return _substring_cases(part, exact=True)
+    if part[0] == "keys":
+        return _keys_holding(part)
+    if part[0] == "tag":
+        return _tagged_cases(domain_id, case_arn_prefix, part[1], part[2])
+    return None
+
+
 def _drivers(conn: Connection, domain_id: str, case_arn_prefix: str,
              node: tuple) -> list[tuple]:
     """``(conjunct, statement, exact, index)`` per top-level conjunct an index answers (search
@@ -827,10 +840,10 @@ def _drivers(conn: Connection, domain_id: str, case_arn_prefix: str,
     nodes, and through the trigram index on PostgreSQL; tags): the statement selects (a
     superset of) the seqs of the cases satisfying the conjunct from that index alone, exactly
     those when ``exact``.
-    ``index`` is ``"words"`` (the term index), ``"substrings"``, ``"scan"`` (a substring node's
-    field's documents, or a keys node's index entries, read one by one) or ``"values"`` (a
-    value index, or the domain's tags); the conjunct's own test of the first two already
-    narrows to their answer (``condition``)."""
+    ``index`` is ``"words"`` (the term index), ``"substrings"``, ``"scan"`` (``_read_once``:
+    a field's documents, keys or values read one by one, or the domain's tags) or ``"values"``
+    (a value index); the conjunct's own test of the first two already narrows to their answer
+    (``condition``)."""
     found = []
     for part in _conjuncts(node):
         if part[0] == "words" and part[1]:
@@ -839,11 +852,8 @@ def _drivers(conn: Connection, domain_id: str, case_arn_prefix: str,
         elif part[0] == "substring":
             found.append((part, _substring_cases(part, exact=True), True,
                           "substrings" if part[2] is not None else "scan"))
-        elif part[0] == "keys":
-            found.append((part, _keys_holding(part), True, "scan"))
-        elif part[0] == "tag":
-            found.append((part, _tagged_cases(domain_id, case_arn_prefix, part[1], part[2]),
-                          True, "values"))
+        elif part[0] in ("keys", "tag"):
+            found.append((part, _read_once(part, domain_id, case_arn_prefix), True, "scan"))
         elif part[0] == "field" and _trigram_indexed(conn, part):
             _, _, field_id, member, value = part
             held = case_values.alias()
@@ -925,13 +935,9 @@ class CaseSearch:
             if part is words and not self.ordered:
                 seq, matched = _term_query(conn, self.query)
                 answer = select(seq).where(matched)
-            elif part[0] == "substring" and part[2] is None:
-                answer = _substring_cases(part, exact=True)
-            elif part[0] == "keys":
-                answer = _keys_holding(part)
-            elif part[0] == "tag":
-                answer = _tagged_cases(domain_id, case_arn_prefix, part[1], part[2])
             else:
+                answer = _read_once(part, domain_id, case_arn_prefix)
+            if answer is None:
                 kept.append(part)
                 continue
             found = [row[0] for row in conn.execute(answer.limit(drive_limit + 1))]
