@@ -113,11 +113,10 @@ def server_cpu_ns(pid: int) -> int:
 
 def timed(calls: list, pids: list[int], repeat: int) -> list[tuple[float, float, str]]:
     """(median wall ms, server CPU ms per call, what it found) of each of ``calls``, one per
-    store, the
-    server of each with its pid in ``pids``. The stores take turns, call by call, so that a
-    burst of load on this machine falls on every size alike rather than on one size's run. On
-    a loaded machine the wall time includes waiting for a core; the server's CPU time does
-    not."""
+    store, the server of each with its pid in ``pids``. The stores take turns, call by call,
+    so that a burst of load on this machine falls on every size alike rather than on one
+    size's run. On a loaded machine the wall time includes waiting for a core; the server's
+    CPU time does not."""
     found = [answered(call()) for call in calls]  # warm-up
     samples = [[] for _ in calls]
     cpu = [0] * len(calls)
@@ -147,10 +146,15 @@ def client(endpoint: str, service: str):
                         config=Config(retries={"total_max_attempts": 1}))
 
 
+def seed_domain(cc) -> str:
+    """The id of the domain ``casework seed`` fills."""
+    return next(d["domainId"] for d in cc.list_domains()["domains"] if d["name"] == "seed")
+
+
 def title_words(endpoint: str) -> list[str]:
     """The words of the newest case's title in the store at ``endpoint``."""
     cc = client(endpoint, "connectcases")
-    domain = next(d["domainId"] for d in cc.list_domains()["domains"] if d["name"] == "seed")
+    domain = seed_domain(cc)
     newest = cc.search_cases(domainId=domain, maxResults=1, fields=[{"id": "title"}])
     return newest["cases"][0]["fields"][0]["value"]["stringValue"].lower().split()
 
@@ -161,7 +165,7 @@ def calls(endpoint: str, words: list[str]) -> dict[str, object]:
     vocabulary, so a word is as common at 10,000 cases as at a million. Ids, a customer and a
     contact are the store's own."""
     cc, support = client(endpoint, "connectcases"), client(endpoint, "support")
-    domain = next(d["domainId"] for d in cc.list_domains()["domains"] if d["name"] == "seed")
+    domain = seed_domain(cc)
     fields = {f["name"]: f["fieldId"] for f in cc.list_fields(domainId=domain)["fields"]}
     newest = cc.search_cases(domainId=domain, maxResults=1, fields=[
         {"id": "customer_id"}])["cases"][0]
