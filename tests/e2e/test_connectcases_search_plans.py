@@ -10,6 +10,8 @@ tags.
 
 from __future__ import annotations
 
+from datetime import datetime
+
 import pytest
 from cases_helpers import text
 from conftest import start_server
@@ -127,3 +129,41 @@ def test_sorted_walk_puts_cases_without_a_value_last(world, order, size):
 def test_exact_count_below_the_cap(world):
     found = world["cc"].search_cases(domainId=world["domain"], filter=equal(world["kind"], "k3"))
     assert found["totalCount"] == 3 == len(found["cases"])
+
+
+@pytest.mark.parametrize("order", ["Asc", "Desc"])
+@pytest.mark.parametrize("test, operand, holds", [
+    ("greaterThan", 0.0, lambda score: score > 0),
+    ("lessThanOrEqualTo", 1.0, lambda score: score <= 1),
+    ("equalTo", 2.0, lambda score: score == 2),
+])
+def test_walk_in_a_compared_fields_order(world, order, test, operand, holds):
+    """A walk in the order of the field the filter compares reads only the compared range."""
+    got = pages(world["cc"], 2, domainId=world["domain"],
+                filter={"field": {test: {"id": world["score"],
+                                         "value": {"doubleValue": operand}}}},
+                sorts=[{"fieldId": world["score"], "sortOrder": order}])
+    rows = world["rows"]
+    held = [n for n in range(NUMBERS) if "score" in rows[n] and holds(rows[n]["score"])]
+    sign = 1 if order == "Asc" else -1
+    expected = [world["ids"][n] for n in sorted(held, key=lambda n: (sign * rows[n]["score"], -n))]
+    assert [c["caseId"] for p in got for c in p["cases"]] == expected
+
+
+@pytest.mark.parametrize("test", ["lessThan", "greaterThanOrEqualTo"])
+def test_walk_newest_first_within_a_last_updated_range(world, test):
+    cc, domain = world["cc"], world["domain"]
+    updated = {c["caseId"]: c["fields"][0]["value"]["stringValue"]
+               for p in pages(cc, 100, domainId=domain,
+                              fields=[{"id": "last_updated_datetime"}])
+               for c in p["cases"]}
+    edge = updated[world["ids"][NUMBERS // 2]]
+    at = datetime.fromisoformat
+    got = pages(cc, 2, domainId=domain, filter={"field": {test: {
+        "id": "last_updated_datetime", "value": text(edge)}}})
+    # Cases were updated in the order they were made; equal times fall in newest-first order.
+    inside = ((lambda t: at(t) < at(edge)) if test == "lessThan"
+              else (lambda t: at(t) >= at(edge)))
+    expected = [case for case in reversed(world["ids"]) if inside(updated[case])]
+    assert 0 < len(expected) < NUMBERS
+    assert [c["caseId"] for p in got for c in p["cases"]] == expected

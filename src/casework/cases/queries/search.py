@@ -949,6 +949,11 @@ class CaseSearch:
             kept.append(part)
         tree = ("and", kept)
         self.where = condition(conn, tree, case_arn_prefix)
+        # Comparisons of one field with a value: where that field is the one sorted by, a walk
+        # starts and ends at the comparison in its index rather than testing every case of the
+        # domain on the way (cases not updated since a date, newest first).
+        self.compared = [part[1:] for part in kept if part[0] == "field"
+                         and part[1] != "contains" and part[3] != "emptyValue"]
         # What a walk tries first (``_probe_page``): a contains test the substring index
         # answers by lookup, and the rest of the filter.
         probe = next((part for part in kept if part[0] == "substring" and part[2] is not None),
@@ -1006,8 +1011,9 @@ class CaseSearch:
         # field always has one) the others, newest first.
         statement, keys = self._statement(outer=False)
         rows = self._run(statement, keys, after, limit)
-        field_id = self.sorts[0][0]
-        if len(rows) < limit and field_id not in ALWAYS_SET:
+        field_id, value_column, _ = self.sorts[0]
+        if (len(rows) < limit and field_id not in ALWAYS_SET
+                and not self._bounds(case_values, field_id, value_column)):
             statement, keys = self._statement(outer=True)
             statement = statement.where(keys[0].expr.is_(None))
             rows += self._run(statement, keys, after, limit - len(rows))
@@ -1023,7 +1029,8 @@ class CaseSearch:
                 SortKey(held.c.case_seq, True, nullable=False)]
         # The index alone, in order; each case is read only when the substring index holds it.
         walk = select(held.c.case_seq.label("seq"), keys[0].expr.label("key")).where(
-            *self._sort_index(held, field_id, value_column))
+            *self._sort_index(held, field_id, value_column),
+            *self._bounds(held, field_id, value_column))
         if after is not None:
             walk = walk.where(_after(keys, after))
         chunk = walk.order_by(*(k.order() for k in keys)).limit(PROBE_CASES * limit).cte("chunk")
@@ -1105,7 +1112,8 @@ class CaseSearch:
             if n == 0 and not outer:
                 # The index (domain, field, key, case seq) drives the statement, in order.
                 joined = held.join(cases, cases.c.seq == held.c.case_seq)
-                first = self._sort_index(held, field_id, value_column)
+                first = [*self._sort_index(held, field_id, value_column),
+                         *self._bounds(held, field_id, value_column)]
                 keys.append(SortKey(key, descending, nullable=False))
                 seq_key = held.c.case_seq
             else:
@@ -1131,6 +1139,14 @@ class CaseSearch:
         domain's index of a field's values (domain, field, key, case seq), read in order."""
         return [held.c.domain_id == self.domain_id, held.c.field_id == field_id,
                 _held(held, value_column)]
+
+    def _bounds(self, held, field_id: str, value_column: str) -> list[ColumnElement]:
+        """The filter's comparisons of a field with a value, as conditions on its index's keys
+        (``held`` an alias of the value table read through that index): the range of the index
+        a walk in that field's order reads."""
+        return [_index_key_test(held, test, member, value)
+                for test, compared, member, value in self.compared
+                if compared == field_id and COLUMN[member] == value_column]
 
     def _run(self, statement, keys: list[SortKey], after: list | None, limit: int) -> list:
         if after is not None:
