@@ -5,7 +5,10 @@ any search matching more than two cases and counts at most five, so that a small
 exercises the plans a large one uses: reading a narrow index answer whole and sorting it,
 walking the sort index (cases holding a sort value, then those without), and counting up to
 the cap on a value index, the term index or the domain's cases; a tag test reads the domain's
-tags.
+tags. Each test runs on three such servers: one that walks to the end, one that gives up a
+walk at once for its index answer read whole and sorted (``--search-walk-steps 1``), and one
+that gives up a walk at once but finds every index answer too large to sort and walks again
+(``--search-drive-limit 0`` as well).
 """
 
 from __future__ import annotations
@@ -20,9 +23,16 @@ CAP = 5
 NUMBERS = 14  # cases "case 0" .. "case 13"; the last two hold no score
 
 
-@pytest.fixture(scope="module")
-def tiny(tmp_path_factory):
-    server = start_server(tmp_path_factory.mktemp("plans"), "--search-drive-limit", "2",
+PLANS = {
+    "walks": ["--search-drive-limit", "2"],
+    "gives up a walk": ["--search-drive-limit", "2", "--search-walk-steps", "1"],
+    "walks again": ["--search-drive-limit", "0", "--search-walk-steps", "1"],
+}
+
+
+@pytest.fixture(scope="module", params=list(PLANS))
+def tiny(request, tmp_path_factory):
+    server = start_server(tmp_path_factory.mktemp("plans"), *PLANS[request.param],
                           "--search-total-cap", str(CAP))
     yield server
     server.stop()

@@ -237,7 +237,8 @@ def search_cases(ctx: Context, params: dict) -> dict:
     query = search_queries.CaseSearch(ctx.conn, domain_id, tree, case_arn_prefix, order,
                                       field_seqs(ctx, domain_id, fields),
                                       ctx.settings.search_drive_limit,
-                                      ctx.settings.search_total_cap)
+                                      ctx.settings.search_total_cap,
+                                      ctx.settings.search_walk_steps)
     rows = query.page(after, limit + 1)
     page = rows[:limit]
 
