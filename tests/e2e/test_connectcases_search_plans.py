@@ -177,3 +177,20 @@ def test_walk_newest_first_within_a_last_updated_range(world, test):
     expected = [case for case in reversed(world["ids"]) if inside(updated[case])]
     assert 0 < len(expected) < NUMBERS
     assert [c["caseId"] for p in got for c in p["cases"]] == expected
+
+
+def test_text_equal_to_past_the_indexed_key(tiny):
+    """The value index keys text by its first 256 characters: equalTo still matches whole
+    values only, read from the index (narrow) or tested case by case (in an orAll)."""
+    cc = tiny.client("connectcases")
+    domain = cc.create_domain(name="long values")["domainId"]
+    template = cc.create_template(domainId=domain, name="Plain")["templateId"]
+    long = "k" * 300
+    ids = {title: cc.create_case(domainId=domain, templateId=template,
+                                 fields=[{"id": "title", "value": text(title)}])["caseId"]
+           for title in (long, long[:255], long[:256], "other")}
+    for wanted in (long, long[:255], long[:256], long[:257]):
+        for filter_ in (equal("title", wanted),
+                        {"orAll": [equal("title", wanted), equal("title", "none")]}):
+            found = cc.search_cases(domainId=domain, filter=filter_)["cases"]
+            assert [c["caseId"] for c in found] == ([ids[wanted]] if wanted in ids else [])

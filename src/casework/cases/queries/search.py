@@ -80,6 +80,7 @@ from sqlalchemy.dialects.postgresql import TSQUERY
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.ext.compiler import compiles
 from sqlalchemy.sql.functions import GenericFunction
+from sqlalchemy.sql.selectable import Alias
 
 from ...store.bulk import copy_statement
 from ...store.prepared import Prepared
@@ -722,7 +723,53 @@ def _probe(*where: ColumnElement) -> ColumnElement:
     return select(literal_column("1")).where(*where).limit(1).scalar_subquery().is_not(None)
 
 
-def _field_test(test: str, field_id: str, member: str, value: Any) -> ColumnElement:
+class _ThroughIndex(Alias):
+    """An alias of the value table that SQLite reads through one typed value index
+    (``INDEXED BY``; other databases choose for themselves)."""
+
+    inherit_cache = True
+    index = ""
+
+
+class _ThroughStrings(_ThroughIndex):
+    inherit_cache = True
+    index = "ix_cases_case_values_string"
+
+
+class _ThroughDoubles(_ThroughIndex):
+    inherit_cache = True
+    index = "ix_cases_case_values_double"
+
+
+class _ThroughBooleans(_ThroughIndex):
+    inherit_cache = True
+    index = "ix_cases_case_values_boolean"
+
+
+_THROUGH = {"string_value": _ThroughStrings, "double_value": _ThroughDoubles,
+            "boolean_value": _ThroughBooleans}
+
+
+@compiles(_ThroughIndex, "sqlite")
+def _through_index_on_sqlite(element, compiler, **kw) -> str:
+    named = compiler.visit_alias(element, **kw)
+    return f"{named} INDEXED BY {element.index}" if kw.get("asfrom") else named
+
+
+def _field_test(test: str, field_id: str, member: str, value: Any,
+                through_index: bool = False) -> ColumnElement:
+    """The test of one field of a case; ``through_index``: on SQLite (``_ThroughIndex``)."""
+    if through_index and test == "equalTo" and member != "emptyValue" and (
+            COLUMN[member] != "string_value" or len(value) < KEY_CHARS):
+        # Probed in the value index alone, (domain, field, value, case) all given: a text key
+        # shorter than KEY_CHARS is the whole value, and a field's values are all of its
+        # type's member. SQLite would pick the primary key, which also reads the row: counting
+        # the cases of a search term that hold a value, or two values, took 1.5 times as long
+        # at a million cases. (PostgreSQL, left to choose, came out no faster.)
+        held = _THROUGH[COLUMN[member]]._construct(case_values)
+        return _probe(held.c.domain_id == cases.c.domain_id, held.c.field_id == field_id,
+                      _held(held, COLUMN[member]), _index_key_test(held, test, member, value),
+                      held.c.case_seq == cases.c.seq)
     held = case_values.alias()
     same_field = [held.c.case_seq == cases.c.seq, held.c.field_id == field_id]
     if member == "emptyValue":
@@ -744,7 +791,7 @@ def condition(conn: Connection, node: tuple, case_arn_prefix: str) -> ColumnElem
     """The SQL condition on ``cases_cases`` rows for a filter tree (see the module docstring)."""
     kind = node[0]
     if kind == "field":
-        return _field_test(*node[1:])
+        return _field_test(*node[1:], through_index=_is_sqlite(conn))
     if kind == "substring":
         if node[2] is None:  # no candidates short of a scan: each case tested
             return _field_test(*node[1][1:])
