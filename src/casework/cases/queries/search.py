@@ -1046,6 +1046,7 @@ class CaseSearch:
         # ``in_filter``: the filter's own test of it narrows to its cases already (the term
         # and substring indexes hand over their whole answer at once, in any case).
         self.driver, self.driven, best, self.in_filter = None, False, None, False
+        driver_index = None
         # A search of one test whose whole answer was read: its size is the count.
         self.known_total = len(lists[0]) if lists and len(parts) == 1 else None
         if lists:
@@ -1064,9 +1065,17 @@ class CaseSearch:
             else:
                 size = _capped_count(conn, driver, drive_limit + 1)
             if best is None or size < best:
-                self.driver, best = driver, size
+                self.driver, best, driver_index = driver, size, index
                 self.in_filter = index in ("words", "substrings")
         self.driven = best is not None and best <= drive_limit
+        # PostgreSQL tests a search term case by case (a walk tests a few cases), so a count
+        # driven by the term reads its answer once and tests the rest of the filter on its
+        # cases: counting the domain's cases tested the term on each of them (a word and a
+        # tier at a million cases: 2.1 s).
+        self.term_rest = (condition(conn, ("and", [part for part in kept if part[0] != "words"]),
+                                    case_arn_prefix)
+                          if driver_index == "words" and not self.driven
+                          and not _is_sqlite(conn) else None)
         # A search of words alone is counted on the index (each document is one case of the
         # domain).
         self.counted_on_index = (len(parts) == 1 and parts[0][0] == "words"
@@ -1183,6 +1192,11 @@ class CaseSearch:
         mine = [cases.c.domain_id == self.domain_id, self.where]
         if self.counted_on_index:
             statement = self.driver
+        elif self.term_rest is not None:
+            narrowed = self.driver.subquery()
+            statement = (select(cases.c.seq).select_from(narrowed)
+                         .join(cases, cases.c.seq == narrowed.c.seq)
+                         .where(cases.c.domain_id == self.domain_id, self.term_rest))
         elif self.driver is None or self.in_filter:
             statement = select(cases.c.seq).where(*mine)
         elif self.driven:
