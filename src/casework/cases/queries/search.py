@@ -1118,7 +1118,7 @@ class CaseSearch:
         rows = self._run(statement, keys, after, limit)
         field_id, value_column, _ = self.sorts[0]
         if (len(rows) < limit and field_id not in ALWAYS_SET
-                and not self._bounds(case_values, field_id, value_column)):
+                and not self._compared_on(field_id, value_column)):
             statement, keys = self._statement(outer=True)
             statement = statement.where(keys[0].expr.is_(None))
             rows += self._run(statement, keys, after, limit - len(rows))
@@ -1250,13 +1250,17 @@ class CaseSearch:
         return [held.c.domain_id == self.domain_id, held.c.field_id == field_id,
                 _held(held, value_column)]
 
+    def _compared_on(self, field_id: str, value_column: str) -> list[tuple]:
+        """The filter's comparisons of a field's values in one typed column."""
+        return [(test, member, value) for test, compared, member, value in self.compared
+                if compared == field_id and COLUMN[member] == value_column]
+
     def _bounds(self, held, field_id: str, value_column: str) -> list[ColumnElement]:
         """The filter's comparisons of a field with a value, as conditions on its index's keys
         (``held`` an alias of the value table read through that index): the range of the index
         a walk in that field's order reads."""
         return [_index_key_test(held, test, member, value)
-                for test, compared, member, value in self.compared
-                if compared == field_id and COLUMN[member] == value_column]
+                for test, member, value in self._compared_on(field_id, value_column)]
 
     def _run(self, statement, keys: list[SortKey], after: list | None, limit: int) -> list:
         if after is not None:
