@@ -381,11 +381,11 @@ def main() -> None:
               show_default=True, type=click.IntRange(min=1),
               help="SearchCases' totalCount is exact up to this many matches, and this number "
                    "beyond.")
-@click.option("--search-walk-steps", envvar="CASEWORK_SEARCH_WALK_STEPS", default=1_000_000,
+@click.option("--search-walk-cases", envvar="CASEWORK_SEARCH_WALK_CASES", default=32_000,
               show_default=True, type=click.IntRange(min=0),
-              help="SQLite steps after which a SearchCases walk that has not filled its page "
-                   "sorts its narrowest index answer instead, when that holds at most 100 times "
-                   "--search-drive-limit cases; 0: walks run to the end.")
+              help="Cases a SearchCases walk tests (about, on SQLite) before, its page not full, "
+                   "it sorts its narrowest index answer instead, when that holds at most 100 "
+                   "times --search-drive-limit cases; 0: walks run to the end.")
 @click.option("--console-session-ttl", envvar="CASEWORK_CONSOLE_SESSION_TTL",
               default=12 * 3600, show_default=True, type=click.IntRange(min=1),
               help="Seconds an agent's console session lasts after signing in.")

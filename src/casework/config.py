@@ -60,7 +60,7 @@ class Settings:
     # sort order), and the number of matches totalCount counts exactly (see cases/search.py).
     search_drive_limit: int = 1000
     search_total_cap: int = 10_000
-    search_walk_steps: int = 1_000_000
+    search_walk_cases: int = 32_000
     console_session_ttl: int = 12 * 3600  # seconds an agent's console session lasts
     # Case events (outbox/): where they go and how often a delivery is tried.
     event_max_attempts: int = 10  # failed deliveries before a message is dead

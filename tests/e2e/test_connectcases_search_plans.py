@@ -6,7 +6,7 @@ exercises the plans a large one uses: reading a narrow index answer whole and so
 walking the sort index (cases holding a sort value, then those without), and counting up to
 the cap on a value index, the term index or the domain's cases; a tag test reads the domain's
 tags. Each test runs on three such servers: one that walks to the end, one that gives up a
-walk at once for its index answer read whole and sorted (``--search-walk-steps 1``), and one
+walk at once for its index answer read whole and sorted (``--search-walk-cases 1``), and one
 that gives up a walk at once but finds every index answer too large to sort and walks again
 (``--search-drive-limit 0`` as well).
 """
@@ -25,8 +25,8 @@ NUMBERS = 14  # cases "case 0" .. "case 13"; the last two hold no score
 
 PLANS = {
     "walks": ["--search-drive-limit", "2"],
-    "gives up a walk": ["--search-drive-limit", "2", "--search-walk-steps", "1"],
-    "walks again": ["--search-drive-limit", "0", "--search-walk-steps", "1"],
+    "gives up a walk": ["--search-drive-limit", "2", "--search-walk-cases", "1"],
+    "walks again": ["--search-drive-limit", "0", "--search-walk-cases", "1"],
 }
 
 

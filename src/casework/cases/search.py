@@ -238,7 +238,7 @@ def search_cases(ctx: Context, params: dict) -> dict:
                                       field_seqs(ctx, domain_id, fields),
                                       ctx.settings.search_drive_limit,
                                       ctx.settings.search_total_cap,
-                                      ctx.settings.search_walk_steps)
+                                      ctx.settings.search_walk_cases)
     rows = query.page(after, limit + 1)
     page = rows[:limit]
 

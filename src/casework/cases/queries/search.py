@@ -954,13 +954,16 @@ def _trivial(node: tuple) -> bool:
 PROBE_CASES = 128
 
 
-# A walk on SQLite that has not filled its page after ``walk_steps`` steps of SQLite's virtual
-# machine (--search-walk-steps; a million: about 32,000 cases tested, 70 ms here) is given up
-# for the narrowest index answer, read whole and sorted, when that answer holds at most
-# SORTED_PER_DRIVEN times the drive limit (sorting costs about 3 µs a case here): the walk
-# meets the matches last when they are the cases updated longest ago (cases created before a
-# date, newest first: 2 s walking a million, 0.35 s sorting 90,000). A larger answer is walked
-# to the end. The steps are counted, not timed, so that a search takes the same plan under load.
+# A walk that has tested about ``walk_cases`` cases (--search-walk-cases) without filling its
+# page is given up for the narrowest index answer, read whole and sorted, when that answer holds
+# at most SORTED_PER_DRIVEN times the drive limit (sorting costs about 3 µs a case on SQLite
+# here): the walk meets the matches last when they are the cases updated longest ago (cases
+# created before a date, newest first, at a million cases: on SQLite 2 s walking, 0.35 s
+# sorting 90,000; on PostgreSQL 3.9 s and 0.7 s). A larger answer is walked to the end. SQLite
+# counts the steps of its virtual machine (a walk costs it about WALK_STEPS_PER_CASE a case);
+# PostgreSQL walks the first ``walk_cases`` entries of the sort index, then counts them. Work
+# is counted, not timed, so that a search takes the same plan under load.
+WALK_STEPS_PER_CASE = 32
 SORTED_PER_DRIVEN = 100
 _STEPS_PER_TICK = 10_000
 
@@ -992,9 +995,9 @@ class CaseSearch:
 
     def __init__(self, conn: Connection, domain_id: str, tree: tuple, case_arn_prefix: str,
                  sorts: list[tuple[str, str, bool]], field_seqs: dict[str, int],
-                 drive_limit: int, total_cap: int, walk_steps: int):
+                 drive_limit: int, total_cap: int, walk_cases: int):
         self.conn, self.domain_id, self.sorts = conn, domain_id, sorts
-        self.total_cap, self.walk_steps = total_cap, walk_steps
+        self.total_cap, self.walk_cases = total_cap, walk_cases
         self.sorted_max = SORTED_PER_DRIVEN * drive_limit
         tree = indexed_tree(conn, domain_id, field_seqs, tree)
         parts = [part for part in _conjuncts(tree) if not _trivial(part)]
@@ -1091,8 +1094,8 @@ class CaseSearch:
             return self._sorted_page(after, limit)
         if self.ordered:
             return self._ordered_page(after, limit)
-        if self.driver is not None and self.walk_steps and _is_sqlite(self.conn):
-            rows = _within_steps(self.conn, self.walk_steps, lambda: self._walk(after, limit))
+        if self.driver is not None and self.walk_cases:
+            rows = self._walk_within(after, limit)
             if rows is not None:
                 return rows
             if _capped_count(self.conn, self.driver, self.sorted_max + 1) <= self.sorted_max:
@@ -1124,32 +1127,59 @@ class CaseSearch:
             rows += self._run(statement, keys, after, limit - len(rows))
         return rows
 
-    def _probe_page(self, after: list | None, limit: int) -> list:
-        """The matching cases among the first ``PROBE_CASES * limit`` entries of the sort
-        index (see above), in order: the whole page when they hold it."""
-        node, rest, case_arn_prefix = self.probe
+    def _first_entries(self, after: list | None, entries: int) -> tuple[Any, list[SortKey]]:
+        """(chunk, its order): the first ``entries`` entries of the sort index after the
+        cursor, within the filter's comparisons of the sort field (one sort field)."""
         (field_id, value_column, descending), = self.sorts
         held = case_values.alias()
         keys = [SortKey(sort_key(held, value_column), descending, nullable=False),
                 SortKey(held.c.case_seq, True, nullable=False)]
-        # The index alone, in order; each case is read only when the substring index holds it.
         walk = select(held.c.case_seq.label("seq"), keys[0].expr.label("key")).where(
             *self._sort_index(held, field_id, value_column),
             *self._bounds(held, field_id, value_column))
         if after is not None:
             walk = walk.where(_after(keys, after))
-        chunk = walk.order_by(*(k.order() for k in keys)).limit(PROBE_CASES * limit).cte("chunk")
-        seqs = (select(func.min(chunk.c.seq)).scalar_subquery(),
-                select(func.max(chunk.c.seq)).scalar_subquery())
-        ordered = [SortKey(chunk.c.key, descending, nullable=False),
-                   SortKey(chunk.c.seq, True, nullable=False)]
+        chunk = walk.order_by(*(k.order() for k in keys)).limit(entries).cte("chunk")
+        return chunk, [SortKey(chunk.c.key, descending, nullable=False),
+                       SortKey(chunk.c.seq, True, nullable=False)]
+
+    def _page_of(self, chunk, ordered: list[SortKey], where: list[ColumnElement],
+                 limit: int) -> list:
+        """The matching cases among a chunk of the sort index, in order."""
         return self.conn.execute(
             select(cases.c.seq, cases.c.case_id, cases.c.template_id, chunk.c.key)
             .select_from(chunk.join(cases, cases.c.seq == chunk.c.seq))
-            .where(chunk.c.seq.in_(_substring_cases(node, True, seqs)),
-                   cases.c.domain_id == self.domain_id,
-                   condition(self.conn, rest, case_arn_prefix))
+            .where(cases.c.domain_id == self.domain_id, *where)
             .order_by(*(k.order() for k in ordered)).limit(limit)).all()
+
+    def _probe_page(self, after: list | None, limit: int) -> list:
+        """The matching cases among the first ``PROBE_CASES * limit`` entries of the sort
+        index (see above), in order: the whole page when they hold it."""
+        node, rest, case_arn_prefix = self.probe
+        # The index alone, in order; each case is read only when the substring index holds it.
+        chunk, ordered = self._first_entries(after, PROBE_CASES * limit)
+        seqs = (select(func.min(chunk.c.seq)).scalar_subquery(),
+                select(func.max(chunk.c.seq)).scalar_subquery())
+        return self._page_of(chunk, ordered,
+                             [chunk.c.seq.in_(_substring_cases(node, True, seqs)),
+                              condition(self.conn, rest, case_arn_prefix)], limit)
+
+    def _walk_within(self, after: list | None, limit: int) -> list | None:
+        """The walk's page, or None when the walk tests about ``walk_cases`` cases without
+        filling it (see WALK_STEPS_PER_CASE)."""
+        if _is_sqlite(self.conn):
+            return _within_steps(self.conn, self.walk_cases * WALK_STEPS_PER_CASE,
+                                 lambda: self._walk(after, limit))
+        field_id, value_column, _ = self.sorts[0]
+        if (len(self.sorts) > 1 or self.probe is not None or not (
+                field_id in ALWAYS_SET or self._compared_on(field_id, value_column))):
+            return self._walk(after, limit)  # a walk of more than one statement
+        chunk, ordered = self._first_entries(after, self.walk_cases)
+        rows = self._page_of(chunk, ordered, [self.where], limit)
+        if len(rows) == limit or (self.conn.scalar(select(func.count()).select_from(chunk))
+                                  < self.walk_cases):
+            return rows
+        return None
 
     def _ordered_page(self, after: list | None, limit: int) -> list:
         """The page read from the term index in last-updated order, a chunk at a time (see
