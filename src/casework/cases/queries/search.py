@@ -116,11 +116,12 @@ class SortKey:
         return nulls_last(ordered) if self.nullable else ordered
 
 
-def _after(keys: Sequence[SortKey], last: Sequence[Any]) -> ColumnElement:
+def _after(keys: Sequence[SortKey], last: Sequence[Any], ranged: bool = False) -> ColumnElement:
     """Rows strictly after the row whose sort key is ``last``, in the order of ``keys``.
 
     Lexicographic: a row is after when its first differing key is beyond ``last``'s. With
     NULLs last, a NULL is beyond any value, and nothing is beyond a NULL but later keys.
+    ``ranged``: the first key's range is stated on its own as well, for PostgreSQL.
     """
     clauses, equal = [], []
     for key, value in zip(keys, last, strict=True):
@@ -135,7 +136,17 @@ def _after(keys: Sequence[SortKey], last: Sequence[Any]) -> ColumnElement:
             beyond = or_(beyond, key.expr.is_(None))
         clauses.append(and_(*equal, beyond))
         equal.append(key.expr == value)
-    return or_(*clauses) if clauses else false()
+    if not clauses:
+        return false()
+    first, value = keys[0], last[0]
+    if not ranged or value is None or first.nullable:
+        return or_(*clauses)
+    # The OR hides the first key's range from PostgreSQL: without it a later page read the
+    # sort index from its start (1.3 s for a second page at a million cases, 50 ms with it).
+    # SQLite finds the range itself, and the extra term led its planner astray (30 s).
+    value = literal(value, first.expr.type)
+    return and_(first.expr <= value if first.descending else first.expr >= value,
+                or_(*clauses))
 
 
 # -- SearchCases: the search-term index ----------------------------------------------------------
@@ -1138,7 +1149,7 @@ class CaseSearch:
             *self._sort_index(held, field_id, value_column),
             *self._bounds(held, field_id, value_column))
         if after is not None:
-            walk = walk.where(_after(keys, after))
+            walk = walk.where(_after(keys, after, ranged=not _is_sqlite(self.conn)))
         chunk = walk.order_by(*(k.order() for k in keys)).limit(entries).cte("chunk")
         return chunk, [SortKey(chunk.c.key, descending, nullable=False),
                        SortKey(chunk.c.seq, True, nullable=False)]
@@ -1294,7 +1305,7 @@ class CaseSearch:
 
     def _run(self, statement, keys: list[SortKey], after: list | None, limit: int) -> list:
         if after is not None:
-            statement = statement.where(_after(keys, after))
+            statement = statement.where(_after(keys, after, ranged=not _is_sqlite(self.conn)))
         statement = statement.order_by(*(k.order() for k in keys)).limit(limit)
         return self.conn.execute(statement).all()
 
