@@ -969,8 +969,8 @@ PROBE_CASES = 128
 # page is given up for the narrowest index answer, read whole and sorted, when that answer holds
 # at most SORTED_PER_DRIVEN times the drive limit (sorting costs about 3 µs a case on SQLite
 # here): the walk meets the matches last when they are the cases updated longest ago (cases
-# created before a date, newest first, at a million cases: on SQLite 2 s walking, 0.35 s
-# sorting 90,000; on PostgreSQL 3.9 s and 0.7 s). A larger answer is walked to the end. SQLite
+# created before a date, newest first, at a million cases: on SQLite 2 s walking, 0.3 s
+# sorting 90,000; on PostgreSQL 5 to 11 s and 0.6 s). A larger answer is walked to the end. SQLite
 # counts the steps of its virtual machine (a walk costs it about WALK_STEPS_PER_CASE a case);
 # PostgreSQL walks the first ``walk_cases`` entries of the sort index, then counts them. Work
 # is counted, not timed, so that a search takes the same plan under load.
