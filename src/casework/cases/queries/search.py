@@ -736,29 +736,18 @@ def _probe(*where: ColumnElement) -> ColumnElement:
 
 class _ThroughIndex(Alias):
     """An alias of the value table that SQLite reads through one typed value index
-    (``INDEXED BY``; other databases choose for themselves)."""
+    (``INDEXED BY``; other databases choose for themselves). One subclass per index, so that
+    SQLAlchemy's statement cache tells them apart."""
 
     inherit_cache = True
     index = ""
 
 
-class _ThroughStrings(_ThroughIndex):
-    inherit_cache = True
-    index = "ix_cases_case_values_string"
-
-
-class _ThroughDoubles(_ThroughIndex):
-    inherit_cache = True
-    index = "ix_cases_case_values_double"
-
-
-class _ThroughBooleans(_ThroughIndex):
-    inherit_cache = True
-    index = "ix_cases_case_values_boolean"
-
-
-_THROUGH = {"string_value": _ThroughStrings, "double_value": _ThroughDoubles,
-            "boolean_value": _ThroughBooleans}
+# {typed column: its alias class}, one per value index.
+_THROUGH = {index.name.removeprefix("ix_cases_case_values_") + "_value":
+            type(f"_Through_{index.name}", (_ThroughIndex,),
+                 {"index": index.name, "inherit_cache": True})
+            for index in VALUE_INDEXES}
 
 
 @compiles(_ThroughIndex, "sqlite")
@@ -1130,9 +1119,7 @@ class CaseSearch:
         # field always has one) the others, newest first.
         statement, keys = self._statement(outer=False)
         rows = self._run(statement, keys, after, limit)
-        field_id, value_column, _ = self.sorts[0]
-        if (len(rows) < limit and field_id not in ALWAYS_SET
-                and not self._compared_on(field_id, value_column)):
+        if len(rows) < limit and self._walks_cases_without_a_value():
             statement, keys = self._statement(outer=True)
             statement = statement.where(keys[0].expr.is_(None))
             rows += self._run(statement, keys, after, limit - len(rows))
@@ -1149,7 +1136,7 @@ class CaseSearch:
             *self._sort_index(held, field_id, value_column),
             *self._bounds(held, field_id, value_column))
         if after is not None:
-            walk = walk.where(_after(keys, after, ranged=not _is_sqlite(self.conn)))
+            walk = walk.where(self._beyond(keys, after))
         chunk = walk.order_by(*(k.order() for k in keys)).limit(entries).cte("chunk")
         return chunk, [SortKey(chunk.c.key, descending, nullable=False),
                        SortKey(chunk.c.seq, True, nullable=False)]
@@ -1181,9 +1168,7 @@ class CaseSearch:
         if _is_sqlite(self.conn):
             return _within_steps(self.conn, self.walk_cases * WALK_STEPS_PER_CASE,
                                  lambda: self._walk(after, limit))
-        field_id, value_column, _ = self.sorts[0]
-        if (len(self.sorts) > 1 or self.probe is not None or not (
-                field_id in ALWAYS_SET or self._compared_on(field_id, value_column))):
+        if len(self.sorts) > 1 or self.probe is not None or self._walks_cases_without_a_value():
             return self._walk(after, limit)  # a walk of more than one statement
         chunk, ordered = self._first_entries(after, self.walk_cases)
         rows = self._page_of(chunk, ordered, [self.where], limit)
@@ -1291,6 +1276,12 @@ class CaseSearch:
         return [held.c.domain_id == self.domain_id, held.c.field_id == field_id,
                 _held(held, value_column)]
 
+    def _walks_cases_without_a_value(self) -> bool:
+        """Whether a walk, past the cases holding a value for the first sort field, goes on to
+        those without one: unless every case holds one, or the filter compares it."""
+        field_id, value_column, _ = self.sorts[0]
+        return field_id not in ALWAYS_SET and not self._compared_on(field_id, value_column)
+
     def _compared_on(self, field_id: str, value_column: str) -> list[tuple]:
         """The filter's comparisons of a field's values in one typed column."""
         return [(test, member, value) for test, compared, member, value in self.compared
@@ -1303,9 +1294,13 @@ class CaseSearch:
         return [_index_key_test(held, test, member, value)
                 for test, member, value in self._compared_on(field_id, value_column)]
 
+    def _beyond(self, keys: list[SortKey], after: list) -> ColumnElement:
+        """The rows after the cursor (``_after``; its first key's range stated for PostgreSQL)."""
+        return _after(keys, after, ranged=not _is_sqlite(self.conn))
+
     def _run(self, statement, keys: list[SortKey], after: list | None, limit: int) -> list:
         if after is not None:
-            statement = statement.where(_after(keys, after, ranged=not _is_sqlite(self.conn)))
+            statement = statement.where(self._beyond(keys, after))
         statement = statement.order_by(*(k.order() for k in keys)).limit(limit)
         return self.conn.execute(statement).all()
 
