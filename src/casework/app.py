@@ -25,7 +25,7 @@ from .limits import Limiter
 from .reset import Reset
 from .store import Store
 from .store.engine import now_ms
-from .store.runner import Runner
+from .store.runner import SEARCH_THREADS, Runner
 from .support import registry as support_registry
 from .support.agent import AgentApi
 from .support.transfer import TRANSFER_PATHS, Transfers
@@ -231,7 +231,7 @@ class Casework:
         if registered.writes:
             result, after_commit = await self.runner.write(job)
         else:
-            result, after_commit = await self.runner.read(job)
+            result, after_commit = await self.runner.read(job, aside=registered.aside)
         for callback in after_commit:
             callback()
         return result
@@ -250,8 +250,9 @@ class Casework:
 def create_app(settings: Settings, migrate: bool = True) -> Casework:
     """Open (creating or migrating) the database and build the application."""
     datadir.prepare(settings.data_dir, settings.url)  # 0700 directory, 0600 files
-    # The runner's threads, plus room for key lookups, background workers and console routes.
-    store = Store(settings.url, pool_size=settings.threads + 4)
+    # The runner's threads and (SQLite) search threads, plus room for key lookups, background
+    # workers and console routes.
+    store = Store(settings.url, pool_size=settings.threads + SEARCH_THREADS + 4)
     if migrate:
         store.migrate()
     master = open_keys(store, settings.data_dir, settings.master_key, settings.default_key)

@@ -319,7 +319,7 @@ def main() -> None:
               help="PostgreSQL: connections per process for requests' reads, and as many for "
                    "their writes (requests run on the event loop; see store/runner.py). "
                    "SQLite runs reads and writes on the event loop, group-committed by one "
-                   "committer thread.")
+                   "committer thread, and searches on two threads beside it.")
 @click.option("--workers", envvar="CASEWORK_WORKERS", default=1, show_default=True,
               type=click.IntRange(min=1),
               help="Server processes sharing the port (each with its own event loop and "

@@ -74,6 +74,7 @@ class Registered:
     writes: bool
     name: str = ""
     guards: list[Guard] = field(default_factory=list)
+    aside: bool = False  # its read may take long: run beside the event loop (store/runner.py)
 
     def run(self, ctx: Context, params: dict) -> dict:
         """Run the service's guards, then the handler.
@@ -113,14 +114,16 @@ class Registry:
         self.workers.append(start)
         return start
 
-    def operation(self, name: str, *, writes: bool) -> Callable[[Handler], Handler]:
-        """Register ``name``'s handler; ``writes`` says whether it changes anything."""
+    def operation(self, name: str, *, writes: bool,
+                  aside: bool = False) -> Callable[[Handler], Handler]:
+        """Register ``name``'s handler; ``writes`` says whether it changes anything,
+        ``aside`` whether its read may take long (a search: see ``Runner.read``)."""
 
         def register(func: Handler) -> Handler:
             if name in self.handlers:
                 raise ValueError(f"{self.service} {name} registered twice")
             # The guard list is shared, so guards registered later still apply.
-            self.handlers[name] = Registered(func, writes, name, self.guards)
+            self.handlers[name] = Registered(func, writes, name, self.guards, aside)
             return func
 
         return register

@@ -222,7 +222,7 @@ def _matches(item: dict, filter_: dict, now: int) -> bool:
     return True  # comment: the filter has no members
 
 
-@registry.operation("SearchRelatedItems", writes=False)
+@registry.operation("SearchRelatedItems", writes=False, aside=True)
 def search_related_items(ctx: Context, params: dict) -> dict:
     """A case's related items matching any of the filters, newest first."""
     domain_id = params["domainId"]

@@ -217,7 +217,7 @@ def _case_sorts(sorts: list[dict], fields: dict[str, dict]) -> list[tuple[str, s
              s["sortOrder"] == "Desc") for s in sorts]
 
 
-@registry.operation("SearchCases", writes=False)
+@registry.operation("SearchCases", writes=False, aside=True)
 def search_cases(ctx: Context, params: dict) -> dict:
     """Cases of the domain matching ``searchTerm`` and ``filter``, in ``sorts`` order."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id
@@ -301,7 +301,7 @@ def _item_prefilters(wanted: list[dict]) -> list[tuple[str, dict[str, str]]]:
     return found
 
 
-@registry.operation("SearchAllRelatedItems", writes=False)
+@registry.operation("SearchAllRelatedItems", writes=False, aside=True)
 def search_all_related_items(ctx: Context, params: dict) -> dict:
     """Related items of every case of the domain matching any of ``filters``."""
     domain_id = load_domain(ctx, params["domainId"]).domain_id

@@ -143,7 +143,7 @@ class ConnectPages:
         now = now_ms()
         try:
             found = await self.runner.read(
-                lambda conn: self._call(conn, domain, "SearchCases", params, now))
+                lambda conn: self._call(conn, domain, "SearchCases", params, now), aside=True)
         except ServiceError as error:
             return self.pages.error(request, 400, error.message)
         rows = [{"caseId": c["caseId"], **{f["id"]: f["value"] for f in c.get("fields", [])}}
