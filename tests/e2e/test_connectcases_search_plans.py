@@ -44,6 +44,7 @@ def world(tiny):
     domain = cc.create_domain(name="plans")["domainId"]
     score = cc.create_field(domainId=domain, name="score", type="Number")["fieldId"]
     kind = cc.create_field(domainId=domain, name="kind", type="Text")["fieldId"]
+    unused = cc.create_field(domainId=domain, name="unused", type="Boolean")["fieldId"]
     made = cc.create_template(domainId=domain, name="Plain")
     template = made["templateId"]
     # A tag on another resource of the domain is no case's.
@@ -61,12 +62,17 @@ def world(tiny):
         ids.append(cc.create_case(domainId=domain, templateId=template, fields=fields,
                                   tags=tags)["caseId"])
         rows.append(row)
-    return {"cc": cc, "domain": domain, "score": score, "kind": kind, "rows": rows, "ids": ids}
+    return {"cc": cc, "domain": domain, "score": score, "kind": kind, "unused": unused,
+            "rows": rows, "ids": ids}
 
 
 def equal(field: str, value) -> dict:
     union = {"doubleValue": value} if isinstance(value, float) else text(value)
     return {"field": {"equalTo": {"id": field, "value": union}}}
+
+
+def empty(field: str) -> dict:
+    return {"field": {"equalTo": {"id": field, "value": {"emptyValue": {}}}}}
 
 
 def tag(key: str, value: str | None = None) -> dict:
@@ -92,6 +98,15 @@ SEARCHES = {
                           lambda r: "beta" in r["title"]),
     "no index answers": (lambda w: {"filter": {"not": equal(w["kind"], "k0")}},
                          lambda r: r["kind"] != "k0"),
+    "no score": (lambda w: {"filter": empty(w["score"])}, lambda r: "score" not in r),
+    "no kind (every case holds one)": (lambda w: {"filter": empty(w["kind"])}, lambda r: False),
+    "no title (a field the service sets)": (lambda w: {"filter": empty("title")},
+                                            lambda r: False),
+    "no unused (no case holds one)": (lambda w: {"filter": empty(w["unused"])},
+                                      lambda r: True),
+    "no kind and score 1": (
+        lambda w: {"filter": {"andAll": [empty(w["kind"]), equal(w["score"], 1.0)]}},
+        lambda r: False),
     "tag, walked": (lambda w: {"filter": tag("team", "red")}, lambda r: r["team"] == "red"),
     "tag, read whole": (lambda w: {"filter": tag("team", "blue")},
                         lambda r: r["team"] == "blue"),

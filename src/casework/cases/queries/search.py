@@ -1070,6 +1070,11 @@ class CaseSearch:
             if best is None or size < best:
                 self.driver, best, driver_index = driver, size, index
                 self.in_filter = index in ("words", "substrings")
+        if len(parts) == 1 and parts[0][0] == "field" and parts[0][3] == "emptyValue":
+            # No index lists the cases without a value, so counting them tested every case of
+            # the domain until the cap (none at a million cases: 2.1 s on SQLite with the walk
+            # for the page, which a count of none now skips; 5.5 s on PostgreSQL).
+            self.known_total = min(self._without_value(parts[0][2]), total_cap)
         self.driven = best is not None and best <= drive_limit
         # PostgreSQL tests a search term case by case (a walk tests a few cases), so a count
         # driven by the term reads its answer once and tests the rest of the filter on its
@@ -1090,6 +1095,8 @@ class CaseSearch:
     def page(self, after: list | None, limit: int) -> list:
         """Up to ``limit`` matching cases after the keyset cursor ``after``; each row is
         ``(seq, case_id, template_id, *sort keys)`` and ``[*sort keys, seq]`` its cursor."""
+        if self.known_total == 0:
+            return []
         if self.driven:
             return self._sorted_page(after, limit)
         if self.ordered:
@@ -1235,6 +1242,17 @@ class CaseSearch:
         if self.driven:
             return self.conn.scalar(select(func.count()).select_from(statement.subquery()))
         return min(_capped_count(self.conn, statement, self.total_cap + 1), self.total_cap)
+
+    def _without_value(self, field_id: str) -> int:
+        """How many of the domain's cases hold no value for a field: the domain's cases less
+        the field's values (a case holds one at most), each counted on an index."""
+        held = [select(func.count()).select_from(case_values).where(
+            case_values.c.domain_id == self.domain_id, case_values.c.field_id == field_id,
+            _held(case_values, column_name)).scalar_subquery()
+            for column_name in sorted(set(COLUMN.values()))]
+        every = select(func.count()).select_from(cases).where(
+            cases.c.domain_id == self.domain_id).scalar_subquery()
+        return self.conn.scalar(select(every - sum(held[1:], held[0])))
 
     def _statement(self, outer: bool, where: ColumnElement | None = None, by_seq: bool = False):
         """(statement, sort keys): the domain's cases matching the filter joined to their sort
