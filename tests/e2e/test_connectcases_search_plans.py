@@ -21,6 +21,9 @@ from conftest import start_server
 
 CAP = 5
 NUMBERS = 14  # cases "case 0" .. "case 13"; the last two hold no score
+AGENTS = "arn:aws:connect:us-east-1:000000000000:instance/i-plans/agent"
+# Owners by case number (n % 4); the fourth case of four has none. `%` and `_` are literal.
+OWNERS = [f"{AGENTS}/Ana_1", f"{AGENTS}/bob%2", f"{AGENTS}/ANA_3", None]
 
 
 PLANS = {
@@ -45,6 +48,7 @@ def world(tiny):
     score = cc.create_field(domainId=domain, name="score", type="Number")["fieldId"]
     kind = cc.create_field(domainId=domain, name="kind", type="Text")["fieldId"]
     unused = cc.create_field(domainId=domain, name="unused", type="Boolean")["fieldId"]
+    owner = cc.create_field(domainId=domain, name="owner", type="User")["fieldId"]
     made = cc.create_template(domainId=domain, name="Plain")
     template = made["templateId"]
     # A tag on another resource of the domain is no case's.
@@ -57,13 +61,16 @@ def world(tiny):
         if n < NUMBERS - 2:
             row["score"] = float(n % 3)
             fields.append({"id": score, "value": {"doubleValue": row["score"]}})
+        if OWNERS[n % 4] is not None:
+            row["owner"] = OWNERS[n % 4]
+            fields.append({"id": owner, "value": {"userArnValue": row["owner"]}})
         row["team"] = "red" if n % 3 == 0 else "blue" if n == NUMBERS - 1 else None
         tags = {} if row["team"] is None else {"team": row["team"]}
         ids.append(cc.create_case(domainId=domain, templateId=template, fields=fields,
                                   tags=tags)["caseId"])
         rows.append(row)
     return {"cc": cc, "domain": domain, "score": score, "kind": kind, "unused": unused,
-            "rows": rows, "ids": ids}
+            "owner": owner, "rows": rows, "ids": ids}
 
 
 def equal(field: str, value) -> dict:
@@ -73,6 +80,10 @@ def equal(field: str, value) -> dict:
 
 def empty(field: str) -> dict:
     return {"field": {"equalTo": {"id": field, "value": {"emptyValue": {}}}}}
+
+
+def user_contains(field: str, pattern: str) -> dict:
+    return {"field": {"contains": {"id": field, "value": {"userArnValue": pattern}}}}
 
 
 def tag(key: str, value: str | None = None) -> dict:
@@ -107,6 +118,20 @@ SEARCHES = {
     "no kind and score 1": (
         lambda w: {"filter": {"andAll": [empty(w["kind"]), equal(w["score"], 1.0)]}},
         lambda r: False),
+    "owner contains, any case": (lambda w: {"filter": user_contains(w["owner"], "aNa")},
+                                 lambda r: "ana" in r.get("owner", "").lower()),
+    "owner contains a literal %": (lambda w: {"filter": user_contains(w["owner"], "%")},
+                                   lambda r: r.get("owner") == OWNERS[1]),
+    "owner contains a literal _": (lambda w: {"filter": user_contains(w["owner"], "a_")},
+                                   lambda r: r.get("owner") in (OWNERS[0], OWNERS[2])),
+    "owner contains what none holds": (lambda w: {"filter": user_contains(w["owner"], "a_2")},
+                                       lambda r: False),
+    "owner contains and score": (
+        lambda w: {"filter": {"andAll": [user_contains(w["owner"], "agent/"),
+                                         equal(w["score"], 1.0)]}},
+        lambda r: "owner" in r and r.get("score") == 1.0),
+    "not owner contains": (lambda w: {"filter": {"not": user_contains(w["owner"], "ana")}},
+                           lambda r: "ana" not in r.get("owner", "").lower()),
     "tag, walked": (lambda w: {"filter": tag("team", "red")}, lambda r: r["team"] == "red"),
     "tag, read whole": (lambda w: {"filter": tag("team", "blue")},
                         lambda r: r["team"] == "blue"),
@@ -209,3 +234,21 @@ def test_text_equal_to_past_the_indexed_key(tiny):
                         {"orAll": [equal("title", wanted), equal("title", "none")]}):
             found = cc.search_cases(domainId=domain, filter=filter_)["cases"]
             assert [c["caseId"] for c in found] == ([ids[wanted]] if wanted in ids else [])
+
+
+def test_user_contains_past_the_indexed_key(tiny):
+    """A user field's contains test reads the field's few values from the value index, whose
+    keys are their first 256 characters: a value that long is still tested whole."""
+    cc = tiny.client("connectcases")
+    domain = cc.create_domain(name="long users")["domainId"]
+    owner = cc.create_field(domainId=domain, name="owner", type="User")["fieldId"]
+    template = cc.create_template(domainId=domain, name="Plain")["templateId"]
+    long = f"{AGENTS}/{'k' * 300}/tail"
+    ids = {arn: cc.create_case(domainId=domain, templateId=template, fields=[
+        {"id": "title", "value": text("x")}, {"id": owner, "value": {"userArnValue": arn}}])[
+        "caseId"] for arn in (long, f"{AGENTS}/short")}
+    for pattern, expected in (("/TAIL", [long]), ("kkk", [long]), ("short", [f"{AGENTS}/short"]),
+                              ("agent/", [f"{AGENTS}/short", long]), ("nowhere", [])):
+        found = cc.search_cases(domainId=domain, filter=user_contains(owner, pattern))
+        assert [c["caseId"] for c in found["cases"]] == [ids[arn] for arn in expected]
+        assert found["totalCount"] == len(expected)

@@ -39,7 +39,8 @@ Filter tree nodes (tuples, built by ``search.py``):
 ``("not", node)``, ``("and", [node, ...])``, ``("or", [node, ...])``
 
 ``CaseSearch`` turns words and the contains tests the substring index answers into nodes of
-its own first (``indexed_tree``).
+its own first (``indexed_tree``), and a contains test of a user field whose values are few into
+``("values", field_id, [value, ...])``: the case holds one of those values.
 """
 
 from __future__ import annotations
@@ -502,8 +503,9 @@ def _scans_keys(conn: Connection, node: tuple) -> bool:
     """Whether a field node is a contains test answered by scanning keys or values
     (``_keys_holding``): on a text the service sets (but a reference number PostgreSQL's
     trigram index looks up), and on PostgreSQL on any value its trigram indexes cannot look
-    up (users included). SQLite's substring index answers the other texts; its users are tested
-    case by case (their index keys are not whole values: a user ARN runs to 500 characters)."""
+    up (users of many values included: see DISTINCT_MAX). SQLite's substring index answers the
+    other texts; its users of many values are tested case by case (their index keys are not
+    whole values: a user ARN runs to 500 characters)."""
     _, test, field_id, member, value = node
     if (test != "contains" or not value or member not in ("stringValue", "userArnValue")
             or _trigram_indexed(conn, node)):
@@ -530,6 +532,40 @@ def _keys_holding(node: tuple):
     return select(held.c.case_seq.label("seq")).where(
         held.c.domain_id == domain_id, held.c.field_id == field_id,
         _held(held, "string_value"), _contains(tested, value))
+
+
+# A user field holds the ARNs of a contact center's agents: few distinct values, however many
+# cases hold them. A contains test of one reads them from the value index with one seek each
+# (``_values_holding``), tests them, and becomes a test of the values that matched, which the
+# index answers and counts like equalTo: testing case by case took 1.4 s at a million cases of
+# 50 agents on SQLite (counting 10,000 matches), and scanning every value 1.3 s on PostgreSQL.
+# A field of more distinct values than this is tested as before.
+DISTINCT_MAX = 1000
+_DISTINCT_KEYS = (
+    "WITH RECURSIVE k(key) AS ("
+    " SELECT min({key}) FROM cases_case_values"
+    " WHERE domain_id = :domain_id AND field_id = :field_id AND string_value IS NOT NULL"
+    " UNION ALL"
+    " SELECT (SELECT min({key}) FROM cases_case_values"
+    " WHERE domain_id = :domain_id AND field_id = :field_id AND string_value IS NOT NULL"
+    " AND {key} > k.key) FROM k WHERE k.key IS NOT NULL)"
+    " SELECT key, {folded} LIKE :pattern ESCAPE '/' FROM k WHERE key IS NOT NULL LIMIT :n")
+
+
+def _values_holding(conn: Connection, domain_id: str, field_id: str,
+                    pattern: str) -> list[str] | None:
+    """The distinct values of a field of the domain that contain ``pattern`` (ignoring case),
+    read from the value index; None when it holds more than DISTINCT_MAX of them, or a value
+    as long as its key (the key would not be the whole value)."""
+    # The test of ``_contains`` (autoescaped LIKE, folded as there).
+    statement = text(_DISTINCT_KEYS.format(key=f"substr(string_value, 1, {KEY_CHARS})",
+                                           folded="key" if _is_sqlite(conn) else "lower(key)"))
+    escaped = pattern.lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
+    rows = conn.execute(statement, {"domain_id": domain_id, "field_id": field_id,
+                                    "pattern": f"%{escaped}%", "n": DISTINCT_MAX + 1}).all()
+    if len(rows) > DISTINCT_MAX or any(len(value) >= KEY_CHARS for value, _ in rows):
+        return None
+    return [value for value, matched in rows if matched]
 
 
 _TRIGRAM_WORD = re.compile(r"[A-Za-z0-9]{3}")
@@ -586,6 +622,10 @@ def indexed_tree(conn: Connection, domain_id: str, field_seqs: dict[str, int],
     those the service sets); and whose contains tests are answered by a scan of keys or values
     are ``keys`` nodes (``_scans_keys``, ``_keys_holding``)."""
     kind = node[0]
+    if kind == "field" and node[1] == "contains" and node[3] == "userArnValue":
+        held = _values_holding(conn, domain_id, node[2], node[4])
+        if held is not None:
+            return ("values", node[2], held)
     if kind == "field" and _scans_keys(conn, node):
         return ("keys", node, domain_id)
     if kind == "field":
@@ -803,6 +843,14 @@ def condition(conn: Connection, node: tuple, case_arn_prefix: str) -> ColumnElem
                     _field_test(*node[1][1:]))
     if kind == "keys":  # tested case by case, unless CaseSearch read its answer beforehand
         return _field_test(*node[1][1:])
+    if kind == "values":
+        if not node[2]:
+            return false()
+        held = (_THROUGH["string_value"]._construct(case_values) if _is_sqlite(conn)
+                else case_values.alias())
+        return _probe(held.c.domain_id == cases.c.domain_id, held.c.field_id == node[1],
+                      _held(held, "string_value"), text_key(held.c.string_value).in_(node[2]),
+                      held.c.case_seq == cases.c.seq)
     if kind == "tag":
         return _tag_test(case_arn_prefix, node[1], node[2])
     if kind == "words":
@@ -902,6 +950,12 @@ def _drivers(conn: Connection, domain_id: str, case_arn_prefix: str,
                           "substrings" if part[2] is not None else "scan"))
         elif part[0] in ("keys", "tag"):
             found.append((part, _read_once(part, domain_id, case_arn_prefix), True, "scan"))
+        elif part[0] == "values":
+            held = case_values.alias()
+            found.append((part, select(held.c.case_seq.label("seq")).where(
+                held.c.domain_id == domain_id, held.c.field_id == part[1],
+                _held(held, "string_value"), text_key(held.c.string_value).in_(part[2])),
+                True, "values"))
         elif part[0] == "field" and _trigram_indexed(conn, part):
             _, _, field_id, member, value = part
             held = case_values.alias()
