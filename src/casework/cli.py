@@ -375,8 +375,9 @@ def main() -> None:
                    "re-read when it changes.")
 @click.option("--search-drive-limit", envvar="CASEWORK_SEARCH_DRIVE_LIMIT", default=1000,
               show_default=True, type=click.IntRange(min=0),
-              help="SearchCases reads and sorts an index answer of at most this many cases; "
-                   "larger ones it walks in sort order.")
+              help="SearchCases reads and sorts an index answer of at most this many cases, "
+                   "and SearchAllRelatedItems the items of the types it filters by when they "
+                   "are at most this many; larger ones they walk in sort order.")
 @click.option("--search-total-cap", envvar="CASEWORK_SEARCH_TOTAL_CAP", default=10_000,
               show_default=True, type=click.IntRange(min=1),
               help="SearchCases' totalCount is exact up to this many matches, and this number "

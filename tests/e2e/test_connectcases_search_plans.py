@@ -252,3 +252,47 @@ def test_user_contains_past_the_indexed_key(tiny):
         found = cc.search_cases(domainId=domain, filter=user_contains(owner, pattern))
         assert [c["caseId"] for c in found["cases"]] == [ids[arn] for arn in expected]
         assert found["totalCount"] == len(expected)
+
+
+CONTACTS = "arn:aws:connect:us-east-1:000000000000:instance/i-plans/contact"
+
+
+@pytest.fixture(scope="module")
+def items(tiny):
+    """Related items made one after another, so that their association times follow the
+    order they were made in: three comments (more than the drive limit of two, so that a
+    search of comments walks in time order) and two contacts of one ARN."""
+    cc = tiny.client("connectcases")
+    domain = cc.create_domain(name="items")["domainId"]
+    template = cc.create_template(domainId=domain, name="Plain")["templateId"]
+    cases = [cc.create_case(domainId=domain, templateId=template, fields=[
+        {"id": "title", "value": text(f"case {n}")}])["caseId"] for n in range(3)]
+    comment = {"comment": {"body": "Called back", "contentType": "Text/Plain"}}
+    contact = {"contact": {"contactArn": f"{CONTACTS}/c-1"}}
+    made = []
+    for case_id, kind, content in [(cases[0], "Comment", comment), (cases[1], "Contact", contact),
+                                   (cases[1], "Comment", comment), (cases[2], "Comment", comment),
+                                   (cases[2], "Contact", contact)]:
+        made.append((cc.create_related_item(domainId=domain, caseId=case_id, type=kind,
+                                            content=content)["relatedItemId"], kind))
+    return {"cc": cc, "domain": domain, "made": made}
+
+
+@pytest.mark.parametrize("filters, types", [
+    ([{"comment": {}}], {"Comment"}),
+    ([{"contact": {"contactArn": f"{CONTACTS}/c-1"}}], {"Contact"}),
+    ([{"comment": {}}, {"contact": {}}], {"Comment", "Contact"}),
+    ([{"file": {}}], set()),
+])
+@pytest.mark.parametrize("order", ["Asc", "Desc"])
+@pytest.mark.parametrize("size", [1, 2, 25])
+def test_related_items_of_a_type_in_time_order(items, filters, types, order, size):
+    """Items of types few items hold are read by their types' index and sorted; the others
+    walk the domain's items in time order: the same pages either way."""
+    paginator = items["cc"].get_paginator("search_all_related_items")
+    got = [item["relatedItemId"] for page in paginator.paginate(
+        domainId=items["domain"], filters=filters,
+        sorts=[{"sortProperty": "AssociationTime", "sortOrder": order}],
+        PaginationConfig={"PageSize": size}) for item in page["relatedItems"]]
+    expected = [item for item, kind in items["made"] if kind in types]
+    assert got == (expected if order == "Asc" else expected[::-1])

@@ -315,7 +315,10 @@ def search_all_related_items(ctx: Context, params: dict) -> dict:
     order = [(s["sortProperty"], s["sortOrder"] == "Desc") for s in sorts]
     search = _search_hash(domain_id, wanted, sorts)
     after = _cursor(ctx, params, ITEMS_TOKEN, search, len(order) + 1)
-    where = search_queries.related_item_filter(_item_prefilters(wanted))
+    prefilters = _item_prefilters(wanted)
+    where = search_queries.related_item_filter(prefilters)
+    few = bool(prefilters) and search_queries.few_related_items(
+        ctx.conn, domain_id, where, ctx.settings.search_drive_limit)
 
     def cursor_of(row) -> list:
         return [row.association_time if prop == "AssociationTime" else row.case_id
@@ -327,7 +330,7 @@ def search_all_related_items(ctx: Context, params: dict) -> dict:
     found, scan_from = [], after
     while len(found) <= limit:
         rows = search_queries.search_related_items(ctx.conn, domain_id, where, order,
-                                                   scan_from, ITEM_BATCH)
+                                                   scan_from, ITEM_BATCH, few)
         for row in rows:
             scan_from = cursor_of(row)
             content = orjson.loads(row.content)

@@ -1439,11 +1439,13 @@ def related_item_filter(prefilters: list[tuple[str, dict[str, str]]]) -> ColumnE
     return or_(*alternatives)
 
 
-def related_item_keys(sorts: list[tuple[str, bool]]) -> list[SortKey]:
-    """Sort keys for ``(property, descending)`` pairs, ending with a unique tie-break."""
+def related_item_keys(sorts: list[tuple[str, bool]], sorted_here: bool) -> list[SortKey]:
+    """Sort keys for ``(property, descending)`` pairs, ending with a unique tie-break;
+    ``sorted_here``: written so that no index gives their order (the rows are sorted)."""
+    time = related_items.c.association_time + 0 if sorted_here else related_items.c.association_time
     keys = []
     for prop, descending in sorts:
-        expr = related_items.c.association_time if prop == "AssociationTime" else cases.c.case_id
+        expr = time if prop == "AssociationTime" else cases.c.case_id
         keys.append(SortKey(expr, descending, nullable=False))
     # Items associated in the same millisecond keep creation order, in the direction of the
     # association-time sort when there is one, newest first otherwise.
@@ -1453,15 +1455,26 @@ def related_item_keys(sorts: list[tuple[str, bool]]) -> list[SortKey]:
     return keys
 
 
+def few_related_items(conn: Connection, domain_id: str, where: ColumnElement,
+                      most: int) -> bool:
+    """Whether at most ``most`` related items of the domain satisfy ``where`` (a filter by
+    type: ``related_item_filter``), counted on the index of their types."""
+    return _capped_count(conn, select(related_items.c.seq).where(
+        related_items.c.domain_id == domain_id, where), most + 1) <= most
+
+
 def search_related_items(conn: Connection, domain_id: str, where: ColumnElement,
                          sorts: list[tuple[str, bool]], after: list | None,
-                         limit: int) -> list:
+                         limit: int, few: bool = False) -> list:
     """Up to ``limit`` related items of the domain's cases satisfying ``where``, after ``after``.
 
     Each row has the item's columns plus ``case_id``; its cursor is
-    ``[*sort values, seq]`` in the order of ``sorts``.
+    ``[*sort values, seq]`` in the order of ``sorts``. ``few``: ``where`` holds few items
+    (``few_related_items``), read by the index of their types and sorted, where walking the
+    domain's items in time order would test every item of a type the filter does not name
+    (no comment among a million contacts: 0.5 s on SQLite).
     """
-    keys = related_item_keys(sorts)
+    keys = related_item_keys(sorts, sorted_here=few)
     statement = (select(related_items, cases.c.case_id)
                  .join(cases, cases.c.seq == related_items.c.case_seq)
                  .where(related_items.c.domain_id == domain_id, where))
