@@ -64,6 +64,17 @@ def fresh_database_url(data_dir: Path) -> str:
     return url
 
 
+def seed(root: Path, *args: str) -> str:
+    """Run ``casework seed`` with ``args`` into a fresh store in ``root``'s data directory,
+    the one ``start_server(root)`` then serves; its output."""
+    data_dir = root / "data"
+    data_dir.mkdir(exist_ok=True)
+    return subprocess.run(
+        [sys.executable, "-m", "casework", "seed", "--data-dir", str(data_dir),
+         "--database-url", fresh_database_url(data_dir), *args],
+        capture_output=True, text=True, check=True).stdout
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))

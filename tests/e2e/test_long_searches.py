@@ -9,12 +9,10 @@ meanwhile must keep being answered, not one after each search.
 
 from __future__ import annotations
 
-import subprocess
-import sys
 import threading
 
 import pytest
-from conftest import fresh_database_url, start_server
+from conftest import seed, start_server
 
 CASES = 20_000
 SEARCHES = 3
@@ -23,12 +21,7 @@ SEARCHES = 3
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
     root = tmp_path_factory.mktemp("long")
-    data_dir = root / "data"
-    data_dir.mkdir()
-    url = fresh_database_url(data_dir)
-    subprocess.run([sys.executable, "-m", "casework", "seed", "--data-dir", str(data_dir),
-                    "--database-url", url, "--connect-cases", str(CASES),
-                    "--related-items-per-case", "0"], capture_output=True, check=True)
+    seed(root, "--connect-cases", str(CASES), "--related-items-per-case", "0")
     # Counted exactly to the end, so that each search tests every case.
     server = start_server(root, "--search-total-cap", str(CASES))
     yield server
@@ -68,5 +61,6 @@ def test_requests_are_answered_while_a_long_search_runs(seeded):
     thread.join()
     assert [(a["cases"], a["totalCount"]) for a in answers] == [([], 0)] * SEARCHES
     # Had each search held up the server, each GetCase would have waited for one: about one
-    # would be answered per search.
-    assert read >= 10 * SEARCHES
+    # would be answered per search (three in all, measured). Beside the loop, 32 to 49 were on
+    # an idle machine, and 28 with two other processes busy on its two cores.
+    assert read >= 3 * SEARCHES, read

@@ -12,7 +12,7 @@ import sys
 
 import pytest
 from cases_helpers import text
-from conftest import fresh_database_url, start_server
+from conftest import seed, start_server
 
 ACCOUNT = "000000000000"  # the default key's account: `seed` without --account
 CONNECT, ITEMS, SUPPORT, COMMUNICATIONS = 60, 3, 25, 2
@@ -21,17 +21,11 @@ CONNECT, ITEMS, SUPPORT, COMMUNICATIONS = 60, 3, 25, 2
 @pytest.fixture(scope="module")
 def seeded(tmp_path_factory):
     root = tmp_path_factory.mktemp("seeded")
-    data_dir = root / "data"
-    data_dir.mkdir()
-    url = fresh_database_url(data_dir)
-    done = subprocess.run(
-        [sys.executable, "-m", "casework", "seed", "--data-dir", str(data_dir),
-         "--database-url", url, "--support-cases", str(SUPPORT), "--communications-per-case",
-         str(COMMUNICATIONS), "--connect-cases", str(CONNECT), "--related-items-per-case",
-         str(ITEMS)], capture_output=True, text=True, check=True)
-    assert f"{CONNECT} Connect cases, {CONNECT * ITEMS} related items" in done.stdout
-    assert f"{SUPPORT} AWS Support cases, {SUPPORT * COMMUNICATIONS} communications" in \
-        done.stdout
+    said = seed(root, "--support-cases", str(SUPPORT), "--communications-per-case",
+                str(COMMUNICATIONS), "--connect-cases", str(CONNECT),
+                "--related-items-per-case", str(ITEMS))
+    assert f"{CONNECT} Connect cases, {CONNECT * ITEMS} related items" in said
+    assert f"{SUPPORT} AWS Support cases, {SUPPORT * COMMUNICATIONS} communications" in said
     server = start_server(root)
     yield server
     server.stop()

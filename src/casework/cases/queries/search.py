@@ -541,28 +541,28 @@ def _keys_holding(node: tuple):
 # 50 agents on SQLite (counting 10,000 matches), and scanning every value 1.3 s on PostgreSQL.
 # A field of more distinct values than this is tested as before.
 DISTINCT_MAX = 1000
-_DISTINCT_KEYS = (
-    "WITH RECURSIVE k(key) AS ("
-    " SELECT min({key}) FROM cases_case_values"
-    " WHERE domain_id = :domain_id AND field_id = :field_id AND string_value IS NOT NULL"
-    " UNION ALL"
-    " SELECT (SELECT min({key}) FROM cases_case_values"
-    " WHERE domain_id = :domain_id AND field_id = :field_id AND string_value IS NOT NULL"
-    " AND {key} > k.key) FROM k WHERE k.key IS NOT NULL)"
-    " SELECT key, {folded} LIKE :pattern ESCAPE '/' FROM k WHERE key IS NOT NULL LIMIT :n")
 
 
 def _values_holding(conn: Connection, domain_id: str, field_id: str,
                     pattern: str) -> list[str] | None:
-    """The distinct values of a field of the domain that contain ``pattern`` (ignoring case),
-    read from the value index; None when it holds more than DISTINCT_MAX of them, or a value
-    as long as its key (the key would not be the whole value)."""
-    # The test of ``_contains`` (autoescaped LIKE, folded as there).
-    statement = text(_DISTINCT_KEYS.format(key=f"substr(string_value, 1, {KEY_CHARS})",
-                                           folded="key" if _is_sqlite(conn) else "lower(key)"))
-    escaped = pattern.lower().replace("/", "//").replace("%", "/%").replace("_", "/_")
-    rows = conn.execute(statement, {"domain_id": domain_id, "field_id": field_id,
-                                    "pattern": f"%{escaped}%", "n": DISTINCT_MAX + 1}).all()
+    """The distinct values of a field of the domain that contain ``pattern`` (``_contains``),
+    read from the value index, each found by one seek past the one before (a recursive loose
+    scan); None when it holds more than DISTINCT_MAX of them, or a value as long as its key
+    (the key would not be the whole value)."""
+
+    def entries():  # (key, conditions) of the field's entries in the index, a new alias each
+        held = case_values.alias()
+        return text_key(held.c.string_value), [
+            held.c.domain_id == domain_id, held.c.field_id == field_id,
+            _held(held, "string_value")]
+
+    key, where = entries()
+    found = select(func.min(key).label("key")).where(*where).cte("found", recursive=True)
+    key, where = entries()
+    found = found.union_all(select(select(func.min(key)).where(*where, key > found.c.key)
+                                   .scalar_subquery()).where(found.c.key.is_not(None)))
+    rows = conn.execute(select(found.c.key, _contains(found.c.key, pattern))
+                        .where(found.c.key.is_not(None)).limit(DISTINCT_MAX + 1)).all()
     if len(rows) > DISTINCT_MAX or any(len(value) >= KEY_CHARS for value, _ in rows):
         return None
     return [value for value, matched in rows if matched]
@@ -1465,7 +1465,7 @@ def few_related_items(conn: Connection, domain_id: str, where: ColumnElement,
 
 def search_related_items(conn: Connection, domain_id: str, where: ColumnElement,
                          sorts: list[tuple[str, bool]], after: list | None,
-                         limit: int, few: bool = False) -> list:
+                         limit: int, few: bool) -> list:
     """Up to ``limit`` related items of the domain's cases satisfying ``where``, after ``after``.
 
     Each row has the item's columns plus ``case_id``; its cursor is
