@@ -132,6 +132,22 @@ SEARCHES = {
         lambda r: "owner" in r and r.get("score") == 1.0),
     "not owner contains": (lambda w: {"filter": {"not": user_contains(w["owner"], "ana")}},
                            lambda r: "ana" not in r.get("owner", "").lower()),
+    "or of two values": (
+        lambda w: {"filter": {"orAll": [equal(w["score"], 1.0), equal(w["kind"], "k0")]}},
+        lambda r: r.get("score") == 1.0 or r["kind"] == "k0"),
+    "or of an and and a tag": (
+        lambda w: {"filter": {"orAll": [
+            {"andAll": [equal(w["kind"], "k1"), equal(w["score"], 1.0)]}, tag("team", "blue")]}},
+        lambda r: (r["kind"] == "k1" and r.get("score") == 1.0) or r["team"] == "blue"),
+    "or within an or": (
+        lambda w: {"filter": {"orAll": [{"orAll": [equal(w["score"], 0.0),
+                                                   equal(w["kind"], "k3")]},
+                                        tag("team", "blue")]}},
+        lambda r: r.get("score") == 0.0 or r["kind"] == "k3" or r["team"] == "blue"),
+    "or with a member no index answers": (
+        lambda w: {"filter": {"orAll": [equal(w["score"], 2.0),
+                                        {"not": equal(w["kind"], "k0")}]}},
+        lambda r: r.get("score") == 2.0 or r["kind"] != "k0"),
     "tag, walked": (lambda w: {"filter": tag("team", "red")}, lambda r: r["team"] == "red"),
     "tag, read whole": (lambda w: {"filter": tag("team", "blue")},
                         lambda r: r["team"] == "blue"),
