@@ -979,10 +979,10 @@ def _answer(conn: Connection, domain_id: str, case_arn_prefix: str,
         return _read_once(node, domain_id, case_arn_prefix), True, "scan"
     if kind == "values":
         held = case_values.alias()
-        return select(held.c.case_seq.label("seq")).where(
+        held_values = select(held.c.case_seq.label("seq")).where(
             held.c.domain_id == domain_id, held.c.field_id == node[1],
-            _held(held, "string_value"), text_key(held.c.string_value).in_(node[2])), True, \
-            "values"
+            _held(held, "string_value"), text_key(held.c.string_value).in_(node[2]))
+        return held_values, True, "values"
     if kind == "field" and _trigram_indexed(conn, node):
         _, _, field_id, member, value = node
         held = case_values.alias()
@@ -995,10 +995,10 @@ def _answer(conn: Connection, domain_id: str, case_arn_prefix: str,
         # A text key shorter than KEY_CHARS is the whole value: the key test is exact.
         exact = COLUMN[member] != "string_value" or (
             test == "equalTo" and len(value) < KEY_CHARS)
-        return select(held.c.case_seq.label("seq")).where(
+        in_range = select(held.c.case_seq.label("seq")).where(
             held.c.domain_id == domain_id, held.c.field_id == field_id,
-            _held(held, COLUMN[member]), _index_key_test(held, test, member, value)), exact, \
-            "values"
+            _held(held, COLUMN[member]), _index_key_test(held, test, member, value))
+        return in_range, exact, "values"
     if kind == "and":  # within an or: one member's answer, a superset unless it is the only one
         answers = [_answer(conn, domain_id, case_arn_prefix, inner) for inner in node[1]]
         answer = next((answer for answer in answers if answer is not None), None)
