@@ -531,8 +531,7 @@ def _keys_holding(node: tuple):
     held = case_values.alias()
     tested = text_key(held.c.string_value) if field_id in _WHOLE_KEYS else held.c.string_value
     return select(held.c.case_seq.label("seq")).where(
-        held.c.domain_id == domain_id, held.c.field_id == field_id,
-        _held(held, "string_value"), _contains(tested, value))
+        *_index_entries(held, domain_id, field_id, "string_value"), _contains(tested, value))
 
 
 # A user field holds the ARNs of a contact center's agents: few distinct values, however many
@@ -553,9 +552,8 @@ def _values_holding(conn: Connection, domain_id: str, field_id: str,
 
     def entries():  # (key, conditions) of the field's entries in the index, a new alias each
         held = case_values.alias()
-        return text_key(held.c.string_value), [
-            held.c.domain_id == domain_id, held.c.field_id == field_id,
-            _held(held, "string_value")]
+        return text_key(held.c.string_value), _index_entries(held, domain_id, field_id,
+                                                             "string_value")
 
     key, where = entries()
     found = select(func.min(key).label("key")).where(*where).cte("found", recursive=True)
@@ -724,6 +722,13 @@ def _held(held, column_name: str) -> ColumnElement:
     return held.c[column_name].is_not(None)
 
 
+def _index_entries(held, domain, field_id: str, column_name: str) -> list[ColumnElement]:
+    """The conditions that make ``held`` (an alias of the value table) the entries of one field
+    of a domain (its id, or a column holding it) in the value index of ``column_name``
+    (domain, field, key, case seq), read in order."""
+    return [held.c.domain_id == domain, held.c.field_id == field_id, _held(held, column_name)]
+
+
 # Fields every case holds a value for (the service sets them, or the API never lets them be
 # emptied): a sort on one of them never reaches cases without a value.
 ALWAYS_SET = frozenset({"case_id", "reference_number", "created_datetime",
@@ -821,8 +826,8 @@ def _field_test(test: str, field_id: str, member: str, value: Any,
         # the cases of a search term that hold a value, or two values, took 1.5 times as long
         # at a million cases. (PostgreSQL, left to choose, came out no faster.)
         held = _THROUGH[COLUMN[member]]._construct(case_values)
-        return _probe(held.c.domain_id == cases.c.domain_id, held.c.field_id == field_id,
-                      _held(held, COLUMN[member]), _index_key_test(held, test, member, value),
+        return _probe(*_index_entries(held, cases.c.domain_id, field_id, COLUMN[member]),
+                      _index_key_test(held, test, member, value),
                       held.c.case_seq == cases.c.seq)
     held = case_values.alias()
     same_field = [held.c.case_seq == cases.c.seq, held.c.field_id == field_id]
@@ -862,9 +867,8 @@ def condition(conn: Connection, node: tuple, case_arn_prefix: str) -> ColumnElem
             return false()
         held = (_THROUGH["string_value"]._construct(case_values) if _is_sqlite(conn)
                 else case_values.alias())
-        return _probe(held.c.domain_id == cases.c.domain_id, held.c.field_id == node[1],
-                      _held(held, "string_value"), text_key(held.c.string_value).in_(node[2]),
-                      held.c.case_seq == cases.c.seq)
+        return _probe(*_index_entries(held, cases.c.domain_id, node[1], "string_value"),
+                      text_key(held.c.string_value).in_(node[2]), held.c.case_seq == cases.c.seq)
     if kind == "tag":
         return _tag_test(case_arn_prefix, node[1], node[2])
     if kind == "words":
@@ -980,8 +984,8 @@ def _answer(conn: Connection, domain_id: str, case_arn_prefix: str,
     if kind == "values":
         held = case_values.alias()
         held_values = select(held.c.case_seq.label("seq")).where(
-            held.c.domain_id == domain_id, held.c.field_id == node[1],
-            _held(held, "string_value"), text_key(held.c.string_value).in_(node[2]))
+            *_index_entries(held, domain_id, node[1], "string_value"),
+            text_key(held.c.string_value).in_(node[2]))
         return held_values, True, "values"
     if kind == "field" and _trigram_indexed(conn, node):
         _, _, field_id, member, value = node
@@ -996,11 +1000,11 @@ def _answer(conn: Connection, domain_id: str, case_arn_prefix: str,
         exact = COLUMN[member] != "string_value" or (
             test == "equalTo" and len(value) < KEY_CHARS)
         in_range = select(held.c.case_seq.label("seq")).where(
-            held.c.domain_id == domain_id, held.c.field_id == field_id,
-            _held(held, COLUMN[member]), _index_key_test(held, test, member, value))
+            *_index_entries(held, domain_id, field_id, COLUMN[member]),
+            _index_key_test(held, test, member, value))
         return in_range, exact, "values"
     if kind == "and":  # within an or: one member's answer, a superset unless it is the only one
-        answers = [_answer(conn, domain_id, case_arn_prefix, inner) for inner in node[1]]
+        answers = (_answer(conn, domain_id, case_arn_prefix, inner) for inner in node[1])
         answer = next((answer for answer in answers if answer is not None), None)
         if answer is None:
             return None
@@ -1238,7 +1242,7 @@ class CaseSearch:
         keys = [SortKey(sort_key(held, value_column), descending, nullable=False),
                 SortKey(held.c.case_seq, True, nullable=False)]
         walk = select(held.c.case_seq.label("seq"), keys[0].expr.label("key")).where(
-            *self._sort_index(held, field_id, value_column),
+            *_index_entries(held, self.domain_id, field_id, value_column),
             *self._bounds(held, field_id, value_column))
         if after is not None:
             walk = walk.where(self._beyond(keys, after))
@@ -1345,8 +1349,7 @@ class CaseSearch:
         """How many of the domain's cases hold no value for a field: the domain's cases less
         the field's values (a case holds one at most), each counted on an index."""
         held = [select(func.count()).select_from(case_values).where(
-            case_values.c.domain_id == self.domain_id, case_values.c.field_id == field_id,
-            _held(case_values, column_name)).scalar_subquery()
+            *_index_entries(case_values, self.domain_id, field_id, column_name)).scalar_subquery()
             for column_name in sorted(set(COLUMN.values()))]
         every = select(func.count()).select_from(cases).where(
             cases.c.domain_id == self.domain_id).scalar_subquery()
@@ -1364,7 +1367,7 @@ class CaseSearch:
             if n == 0 and not outer:
                 # The index (domain, field, key, case seq) drives the statement, in order.
                 joined = held.join(cases, cases.c.seq == held.c.case_seq)
-                first = [*self._sort_index(held, field_id, value_column),
+                first = [*_index_entries(held, self.domain_id, field_id, value_column),
                          *self._bounds(held, field_id, value_column)]
                 keys.append(SortKey(key, descending, nullable=False))
                 seq_key = held.c.case_seq
@@ -1385,12 +1388,6 @@ class CaseSearch:
                      .where(*first, domain == self.domain_id,
                             self.where if where is None else where))
         return statement, keys
-
-    def _sort_index(self, held, field_id: str, value_column: str) -> list[ColumnElement]:
-        """The conditions that make ``held`` (an alias of the value table) the entries of the
-        domain's index of a field's values (domain, field, key, case seq), read in order."""
-        return [held.c.domain_id == self.domain_id, held.c.field_id == field_id,
-                _held(held, value_column)]
 
     def _walks_cases_without_a_value(self) -> bool:
         """Whether a walk, past the cases holding a value for the first sort field, goes on to
